@@ -1,0 +1,46 @@
+"""Named constants shared by the data pipeline, the decoder and the evaluation.
+
+Coordinates follow the reference implementation: ``[x, y]`` in pixels, boxes as
+``[x, y, w, h]``, and a person's *scale* is the box size divided by ``PIXEL_STD``.
+"""
+from typing import Tuple
+
+#: Pixels per unit of "scale"; a box of scale 1.0 spans 200 pixels.
+PIXEL_STD: float = 200.0
+
+#: Enlargement applied to a person box before cropping (context around the person).
+BOX_PADDING: float = 1.25
+
+NUM_COCO_JOINTS: int = 17
+
+COCO_KEYPOINT_NAMES: Tuple[str, ...] = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
+    "left_wrist", "right_wrist", "left_hip", "right_hip",
+    "left_knee", "right_knee", "left_ankle", "right_ankle",
+)
+
+#: Left/right joint index pairs swapped by a horizontal flip.
+FLIP_PAIRS: Tuple[Tuple[int, int], ...] = (
+    (1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16),
+)
+
+#: Limbs (0-based joint index pairs), the COCO skeleton, used for drawing.
+COCO_SKELETON: Tuple[Tuple[int, int], ...] = (
+    (15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12),
+    (5, 6), (5, 7), (6, 8), (7, 9), (8, 10), (1, 2), (0, 1), (0, 2),
+    (1, 3), (2, 4), (3, 5), (4, 6),
+)
+
+#: Per-keypoint OKS constants of the COCO keypoint benchmark.
+COCO_SIGMAS: Tuple[float, ...] = tuple(
+    s / 10.0 for s in (.26, .25, .25, .35, .35, .79, .79, .72, .72,
+                       .62, .62, 1.07, 1.07, .87, .87, .89, .89))
+
+#: ImageNet statistics, applied to OpenCV's BGR channel order as the reference
+#: and the original port did (their checkpoints depend on it).
+IMAGENET_MEAN: Tuple[float, float, float] = (0.485, 0.456, 0.406)
+IMAGENET_STD: Tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+#: Column names of the keypoint dataset, in order.
+DATASET_COLUMNS: Tuple[str, ...] = ("image", "target", "weight", "scale", "center", "score", "id")

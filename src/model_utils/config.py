@@ -1,0 +1,231 @@
+"""Configuration: a YAML file of defaults, overridden from the command line.
+
+The YAML file holds three documents: the values, a help text per key, and the
+allowed values of some keys. Keys are written on the command line as
+``--key value`` (top level) or ``--SECTION.KEY value`` (nested); values are
+parsed as YAML and must have the type of the default.
+
+Nothing is parsed at import time. ``get_config()`` parses explicitly; entry
+scripts that write ``from src.model_utils.config import config`` get the
+configuration of ``sys.argv`` parsed on first access.
+"""
+import difflib
+import os
+import sys
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+
+import yaml
+
+DEFAULT_CONFIG_PATH = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "default_config.yaml")
+
+#: Top-level shortcut keys and the nested key each one sets when non-empty/non-zero.
+SHORTCUTS: Tuple[Tuple[str, str], ...] = (
+    ("eval_model_file", "TEST.MODEL_FILE"),
+    ("coco_bbox_file", "TEST.COCO_BBOX_FILE"),
+    ("batch_size", "TRAIN.BATCH_SIZE"),
+    ("dataset_path", "DATASET.ROOT"),
+    ("end_epoch", "TRAIN.END_EPOCH"),
+)
+
+
+class ConfigError(ValueError):
+    """A configuration file or command-line override is invalid."""
+
+
+class Config:
+    """Nested configuration with attribute access (``cfg.MODEL.IMAGE_SIZE``)."""
+
+    def __init__(self, values: Dict[str, Any]):
+        for key, value in values.items():
+            self.__dict__[key] = Config(value) if isinstance(value, dict) else value
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called for missing attributes: name the key and a close match.
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise AttributeError(f"no configuration key '{name}'{_suggest(name, list(self.__dict__))}")
+
+    def __getitem__(self, name: str) -> Any:
+        return self.__dict__[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.__dict__
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.__dict__)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.__dict__.get(name, default)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {k: v.to_dict() if isinstance(v, Config) else v for k, v in self.__dict__.items()}
+
+    def __repr__(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None).rstrip()
+
+
+def _suggest(name: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.5)
+    if not close:
+        close = [k for k in known if k.lower().endswith("." + name.lower()) or k.lower() == name.lower()][:1]
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def load_yaml(path: str) -> Tuple[Dict[str, Any], Dict[str, Any], Dict[str, Any]]:
+    """Reads a configuration file into (values, help texts, allowed values)."""
+    if not os.path.isfile(path):
+        raise ConfigError(f"configuration file not found: {path}")
+    try:
+        with open(path, encoding="utf-8") as f:
+            docs = [d for d in yaml.safe_load_all(f)]
+    except yaml.YAMLError as err:
+        raise ConfigError(f"configuration file {path} is not valid YAML: {err}") from err
+    docs = [d or {} for d in docs] + [{}] * (3 - len(docs))
+    if not isinstance(docs[0], dict):
+        raise ConfigError(f"configuration file {path}: the first YAML document must be a mapping of keys")
+    return docs[0], docs[1], docs[2]
+
+
+def _flatten(tree: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
+    flat = {}
+    for key, value in tree.items():
+        name = prefix + str(key)
+        if isinstance(value, dict):
+            flat.update(_flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _parse_value(key: str, text: str, default: Any) -> Any:
+    """Parses ``text`` as YAML and checks it against the type of ``default``."""
+    if isinstance(default, bool):
+        lowered = text.strip().lower()
+        if lowered in ("true", "false"):
+            return lowered == "true"
+        raise ConfigError(f"--{key}: expected True or False, got '{text}'")
+    if isinstance(default, str):
+        return text
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"--{key}: cannot parse '{text}' as a value: {err}") from err
+    if isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"--{key}: expected an integer, got '{text}'")
+    if isinstance(default, float):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"--{key}: expected a number, got '{text}'")
+    if isinstance(default, list):
+        if not isinstance(value, list):
+            raise ConfigError(f"--{key}: expected a list such as {default}, got '{text}'")
+        if default and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in default):
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+                raise ConfigError(f"--{key}: expected a list of numbers such as {default}, got '{text}'")
+        return value
+    return value
+
+
+def _split_args(argv: Sequence[str]) -> List[Tuple[str, str]]:
+    """Turns ``--key value`` / ``--key=value`` words into (key, text) pairs."""
+    pairs = []
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if not word.startswith("--") or len(word) == 2:
+            raise ConfigError(f"unexpected argument '{word}': options are written --key value")
+        if "=" in word:
+            key, text = word[2:].split("=", 1)
+            i += 1
+        else:
+            if i + 1 >= len(argv):
+                raise ConfigError(f"option {word} needs a value")
+            key, text = word[2:], argv[i + 1]
+            i += 2
+        pairs.append((key, text))
+    return pairs
+
+
+def _set(tree: Dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        tree = tree[part]
+    tree[leaf] = value
+
+
+def _check_choices(flat: Dict[str, Any], choices: Dict[str, Any]) -> None:
+    for key, allowed in _flatten(choices).items():
+        if key in flat and isinstance(allowed, list) and flat[key] not in allowed:
+            raise ConfigError(f"{key}: '{flat[key]}' is not one of {allowed}")
+
+
+def format_help(values: Dict[str, Any], helps: Dict[str, Any], choices: Dict[str, Any]) -> str:
+    """The ``--help`` text: every key with its default, help and allowed values."""
+    flat_help, flat_choices = _flatten(helps), _flatten(choices)
+    lines = ["usage: python <script>.py [--config_path FILE] [--key value ...] [--SECTION.KEY value ...]",
+             "", "options:"]
+    for key, default in _flatten(values).items():
+        text = flat_help.get(key, "")
+        if key in flat_choices:
+            text += f" Choices: {flat_choices[key]}."
+        lines.append(f"  --{key} (default: {default!r})")
+        if text:
+            lines.append(f"      {text.strip()}")
+    return "\n".join(lines)
+
+
+def get_config(argv: Optional[Sequence[str]] = None) -> Config:
+    """Builds the configuration from a YAML file and command-line overrides.
+
+    Args:
+        argv: Command-line words; ``None`` means ``sys.argv[1:]``, ``[]`` the defaults.
+            ``--config_path FILE`` selects another YAML file with the same schema;
+            ``--help`` prints every key and exits.
+
+    Returns:
+        The configuration, with the shortcut keys applied.
+
+    Raises:
+        ConfigError: An unknown key (named, with the closest known key), a value of
+            the wrong type, a value outside its choices, or an unreadable file.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    pairs = _split_args([w for w in argv if w not in ("-h", "--help")])
+    path = DEFAULT_CONFIG_PATH
+    for key, text in pairs:
+        if key == "config_path":
+            path = text
+    values, helps, choices = load_yaml(path)
+    if "-h" in argv or "--help" in argv:
+        print(format_help(values, helps, choices))
+        sys.exit(0)
+
+    flat = _flatten(values)
+    for key, text in pairs:
+        if key == "config_path":
+            continue
+        if key not in flat:
+            raise ConfigError(f"unknown configuration key '--{key}'{_suggest(key, list(flat))}")
+        flat[key] = _parse_value(key, text, flat[key])
+        _set(values, key, flat[key])
+
+    for short, target in SHORTCUTS:
+        if short in flat and target in flat and flat[short] not in ("", 0, None):
+            flat[target] = flat[short]
+            _set(values, target, flat[short])
+    _check_choices(flat, choices)
+    values["config_path"] = path
+    return Config(values)
+
+
+def __getattr__(name: str) -> Any:
+    # ``from src.model_utils.config import config`` parses sys.argv on first use,
+    # never at import time of this module.
+    if name == "config":
+        cfg = get_config()
+        globals()["config"] = cfg
+        return cfg
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
