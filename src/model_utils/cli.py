@@ -1,0 +1,36 @@
+"""What every entry script shares: logging set-up and one-line errors."""
+import logging
+import sys
+from typing import Callable, Optional, Sequence
+
+from src.model_utils.config import ConfigError
+
+
+class UserError(Exception):
+    """A problem the user can fix (bad input, missing file); printed as one line."""
+
+
+#: Exceptions that mean "bad input" rather than a bug; shown without a traceback.
+USER_ERRORS = (UserError, ConfigError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
+               PermissionError)
+
+
+def setup_logging(rank: int = 0, level: int = logging.INFO) -> None:
+    """Plain log lines on stdout (the launchers redirect it to their log files)."""
+    fmt = "%(message)s" if rank == 0 else f"[rank {rank}] %(message)s"
+    logging.basicConfig(level=level, format=fmt, stream=sys.stdout, force=True)
+
+
+def run_cli(main: Callable[[Optional[Sequence[str]]], int], argv: Optional[Sequence[str]] = None,
+            extra_errors: tuple = ()) -> int:
+    """Runs ``main(argv)``; user errors become one ``error: ...`` line and exit code 2."""
+    try:
+        return int(main(argv) or 0)
+    except USER_ERRORS + tuple(extra_errors) as err:
+        message = str(err) if not isinstance(err, OSError) or not err.filename else \
+            f"{err.strerror or err}: {err.filename}"
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
