@@ -1,0 +1,72 @@
+"""Runs the network over an evaluation dataset and collects decoded predictions."""
+import logging
+import sys
+import time
+from typing import Any, NamedTuple
+
+import mindspore as ms
+import numpy as np
+
+from src.predict import postprocess_outputs
+
+logger = logging.getLogger(__name__)
+
+#: A "N samples validated in S seconds" line every this many samples, as the original.
+REPORT_EVERY = 1024
+
+
+class Predictions(NamedTuple):
+    """Decoded results for M person boxes.
+
+    preds: M×J×3 ``[x, y, maxval]`` in image pixels; boxes: M×6
+    ``[cx, cy, sx, sy, area, score]``; image_ids: M COCO image ids.
+    """
+    preds: np.ndarray
+    boxes: np.ndarray
+    image_ids: np.ndarray
+
+
+def predict_heatmaps(net: ms.nn.Cell, images: np.ndarray, flip_test: bool):
+    """Heatmaps of a batch N×3×H×W, and of its mirror image when ``flip_test``."""
+    output = net(ms.Tensor(images)).asnumpy()
+    flipped = None
+    if flip_test:
+        flipped = net(ms.Tensor(np.ascontiguousarray(images[:, :, :, ::-1]))).asnumpy()
+    return output, flipped
+
+
+def run_inference(cfg: Any, net: ms.nn.Cell, dataset, num_samples: int) -> Predictions:
+    """Predicts every box of ``dataset`` (columns of ``keypoint_dataset``, eval mode).
+
+    Logs progress: a line redrawn in place on a terminal, and the original's
+    ``N samples validated in S seconds`` every ``REPORT_EVERY`` samples.
+    """
+    preds, boxes, ids = [], [], []
+    done, next_report = 0, REPORT_EVERY
+    start = chunk_start = time.time()
+    tty = sys.stdout.isatty()
+    for batch in dataset.create_dict_iterator(output_numpy=True, num_epochs=1):
+        output, flipped = predict_heatmaps(net, batch["image"], bool(cfg.TEST.FLIP_TEST))
+        batch_preds, batch_boxes = postprocess_outputs(cfg, output, batch["center"], batch["scale"],
+                                                       batch["score"], flipped)
+        preds.append(batch_preds)
+        boxes.append(batch_boxes)
+        ids.append(np.asarray(batch["id"]).reshape(-1))
+        done += len(batch_preds)
+        if done >= next_report:
+            logger.info("%d samples validated in %s seconds", done, time.time() - chunk_start)
+            chunk_start = time.time()
+            next_report += REPORT_EVERY
+        if tty:
+            rate = done / max(time.time() - start, 1e-9)
+            sys.stdout.write(f"\r{done}/{num_samples} boxes ({100.0 * done / max(num_samples, 1):.0f}%) "
+                             f"{rate:.1f} boxes/s\033[K")
+            sys.stdout.flush()
+    if tty:
+        sys.stdout.write("\r\033[K")
+    elapsed = time.time() - start
+    logger.info("%d boxes predicted in %.1f s (%.1f boxes/s%s)", done, elapsed, done / max(elapsed, 1e-9),
+                ", flip test" if cfg.TEST.FLIP_TEST else "")
+    if not preds:
+        raise ValueError("the evaluation set is empty: no person boxes to predict")
+    return Predictions(np.concatenate(preds), np.concatenate(boxes), np.concatenate(ids))
