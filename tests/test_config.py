@@ -157,3 +157,20 @@ def test_lazy_module_config_parses_argv(monkeypatch):
     from src.model_utils.config import config
     assert config.TRAIN.END_EPOCH == 9
     monkeypatch.delitem(vars(config_module), "config", raising=False)
+
+
+def test_partial_config_file_keeps_other_defaults(tmp_path):
+    other = tmp_path / "partial.yaml"
+    other.write_text("device_target: CPU\nPOSE_RESNET:\n    NUM_LAYERS: 18\n")
+    cfg = get_config(["--config_path", str(other)])
+    assert cfg.device_target == "CPU" and cfg.POSE_RESNET.NUM_LAYERS == 18
+    assert cfg.POSE_RESNET.NUM_DECONV_KERNELS == [4, 4, 4] and cfg.TEST.OKS_THRE == 0.9
+
+
+def test_demo_config_is_valid():
+    import os
+    demo = os.path.join(os.path.dirname(DEFAULT_CONFIG_PATH), "demo_config.yaml")
+    cfg = get_config(["--config_path", demo])
+    assert cfg.device_target == "CPU"
+    width, height = cfg.MODEL.IMAGE_SIZE
+    assert cfg.POSE_RESNET.HEATMAP_SIZE == [width // 4, height // 4]

@@ -87,6 +87,17 @@ def load_yaml(path: str) -> Tuple[Dict[str, Any], Dict[str, Any], Dict[str, Any]
     return docs[0], docs[1], docs[2]
 
 
+def _merge(base: Dict[str, Any], over: Dict[str, Any]) -> Dict[str, Any]:
+    """``over`` laid on ``base``, section by section."""
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
 def _flatten(tree: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
     flat = {}
     for key, value in tree.items():
@@ -183,7 +194,8 @@ def get_config(argv: Optional[Sequence[str]] = None) -> Config:
     Args:
         argv: Command-line words; ``None`` means ``sys.argv[1:]``, ``[]`` the defaults.
             ``--config_path FILE`` selects another YAML file with the same schema;
-            ``--help`` prints every key and exits.
+            ``--help`` prints every key and exits. Keys the other file leaves out
+            keep the values of ``default_config.yaml``.
 
     Returns:
         The configuration, with the shortcut keys applied.
@@ -198,7 +210,12 @@ def get_config(argv: Optional[Sequence[str]] = None) -> Config:
     for key, text in pairs:
         if key == "config_path":
             path = text
-    values, helps, choices = load_yaml(path)
+    values, helps, choices = load_yaml(DEFAULT_CONFIG_PATH)
+    if os.path.abspath(path) != os.path.abspath(DEFAULT_CONFIG_PATH):
+        # Another file may be complete or list only what differs from the defaults.
+        own_values, own_helps, own_choices = load_yaml(path)
+        values, helps, choices = (_merge(values, own_values), _merge(helps, own_helps),
+                                  _merge(choices, own_choices))
     if "-h" in argv or "--help" in argv:
         print(format_help(values, helps, choices))
         sys.exit(0)

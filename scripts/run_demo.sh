@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The whole job on the CPU with synthetic data: set up .venv, generate the dataset,
+# train with demo_config.yaml, evaluate against the synthetic detector boxes, draw predictions.
+# Usage: bash scripts/run_demo.sh [--KEY value ...]   (extra arguments go to train.py and eval.py)
+# Environment: DEMO_DATA (dataset folder, default data/synthetic), DEMO_OUTPUT (default demo_output),
+#              DEMO_NUM_TRAIN / DEMO_NUM_VAL (images to generate, default 1000 / 100).
+# Re-running continues from the newest checkpoint in DEMO_OUTPUT/ckpt (delete it to train afresh).
+set -euo pipefail
+CALLER_PWD="$(pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+source scripts/common_env.sh
+ensure_venv requirements.txt
+PY="$VENV_PY"
+DATA="${DEMO_DATA:-data/synthetic}"
+OUT="${DEMO_OUTPUT:-demo_output}"
+START=$(date +%s)
+
+if [ ! -f "$DATA/annotations/person_keypoints_val2017.json" ]; then
+    echo "== generating the synthetic dataset in $DATA"
+    "$PY" -m src.synthetic --output "$DATA" --num_train "${DEMO_NUM_TRAIN:-1000}" \
+        --num_val "${DEMO_NUM_VAL:-100}" --seed 0
+fi
+BBOX="$DATA/person_detection_results/COCO_val2017_detections_AP_H_56_person.json"
+COMMON=(--config_path demo_config.yaml --dataset_path "$DATA" --coco_bbox_file "$BBOX")
+
+echo "== training (log: $OUT/train.log)"
+mkdir -p "$OUT"
+"$PY" train.py "${COMMON[@]}" --ckpt_save_dir "$OUT/ckpt" --resume auto "$@" 2>&1 | tee "$OUT/train.log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "error: training failed, see $OUT/train.log" >&2; exit 1; }
+CKPT="$("$PY" -c "import sys; from src.checkpoint import list_checkpoints; print((list_checkpoints(sys.argv[1]) or [''])[-1])" "$OUT/ckpt")"
+[ -n "$CKPT" ] || { echo "error: no checkpoint in $OUT/ckpt" >&2; exit 1; }
+
+echo "== evaluating $CKPT (log: $OUT/eval.log)"
+"$PY" eval.py "${COMMON[@]}" --eval_model_file "$CKPT" "$@" 2>&1 | tee "$OUT/eval.log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "error: evaluation failed, see $OUT/eval.log" >&2; exit 1; }
+
+echo "== drawing predictions"
+"$PY" -m src.visualize --results "${CKPT%.ckpt}/results/keypoints_results.json" --images "$DATA/val2017" \
+    --ann "$DATA/annotations/person_keypoints_val2017.json" --output "$OUT/predictions.png"
+echo "demo finished in $(( $(date +%s) - START )) s; predictions drawn to $ROOT/$OUT/predictions.png"
+grep "^AP: " "$OUT/eval.log" | tail -n 1
