@@ -89,8 +89,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         ckpt_cfg = CheckpointConfig(save_checkpoint_steps=steps_per_epoch * cfg.TRAIN.SAVE_EPOCH,
                                     keep_checkpoint_max=cfg.TRAIN.KEEP_CKPT_MAX,
                                     append_info=["epoch_num", "step_num"])
+        callbacks.append(LossCsvLogger(os.path.join(save_dir, "loss_log.csv"), lr, begin_epoch * steps_per_epoch))
         callbacks.append(FixedPrefixCheckpoint(directory=save_dir, config=ckpt_cfg))
-        callbacks.append(LossCsvLogger(os.path.join(save_dir, "loss_log.csv"), lr))
 
     sink = bool(cfg.TRAIN.SINK_MODE) and cfg.device_target != "CPU"
     logger.info("start training, epoch size = %d", end_epoch)

@@ -109,7 +109,12 @@ class TrainLogger(Callback):
 
 
 class LossCsvLogger(Callback):
-    """Appends ``epoch,step,global_step,loss,lr`` per training step to a CSV file."""
+    """Writes ``epoch,step,global_step,loss,lr`` per training step to a CSV file.
+
+    Rows of an earlier run up to ``first_global_step`` are kept, so a resumed run
+    continues the file of the run it resumes. Place it before the checkpoint
+    callback: an epoch's rows are flushed before its checkpoint is written.
+    """
 
     FIELDS = ("epoch", "step", "global_step", "loss", "lr")
 
@@ -121,13 +126,31 @@ class LossCsvLogger(Callback):
         self._file = None
         self._writer = None
 
+    def _rows_before_start(self):
+        """Complete rows of an earlier run up to the step this run starts from.
+
+        A killed run may have logged steps past its last checkpoint (and a cut last
+        line); a resumed run does those steps again, so they are dropped.
+        """
+        if not os.path.exists(self.path):
+            return []
+        kept = []
+        with open(self.path, newline="", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                try:
+                    if int(row["global_step"]) <= self.first_global_step and row.get("lr") is not None:
+                        kept.append([row[k] for k in self.FIELDS])
+                except (KeyError, TypeError, ValueError):
+                    continue
+        return kept
+
     def on_train_begin(self, run_context):
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        new = not os.path.exists(self.path) or os.path.getsize(self.path) == 0
-        self._file = open(self.path, "a", newline="", encoding="utf-8")
+        earlier = self._rows_before_start()
+        self._file = open(self.path, "w", newline="", encoding="utf-8")
         self._writer = csv.writer(self._file)
-        if new:
-            self._writer.writerow(self.FIELDS)
+        self._writer.writerow(self.FIELDS)
+        self._writer.writerows(earlier)
 
     def on_train_step_end(self, run_context):
         cb_params = run_context.original_args()
@@ -139,9 +162,7 @@ class LossCsvLogger(Callback):
             lr = f"{float(self.lr_per_step[global_step - 1]):.8g}"
         self._writer.writerow([cb_params.cur_epoch_num, _step_in_epoch(cb_params), global_step,
                                f"{loss_value(cb_params.net_outputs):.8g}", lr])
-
-    def on_train_epoch_end(self, run_context):
-        self._file.flush()
+        self._file.flush()   # before a checkpoint callback saves at this step
 
     def on_train_end(self, run_context):
         if self._file:
