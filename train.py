@@ -15,7 +15,7 @@ import mindspore as ms
 from mindspore import nn
 from mindspore.train import CheckpointConfig, Model
 
-from src.callbacks import DivergenceGuard, LossCsvLogger, TrainingDiverged, TrainLogger
+from src.callbacks import DivergenceGuard, EpochEndHook, LossCsvLogger, TrainingDiverged, TrainLogger
 from src.checkpoint import FixedPrefixCheckpoint, find_resume_checkpoint, restore_training_state
 from src.dataset import keypoint_dataset
 from src.lr_generator import get_lr
@@ -23,6 +23,8 @@ from src.model import get_pose_net
 from src.model_utils.cli import run_cli, setup_logging
 from src.model_utils.config import get_config
 from src.model_utils.device_adapter import get_device_id, get_device_num, get_rank_id, init_context
+from src.model_utils.modelarts import train_pre_process
+from src.model_utils.moxing_adapter import moxing_wrapper
 from src.network_define import JointsMSELoss, WithLossCell
 
 logger = logging.getLogger("train")
@@ -39,7 +41,12 @@ def build_train_network(cfg, net: nn.Cell, optimizer: nn.Optimizer) -> nn.Cell:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    cfg = get_config(argv)
+    return run(get_config(argv))
+
+
+@moxing_wrapper(pre_process=train_pre_process)
+def run(cfg) -> int:
+    """Trains with ``cfg`` (with ``enable_modelarts``, between ModelArts' copies in and out)."""
     rank, group_size = 0, 1
     if cfg.run_distribute:
         rank, group_size = get_rank_id(), get_device_num()
@@ -82,8 +89,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         save_dir = os.path.join(save_dir, f"rank_{rank}")
     callbacks = [DivergenceGuard(save_dir if writes_files else ""),
                  TrainLogger(cfg.TRAIN.BATCH_SIZE, cfg.TRAIN.PRINT_STEP, end_epoch, group_size)]
-    if hasattr(generator, "epoch_report_callback"):
-        callbacks.append(generator.epoch_report_callback())
+    callbacks.append(EpochEndHook(generator.report_skipped_images))
     if writes_files:
         os.makedirs(save_dir, exist_ok=True)
         ckpt_cfg = CheckpointConfig(save_checkpoint_steps=steps_per_epoch * cfg.TRAIN.SAVE_EPOCH,

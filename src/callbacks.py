@@ -168,3 +168,14 @@ class LossCsvLogger(Callback):
         if self._file:
             self._file.close()
             self._file = None
+
+
+class EpochEndHook(Callback):
+    """Calls ``fn()`` at the end of every training epoch (e.g. the dataset's skipped-image report)."""
+
+    def __init__(self, fn: Callable[[], object]):
+        super().__init__()
+        self.fn = fn
+
+    def on_train_epoch_end(self, run_context):
+        self.fn()

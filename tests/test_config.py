@@ -82,6 +82,15 @@ def test_shortcuts(short, value, section, key):
     assert str(cfg[section][key]) == value
 
 
+def test_explicit_nested_key_wins_over_a_default_shortcut(tmp_path):
+    assert get_config(["--TRAIN.BATCH_SIZE", "32"]).TRAIN.BATCH_SIZE == 32
+    assert get_config(["--TRAIN.BATCH_SIZE", "32", "--batch_size", "8"]).TRAIN.BATCH_SIZE == 8
+    other = tmp_path / "partial.yaml"
+    other.write_text("TRAIN:\n    BATCH_SIZE: 16\n")
+    assert get_config(["--config_path", str(other)]).TRAIN.BATCH_SIZE == 16
+    assert get_config(["--config_path", str(other), "--batch_size", "4"]).TRAIN.BATCH_SIZE == 4
+
+
 def test_unset_shortcuts_leave_sections_alone():
     cfg = get_config(["--TRAIN.END_EPOCH", "7", "--DATASET.ROOT", "/x"])
     assert cfg.TRAIN.END_EPOCH == 7 and cfg.DATASET.ROOT == "/x"

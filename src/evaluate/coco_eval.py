@@ -13,6 +13,7 @@ from typing import Any, Optional, Tuple
 import numpy as np
 
 from src.constants import COCO_SIGMAS
+from src.errors import UserError
 from src.utils.nms import oks_nms_per_image
 
 logger = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ RESULTS_FILE = 'keypoints_results.json'
 STATS_FILE = 'keypoints_stats.json'
 
 
-class MissingDependencyError(ImportError):
+class MissingDependencyError(UserError, ImportError):
     """An optional package needed for evaluation is not installed."""
 
 

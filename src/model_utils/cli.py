@@ -3,11 +3,10 @@ import logging
 import sys
 from typing import Callable, Optional, Sequence
 
+from src.errors import UserError
 from src.model_utils.config import ConfigError
 
-
-class UserError(Exception):
-    """A problem the user can fix (bad input, missing file); printed as one line."""
+__all__ = ["UserError", "USER_ERRORS", "setup_logging", "run_cli"]
 
 
 #: Exceptions that mean "bad input" rather than a bug; shown without a traceback.

@@ -58,6 +58,18 @@ class Config:
     def get(self, name: str, default: Any = None) -> Any:
         return self.__dict__.get(name, default)
 
+    def set(self, dotted_key: str, value: Any) -> None:
+        """Replaces the value of an existing key (``"ckpt_save_dir"``, ``"DATASET.ROOT"``)."""
+        *parents, leaf = dotted_key.split(".")
+        node = self
+        for part in parents:
+            node = node.__dict__.get(part)
+            if not isinstance(node, Config):
+                raise ConfigError(f"no configuration section '{part}' in '{dotted_key}'")
+        if leaf not in node.__dict__:
+            raise ConfigError(f"unknown configuration key '{dotted_key}'")
+        node.__dict__[leaf] = value
+
     def to_dict(self) -> Dict[str, Any]:
         return {k: v.to_dict() if isinstance(v, Config) else v for k, v in self.__dict__.items()}
 
@@ -211,9 +223,11 @@ def get_config(argv: Optional[Sequence[str]] = None) -> Config:
         if key == "config_path":
             path = text
     values, helps, choices = load_yaml(DEFAULT_CONFIG_PATH)
+    file_keys = set()
     if os.path.abspath(path) != os.path.abspath(DEFAULT_CONFIG_PATH):
         # Another file may be complete or list only what differs from the defaults.
         own_values, own_helps, own_choices = load_yaml(path)
+        file_keys = set(_flatten(own_values))
         values, helps, choices = (_merge(values, own_values), _merge(helps, own_helps),
                                   _merge(choices, own_choices))
     if "-h" in argv or "--help" in argv:
@@ -229,10 +243,16 @@ def get_config(argv: Optional[Sequence[str]] = None) -> Config:
         flat[key] = _parse_value(key, text, flat[key])
         _set(values, key, flat[key])
 
+    cli_keys = {key for key, _ in pairs}
     for short, target in SHORTCUTS:
-        if short in flat and target in flat and flat[short] not in ("", 0, None):
-            flat[target] = flat[short]
-            _set(values, target, flat[short])
+        if short not in flat or target not in flat or flat[short] in ("", 0, None):
+            continue
+        # A nested key set explicitly (command line, or the chosen file) wins over a
+        # shortcut that only carries a default: --TRAIN.BATCH_SIZE 32 is not undone by batch_size: 64.
+        if short not in cli_keys and (target in cli_keys or (target in file_keys and short not in file_keys)):
+            continue
+        flat[target] = flat[short]
+        _set(values, target, flat[short])
     _check_choices(flat, choices)
     values["config_path"] = path
     return Config(values)
