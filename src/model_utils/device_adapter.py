@@ -10,7 +10,7 @@ import mindspore as ms
 
 from src.model_utils.local_adapter import get_device_id, get_device_num, get_job_id, get_rank_id
 
-__all__ = ["get_device_id", "get_device_num", "get_rank_id", "get_job_id", "init_context"]
+__all__ = ["get_device_id", "get_device_num", "get_rank_id", "get_job_id", "init_context", "select_device"]
 
 logger = logging.getLogger(__name__)
 
@@ -21,14 +21,23 @@ def init_context(cfg, device_id: int = 0, distributed: bool = False, mode: int =
     Ascend takes its device from ``device_id`` (the rank-table launcher sets ``DEVICE_ID``);
     distributed GPU and msrun runs let MindSpore pick the device of each local rank.
     """
-    target = cfg.device_target
     ms.set_context(mode=mode)
-    if target == "CPU" or (distributed and target == "GPU"):
-        ms.set_device(target)
-    else:
-        ms.set_device(target, device_id)
+    select_device(cfg, device_id, distributed)
     if distributed:
         from mindspore.communication import get_group_size, init
         init()
         ms.set_auto_parallel_context(parallel_mode=ms.ParallelMode.DATA_PARALLEL, gradients_mean=True,
                                      device_num=get_group_size())
+
+
+def select_device(cfg, device_id: int = 0, distributed: bool = False) -> None:
+    """Sets ``cfg.device_target`` as MindSpore's device, as ``init_context`` does.
+
+    MindSpore accepts the same call twice, so code that needs the device before the
+    entry script's ``init_context`` (the profiler of ``moxing_adapter``) calls this first.
+    """
+    target = cfg.device_target
+    if target == "CPU" or (distributed and target == "GPU"):
+        ms.set_device(target)
+    else:
+        ms.set_device(target, device_id)
