@@ -18,6 +18,8 @@ from src.model import get_pose_net
 from src.model_utils.cli import UserError, run_cli, setup_logging
 from src.model_utils.config import get_config
 from src.model_utils.device_adapter import get_device_id, init_context
+from src.model_utils.modelarts import eval_post_process, eval_pre_process
+from src.model_utils.moxing_adapter import moxing_wrapper
 
 logger = logging.getLogger("eval")
 
@@ -28,7 +30,12 @@ def results_dir(model_file: str) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    cfg = get_config(argv)
+    return run(get_config(argv))
+
+
+@moxing_wrapper(pre_process=eval_pre_process, post_process=eval_post_process)
+def run(cfg) -> int:
+    """Evaluates with ``cfg`` (with ``enable_modelarts``, between ModelArts' copies in and out)."""
     setup_logging()
     model_file = cfg.TEST.MODEL_FILE
     if not model_file:

@@ -1,0 +1,82 @@
+"""COCO keypoint AP of the exported model's results.
+
+    python postprocess.py [--INFER.PRE_RESULT_PATH DIR] [--INFER.POST_RESULT_PATH DIR] [--key value ...]
+
+Reads the heatmaps the inference app wrote (``INFER.POST_RESULT_PATH/<name>_0.bin``)
+and the batch metadata preprocess.py wrote (``INFER.PRE_RESULT_PATH/meta``), drops the
+padding rows of the last batch, and decodes and evaluates them through the same
+functions as ``eval.py`` (``postprocess_outputs`` and ``evaluate``). The flip test is
+used when preprocess.py wrote the mirrored batches. Results go to
+``<TEST.MODEL_FILE without extension>/results/`` when ``TEST.MODEL_FILE`` is set (as
+eval.py), else to ``results/`` next to ``INFER.POST_RESULT_PATH``; the last line
+printed is ``AP: <float>``.
+"""
+import logging
+import os
+import sys
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from src import infer_files
+from src.evaluate.coco_eval import evaluate
+from src.model_utils.cli import run_cli, setup_logging
+from src.model_utils.config import get_config
+from src.predict import postprocess_outputs
+
+logger = logging.getLogger("postprocess")
+
+
+def results_dir(cfg: Any) -> str:
+    """Folder of ``keypoints_results.json`` and ``keypoints_stats.json``."""
+    if cfg.TEST.MODEL_FILE:
+        return os.path.join(os.path.splitext(cfg.TEST.MODEL_FILE)[0], "results")
+    post_dir = os.path.abspath(cfg.INFER.POST_RESULT_PATH)
+    return os.path.join(os.path.dirname(post_dir), "results")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    cfg = get_config(argv)
+    setup_logging()
+    pre_dir, post_dir = cfg.INFER.PRE_RESULT_PATH, cfg.INFER.POST_RESULT_PATH
+    info = infer_files.read_info(pre_dir)
+    batch_size, flip = info["batch_size"], info["flip_test"]
+    if flip != bool(cfg.TEST.FLIP_TEST):
+        logger.warning("TEST.FLIP_TEST is %s but preprocess.py ran with %s: following the preprocessed data",
+                       cfg.TEST.FLIP_TEST, flip)
+    width, height = cfg.POSE_RESNET.HEATMAP_SIZE
+    shape = (batch_size, int(cfg.MODEL.NUM_JOINTS), int(height), int(width))
+
+    preds, boxes, ids = [], [], []
+    for index in range(info["num_batches"]):
+        meta = infer_files.read_meta(pre_dir, batch_size, index)
+        real = slice(0, meta.count)
+        output = infer_files.read_result(infer_files.result_path(post_dir, batch_size, index), shape)[real]
+        flipped = None
+        if flip:
+            flipped = infer_files.read_result(infer_files.result_path(post_dir, batch_size, index, True),
+                                              shape)[real]
+        batch_preds, batch_boxes = postprocess_outputs(cfg, output, meta.center[real], meta.scale[real],
+                                                       meta.score[real], flipped)
+        preds.append(batch_preds)
+        boxes.append(batch_boxes)
+        ids.append(meta.image_id[real])
+    if not preds:
+        raise infer_files.InferFilesError(f"{pre_dir} holds no batches; run preprocess.py on a data set with "
+                                          f"person boxes")
+    preds, boxes, ids = np.concatenate(preds), np.concatenate(boxes), np.concatenate(ids)
+    if len(preds) != info["num_samples"]:
+        raise infer_files.InferFilesError(f"the batch metadata count {len(preds)} boxes but preprocess.py "
+                                          f"wrote {info['num_samples']}; run preprocess.py again")
+    logger.info("%d boxes from %d batches of %d read from %s", len(preds), info["num_batches"], batch_size,
+                post_dir)
+
+    out_dir = results_dir(cfg)
+    _, ap = evaluate(cfg, preds, out_dir, boxes, ids)
+    logger.info("coco eval results saved to %s", out_dir)
+    print(f"AP: {ap}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

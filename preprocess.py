@@ -1,0 +1,54 @@
+"""Write the evaluation crops as binary batches for the exported model.
+
+    python preprocess.py [--TEST.BATCH_SIZE B] [--coco_bbox_file DETECTIONS] [--key value ...]
+
+Crops every person box of ``DATASET.TEST_SET`` (detections from ``TEST.COCO_BBOX_FILE``,
+or the ground truth with ``TEST.USE_GT_BBOX``) exactly as ``eval.py`` does, and writes
+them under ``INFER.PRE_RESULT_PATH`` in batches of ``TEST.BATCH_SIZE`` (the batch size
+the model was exported with). The layout, including the padding of the last batch, is
+described in ``src/infer_files.py``.
+"""
+import logging
+import sys
+from typing import Optional, Sequence
+
+from src import infer_files
+from src.dataset import keypoint_dataset
+from src.model_utils.cli import UserError, run_cli, setup_logging
+from src.model_utils.config import get_config
+
+logger = logging.getLogger("preprocess")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    cfg = get_config(argv)
+    setup_logging()
+    batch_size = int(cfg.TEST.BATCH_SIZE)
+    if batch_size < 1:
+        raise UserError(f"TEST.BATCH_SIZE must be at least 1 (the batch size the model was exported with), "
+                        f"got {batch_size}")
+    pre_dir = cfg.INFER.PRE_RESULT_PATH
+    flip = bool(cfg.TEST.FLIP_TEST)
+    if not cfg.TEST.USE_GT_BBOX:
+        logger.info("loading bbox file from %s", cfg.TEST.COCO_BBOX_FILE)
+    dataset, generator = keypoint_dataset(cfg, train_mode=False, num_parallel_workers=cfg.TEST.DATALOADER_WORKERS)
+
+    infer_files.make_dirs(pre_dir)
+    infer_files.clear_batches(pre_dir)
+    num_batches = num_samples = 0
+    for batch in dataset.create_dict_iterator(output_numpy=True, num_epochs=1):
+        num_samples += infer_files.write_batch(pre_dir, num_batches, batch_size, batch["image"], batch["center"],
+                                               batch["scale"], batch["score"], batch["id"], flip)
+        num_batches += 1
+    infer_files.write_info(pre_dir, batch_size, cfg.MODEL.IMAGE_SIZE, num_batches, num_samples, flip)
+    padding = num_batches * batch_size - num_samples
+    logger.info("%d boxes written as %d batches of %d%s (%d padding rows in the last batch) to %s",
+                num_samples, num_batches, batch_size, " with their mirrored copies" if flip else "",
+                padding, pre_dir)
+    if num_samples != len(generator):
+        raise RuntimeError(f"wrote {num_samples} boxes but the dataset has {len(generator)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
