@@ -59,6 +59,7 @@ def run(cfg) -> int:
         setup_logging(rank)
         logger.info("Now we use %d devices! This is No.%d", group_size, rank)
     logger.info("batch size :%d", cfg.TRAIN.BATCH_SIZE)
+    ms.set_seed(cfg.TRAIN.SEED)   # identical initial weights on every rank
 
     dataset, generator = keypoint_dataset(cfg, rank=rank, group_size=group_size, train_mode=True,
                                           num_parallel_workers=cfg.TRAIN.NUM_WORKERS)

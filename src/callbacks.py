@@ -125,6 +125,7 @@ class LossCsvLogger(Callback):
         self.first_global_step = first_global_step
         self._file = None
         self._writer = None
+        self._base_step = 0
 
     def _rows_before_start(self):
         """Complete rows of an earlier run up to the step this run starts from.
@@ -145,6 +146,7 @@ class LossCsvLogger(Callback):
         return kept
 
     def on_train_begin(self, run_context):
+        self._base_step = run_context.original_args().cur_step_num
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         earlier = self._rows_before_start()
         self._file = open(self.path, "w", newline="", encoding="utf-8")
@@ -154,9 +156,8 @@ class LossCsvLogger(Callback):
 
     def on_train_step_end(self, run_context):
         cb_params = run_context.original_args()
-        # cur_step_num counts from 1 over the whole call of Model.train, epochs before
-        # initial_epoch included, so it is already the absolute step number.
-        global_step = cb_params.cur_step_num
+        # MindSpore's cur_step_num restarts at 1 in a resumed run: count from where it resumed.
+        global_step = self.first_global_step + cb_params.cur_step_num - self._base_step
         lr = ""
         if self.lr_per_step is not None and 0 < global_step <= len(self.lr_per_step):
             lr = f"{float(self.lr_per_step[global_step - 1]):.8g}"

@@ -66,6 +66,13 @@ def test_overrides_are_typed():
     assert cfg.POSE_RESNET.NUM_LAYERS == 18
 
 
+def test_exponent_numbers():
+    cfg = get_config(["--TRAIN.LR", "1e-3", "--TRAIN.LR_FACTOR", "2E1"])
+    assert cfg.TRAIN.LR == 0.001 and cfg.TRAIN.LR_FACTOR == 20.0
+    with pytest.raises(ConfigError, match="integer"):
+        get_config(["--TRAIN.END_EPOCH", "1e3"])
+
+
 def test_string_values_stay_strings():
     assert get_config(["--TEST.MODEL_FILE", "123"]).TEST.MODEL_FILE == "123"
 

@@ -121,6 +121,21 @@ def _flatten(tree: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
     return flat
 
 
+def _yaml_value(text: str) -> Any:
+    """YAML scalar or list; also reads numbers YAML 1.1 leaves as strings (``1e-3``)."""
+    value = yaml.safe_load(text)
+
+    def number(item: Any) -> Any:
+        if isinstance(item, str):
+            try:
+                return float(item)
+            except ValueError:
+                return item
+        return item
+
+    return [number(v) for v in value] if isinstance(value, list) else number(value)
+
+
 def _parse_value(key: str, text: str, default: Any) -> Any:
     """Parses ``text`` as YAML and checks it against the type of ``default``."""
     if isinstance(default, bool):
@@ -131,7 +146,7 @@ def _parse_value(key: str, text: str, default: Any) -> Any:
     if isinstance(default, str):
         return text
     try:
-        value = yaml.safe_load(text)
+        value = _yaml_value(text)
     except yaml.YAMLError as err:
         raise ConfigError(f"--{key}: cannot parse '{text}' as a value: {err}") from err
     if isinstance(default, int):
