@@ -1,0 +1,333 @@
+"""SimplePoseNet (Xiao et al., 2018): a ResNet backbone, stride-2 deconvolutions and a 1×1 (or 3×3)
+convolution predicting one heatmap per joint.
+
+Parameter names follow MindSpore's model-zoo ResNet (``conv1``, ``bn1``, ``layerX.i.convY``,
+``layerX.i.down_sample_layer.{0,1}``) and the original port's head (``deconv_layers.deconv_i.{deconv,bn}``,
+``final_layer``), so ImageNet backbones of the model zoo and the original's checkpoints load as they are.
+
+Numerics follow the PyTorch reference: BatchNorm momentum 0.1 in PyTorch's convention (0.9 in
+MindSpore's), eps 1e-5; max-pool 3×3, stride 2, padding 1 on both sides; the bottleneck's stride on
+its 3×3 convolution; PyTorch's ``output_padding`` semantics for the transposed convolutions.
+
+On ``device_target`` CPU the convolutions with a kernel > 1 or a stride and the deconvolutions run as
+matrix products, and inference folds BatchNorm into the kernels where that pays (see
+:mod:`src.fast_ops`), with the same parameters; ``fast_cpu=False`` (or ``MODEL.FAST_CPU: False``)
+keeps MindSpore's stock operators, as exported graphs need.
+
+Symbols: N batch, J joints, H×W input size (heatmaps are H/4 × W/4).
+"""
+import logging
+import os
+from collections import OrderedDict
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Type, Union
+
+import mindspore as ms
+import numpy as np
+from mindspore import Tensor, nn
+from mindspore.common.initializer import HeNormal, Normal, initializer
+
+from src.errors import UserError
+from src.fast_ops import Conv2d, Conv2dTranspose, conv_bn
+
+logger = logging.getLogger(__name__)
+
+BN_MOMENTUM = 0.9  # MindSpore's momentum weights the running value: PyTorch's 0.1
+BN_EPS = 1e-5
+HEAD_INIT_STD = 0.001  # deconvolution and final convolution weights, as the reference
+#: Top-level Cells that are not part of the ResNet backbone.
+HEAD_CELLS = ("deconv_layers", "final_layer")
+
+
+class CheckpointMismatchError(UserError, ValueError):
+    """A checkpoint lacks parameters the network needs, or holds them with other shapes."""
+
+
+def batch_norm(channels: int) -> nn.BatchNorm2d:
+    return nn.BatchNorm2d(channels, eps=BN_EPS, momentum=BN_MOMENTUM)
+
+
+class BasicBlock(nn.Cell):
+    """Two 3×3 convolutions with a residual connection (ResNet-18/34).
+
+    Inputs:
+        - **x** (Tensor) - N×C_in×H×W.
+
+    Outputs:
+        Tensor of shape N×planes×(H/stride)×(W/stride).
+    """
+
+    expansion = 1
+
+    def __init__(self, in_channels: int, planes: int, stride: int = 1, fast: bool = False) -> None:
+        super().__init__()
+        self.conv1 = Conv2d(in_channels, planes, 3, stride, 1, fast=fast)
+        self.bn1 = batch_norm(planes)
+        self.conv2 = Conv2d(planes, planes, 3, 1, 1, fast=fast)
+        self.bn2 = batch_norm(planes)
+        self.relu = nn.ReLU()
+        self.down_sample_layer = _down_sample(in_channels, planes * self.expansion, stride, fast)
+
+    def construct(self, x: Tensor) -> Tensor:
+        identity = x if self.down_sample_layer is None else _shortcut(self.down_sample_layer, x)
+        out = self.relu(conv_bn(self.conv1, self.bn1, x))
+        out = conv_bn(self.conv2, self.bn2, out)
+        return self.relu(out + identity)
+
+
+class Bottleneck(nn.Cell):
+    """1×1 reduce, 3×3 (carrying the stride), 1×1 expand ×4, with a residual connection (ResNet-50+).
+
+    Inputs:
+        - **x** (Tensor) - N×C_in×H×W.
+
+    Outputs:
+        Tensor of shape N×(4·planes)×(H/stride)×(W/stride).
+    """
+
+    expansion = 4
+
+    def __init__(self, in_channels: int, planes: int, stride: int = 1, fast: bool = False) -> None:
+        super().__init__()
+        self.conv1 = Conv2d(in_channels, planes, 1, fast=fast)
+        self.bn1 = batch_norm(planes)
+        self.conv2 = Conv2d(planes, planes, 3, stride, 1, fast=fast)
+        self.bn2 = batch_norm(planes)
+        self.conv3 = Conv2d(planes, planes * self.expansion, 1, fast=fast)
+        self.bn3 = batch_norm(planes * self.expansion)
+        self.relu = nn.ReLU()
+        self.down_sample_layer = _down_sample(in_channels, planes * self.expansion, stride, fast)
+
+    def construct(self, x: Tensor) -> Tensor:
+        identity = x if self.down_sample_layer is None else _shortcut(self.down_sample_layer, x)
+        out = self.relu(conv_bn(self.conv1, self.bn1, x))
+        out = self.relu(conv_bn(self.conv2, self.bn2, out))
+        out = conv_bn(self.conv3, self.bn3, out)
+        return self.relu(out + identity)
+
+
+Block = Union[Type[BasicBlock], Type[Bottleneck]]
+
+#: ResNet depth -> (block, blocks per stage).
+RESNET_SPEC: Dict[int, Tuple[Block, Tuple[int, int, int, int]]] = {
+    18: (BasicBlock, (2, 2, 2, 2)),
+    34: (BasicBlock, (3, 4, 6, 3)),
+    50: (Bottleneck, (3, 4, 6, 3)),
+    101: (Bottleneck, (3, 4, 23, 3)),
+    152: (Bottleneck, (3, 8, 36, 3)),
+}
+
+#: Deconvolution kernel -> (padding, output_padding) giving an output of exactly twice the input.
+DECONV_PADDING: Dict[int, Tuple[int, int]] = {4: (1, 0), 3: (1, 1), 2: (0, 0)}
+
+
+def _shortcut(down_sample_layer: nn.SequentialCell, x: Tensor) -> Tensor:
+    """The projection shortcut ``[conv, bn]`` applied to ``x`` (BatchNorm folded where it pays)."""
+    return conv_bn(down_sample_layer[0], down_sample_layer[1], x)
+
+
+def _make_layer(block: Block, in_channels: int, planes: int, count: int, stride: int,
+                fast: bool) -> nn.SequentialCell:
+    """A ResNet stage: ``count`` blocks, the first one carrying the stride and the projection."""
+    layers = [block(in_channels, planes, stride, fast)]
+    layers += [block(planes * block.expansion, planes, 1, fast) for _ in range(count - 1)]
+    return nn.SequentialCell(layers)
+
+
+def _down_sample(in_channels: int, out_channels: int, stride: int, fast: bool) -> Optional[nn.SequentialCell]:
+    """The projection shortcut (1×1 convolution + BatchNorm) where the shape changes, else None."""
+    if stride == 1 and in_channels == out_channels:
+        return None
+    return nn.SequentialCell([Conv2d(in_channels, out_channels, 1, stride, fast=fast), batch_norm(out_channels)])
+
+
+class DeconvBlock(nn.Cell):
+    """Stride-2 transposed convolution, BatchNorm, ReLU: doubles the spatial size.
+
+    Inputs:
+        - **x** (Tensor) - N×C_in×H×W.
+
+    Outputs:
+        Tensor of shape N×C_out×2H×2W.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, has_bias: bool,
+                 fast: bool = False) -> None:
+        super().__init__()
+        padding, output_padding = DECONV_PADDING[kernel_size]
+        self.deconv = Conv2dTranspose(in_channels, out_channels, kernel_size, padding, output_padding,
+                                      has_bias=has_bias, fast=fast)
+        self.bn = batch_norm(out_channels)
+        self.relu = nn.ReLU()
+
+    def construct(self, x: Tensor) -> Tensor:
+        return self.relu(conv_bn(self.deconv, self.bn, x))
+
+
+class PoseResNet(nn.Cell):
+    """ResNet backbone + deconvolution head + final convolution: one heatmap per joint.
+
+    Args:
+        num_layers: ResNet depth, a key of :data:`RESNET_SPEC`.
+        num_joints: J, the number of heatmaps.
+        deconv_filters: output channels of each deconvolution layer.
+        deconv_kernels: kernel of each deconvolution layer (2, 3 or 4).
+        deconv_with_bias: give the deconvolutions a bias.
+        final_kernel: kernel of the final convolution (1, or 3 with padding 1).
+        fast: use the CPU formulations of :mod:`src.fast_ops` (same parameters).
+
+    Inputs:
+        - **x** (Tensor) - N×3×H×W, normalised float32; H and W multiples of 32.
+
+    Outputs:
+        Tensor of shape N×J×(H·2^d/32)×(W·2^d/32) for d deconvolution layers (H/4 × W/4 for d = 3).
+    """
+
+    def __init__(self, num_layers: int, num_joints: int, deconv_filters: Sequence[int],
+                 deconv_kernels: Sequence[int], deconv_with_bias: bool = False, final_kernel: int = 1,
+                 fast: bool = False) -> None:
+        super().__init__()
+        if num_layers not in RESNET_SPEC:
+            raise ValueError(f"POSE_RESNET.NUM_LAYERS must be one of {sorted(RESNET_SPEC)}, got {num_layers}")
+        if len(deconv_filters) != len(deconv_kernels):
+            raise ValueError(f"POSE_RESNET.NUM_DECONV_FILTERS {list(deconv_filters)} and NUM_DECONV_KERNELS "
+                             f"{list(deconv_kernels)} must have one entry per deconvolution layer")
+        bad = [k for k in deconv_kernels if k not in DECONV_PADDING]
+        if bad:
+            raise ValueError(f"POSE_RESNET.NUM_DECONV_KERNELS entries must be in {sorted(DECONV_PADDING)}, got {bad}")
+        if final_kernel not in (1, 3):
+            raise ValueError(f"POSE_RESNET.FINAL_CONV_KERNEL must be 1 or 3, got {final_kernel}")
+        block, blocks = RESNET_SPEC[num_layers]
+        self.num_layers = num_layers
+        self.conv1 = Conv2d(3, 64, 7, 2, 3, fast=fast)
+        self.bn1 = batch_norm(64)
+        self.relu = nn.ReLU()
+        # PyTorch semantics: padding 1 on both sides ('same' would shift the windows)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, pad_mode="pad", padding=1)
+        self.layer1 = _make_layer(block, 64, 64, blocks[0], 1, fast)
+        self.layer2 = _make_layer(block, 64 * block.expansion, 128, blocks[1], 2, fast)
+        self.layer3 = _make_layer(block, 128 * block.expansion, 256, blocks[2], 2, fast)
+        self.layer4 = _make_layer(block, 256 * block.expansion, 512, blocks[3], 2, fast)
+        head: "OrderedDict[str, nn.Cell]" = OrderedDict()
+        channels = 512 * block.expansion
+        for i, (filters, kernel) in enumerate(zip(deconv_filters, deconv_kernels)):
+            head[f"deconv_{i}"] = DeconvBlock(channels, filters, kernel, deconv_with_bias, fast)
+            channels = filters
+        self.deconv_layers = nn.SequentialCell(head)
+        self.final_layer = Conv2d(channels, num_joints, final_kernel, 1, 1 if final_kernel == 3 else 0,
+                                  has_bias=True, fast=fast)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        """Backbone convolutions: He normal, fan_out, ReLU gain (torchvision's choice; the reference
+        relies on the ImageNet weights loaded over them). Deconvolution and final weights: N(0, 0.001²);
+        biases 0; BatchNorm gamma 1, beta 0, running mean 0, running variance 1."""
+        for name, cell in self.cells_and_names():
+            if isinstance(cell, (nn.Conv2d, nn.Conv2dTranspose)):
+                if name.split(".")[0] in HEAD_CELLS:
+                    weight_init = Normal(sigma=HEAD_INIT_STD)
+                else:
+                    weight_init = HeNormal(mode="fan_out", nonlinearity="relu")
+                cell.weight.set_data(initializer(weight_init, cell.weight.shape, cell.weight.dtype))
+                if cell.bias is not None:
+                    cell.bias.set_data(initializer("zeros", cell.bias.shape, cell.bias.dtype))
+            elif isinstance(cell, nn.BatchNorm2d):
+                for param, value in ((cell.gamma, "ones"), (cell.beta, "zeros"),
+                                     (cell.moving_mean, "zeros"), (cell.moving_variance, "ones")):
+                    param.set_data(initializer(value, param.shape, param.dtype))
+
+    def construct(self, x: Tensor) -> Tensor:
+        x = self.maxpool(self.relu(conv_bn(self.conv1, self.bn1, x)))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.final_layer(self.deconv_layers(x))
+
+    def backbone_parameters(self) -> List[ms.Parameter]:
+        """The ResNet parameters (stem and layer1-4), those an ImageNet checkpoint provides."""
+        return [p for p in self.get_parameters() if p.name.split(".")[0] not in HEAD_CELLS]
+
+    def init_backbone(self, path: str) -> None:
+        """Loads the backbone from an ImageNet ResNet checkpoint in MindSpore model-zoo naming.
+
+        Entries the backbone does not have (the classifier ``end_point``/``fc``, optimizer state)
+        are ignored.
+
+        Raises:
+            FileNotFoundError: ``path`` is not a file.
+            CheckpointMismatchError: backbone parameters are missing or have other shapes.
+        """
+        if not path or not os.path.isfile(path):
+            raise FileNotFoundError(f"ImageNet checkpoint not found: '{path}' (MODEL.PRETRAINED); download a "
+                                    f"MindSpore ResNet-{self.num_layers} checkpoint there or set "
+                                    f"MODEL.INIT_WEIGHTS False to train from scratch")
+        logger.info("loading pretrained model %s", path)
+        load_parameters(self.backbone_parameters(), ms.load_checkpoint(path), path, "MODEL.PRETRAINED")
+
+
+def load_parameters(params: Sequence[ms.Parameter], checkpoint: Dict[str, Any], path: str, what: str) -> None:
+    """Copies ``checkpoint[p.name]`` into each of ``params`` after checking names and shapes.
+
+    Raises:
+        CheckpointMismatchError: naming every missing parameter and every shape mismatch.
+    """
+    missing = [p.name for p in params if p.name not in checkpoint]
+    mismatched = [f"{p.name} (network {tuple(p.shape)}, checkpoint {tuple(checkpoint[p.name].shape)})"
+                  for p in params if p.name in checkpoint and tuple(checkpoint[p.name].shape) != tuple(p.shape)]
+    if missing or mismatched:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing: {', '.join(missing)}")
+        if mismatched:
+            parts.append(f"{len(mismatched)} with another shape: {', '.join(mismatched)}")
+        raise CheckpointMismatchError(f"checkpoint {path} ({what}) does not fit the network; "
+                                      + "; ".join(parts) + "; check POSE_RESNET.NUM_LAYERS and the head settings")
+    for param in params:
+        value = checkpoint[param.name]
+        data = value.asnumpy() if hasattr(value, "asnumpy") else np.asarray(value)
+        param.set_data(Tensor(data.astype(ms.dtype_to_nptype(param.dtype))))
+
+
+def load_network_checkpoint(net: nn.Cell, path: str) -> None:
+    """Loads every parameter of ``net`` from the checkpoint ``path`` (extra entries ignored).
+
+    Raises:
+        FileNotFoundError: ``path`` is not a file.
+        CheckpointMismatchError: parameters missing from the file or of other shapes.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"checkpoint not found: '{path}'")
+    load_parameters(list(net.get_parameters()), ms.load_checkpoint(path), path, "network checkpoint")
+
+
+def use_fast_cpu(cfg: Any) -> bool:
+    """The CPU formulations are used on ``device_target`` CPU unless ``MODEL.FAST_CPU`` is False."""
+    return str(cfg.device_target) == "CPU" and bool(getattr(cfg.MODEL, "FAST_CPU", True))
+
+
+def get_pose_net(cfg: Any, is_train: bool, ckpt_path: Optional[str] = None,
+                 fast_cpu: Optional[bool] = None) -> PoseResNet:
+    """Builds SimplePoseNet from the configuration.
+
+    Args:
+        cfg: configuration (``POSE_RESNET.*``, ``MODEL.NUM_JOINTS``, ``MODEL.INIT_WEIGHTS``,
+            ``MODEL.PRETRAINED``, ``MODEL.FAST_CPU``, ``device_target``).
+        is_train: with ``MODEL.INIT_WEIGHTS``, load the ImageNet backbone ``MODEL.PRETRAINED``.
+        ckpt_path: a checkpoint of the whole network to load last (optional).
+        fast_cpu: force (True) or forbid (False) the CPU formulations; None decides by
+            :func:`use_fast_cpu`.
+
+    Returns:
+        The network, mapping N×3×H×W to N×J×H/4×W/4 (with 3 deconvolution layers).
+    """
+    pose = cfg.POSE_RESNET
+    num_deconv = int(pose.NUM_DECONV_LAYERS)
+    filters, kernels = list(pose.NUM_DECONV_FILTERS), list(pose.NUM_DECONV_KERNELS)
+    if len(filters) != num_deconv or len(kernels) != num_deconv:
+        raise ValueError(f"POSE_RESNET.NUM_DECONV_FILTERS {filters} and NUM_DECONV_KERNELS {kernels} must each "
+                         f"have POSE_RESNET.NUM_DECONV_LAYERS = {num_deconv} entries")
+    fast = use_fast_cpu(cfg) if fast_cpu is None else bool(fast_cpu)
+    net = PoseResNet(int(pose.NUM_LAYERS), int(cfg.MODEL.NUM_JOINTS), filters, kernels,
+                     bool(pose.DECONV_WITH_BIAS), int(pose.FINAL_CONV_KERNEL), fast=fast)
+    if is_train and cfg.MODEL.INIT_WEIGHTS:
+        net.init_backbone(cfg.MODEL.PRETRAINED)
+    if ckpt_path:
+        load_network_checkpoint(net, ckpt_path)
+    return net
