@@ -38,6 +38,10 @@ HEAD_INIT_STD = 0.001  # deconvolution and final convolution weights, as the ref
 HEAD_CELLS = ("deconv_layers", "final_layer")
 
 
+class ConfigSizeError(UserError, ValueError):
+    """The configured input and heatmap sizes do not fit the network."""
+
+
 class CheckpointMismatchError(UserError, ValueError):
     """A checkpoint lacks parameters the network needs, or holds them with other shapes."""
 
@@ -302,6 +306,25 @@ def use_fast_cpu(cfg: Any) -> bool:
     return str(cfg.device_target) == "CPU" and bool(getattr(cfg.MODEL, "FAST_CPU", True))
 
 
+def check_sizes(image_size: Sequence[int], heatmap_size: Sequence[int], num_deconv: int) -> None:
+    """Checks that the network maps ``image_size`` [w, h] to ``heatmap_size`` [w, h].
+
+    The backbone divides by 32 (so the input must be a multiple of 32) and each
+    deconvolution doubles: the heatmap is ``image / 32 * 2**num_deconv``.
+
+    Raises:
+        ConfigSizeError: naming the keys and the sizes that would fit.
+    """
+    if len(image_size) != 2 or any(int(v) <= 0 or int(v) % 32 for v in image_size):
+        raise ConfigSizeError(f"MODEL.IMAGE_SIZE {list(image_size)} must be [width, height] with both multiples "
+                              f"of 32 (the ResNet backbone divides by 32), e.g. [192, 256] or [96, 128]")
+    expected = [int(v) // 32 * 2 ** num_deconv for v in image_size]
+    if list(map(int, heatmap_size)) != expected:
+        raise ConfigSizeError(f"POSE_RESNET.HEATMAP_SIZE {list(heatmap_size)} does not match the network: "
+                              f"MODEL.IMAGE_SIZE {list(image_size)} with {num_deconv} deconvolution layers gives "
+                              f"{expected}; set --POSE_RESNET.HEATMAP_SIZE {expected}")
+
+
 def get_pose_net(cfg: Any, is_train: bool, ckpt_path: Optional[str] = None,
                  fast_cpu: Optional[bool] = None) -> PoseResNet:
     """Builds SimplePoseNet from the configuration.
@@ -323,6 +346,7 @@ def get_pose_net(cfg: Any, is_train: bool, ckpt_path: Optional[str] = None,
     if len(filters) != num_deconv or len(kernels) != num_deconv:
         raise ValueError(f"POSE_RESNET.NUM_DECONV_FILTERS {filters} and NUM_DECONV_KERNELS {kernels} must each "
                          f"have POSE_RESNET.NUM_DECONV_LAYERS = {num_deconv} entries")
+    check_sizes(list(cfg.MODEL.IMAGE_SIZE), list(pose.HEATMAP_SIZE), num_deconv)
     fast = use_fast_cpu(cfg) if fast_cpu is None else bool(fast_cpu)
     net = PoseResNet(int(pose.NUM_LAYERS), int(cfg.MODEL.NUM_JOINTS), filters, kernels,
                      bool(pose.DECONV_WITH_BIAS), int(pose.FINAL_CONV_KERNEL), fast=fast)

@@ -370,3 +370,17 @@ def test_network_checkpoint_round_trip(tmp_path):
         get_pose_net(cfg, is_train=False, ckpt_path=str(tmp_path / "partial.ckpt"))
     with pytest.raises(FileNotFoundError, match="absent.ckpt"):
         get_pose_net(cfg, is_train=False, ckpt_path=str(tmp_path / "absent.ckpt"))
+
+
+@pytest.mark.parametrize("image,heatmap,words", [
+    ([48, 64], [12, 16], ["MODEL.IMAGE_SIZE", "[48, 64]", "multiples of 32"]),
+    ([192, 256], [64, 48], ["POSE_RESNET.HEATMAP_SIZE", "[48, 64]"]),
+])
+def test_sizes_the_network_cannot_produce_are_named(image, heatmap, words):
+    from src.model import ConfigSizeError, check_sizes
+    with pytest.raises(ConfigSizeError) as err:
+        check_sizes(image, heatmap, 3)
+    for word in words:
+        assert word in str(err.value)
+    check_sizes([96, 128], [24, 32], 3)
+    check_sizes([192, 256], [24, 32], 2)
