@@ -26,8 +26,8 @@ from src.errors import UserError
 from src.utils.transform import (affine_transform, box_to_center_scale, flip_pairs, fliplr_joints,
                                  get_affine_transform)
 
-__all__ = ["flip_pairs", "KeypointDatasetGenerator", "keypoint_dataset", "gaussian_targets",
-           "DatasetNotFoundError", "DatasetFormatError", "ImageReadError"]
+__all__ = ["flip_pairs", "KeypointDatasetGenerator", "keypoint_dataset", "gaussian_targets", "crop_person",
+           "normalize_ops", "DatasetNotFoundError", "DatasetFormatError", "ImageReadError"]
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +96,35 @@ def gaussian_targets(joints: np.ndarray, joints_vis: np.ndarray, image_size: Seq
     drawn = (weight > 0.5)[:, None, None] & in_y[:, :, None] & in_x[:, None, :]
     target *= drawn
     return target, weight[:, None]
+
+
+def crop_person(image: np.ndarray, center: np.ndarray, scale: np.ndarray, image_size: Sequence[int],
+                rot: float = 0.0) -> Tuple[np.ndarray, np.ndarray]:
+    """The network input of one person: the crop of ``center``/``scale`` warped to ``image_size``.
+
+    Args:
+        image: H×W×3 uint8 BGR image.
+        center: ``[cx, cy]`` in image pixels.
+        scale: ``[sx, sy]`` in units of PIXEL_STD.
+        image_size: ``[W, H]`` of the network input.
+        rot: Rotation in degrees.
+
+    Returns:
+        ``(crop H×W×3 uint8, trans 2×3)``, ``trans`` mapping image pixels to crop pixels.
+    """
+    trans = get_affine_transform(center, scale, rot, image_size)
+    crop = cv2.warpAffine(image, trans, (int(image_size[0]), int(image_size[1])), flags=cv2.INTER_LINEAR)
+    return crop, trans
+
+
+def normalize_ops() -> list:
+    """The dataset's ``image`` operations: ImageNet mean/std on the BGR uint8 crop, then HWC→CHW.
+
+    They also run eagerly on one H×W×3 array (``op(array)``), as ``infer.py`` does, so single
+    images are normalised by the very operations the evaluation pipeline uses.
+    """
+    return [vision.Normalize(mean=[m * 255.0 for m in IMAGENET_MEAN], std=[s * 255.0 for s in IMAGENET_STD]),
+            vision.HWC2CHW()]
 
 
 def _load_json(path: str, what: str) -> Any:
@@ -350,9 +379,7 @@ class KeypointDatasetGenerator:
                 joints, joints_vis = fliplr_joints(joints, joints_vis, image.shape[1], self.flip_pairs)
                 center[0] = image.shape[1] - center[0] - 1
 
-        trans = get_affine_transform(center, scale, rot, self.image_size)
-        crop = cv2.warpAffine(image, trans, (int(self.image_size[0]), int(self.image_size[1])),
-                              flags=cv2.INTER_LINEAR)
+        crop, trans = crop_person(image, center, scale, self.image_size, rot)
         labelled = joints_vis[:, 0] > 0
         joints[labelled, :2] = affine_transform(joints[labelled, :2], trans)
         return crop, joints, joints_vis, scale, center
@@ -479,9 +506,7 @@ def keypoint_dataset(config: Any, ann_file: Optional[str] = None, image_path: Op
     dataset = ds.GeneratorDataset(generator, column_names=list(DATASET_COLUMNS), num_parallel_workers=workers,
                                   python_multiprocessing=workers > 1, **shard)
     if transform is None:
-        transform = [vision.Normalize(mean=[m * 255.0 for m in IMAGENET_MEAN],
-                                      std=[s * 255.0 for s in IMAGENET_STD]),
-                     vision.HWC2CHW()]
+        transform = normalize_ops()
     dataset = dataset.map(operations=transform, input_columns="image", num_parallel_workers=workers)
     dataset = dataset.batch(batch_size, drop_remainder=train_mode)
     if train_mode and dataset.get_dataset_size() == 0:

@@ -1,0 +1,219 @@
+"""src/convert.py: PyTorch reference / torchvision weights → this project's checkpoints.
+
+The parity tests build the reference architecture in PyTorch here (its module names), so they
+need torch and skip without it; the naming, checking and "torch missing" paths run everywhere.
+"""
+import sys
+
+import mindspore as ms
+import numpy as np
+import pytest
+
+from src import convert
+from src.convert import ConversionError, TorchMissingError, check_shapes, convert_state_dict, network_shapes
+from src.model import get_pose_net
+from src.model_utils.config import get_config
+from tests.helpers import TINY_CONFIG
+
+
+def _cfg(*extra: str):
+    return get_config(["--config_path", TINY_CONFIG, *extra])
+
+
+# ----------------------------------------------------------------------------- without torch
+
+def test_names_of_reference_checkpoint():
+    sd = {"module.conv1.weight": np.zeros((64, 3, 7, 7)),
+          "module.bn1.weight": np.ones(64), "module.bn1.bias": np.zeros(64),
+          "module.bn1.running_mean": np.zeros(64), "module.bn1.running_var": np.ones(64),
+          "module.bn1.num_batches_tracked": np.array(3),
+          "module.layer1.0.downsample.0.weight": np.zeros((256, 64, 1, 1)),
+          "module.layer1.0.downsample.1.weight": np.ones(256),
+          "module.layer1.0.downsample.1.running_var": np.ones(256),
+          "module.layer1.0.downsample.1.running_mean": np.ones(256),
+          "module.deconv_layers.3.weight": np.zeros((256, 256, 4, 4)),
+          "module.deconv_layers.7.weight": np.ones(256), "module.deconv_layers.7.running_mean": np.ones(256),
+          "module.final_layer.weight": np.zeros((17, 256, 1, 1)), "module.final_layer.bias": np.zeros(17)}
+    assert sorted(convert_state_dict(sd)) == sorted([
+        "conv1.weight", "bn1.gamma", "bn1.beta", "bn1.moving_mean", "bn1.moving_variance",
+        "layer1.0.down_sample_layer.0.weight", "layer1.0.down_sample_layer.1.gamma",
+        "layer1.0.down_sample_layer.1.moving_variance", "layer1.0.down_sample_layer.1.moving_mean",
+        "deconv_layers.deconv_1.deconv.weight", "deconv_layers.deconv_2.bn.gamma",
+        "deconv_layers.deconv_2.bn.moving_mean", "final_layer.weight", "final_layer.bias"])
+    backbone = convert_state_dict({**sd, "fc.weight": np.zeros((1000, 2048)), "fc.bias": np.zeros(1000)},
+                                  backbone=True)
+    assert not [n for n in backbone if n.startswith(("fc", "deconv", "final"))] and "bn1.gamma" in backbone
+
+
+def test_check_lists_missing_unexpected_and_misshaped():
+    expected = network_shapes(_cfg())
+    converted = {n: np.zeros(s, np.float32) for n, s in expected.items()}
+    del converted["bn1.gamma"]
+    converted["conv1.weight"] = np.zeros((64, 3, 3, 3), np.float32)
+    converted["fc.weight"] = np.zeros((10, 512), np.float32)
+    with pytest.raises(ConversionError, match=r"1 missing: bn1.gamma; 1 unexpected: fc.weight; "
+                                              r"1 with another shape: conv1.weight \(network \(64, 3, 7, 7\)"):
+        check_shapes(converted, expected, "x.pth")
+    assert len(expected) == len(list(get_pose_net(_cfg(), False).get_parameters()))
+
+
+def test_torch_missing_message(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "torch", None)   # "import torch" now raises ImportError
+    path = tmp_path / "w.pth"
+    path.write_bytes(b"x")
+    with pytest.raises(TorchMissingError, match=r"pip install torch==2\.13\.0"):
+        convert.load_torch_state_dict(str(path))
+    assert convert.main(["--input", str(path), "--output", str(tmp_path / "w.ckpt")]) == 2
+    assert "needs PyTorch" in capsys.readouterr().err
+    assert convert.main(["--input", str(tmp_path / "none.pth"), "--output", "x.ckpt"]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- with torch
+
+def _torch_reference(num_layers: int, filters: int, joints: int = 17, with_head: bool = True):
+    """The reference's pose_resnet (module names as in human-pose-estimation.pytorch), random weights."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+
+    class BasicBlock(nn.Module):
+        expansion = 1
+
+        def __init__(self, inplanes, planes, stride=1, downsample=None):
+            super().__init__()
+            self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(planes)
+            self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(planes)
+            self.relu = nn.ReLU()
+            self.downsample = downsample
+
+        def forward(self, x):
+            identity = x if self.downsample is None else self.downsample(x)
+            out = self.relu(self.bn1(self.conv1(x)))
+            return self.relu(self.bn2(self.conv2(out)) + identity)
+
+    class Bottleneck(nn.Module):
+        expansion = 4
+
+        def __init__(self, inplanes, planes, stride=1, downsample=None):
+            super().__init__()
+            self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(planes)
+            self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(planes)
+            self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=False)
+            self.bn3 = nn.BatchNorm2d(planes * 4)
+            self.relu = nn.ReLU()
+            self.downsample = downsample
+
+        def forward(self, x):
+            identity = x if self.downsample is None else self.downsample(x)
+            out = self.relu(self.bn1(self.conv1(x)))
+            out = self.relu(self.bn2(self.conv2(out)))
+            return self.relu(self.bn3(self.conv3(out)) + identity)
+
+    spec = {18: (BasicBlock, [2, 2, 2, 2]), 50: (Bottleneck, [3, 4, 6, 3])}
+    block, counts = spec[num_layers]
+
+    class PoseResNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inplanes = 64
+            self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+            self.bn1 = nn.BatchNorm2d(64)
+            self.relu = nn.ReLU()
+            self.maxpool = nn.MaxPool2d(3, 2, 1)
+            self.layer1 = self._make_layer(64, counts[0], 1)
+            self.layer2 = self._make_layer(128, counts[1], 2)
+            self.layer3 = self._make_layer(256, counts[2], 2)
+            self.layer4 = self._make_layer(512, counts[3], 2)
+            if with_head:
+                layers = []
+                for _ in range(3):
+                    layers += [nn.ConvTranspose2d(self.inplanes, filters, 4, 2, 1, 0, bias=False),
+                               nn.BatchNorm2d(filters), nn.ReLU()]
+                    self.inplanes = filters
+                self.deconv_layers = nn.Sequential(*layers)
+                self.final_layer = nn.Conv2d(filters, joints, 1, 1, 0)
+            else:
+                self.fc = nn.Linear(512 * block.expansion, 1000)
+
+        def _make_layer(self, planes, count, stride):
+            downsample = None
+            if stride != 1 or self.inplanes != planes * block.expansion:
+                downsample = nn.Sequential(nn.Conv2d(self.inplanes, planes * block.expansion, 1, stride, bias=False),
+                                           nn.BatchNorm2d(planes * block.expansion))
+            layers = [block(self.inplanes, planes, stride, downsample)]
+            self.inplanes = planes * block.expansion
+            layers += [block(self.inplanes, planes) for _ in range(count - 1)]
+            return nn.Sequential(*layers)
+
+        def forward(self, x):
+            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+            x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+            return self.final_layer(self.deconv_layers(x))
+
+    torch.manual_seed(num_layers)
+    model = PoseResNet()
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.normal_(0, 0.1)
+                module.running_mean.normal_(0, 0.1)
+                module.running_var.uniform_(0.5, 1.5)
+                module.num_batches_tracked.fill_(7)
+            elif isinstance(module, (nn.ConvTranspose2d, nn.Conv2d)) and with_head:
+                module.weight.normal_(0, (2.0 / (module.weight[0].numel())) ** 0.5)
+    return torch, model.eval()
+
+
+@pytest.mark.parametrize("num_layers", [18, 50])
+def test_reference_weights_give_reference_heatmaps(num_layers, tmp_path):
+    torch, model = _torch_reference(num_layers, filters=32)
+    cfg = _cfg("--POSE_RESNET.NUM_LAYERS", str(num_layers))
+    path = str(tmp_path / "ref.pth.tar")
+    # As the reference saves it: DataParallel's 'module.' names, inside {'state_dict': ...}.
+    torch.save({"epoch": 140, "state_dict": {f"module.{k}": v for k, v in model.state_dict().items()}}, path)
+    ckpt = str(tmp_path / "converted.ckpt")
+    assert convert.convert_file(cfg, path, ckpt) == len(network_shapes(cfg))
+
+    x = np.random.default_rng(1).normal(size=(2, 3, 64, 32)).astype(np.float32)
+    with torch.no_grad():
+        expected = model(torch.from_numpy(x)).numpy()
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    for fast in (False, True):
+        net = get_pose_net(cfg, is_train=False, ckpt_path=ckpt, fast_cpu=fast)
+        net.set_train(False)
+        got = net(ms.Tensor(x)).asnumpy()
+        assert got.shape == expected.shape == (2, 17, 16, 8)
+        rel = np.abs(got - expected).max() / np.abs(expected).max()
+        assert rel < 1e-4, f"fast={fast}: max relative difference {rel:.2e}"
+
+
+def test_plain_state_dict_and_shape_errors(tmp_path):
+    torch, model = _torch_reference(18, filters=32)
+    path = str(tmp_path / "plain.pth")
+    torch.save(model.state_dict(), path)
+    convert.convert_file(_cfg(), path, str(tmp_path / "ok.ckpt"))
+    with pytest.raises(ConversionError, match="with another shape: deconv_layers.deconv_0.deconv.weight"):
+        convert.convert_file(_cfg("--POSE_RESNET.NUM_DECONV_FILTERS", "[16,32,32]"), path, str(tmp_path / "x.ckpt"))
+    with pytest.raises(ConversionError, match="missing: layer1.0.conv3.weight"):
+        convert.convert_file(_cfg("--POSE_RESNET.NUM_LAYERS", "50"), path, str(tmp_path / "x.ckpt"))
+
+
+def test_torchvision_backbone_loads_as_pretrained(tmp_path, capsys):
+    torch, model = _torch_reference(18, filters=32, with_head=False)
+    path = str(tmp_path / "resnet18.pth")
+    torch.save(model.state_dict(), path)
+    ckpt = str(tmp_path / "resnet18_imagenet.ckpt")
+    assert convert.main(["--backbone", "--input", path, "--output", ckpt,
+                         "--config_path", TINY_CONFIG]) == 0
+    assert "fc.weight" not in ms.load_checkpoint(ckpt)
+    net = get_pose_net(_cfg("--MODEL.INIT_WEIGHTS", "True", "--MODEL.PRETRAINED", ckpt), is_train=True)
+    state = model.state_dict()
+    np.testing.assert_array_equal(net.layer2[0].down_sample_layer[1].moving_variance.asnumpy(),
+                                  state["layer2.0.downsample.1.running_var"].numpy())
+    np.testing.assert_array_equal(net.layer4[1].conv2.weight.asnumpy(), state["layer4.1.conv2.weight"].numpy())
+    np.testing.assert_array_equal(net.bn1.gamma.asnumpy(), state["bn1.weight"].numpy())
