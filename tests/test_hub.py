@@ -10,16 +10,15 @@ from src.model_utils.config import ConfigError, get_config
 from tests.helpers import ROOT, TINY_CONFIG
 
 
-REFERENCE_PARAMS = os.path.join(ROOT, "..", "shared", "reference", "simple_pose_r50_params.txt")
+REFERENCE_PARAMS = os.path.join(ROOT, "tests", "data", "simple_pose_r50_params.txt")
 
 
 def test_default_network_is_resnet50_with_the_original_layout():
     net = create_network("simple_pose")
     assert net.num_layers == 50
-    if os.path.isfile(REFERENCE_PARAMS):
-        with open(REFERENCE_PARAMS, encoding="utf-8") as f:
-            expected = [line.split()[0] for line in f if line.strip()]
-        assert [p.name for p in net.get_parameters()] == expected
+    with open(REFERENCE_PARAMS, encoding="utf-8") as f:
+        expected = [line.split()[0] for line in f if line.strip()]
+    assert [p.name for p in net.get_parameters()] == expected
 
 
 def test_overrides_and_output_shape():

@@ -12,11 +12,17 @@ from src.model import (RESNET_SPEC, BasicBlock, Bottleneck, CheckpointMismatchEr
                        get_pose_net)
 from src.model_utils.config import get_config
 
-#: The original checkpoint's parameter list (name, shape, trainable flag), kept beside the project.
-REFERENCE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared",
-                         "reference", "simple_pose_r50_params.txt")
+#: The original checkpoint's parameter list (name, shape, trainable flag), kept with the tests.
+REFERENCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "simple_pose_r50_params.txt")
 MODES = {"graph": ms.GRAPH_MODE, "pynative": ms.PYNATIVE_MODE}
 RTOL = 1e-4
+
+
+@pytest.fixture(autouse=True)
+def graph_mode_afterwards():
+    """Tests here switch execution modes; later tests find MindSpore's default GRAPH mode again."""
+    yield
+    ms.set_context(mode=ms.GRAPH_MODE)
 
 
 @pytest.fixture(params=sorted(MODES))
@@ -55,7 +61,7 @@ def rel_err(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def grads(net: nn.Cell, x: Tensor, sens: Tensor):
-    """(output, d<x·sens>/dx, [d<x·sens>/dw for each trainable parameter])."""
+    """(net(x), d<net(x), sens>/dx, [d<net(x), sens>/dw for each trainable parameter w])."""
     def loss(inp):
         return (net(inp) * sens).sum()
     fn = ms.value_and_grad(loss, grad_position=0, weights=net.trainable_params())
@@ -71,7 +77,6 @@ def read_reference():
     return [(name, tuple(int(d) for d in shape.split("x")), flag == "1") for name, shape, flag in rows]
 
 
-@pytest.mark.skipif(not os.path.isfile(REFERENCE), reason="reference parameter list not present")
 @pytest.mark.parametrize("fast", [True, False])
 def test_resnet50_parameters_equal_the_reference_layout(fast):
     net = get_pose_net(get_config(["--device_target", "CPU", "--MODEL.INIT_WEIGHTS", "False"]),
