@@ -14,10 +14,25 @@ USER_ERRORS = (UserError, ConfigError, FileNotFoundError, NotADirectoryError, Is
                PermissionError)
 
 
+class _CurrentStdout(logging.StreamHandler):
+    """Writes to whatever ``sys.stdout`` is when a record is emitted, not when the handler was made
+    (callers such as test runners and notebooks replace and close it)."""
+
+    @property
+    def stream(self):
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
 def setup_logging(rank: int = 0, level: int = logging.INFO) -> None:
     """Plain log lines on stdout (the launchers redirect it to their log files)."""
     fmt = "%(message)s" if rank == 0 else f"[rank {rank}] %(message)s"
-    logging.basicConfig(level=level, format=fmt, stream=sys.stdout, force=True)
+    handler = _CurrentStdout()
+    handler.setFormatter(logging.Formatter(fmt))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
 
 
 def run_cli(main: Callable[[Optional[Sequence[str]]], int], argv: Optional[Sequence[str]] = None,
