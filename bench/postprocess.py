@@ -34,10 +34,10 @@ from src.evaluate.coco_eval import rescore, write_keypoint_results  # noqa: E402
 from src.model_utils.config import get_config  # noqa: E402
 from src.predict import decode_batch, get_max_preds, merge_flip  # noqa: E402
 from src.utils.nms import oks_nms_per_image  # noqa: E402
-from src.utils.transform import affine_transform, flip_back, get_affine_transform  # noqa: E402
+from src.utils.transform import flip_back  # noqa: E402
 from tests.test_coco_eval import loop_rescore  # noqa: E402
 from tests.test_nms import loop_oks_nms  # noqa: E402
-from tests.test_predict import loop_refine  # noqa: E402
+from tests.test_predict import loop_get_final_preds  # noqa: E402
 
 NOISE_BANK = 64
 MAX_PER_IMAGE = 100
@@ -91,16 +91,8 @@ def render_heatmaps(peaks: np.ndarray, peak_value: np.ndarray, noise: np.ndarray
 
 
 def loop_decode(cfg, heatmaps: np.ndarray, center: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """The original's decoding: vectorized argmax, then loops per joint and per sample."""
-    coords, maxvals = get_max_preds(heatmaps)
-    h, w = heatmaps.shape[2:]
-    if cfg.TEST.POST_PROCESS:
-        coords = loop_refine(coords, heatmaps)
-    preds = coords.copy()
-    for i in range(len(coords)):
-        trans = get_affine_transform(center[i], scale[i], 0, [w, h], inv=1)
-        for p in range(coords.shape[1]):
-            preds[i, p] = affine_transform(coords[i, p], trans)
+    """The original's decoding (loops per sample and per joint), as N×J×3 ``[x, y, maxval]``."""
+    preds, maxvals = loop_get_final_preds(cfg, heatmaps, center, scale)
     return np.concatenate([preds, maxvals], axis=2)
 
 

@@ -13,3 +13,24 @@ def synthetic_root(tmp_path_factory) -> str:
     generate(str(root), num_train=12, num_val=6, seed=3, workers=1)
     return str(root)
 # ----------------------------------------------------------------------------- end data pipeline
+
+
+# ----------------------------------------------------------------------------- execution modes
+MODES = {"graph": 0, "pynative": 1}   # ms.GRAPH_MODE, ms.PYNATIVE_MODE
+
+
+@pytest.fixture(autouse=True)
+def graph_mode_afterwards():
+    """Tests may switch execution modes; every test starts from MindSpore's default GRAPH mode."""
+    yield
+    import mindspore as ms  # pylint: disable=import-outside-toplevel
+    ms.set_context(mode=ms.GRAPH_MODE)
+
+
+@pytest.fixture(params=sorted(MODES))
+def mode(request):
+    """Runs a test in GRAPH and in PYNATIVE mode on the CPU."""
+    import mindspore as ms  # pylint: disable=import-outside-toplevel
+    ms.set_context(mode=MODES[request.param])
+    ms.set_device("CPU")
+    return request.param

@@ -6,14 +6,8 @@ from mindspore import Tensor, nn
 
 from src.network_define import JointsMSELoss, WithLossCell
 
-MODES = {"graph": ms.GRAPH_MODE, "pynative": ms.PYNATIVE_MODE}
 
 
-@pytest.fixture(params=sorted(MODES))
-def mode(request):
-    ms.set_context(mode=MODES[request.param])
-    ms.set_device("CPU")
-    return request.param
 
 
 def reference_loss(output, target, weight, use_target_weight):

@@ -14,22 +14,9 @@ from src.model_utils.config import get_config
 
 #: The original checkpoint's parameter list (name, shape, trainable flag), kept with the tests.
 REFERENCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "simple_pose_r50_params.txt")
-MODES = {"graph": ms.GRAPH_MODE, "pynative": ms.PYNATIVE_MODE}
 RTOL = 1e-4
 
 
-@pytest.fixture(autouse=True)
-def graph_mode_afterwards():
-    """Tests here switch execution modes; later tests find MindSpore's default GRAPH mode again."""
-    yield
-    ms.set_context(mode=ms.GRAPH_MODE)
-
-
-@pytest.fixture(params=sorted(MODES))
-def mode(request):
-    ms.set_context(mode=MODES[request.param])
-    ms.set_device("CPU")
-    return request.param
 
 
 def small_cfg(*overrides: str):

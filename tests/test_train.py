@@ -63,11 +63,11 @@ def test_training_steps_lower_the_loss(synthetic_root):
     net = get_pose_net(cfg, is_train=True)
     train_net = nn.TrainOneStepCell(WithLossCell(net, JointsMSELoss(True)),
                                     nn.Adam(net.trainable_params(), learning_rate=1e-3))
+    train_net.set_train()   # BatchNorm in training mode, as Model.train does
     losses = [float(train_net(*batch).asnumpy()) for _ in range(15)]
     assert all(np.isfinite(losses))
-    # Fitting one fixed batch: the loss falls steadily (about 5% in 15 steps at this rate).
-    assert np.mean(losses[-3:]) < 0.97 * np.mean(losses[:3]), losses
-    assert losses[-1] < losses[0]
+    # Fitting one fixed batch: the loss roughly halves in 15 steps.
+    assert np.mean(losses[-3:]) < 0.8 * np.mean(losses[:3]), losses
 
 
 # ---- checkpoints, CSV, resume -----------------------------------------------------------------
