@@ -20,7 +20,7 @@ from src.checkpoint import FixedPrefixCheckpoint, find_resume_checkpoint, restor
 from src.dataset import keypoint_dataset
 from src.lr_generator import get_lr
 from src.model import get_pose_net
-from src.model_utils.cli import run_cli, setup_logging
+from src.model_utils.cli import UserError, run_cli, setup_logging
 from src.model_utils.config import get_config
 from src.model_utils.device_adapter import get_device_id, get_device_num, get_rank_id, init_context
 from src.model_utils.modelarts import train_pre_process
@@ -65,7 +65,7 @@ def run(cfg) -> int:
                                           num_parallel_workers=cfg.TRAIN.NUM_WORKERS)
     steps_per_epoch = dataset.get_dataset_size()
     if steps_per_epoch == 0:
-        raise ValueError(f"the training set has fewer samples per rank than TRAIN.BATCH_SIZE "
+        raise UserError(f"the training set has fewer samples per rank than TRAIN.BATCH_SIZE "
                          f"({cfg.TRAIN.BATCH_SIZE}); lower the batch size")
 
     resume_path = find_resume_checkpoint(cfg)
