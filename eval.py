@@ -11,11 +11,12 @@ import os
 import sys
 from typing import Optional, Sequence
 
+from src.checkpoint import require_model_file
 from src.dataset import keypoint_dataset
 from src.evaluate.coco_eval import evaluate
 from src.evaluate.runner import run_inference
 from src.model import get_pose_net
-from src.model_utils.cli import UserError, run_cli, setup_logging
+from src.model_utils.cli import run_cli, setup_logging
 from src.model_utils.config import get_config
 from src.model_utils.device_adapter import get_device_id, init_context
 from src.model_utils.modelarts import eval_post_process, eval_pre_process
@@ -37,11 +38,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def run(cfg) -> int:
     """Evaluates with ``cfg`` (with ``enable_modelarts``, between ModelArts' copies in and out)."""
     setup_logging()
-    model_file = cfg.TEST.MODEL_FILE
-    if not model_file:
-        raise UserError("no checkpoint to evaluate: pass --eval_model_file PATH (or set TEST.MODEL_FILE)")
-    if not os.path.isfile(model_file):
-        raise FileNotFoundError(f"checkpoint not found: {model_file} (TEST.MODEL_FILE)")
+    model_file = require_model_file(cfg, "evaluate")
     init_context(cfg, device_id=get_device_id())
     logger.info("use flip test: %s", cfg.TEST.FLIP_TEST)
     logger.info("loading model ckpt from %s", model_file)

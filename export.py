@@ -20,6 +20,7 @@ from typing import Any, Optional, Sequence
 import mindspore as ms
 import numpy as np
 
+from src.checkpoint import require_model_file
 from src.model import get_pose_net
 from src.model_utils.cli import UserError, run_cli, setup_logging
 from src.model_utils.config import get_config
@@ -74,11 +75,7 @@ def run(cfg: Any) -> int:
                         f"use --EXPORT.FILE_FORMAT MINDIR or ONNX, or export on an Ascend machine")
     if file_format == "ONNX":
         import_onnx()  # fail before the network is built
-    model_file = cfg.TEST.MODEL_FILE
-    if not model_file:
-        raise UserError("no checkpoint to export: pass --eval_model_file PATH (or set TEST.MODEL_FILE)")
-    if not os.path.isfile(model_file):
-        raise FileNotFoundError(f"checkpoint not found: {model_file} (TEST.MODEL_FILE)")
+    model_file = require_model_file(cfg, "export")
     if int(cfg.TEST.BATCH_SIZE) < 1:
         raise UserError(f"TEST.BATCH_SIZE must be at least 1 (the exported batch size), got {cfg.TEST.BATCH_SIZE}")
 

@@ -19,6 +19,7 @@ from typing import List, Optional, Sequence
 import cv2
 import numpy as np
 
+from src.checkpoint import require_model_file
 from src.infer_image import (RESULTS_FILE, boxes_for_images, draw_people, image_id_of, list_images,
                              predict_people, read_image, results_entries)
 from src.model import get_pose_net
@@ -40,11 +41,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def run(cfg) -> int:
     """Predicts, writes the results file and the pictures; returns 0."""
     setup_logging()
-    model_file = cfg.TEST.MODEL_FILE
-    if not model_file:
-        raise UserError("no checkpoint: pass --eval_model_file PATH (or set TEST.MODEL_FILE)")
-    if not os.path.isfile(model_file):
-        raise FileNotFoundError(f"checkpoint not found: {model_file} (TEST.MODEL_FILE)")
+    model_file = require_model_file(cfg, "run")
     if not cfg.img_path:
         raise UserError("no image: pass --img_path IMAGE_OR_FOLDER")
     images = list_images(cfg.img_path)

@@ -113,3 +113,13 @@ def restore_training_state(train_net: nn.Cell, optimizer: nn.Optimizer, path: st
     optimizer.global_step.set_data(ms.Tensor([epoch * steps_per_epoch], ms.int32))
     logger.info("resumed at epoch %d", epoch)
     return epoch
+
+
+def require_model_file(cfg, purpose: str) -> str:
+    """``TEST.MODEL_FILE``, checked to be set and to exist, for the scripts that load a network."""
+    model_file = cfg.TEST.MODEL_FILE
+    if not model_file:
+        raise UserError(f"no checkpoint to {purpose}: pass --eval_model_file PATH (or set TEST.MODEL_FILE)")
+    if not os.path.isfile(model_file):
+        raise FileNotFoundError(f"checkpoint not found: {model_file} (TEST.MODEL_FILE)")
+    return model_file

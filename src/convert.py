@@ -31,7 +31,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from src.errors import UserError
+from src.errors import MissingDependencyError, UserError, import_optional
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ DECONV_PART = {0: "deconv", 1: "bn"}
 _DECONV = re.compile(r"^deconv_layers\.(\d+)\.(.+)$")
 
 
-class TorchMissingError(UserError, ImportError):
+class TorchMissingError(MissingDependencyError):
     """PyTorch is needed to read a ``.pth`` file and is not installed."""
 
 
@@ -54,11 +54,9 @@ class ConversionError(UserError, ValueError):
 
 def _import_torch() -> Any:
     try:
-        import torch  # pylint: disable=import-outside-toplevel
-    except ImportError as err:
-        raise TorchMissingError(f"reading PyTorch checkpoints needs PyTorch ({err}); install it with: "
-                                f"{TORCH_INSTALL_HINT}") from err
-    return torch
+        return import_optional("torch", "reading PyTorch checkpoints", TORCH_INSTALL_HINT, package="PyTorch")
+    except MissingDependencyError as err:
+        raise TorchMissingError(str(err)) from err.__cause__
 
 
 def load_torch_state_dict(path: str) -> Dict[str, np.ndarray]:

@@ -3,3 +3,20 @@
 
 class UserError(Exception):
     """Bad input (a missing file, a malformed annotation, a wrong setting) with a message saying what to do."""
+
+
+class MissingDependencyError(UserError, ImportError):
+    """An optional package needed for this feature is not installed."""
+
+
+def import_optional(module: str, purpose: str, install: str, package: str = ""):
+    """Imports ``module``, or raises MissingDependencyError saying what needs it and how to install it.
+
+    ``package`` is the name shown to the user (default: the top-level module name).
+    """
+    import importlib  # pylint: disable=import-outside-toplevel
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise MissingDependencyError(f"{purpose} needs {package or module.split('.')[0]} ({err}); install it with: "
+                                     f"{install}") from err

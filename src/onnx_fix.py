@@ -27,14 +27,10 @@ from typing import Any, Dict, List, Sequence, Tuple
 import numpy as np
 from mindspore import Tensor, nn, ops
 
-from src.errors import UserError
+from src.errors import MissingDependencyError, UserError, import_optional  # noqa: F401 (MissingDependencyError re-exported)
 
 #: Added on the padded border of a max-pool input: below any float32 input value.
 _FLOAT32_LOWEST = float(np.finfo(np.float32).min)
-
-
-class MissingDependencyError(UserError, ImportError):
-    """An optional package needed for ONNX export is not installed."""
 
 
 class OnnxFixError(UserError, ValueError):
@@ -42,12 +38,7 @@ class OnnxFixError(UserError, ValueError):
 
 
 def import_onnx() -> Any:
-    try:
-        import onnx
-    except ImportError as err:
-        raise MissingDependencyError(f"ONNX export needs the onnx package ({err}); install it with: "
-                                     f"pip install onnx (and onnxruntime to run the file)") from err
-    return onnx
+    return import_optional("onnx", "ONNX export", "pip install onnx (and onnxruntime to run the file)")
 
 
 class ExportableMaxPool2d(nn.Cell):

@@ -13,7 +13,7 @@ from typing import Any, Optional, Tuple
 import numpy as np
 
 from src.constants import COCO_SIGMAS
-from src.errors import UserError
+from src.errors import MissingDependencyError, import_optional  # noqa: F401 (MissingDependencyError re-exported)
 from src.utils.nms import oks_nms_per_image
 
 logger = logging.getLogger(__name__)
@@ -26,19 +26,11 @@ RESULTS_FILE = 'keypoints_results.json'
 STATS_FILE = 'keypoints_stats.json'
 
 
-class MissingDependencyError(UserError, ImportError):
-    """An optional package needed for evaluation is not installed."""
-
-
 def _import_cocotools() -> Tuple[Any, Any]:
-    try:
-        from pycocotools.coco import COCO
-        from pycocotools.cocoeval import COCOeval
-    except ImportError as err:
-        raise MissingDependencyError(
-            f"COCO keypoint evaluation needs pycocotools ({err}); install it with: pip install pycocotools"
-        ) from err
-    return COCO, COCOeval
+    purpose, install = "COCO keypoint evaluation", "pip install pycocotools"
+    coco = import_optional("pycocotools.coco", purpose, install)
+    cocoeval = import_optional("pycocotools.cocoeval", purpose, install)
+    return coco.COCO, cocoeval.COCOeval
 
 
 def rescore(maxvals: np.ndarray, box_scores: np.ndarray, in_vis_thre: float) -> np.ndarray:
