@@ -19,6 +19,17 @@ def synthetic_root(tmp_path_factory) -> str:
 MODES = {"graph": 0, "pynative": 1}   # ms.GRAPH_MODE, ms.PYNATIVE_MODE
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cpu_device():
+    """Pins MindSpore to the CPU before any kernel runs.
+
+    MindSpore refuses ``set_device`` once a kernel has run without one; pinned here, the
+    ``set_device("CPU")`` calls of tests and entry points are no-ops whatever the test order.
+    """
+    import mindspore as ms  # pylint: disable=import-outside-toplevel
+    ms.set_device("CPU")
+
+
 @pytest.fixture(autouse=True)
 def graph_mode_afterwards():
     """Tests may switch execution modes; every test starts from MindSpore's default GRAPH mode."""
