@@ -155,12 +155,12 @@ def _sample_body(rng: np.random.Generator) -> Dict[str, object]:
     forward = lean @ _unit(np.array([0.0, 0.25, 1.0]))
     for side, (sh, el, wr, ua, fa, hand) in ((1, (5, 7, 9, L_UARM, L_FARM, L_HAND)),
                                              (-1, (6, 8, 10, R_UARM, R_FARM, R_HAND))):
-        elev = rng.uniform(5, 45) if rng.random() < 0.55 else rng.uniform(5, 170)
+        elev = rng.uniform(5, 45) if rng.random() < 0.8 else rng.uniform(5, 170)
         azim = np.deg2rad(rng.uniform(-40, 110))
         e = np.deg2rad(elev)
         upper = lean @ np.array([side * np.cos(azim) * np.sin(e), -np.cos(e), np.sin(azim) * np.sin(e)])
         joints[el] = joints[sh] + 0.175 * length * upper
-        fore = _bend(upper, forward + rng.normal(0, 0.5, 3), rng.uniform(0, 150))
+        fore = _bend(upper, forward + rng.normal(0, 0.5, 3), rng.uniform(0, 100))
         joints[wr] = joints[el] + 0.15 * length * fore
         prims.append((ua, "seg", joints[[sh, el]], 0.055 * girth))
         prims.append((fa, "seg", joints[[el, wr]], 0.045 * girth))
@@ -237,11 +237,11 @@ def _texture(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
 def _clutter(rng: np.random.Generator, img: np.ndarray) -> None:
     """Background distractors: limb-like sticks, blobs and boxes."""
     h, w = img.shape[:2]
-    for _ in range(int(rng.integers(4, 25))):
+    for _ in range(int(rng.integers(2, 9))):
         colour = tuple(float(c) for c in (_SKIN_TONES[rng.integers(len(_SKIN_TONES))]
                                           if rng.random() < 0.2 else _random_colour(rng)))
         kind = rng.random()
-        if kind < 0.45:
+        if kind < 0.15:
             p = _fixed(rng.uniform(0, 1, 2) * (w, h))
             q = _fixed(rng.uniform(0, 1, 2) * (w, h) * 0.3 + p / _ONE * 0.7)
             cv2.line(img, tuple(int(v) for v in p), tuple(int(v) for v in q), colour,
@@ -270,9 +270,9 @@ def _render_person(rng: np.random.Generator, img: np.ndarray, label: np.ndarray,
     """Draws one figure; returns its joints (image pixels), joint depths and facing flags."""
     body = _sample_body(rng)
     r = rng.random()
-    yaw = rng.normal(0, 35) if r < 0.55 else rng.normal(180, 35) if r < 0.75 else rng.uniform(0, 360)
+    yaw = rng.normal(0, 25) if r < 0.65 else rng.normal(180, 25) if r < 0.9 else rng.uniform(0, 360)
     yaw_rot = _rot("y", yaw)
-    tilt = rng.uniform(-180, 180) if rng.random() < 0.05 else rng.normal(0, 8)
+    tilt = rng.uniform(-180, 180) if rng.random() < 0.01 else rng.normal(0, 6)
     c, s = np.cos(np.deg2rad(tilt)), np.sin(np.deg2rad(tilt))
     roll = np.array([[c, -s], [s, c]])
     # Pelvis height above the feet, so ``origin`` is the pelvis.
@@ -356,7 +356,7 @@ def _draw_occluder(rng: np.random.Generator, img: np.ndarray, label: np.ndarray,
     mask = np.zeros((h, w), np.uint8)
     kind = rng.random()
     if kind < 0.5:
-        half = rng.uniform(0.05, 0.25, 2) * (w, h)
+        half = rng.uniform(0.05, 0.2, 2) * (w, h)
         ang = rng.normal(0, 15)
         box = cv2.boxPoints(((float(centre[0]), float(centre[1])), tuple(float(v) for v in 2 * half), ang))
         cv2.fillConvexPoly(mask, _fixed(box), 1, cv2.LINE_8, _SHIFT)
@@ -458,7 +458,7 @@ def render_image(seed: int, split: str, index: int) -> Tuple[np.ndarray, List[Di
     label = np.zeros((h, w), np.uint8)
 
     num_people = int(rng.choice([1, 2, 3, 4], p=[0.35, 0.3, 0.2, 0.15]))
-    num_occluders = int(rng.choice([0, 1, 2], p=[0.4, 0.4, 0.2]))
+    num_occluders = int(rng.choice([0, 1, 2], p=[0.6, 0.3, 0.1]))
     # Draw order: people (back to front) with the occluders slotted in between.
     order = ["p"] * num_people + ["o"] * num_occluders
     rng.shuffle(order)
@@ -466,10 +466,10 @@ def render_image(seed: int, split: str, index: int) -> Tuple[np.ndarray, List[Di
     occluders = 0
     for what in order:
         if what == "p":
-            size_px = h * float(np.exp(rng.uniform(np.log(0.25), np.log(1.2))))
-            if people and rng.random() < 0.35:
+            size_px = h * float(np.exp(rng.uniform(np.log(0.4), np.log(0.9))))
+            if people and rng.random() < 0.25:
                 prev = people[-1]["joints"][11:13].mean(axis=0)
-                origin = prev + [rng.choice([-1, 1]) * rng.uniform(0.1, 0.35) * size_px,
+                origin = prev + [rng.choice([-1, 1]) * rng.uniform(0.2, 0.45) * size_px,
                                  rng.normal(0, 0.1) * size_px]
             else:
                 origin = np.array([rng.uniform(-0.05, 1.05) * w, rng.uniform(0.2, 0.95) * h])
@@ -488,7 +488,7 @@ def render_image(seed: int, split: str, index: int) -> Tuple[np.ndarray, List[Di
     out = out * rng.uniform(0.7, 1.2) + rng.uniform(-25, 25)
     noise = np.empty_like(out)
     cv2.setRNGSeed(int(rng.integers(2 ** 31)))  # OpenCV's generator is ~5x faster than NumPy's here
-    sigma = float(rng.uniform(1, 8))
+    sigma = float(rng.uniform(1, 5))
     cv2.randn(noise, (0.0, 0.0, 0.0), (sigma, sigma, sigma))  # per channel: a bare float sets channel 0 only
     out += noise
     image = np.clip(out, 0, 255).astype(np.uint8)
