@@ -157,3 +157,14 @@ def test_rescore_matches_loop_and_hand_case():
                                rtol=1e-12)
     hand = rescore(np.array([[0.1, 0.5, 0.9], [0.1, 0.2, 0.0]]), np.array([0.5, 1.0]), 0.2)
     np.testing.assert_allclose(hand, [0.35, 0.0])  # mean(0.5, 0.9) × 0.5; nothing above 0.2 → 0
+
+
+def test_heatmap_ceiling_bench_exact_targets_beat_noisy_ones(synthetic_root):
+    """bench/heatmap_ceiling.py: decoded ground-truth targets score well, jittered ones lower."""
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    sys.path.insert(0, os.path.join(repo, "bench"))
+    from heatmap_ceiling import ceiling_ap  # pylint: disable=import-outside-toplevel
+    from src.model_utils.config import get_config  # pylint: disable=import-outside-toplevel
+    cfg = get_config(["--config_path", os.path.join(repo, "demo_config.yaml"), "--dataset_path", synthetic_root])
+    exact, noisy = ceiling_ap(cfg, 0.0, seed=0), ceiling_ap(cfg, 1.5, seed=0)
+    assert exact > 0.7 and noisy < exact - 0.2
