@@ -66,7 +66,7 @@ def run(cfg) -> int:
     steps_per_epoch = dataset.get_dataset_size()
     if steps_per_epoch == 0:
         raise UserError(f"the training set has fewer samples per rank than TRAIN.BATCH_SIZE "
-                         f"({cfg.TRAIN.BATCH_SIZE}); lower the batch size")
+                        f"({cfg.TRAIN.BATCH_SIZE}); lower the batch size")
 
     resume_path = find_resume_checkpoint(cfg)
     net = get_pose_net(cfg, is_train=resume_path is None)

@@ -16,13 +16,16 @@ import logging
 import os
 import sys
 import tempfile
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from src.constants import PIXEL_STD  # noqa: E402  pylint: disable=wrong-import-position
 from src.dataset import KeypointDatasetGenerator  # noqa: E402  pylint: disable=wrong-import-position
 from src.evaluate.coco_eval import default_ann_file, evaluate  # noqa: E402  pylint: disable=wrong-import-position
+from src.model import check_sizes  # noqa: E402  pylint: disable=wrong-import-position
+from src.model_utils.cli import run_cli  # noqa: E402  pylint: disable=wrong-import-position
 from src.model_utils.config import get_config  # noqa: E402  pylint: disable=wrong-import-position
 from src.predict import get_final_preds  # noqa: E402  pylint: disable=wrong-import-position
 from src.utils.transform import affine_transform, get_affine_transform  # noqa: E402  pylint: disable=wrong-import-position
@@ -44,7 +47,7 @@ def ceiling_ap(cfg, noise_px: float, seed: int) -> float:
         joints[labelled, :2] += rng.normal(0.0, noise_px, (int(labelled.sum()), 2)) * stride
         heatmaps.append(generator.generate_heatmap(joints, generator.joints_vis[i])[0])
     preds, maxvals = get_final_preds(cfg, np.stack(heatmaps), generator.centers, generator.scales)
-    areas = np.prod(generator.scales * 200.0, axis=1)
+    areas = np.prod(generator.scales * PIXEL_STD, axis=1)
     boxes = np.column_stack([generator.centers, generator.scales, areas, np.ones(len(generator))])
     with tempfile.TemporaryDirectory() as output_dir, contextlib.redirect_stdout(io.StringIO()):
         _, ap = evaluate(cfg, np.concatenate([preds, maxvals], axis=2), output_dir, boxes,
@@ -52,12 +55,15 @@ def ceiling_ap(cfg, noise_px: float, seed: int) -> float:
     return float(ap)
 
 
-def main(argv: Sequence[str]) -> int:
+def main(argv: Optional[Sequence[str]]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--noise", default="0,0.5,1", help="comma-separated noise levels, heatmap pixels")
     parser.add_argument("--seed", type=int, default=0)
-    args, rest = parser.parse_known_args(argv)
+    args, rest = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     cfg = get_config(rest)
+    # Only sizes the network can produce: the table is meant to pick one.
+    check_sizes(list(cfg.MODEL.IMAGE_SIZE), list(cfg.POSE_RESNET.HEATMAP_SIZE),
+                int(cfg.POSE_RESNET.NUM_DECONV_LAYERS))
     logging.basicConfig(level=logging.WARNING)
     width, height = cfg.MODEL.IMAGE_SIZE
     sigma = cfg.POSE_RESNET.SIGMA
@@ -69,4 +75,4 @@ def main(argv: Sequence[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(run_cli(main))

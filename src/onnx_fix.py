@@ -27,7 +27,7 @@ from typing import Any, Dict, List, Sequence, Tuple
 import numpy as np
 from mindspore import Tensor, nn, ops
 
-from src.errors import MissingDependencyError, UserError, import_optional  # noqa: F401 (MissingDependencyError re-exported)
+from src.errors import UserError, import_optional
 
 #: Added on the padded border of a max-pool input: below any float32 input value.
 _FLOAT32_LOWEST = float(np.finfo(np.float32).min)

@@ -11,7 +11,8 @@ import export
 from src.infer_mindir import mindir_input_shape
 from src.model import get_pose_net
 from src.model_utils.config import get_config
-from src.onnx_fix import (ExportableMaxPool2d, MissingDependencyError, OnnxFixError, import_onnx,
+from src.errors import MissingDependencyError
+from src.onnx_fix import (ExportableMaxPool2d, OnnxFixError, import_onnx,
                           replace_padded_max_pools, transpose_padding)
 from tests.helpers import TINY_CONFIG, run_script
 

@@ -7,9 +7,6 @@ from mindspore import Tensor, nn
 from src.network_define import JointsMSELoss, WithLossCell
 
 
-
-
-
 def reference_loss(output, target, weight, use_target_weight):
     """The reference implementation's formula: per joint 0.5·MSE of the flattened maps (times the
     joint weight), averaged over joints."""

@@ -17,8 +17,6 @@ REFERENCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "si
 RTOL = 1e-4
 
 
-
-
 def small_cfg(*overrides: str):
     """ResNet-18 with 16-channel deconvolutions, no ImageNet weights, on CPU."""
     return get_config(["--device_target", "CPU", "--MODEL.INIT_WEIGHTS", "False",
