@@ -190,3 +190,15 @@ def test_demo_config_is_valid():
     assert cfg.device_target == "CPU"
     width, height = cfg.MODEL.IMAGE_SIZE
     assert cfg.POSE_RESNET.HEATMAP_SIZE == [width // 4, height // 4]
+
+
+def test_types_come_from_the_defaults_not_the_chosen_file(tmp_path):
+    other = tmp_path / "ints.yaml"
+    other.write_text("DATASET:\n    SCALE_FACTOR: 0\nTRAIN:\n    LR: 1\n")
+    cfg = get_config(["--config_path", str(other)])
+    assert cfg.DATASET.SCALE_FACTOR == 0.0 and isinstance(cfg.DATASET.SCALE_FACTOR, float)
+    assert isinstance(cfg.TRAIN.LR, float)
+    cfg = get_config(["--config_path", str(other), "--DATASET.SCALE_FACTOR", "0.1"])
+    assert cfg.DATASET.SCALE_FACTOR == 0.1
+    with pytest.raises(ConfigError, match="expected an integer"):
+        get_config(["--config_path", str(other), "--TRAIN.END_EPOCH", "1.5"])

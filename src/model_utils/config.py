@@ -238,6 +238,8 @@ def get_config(argv: Optional[Sequence[str]] = None) -> Config:
         if key == "config_path":
             path = text
     values, helps, choices = load_yaml(DEFAULT_CONFIG_PATH)
+    # Types come from the defaults: a file that writes 0 for a float key still takes --KEY 0.1.
+    schema = _flatten(values)
     file_keys = set()
     if os.path.abspath(path) != os.path.abspath(DEFAULT_CONFIG_PATH):
         # Another file may be complete or list only what differs from the defaults.
@@ -250,12 +252,16 @@ def get_config(argv: Optional[Sequence[str]] = None) -> Config:
         sys.exit(0)
 
     flat = _flatten(values)
+    for key, value in flat.items():
+        if isinstance(schema.get(key), float) and isinstance(value, int) and not isinstance(value, bool):
+            flat[key] = float(value)
+            _set(values, key, flat[key])
     for key, text in pairs:
         if key == "config_path":
             continue
         if key not in flat:
             raise ConfigError(f"unknown configuration key '--{key}'{_suggest(key, list(flat))}")
-        flat[key] = _parse_value(key, text, flat[key])
+        flat[key] = _parse_value(key, text, schema.get(key, flat[key]))
         _set(values, key, flat[key])
 
     cli_keys = {key for key, _ in pairs}
