@@ -21,7 +21,7 @@ import mindspore.dataset as ds
 import mindspore.dataset.vision as vision
 import numpy as np
 
-from src.constants import DATASET_COLUMNS, IMAGENET_MEAN, IMAGENET_STD
+from src.constants import DATASET_COLUMNS, IMAGENET_MEAN, IMAGENET_STD, PIXEL_STD
 from src.errors import UserError
 from src.utils.transform import (affine_transform, box_to_center_scale, flip_pairs, fliplr_joints,
                                  get_affine_transform)
@@ -201,6 +201,7 @@ class KeypointDatasetGenerator:
         self.aspect_ratio = float(self.image_size[0]) / float(self.image_size[1])
         self.scale_factor = float(cfg.DATASET.SCALE_FACTOR)
         self.rotation_factor = float(cfg.DATASET.ROT_FACTOR)
+        self.shift_factor = float(cfg.DATASET.SHIFT_FACTOR)
         self.flip = bool(cfg.DATASET.FLIP)
         self.image_thre = float(cfg.TEST.IMAGE_THRE)
         self.flip_pairs = flip_pairs
@@ -360,7 +361,7 @@ class KeypointDatasetGenerator:
                 np.float32(self.scores[idx]), np.int32(self.image_ids[idx]))
 
     def warp_sample(self, idx: int, image: np.ndarray) -> Tuple[np.ndarray, ...]:
-        """Augmentation (training only: scale, rotation, flip) and the crop of record ``idx``.
+        """Augmentation (training only: scale, rotation, shift, flip) and the crop of record ``idx``.
 
         Returns:
             ``(crop H×W×3 uint8, joints J×3 in crop pixels, joints_vis J×3, scale [2], center [2])``.
@@ -374,6 +375,9 @@ class KeypointDatasetGenerator:
             sf, rf = self.scale_factor, self.rotation_factor
             scale = scale * np.clip(np.random.randn() * sf + 1, 1 - sf, 1 + sf)
             rot = np.clip(np.random.randn() * rf, -rf * 2, rf * 2) if np.random.random() <= 0.6 else 0.0
+            if self.shift_factor > 0:  # not in the reference; drawing nothing at 0 keeps its random stream
+                shift = np.clip(np.random.randn(2) * self.shift_factor, -2 * self.shift_factor, 2 * self.shift_factor)
+                center = center + shift * scale * PIXEL_STD
             if self.flip and np.random.random() <= 0.5:
                 image = cv2.flip(image, 1)
                 joints, joints_vis = fliplr_joints(joints, joints_vis, image.shape[1], self.flip_pairs)

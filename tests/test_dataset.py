@@ -8,11 +8,11 @@ import cv2
 import numpy as np
 import pytest
 
-from src.constants import IMAGENET_MEAN, IMAGENET_STD
+from src.constants import IMAGENET_MEAN, IMAGENET_STD, PIXEL_STD
 from src.dataset import (DatasetFormatError, DatasetNotFoundError, ImageReadError, KeypointDatasetGenerator,
                          gaussian_targets, keypoint_dataset)
 from src.model_utils.config import get_config
-from src.utils.transform import box_to_center_scale, get_affine_transform
+from src.utils.transform import affine_transform, box_to_center_scale, get_affine_transform
 
 J = 17
 
@@ -359,3 +359,42 @@ def test_missing_evaluation_image_fails_early(dataset_copy):
     os.remove(dataset_copy / "val2017" / gone)
     with pytest.raises(ImageReadError, match=gone):
         keypoint_dataset(cfg, train_mode=False)
+
+
+def test_shift_augmentation_moves_the_centre_within_twice_the_factor(synthetic_root):
+    cfg = make_cfg(synthetic_root, "--DATASET.FLIP", "False", "--DATASET.SCALE_FACTOR", "0",
+                   "--DATASET.ROT_FACTOR", "0", "--DATASET.SHIFT_FACTOR", "0.05")
+    gen = KeypointDatasetGenerator(cfg, is_train=True)
+    gen.load_gt_dataset(*paths(synthetic_root, "train2017"))
+    image = gen.read_image(0)
+    np.random.seed(0)
+    shifts = []
+    for _ in range(200):
+        crop, joints, _, scale, center = gen.warp_sample(0, image)
+        np.testing.assert_array_equal(scale, gen.scales[0])
+        shifts.append((center - gen.centers[0]) / (scale * PIXEL_STD))
+        # the joints stay where the shifted crop puts them
+        trans = get_affine_transform(center, scale, 0, (192, 256))
+        labelled = gen.joints_vis[0][:, 0] > 0
+        np.testing.assert_allclose(joints[labelled, :2], affine_transform(gen.joints[0][labelled, :2], trans),
+                                   atol=1e-3)
+    shifts = np.array(shifts)
+    assert np.abs(shifts).max() <= 0.1 + 1e-6
+    assert 0.03 < shifts.std(axis=0).min() and shifts.std(axis=0).max() < 0.06
+    assert np.abs(shifts).max() > 0.08  # the tails reach the clip
+
+
+def test_zero_shift_draws_nothing(synthetic_root):
+    """SHIFT_FACTOR 0 (the default) leaves the reference's random stream untouched."""
+    gen = KeypointDatasetGenerator(make_cfg(synthetic_root), is_train=True)
+    gen.load_gt_dataset(*paths(synthetic_root, "train2017"))
+    image = gen.read_image(0)
+    np.random.seed(3)
+    gen.warp_sample(0, image)
+    after_one = np.random.random()
+    np.random.seed(3)
+    np.random.randn()  # scale
+    if np.random.random() <= 0.6:  # rotate?
+        np.random.randn()  # angle
+    np.random.random()  # flip?
+    assert after_one == np.random.random()
