@@ -3,7 +3,8 @@
 # train with demo_config.yaml, evaluate against the synthetic detector boxes, draw predictions.
 # Usage: bash scripts/run_demo.sh [--KEY value ...]   (extra arguments go to train.py and eval.py)
 # Environment: DEMO_DATA (dataset folder, default data/synthetic), DEMO_OUTPUT (default demo_output),
-#              DEMO_NUM_TRAIN / DEMO_NUM_VAL (images to generate, default 1000 / 100).
+#              DEMO_NUM_TRAIN / DEMO_NUM_VAL (images to generate, default 3000 / 100; a set
+#              with fewer training images than DEMO_NUM_TRAIN is generated again).
 # Re-running continues from the newest checkpoint in DEMO_OUTPUT/ckpt (delete it to train afresh).
 set -euo pipefail
 CALLER_PWD="$(pwd)"
@@ -16,10 +17,16 @@ DATA="${DEMO_DATA:-data/synthetic}"
 OUT="${DEMO_OUTPUT:-demo_output}"
 START=$(date +%s)
 
-if [ ! -f "$DATA/annotations/person_keypoints_val2017.json" ]; then
-    echo "== generating the synthetic dataset in $DATA"
-    "$PY" -m src.synthetic --output "$DATA" --num_train "${DEMO_NUM_TRAIN:-1000}" \
-        --num_val "${DEMO_NUM_VAL:-100}" --seed 0
+NUM_TRAIN="${DEMO_NUM_TRAIN:-3000}"
+NUM_VAL="${DEMO_NUM_VAL:-100}"
+HAVE_TRAIN=0
+if [ -f "$DATA/annotations/person_keypoints_val2017.json" ] && [ -d "$DATA/train2017" ]; then
+    HAVE_TRAIN=$(find "$DATA/train2017" -maxdepth 1 -name '*.jpg' | wc -l)
+fi
+if [ "$HAVE_TRAIN" -lt "$NUM_TRAIN" ]; then
+    # Same seed, same images: a larger set keeps the images of a smaller one.
+    echo "== generating the synthetic dataset in $DATA ($NUM_TRAIN training, $NUM_VAL validation images)"
+    "$PY" -m src.synthetic --output "$DATA" --num_train "$NUM_TRAIN" --num_val "$NUM_VAL" --seed 0
 fi
 BBOX="$DATA/person_detection_results/COCO_val2017_detections_AP_H_56_person.json"
 COMMON=(--config_path demo_config.yaml --dataset_path "$DATA" --coco_bbox_file "$BBOX")
