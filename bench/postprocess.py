@@ -7,9 +7,10 @@ noise floor, several jittered detections per person so that OKS-NMS has
 near-duplicates to remove. Timed, separately: the flip merge, decoding
 (``get_final_preds``), rescoring, per-image OKS-NMS and writing the results
 JSON; COCOeval is not run (no ground truth). The same stages as the original
-wrote them (plain Python loops; the transcriptions the parity tests use) are
-timed on the first ``--loop-fraction`` of the images and extrapolated by box
-count.
+wrote them (the maxima by NumPy over whole maps, then Python loops per sample
+and joint for the quarter-pixel step and the affine back-projection, and per
+image for rescoring and OKS-NMS) are timed on the first ``--loop-fraction`` of
+the images and extrapolated by box count.
 
 Usage: python bench/postprocess.py [--boxes N] [--images M] [--batch-size B]
                                    [--loop-fraction F] [--seed S]
@@ -32,12 +33,13 @@ if ROOT not in sys.path:
 from src.constants import FLIP_PAIRS, NUM_COCO_JOINTS  # noqa: E402
 from src.evaluate.coco_eval import rescore, write_keypoint_results  # noqa: E402
 from src.model_utils.config import get_config  # noqa: E402
-from src.predict import decode_batch, get_max_preds, merge_flip  # noqa: E402
+from src.predict import decode_batch, merge_flip  # noqa: E402
 from src.utils.nms import oks_nms_per_image  # noqa: E402
 from src.utils.transform import flip_back  # noqa: E402
 from tests.test_coco_eval import loop_rescore  # noqa: E402
 from tests.test_nms import loop_oks_nms  # noqa: E402
-from tests.test_predict import loop_get_final_preds  # noqa: E402
+from src.utils.transform import affine_transform, get_affine_transform  # noqa: E402
+from tests.test_predict import loop_refine  # noqa: E402
 
 NOISE_BANK = 64
 MAX_PER_IMAGE = 100
@@ -91,8 +93,24 @@ def render_heatmaps(peaks: np.ndarray, peak_value: np.ndarray, noise: np.ndarray
 
 
 def loop_decode(cfg, heatmaps: np.ndarray, center: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """The original's decoding (loops per sample and per joint), as N×J×3 ``[x, y, maxval]``."""
-    preds, maxvals = loop_get_final_preds(cfg, heatmaps, center, scale)
+    """The original's decoding, as N×J×3 ``[x, y, maxval]``.
+
+    Its maxima come from whole-map NumPy calls (``argmax`` and a separate ``amax``);
+    the refinement and the back-projection loop over samples and joints. (The
+    parity tests' per-pixel scan would make this baseline ten times slower.)
+    """
+    n, j, height, width = heatmaps.shape
+    flat = heatmaps.reshape(n, j, -1)
+    idx = np.argmax(flat, axis=2)
+    maxvals = np.amax(flat, axis=2)[..., None]
+    coords = np.stack([idx % width, idx // width], axis=2).astype(np.float32) * (maxvals > 0.0)
+    if cfg.TEST.POST_PROCESS:
+        coords = loop_refine(coords, heatmaps)
+    preds = coords.copy()
+    for i in range(n):
+        trans = get_affine_transform(center[i], scale[i], 0, [width, height], inv=1)
+        for p in range(j):
+            preds[i, p] = affine_transform(coords[i, p], trans)
     return np.concatenate([preds, maxvals], axis=2)
 
 
