@@ -38,8 +38,7 @@ from src.utils.nms import oks_nms_per_image  # noqa: E402
 from src.utils.transform import flip_back  # noqa: E402
 from tests.test_coco_eval import loop_rescore  # noqa: E402
 from tests.test_nms import loop_oks_nms  # noqa: E402
-from src.utils.transform import affine_transform, get_affine_transform  # noqa: E402
-from tests.test_predict import loop_refine  # noqa: E402
+from tests.test_predict import loop_refine, loop_transform_preds  # noqa: E402
 
 NOISE_BANK = 64
 MAX_PER_IMAGE = 100
@@ -106,11 +105,7 @@ def loop_decode(cfg, heatmaps: np.ndarray, center: np.ndarray, scale: np.ndarray
     coords = np.stack([idx % width, idx // width], axis=2).astype(np.float32) * (maxvals > 0.0)
     if cfg.TEST.POST_PROCESS:
         coords = loop_refine(coords, heatmaps)
-    preds = coords.copy()
-    for i in range(n):
-        trans = get_affine_transform(center[i], scale[i], 0, [width, height], inv=1)
-        for p in range(j):
-            preds[i, p] = affine_transform(coords[i, p], trans)
+    preds = loop_transform_preds(coords, center, scale, width, height)
     return np.concatenate([preds, maxvals], axis=2)
 
 

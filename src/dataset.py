@@ -372,12 +372,11 @@ class KeypointDatasetGenerator:
         scale = self.scales[idx].astype(np.float64)
         rot = 0.0
         if self.is_train:
-            sf, rf = self.scale_factor, self.rotation_factor
+            sf, rf, tf = self.scale_factor, self.rotation_factor, self.shift_factor
             scale = scale * np.clip(np.random.randn() * sf + 1, 1 - sf, 1 + sf)
             rot = np.clip(np.random.randn() * rf, -rf * 2, rf * 2) if np.random.random() <= 0.6 else 0.0
-            if self.shift_factor > 0:  # not in the reference; drawing nothing at 0 keeps its random stream
-                shift = np.clip(np.random.randn(2) * self.shift_factor, -2 * self.shift_factor, 2 * self.shift_factor)
-                center = center + shift * scale * PIXEL_STD
+            if tf > 0:  # not in the reference; drawing nothing at 0 keeps its random stream
+                center = center + np.clip(np.random.randn(2) * tf, -tf * 2, tf * 2) * scale * PIXEL_STD
             if self.flip and np.random.random() <= 0.5:
                 image = cv2.flip(image, 1)
                 joints, joints_vis = fliplr_joints(joints, joints_vis, image.shape[1], self.flip_pairs)

@@ -54,12 +54,17 @@ def loop_get_final_preds(cfg, heatmaps, center, scale):
     h, w = heatmaps.shape[2:]
     if cfg.TEST.POST_PROCESS:
         coords = loop_refine(coords, heatmaps)
+    return loop_transform_preds(coords, center, scale, w, h), maxvals
+
+
+def loop_transform_preds(coords, center, scale, w, h):
+    """Heatmap coordinates back to the image, one sample's transform and one joint at a time."""
     preds = coords.copy()
     for i in range(len(coords)):
         trans = get_affine_transform(center[i], scale[i], 0, [w, h], inv=1)
         for p in range(coords.shape[1]):
             preds[i, p] = affine_transform(coords[i, p], trans)
-    return preds, maxvals
+    return preds
 
 
 # --- inputs --------------------------------------------------------------------------------------
