@@ -1,0 +1,107 @@
+"""Per-joint errors of an evaluation's predictions, in heatmap pixels of each person's crop.
+
+    python bench/joint_errors.py --results RUN/results/keypoints_results.json
+                                 [--config_path demo_config.yaml] [--ann FILE] [--min_oks 0.1]
+
+Each predicted person is matched to the labelled person of the same image with which it has the
+highest OKS (COCO's definition: the truth's visible joints and area). A joint's error is its offset
+from the truth divided by the size of a heatmap pixel of the truth's crop (the crop eval.py would
+take from the truth's box (not clipped to the image) at ``MODEL.IMAGE_SIZE`` and ``POSE_RESNET.HEATMAP_SIZE``), so the figures
+compare directly with ``bench/heatmap_ceiling.py``. Matches below ``--min_oks`` (false alarms) are
+left out of the joint figures. Prints the share of predictions with OKS above 0.5, then per joint:
+the number of labelled joints, the median distance, the medians of the signed x and y offsets
+(a systematic shift shows there) and the 90th percentile of the distance (gross misplacements).
+"""
+import argparse
+import json
+import os
+import sys
+from collections import defaultdict
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from src.constants import COCO_SIGMAS, PIXEL_STD  # noqa: E402  pylint: disable=wrong-import-position
+from src.evaluate.coco_eval import default_ann_file  # noqa: E402  pylint: disable=wrong-import-position
+from src.model_utils.cli import UserError, run_cli  # noqa: E402  pylint: disable=wrong-import-position
+from src.model_utils.config import get_config  # noqa: E402  pylint: disable=wrong-import-position
+from src.utils.transform import box_to_center_scale  # noqa: E402  pylint: disable=wrong-import-position
+
+JOINT_NAMES = ("nose", "l_eye", "r_eye", "l_ear", "r_ear", "l_shoulder", "r_shoulder", "l_elbow",
+               "r_elbow", "l_wrist", "r_wrist", "l_hip", "r_hip", "l_knee", "r_knee", "l_ankle", "r_ankle")
+
+
+def coco_oks(pred: np.ndarray, truth: np.ndarray, area: float) -> float:
+    """OKS of J×2 ``pred`` against J×3 ``truth`` as COCOeval computes it (0 without visible joints)."""
+    visible = truth[:, 2] > 0
+    if not visible.any():
+        return 0.0
+    variances = (2 * np.asarray(COCO_SIGMAS)) ** 2
+    d2 = ((pred - truth[:, :2]) ** 2).sum(axis=1)
+    return float(np.exp(-d2 / variances / (area + np.spacing(1)) / 2)[visible].mean())
+
+
+def joint_errors(results: List[Dict], annotations: Dict, image_size: Sequence[int],
+                 heatmap_size: Sequence[int], min_oks: float):
+    """Best OKS of each prediction, and per joint the N×2 offsets in heatmap pixels of the crop."""
+    truths = defaultdict(list)
+    for ann in annotations["annotations"]:
+        keypoints = np.asarray(ann.get("keypoints", []), dtype=np.float64).reshape(-1, 3)
+        if not ann.get("iscrowd", 0) and len(keypoints) and (keypoints[:, 2] > 0).any():
+            truths[ann["image_id"]].append((keypoints, float(ann["area"]), ann["bbox"]))
+    aspect = image_size[0] / image_size[1]
+    best_oks, offsets = [], [[] for _ in JOINT_NAMES]
+    for result in results:
+        pred = np.asarray(result["keypoints"], dtype=np.float64).reshape(-1, 3)[:, :2]
+        scored = [(coco_oks(pred, kp, area), kp, bbox) for kp, area, bbox in truths[result["image_id"]]]
+        if not scored:
+            best_oks.append(0.0)
+            continue
+        oks, truth, bbox = max(scored, key=lambda item: item[0])
+        best_oks.append(oks)
+        if oks < min_oks:
+            continue
+        _, scale = box_to_center_scale(np.asarray([bbox], dtype=np.float64), aspect)
+        pixel = scale[0] * PIXEL_STD / np.asarray(heatmap_size, dtype=np.float64)  # image px per heatmap px
+        for j in np.flatnonzero(truth[:, 2] > 0):
+            offsets[j].append((pred[j] - truth[j, :2]) / pixel)
+    return np.asarray(best_oks), [np.asarray(o).reshape(-1, 2) for o in offsets]
+
+
+def main(argv: Optional[Sequence[str]]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--results", required=True, help="keypoints_results.json written by eval.py")
+    parser.add_argument("--ann", default="", help="keypoint annotations (default: the configured val set)")
+    parser.add_argument("--min_oks", type=float, default=0.1, help="matches below this are left out")
+    args, rest = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    cfg = get_config(rest)
+    ann_file = args.ann or default_ann_file(cfg)
+    for path in (args.results, ann_file):
+        if not os.path.isfile(path):
+            raise UserError(f"file not found: {path}")
+    with open(args.results, encoding="utf-8") as f:
+        results = json.load(f)
+    with open(ann_file, encoding="utf-8") as f:
+        annotations = json.load(f)
+    best_oks, offsets = joint_errors(results, annotations, cfg.MODEL.IMAGE_SIZE,
+                                     cfg.POSE_RESNET.HEATMAP_SIZE, args.min_oks)
+    every = np.concatenate(offsets)
+    if len(every) == 0:
+        raise UserError(f"no prediction in {args.results} matches a labelled person of {ann_file} with OKS "
+                        f">= {args.min_oks}: are they of the same dataset?")
+    print(f"{len(best_oks)} predictions, {np.mean(best_oks > 0.5):.1%} with OKS > 0.5; "
+          f"{len(every)} joints, median distance {np.median(np.hypot(*every.T)):.2f} heatmap px")
+    print(f"{'joint':12s} {'n':>5s} {'median':>7s} {'med dx':>7s} {'med dy':>7s} {'p90':>6s}")
+    for name, off in zip(JOINT_NAMES, offsets):
+        if len(off) == 0:
+            print(f"{name:12s} {0:5d}")  # never labelled in the matched people
+            continue
+        dist = np.hypot(*off.T)
+        print(f"{name:12s} {len(off):5d} {np.median(dist):7.2f} {np.median(off[:, 0]):+7.2f} "
+              f"{np.median(off[:, 1]):+7.2f} {np.percentile(dist, 90):6.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
