@@ -69,7 +69,7 @@ def gaussian_targets(joints: np.ndarray, joints_vis: np.ndarray, image_size: Seq
         joints_vis: J×3 (or J) visibility; column 0 is used.
         image_size: ``[W, H]`` of the network input.
         heatmap_size: ``[Wh, Hh]``.
-        sigma: Gaussian standard deviation in heatmap pixels (an integer in the reference).
+        sigma: Gaussian standard deviation in heatmap pixels (2 in the reference; any positive number).
 
     Returns:
         ``(target J×Hh×Wh float32, target_weight J×1 float32)``.
@@ -193,7 +193,9 @@ class KeypointDatasetGenerator:
         self.is_train = is_train
         self.image_size = np.array(cfg.MODEL.IMAGE_SIZE, dtype=np.int64)  # [W, H]
         self.heatmap_size = np.array(cfg.POSE_RESNET.HEATMAP_SIZE, dtype=np.int64)  # [Wh, Hh]
-        self.sigma = cfg.POSE_RESNET.SIGMA
+        self.sigma = float(cfg.POSE_RESNET.SIGMA)
+        if not self.sigma > 0:
+            raise UserError(f"POSE_RESNET.SIGMA must be positive, got {cfg.POSE_RESNET.SIGMA}")
         if cfg.POSE_RESNET.TARGET_TYPE != "gaussian":
             raise ValueError(f"POSE_RESNET.TARGET_TYPE '{cfg.POSE_RESNET.TARGET_TYPE}' is not supported; "
                              "use 'gaussian'")

@@ -1,4 +1,5 @@
 """Configuration: defaults, overrides, shortcuts, errors, help."""
+import re
 import subprocess
 import sys
 import textwrap
@@ -202,3 +203,17 @@ def test_types_come_from_the_defaults_not_the_chosen_file(tmp_path):
     assert cfg.DATASET.SCALE_FACTOR == 0.1
     with pytest.raises(ConfigError, match="expected an integer"):
         get_config(["--config_path", str(other), "--TRAIN.END_EPOCH", "1.5"])
+
+
+def test_the_chosen_file_is_checked_against_the_default_types(tmp_path):
+    other = tmp_path / "typed.yaml"
+    other.write_text("TRAIN:\n    LR: 1e-3\nPOSE_RESNET:\n    SIGMA: 1.5\n")
+    cfg = get_config(["--config_path", str(other)])
+    assert cfg.TRAIN.LR == 0.001 and cfg.POSE_RESNET.SIGMA == 1.5
+    for text, message in (("TRAIN:\n    BATCH_SIZE: 16.5\n", "TRAIN.BATCH_SIZE: expected an integer, got 16.5"),
+                          ("TRAIN:\n    LR: fast\n", "TRAIN.LR: expected a number, got 'fast'"),
+                          ("DATASET:\n    FLIP: 1\n", "DATASET.FLIP: expected True or False, got 1")):
+        other.write_text(text)
+        with pytest.raises(ConfigError, match=re.escape(f"{other}: {message}")):
+            get_config(["--config_path", str(other)])
+    assert get_config(["--POSE_RESNET.SIGMA", "1.5"]).POSE_RESNET.SIGMA == 1.5

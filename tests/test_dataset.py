@@ -11,6 +11,7 @@ import pytest
 from src.constants import IMAGENET_MEAN, IMAGENET_STD, PIXEL_STD
 from src.dataset import (DatasetFormatError, DatasetNotFoundError, ImageReadError, KeypointDatasetGenerator,
                          gaussian_targets, keypoint_dataset)
+from src.errors import UserError
 from src.model_utils.config import get_config
 from src.utils.transform import affine_transform, box_to_center_scale, get_affine_transform
 
@@ -279,6 +280,11 @@ def test_missing_annotation_file_and_image_folder(dataset_copy):
     shutil.rmtree(dataset_copy / "val2017")
     with pytest.raises(DatasetNotFoundError, match="val2017"):
         keypoint_dataset(make_cfg(dataset_copy, "--TEST.USE_GT_BBOX", "True"), train_mode=False)
+
+
+def test_sigma_must_be_positive(synthetic_root):
+    with pytest.raises(UserError, match="POSE_RESNET.SIGMA must be positive, got 0.0"):
+        KeypointDatasetGenerator(make_cfg(synthetic_root, "--POSE_RESNET.SIGMA", "0"), is_train=True)
 
 
 def test_missing_detection_file(dataset_copy):

@@ -167,6 +167,26 @@ def _parse_value(key: str, text: str, default: Any) -> Any:
     return value
 
 
+def _check_file_value(path: str, key: str, value: Any, default: Any) -> Any:
+    """A value from the chosen file, checked against the type of its default (ints become floats)."""
+    def number(item: Any) -> bool:
+        return isinstance(item, (int, float)) and not isinstance(item, bool)
+
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path}: {key}: expected True or False, got {value!r}")
+    elif isinstance(default, int):
+        if not (number(value) and isinstance(value, int)):
+            raise ConfigError(f"{path}: {key}: expected an integer, got {value!r}")
+    elif isinstance(default, float):
+        if isinstance(value, str):  # YAML 1.1 leaves 1e-3 a string
+            value = _yaml_value(value)
+        if not number(value):
+            raise ConfigError(f"{path}: {key}: expected a number, got {value!r}")
+        return float(value)
+    return value
+
+
 def _split_args(argv: Sequence[str]) -> List[Tuple[str, str]]:
     """Turns ``--key value`` / ``--key=value`` words into (key, text) pairs."""
     pairs = []
@@ -252,10 +272,9 @@ def get_config(argv: Optional[Sequence[str]] = None) -> Config:
         sys.exit(0)
 
     flat = _flatten(values)
-    for key, value in flat.items():
-        if isinstance(schema.get(key), float) and isinstance(value, int) and not isinstance(value, bool):
-            flat[key] = float(value)
-            _set(values, key, flat[key])
+    for key in file_keys & set(schema):
+        flat[key] = _check_file_value(path, key, flat[key], schema[key])
+        _set(values, key, flat[key])
     for key, text in pairs:
         if key == "config_path":
             continue
