@@ -6,31 +6,28 @@
 Each predicted person is matched to the labelled person of the same image with which it has the
 highest OKS (COCO's definition: the truth's visible joints and area). A joint's error is its offset
 from the truth divided by the size of a heatmap pixel of the truth's crop (the crop eval.py would
-take from the truth's box (not clipped to the image) at ``MODEL.IMAGE_SIZE`` and ``POSE_RESNET.HEATMAP_SIZE``), so the figures
-compare directly with ``bench/heatmap_ceiling.py``. Matches below ``--min_oks`` (false alarms) are
-left out of the joint figures. Prints the share of predictions with OKS above 0.5, then per joint:
-the number of labelled joints, the median distance, the medians of the signed x and y offsets
-(a systematic shift shows there) and the 90th percentile of the distance (gross misplacements).
+take from the truth's box, not clipped to the image, at ``MODEL.IMAGE_SIZE`` and
+``POSE_RESNET.HEATMAP_SIZE``), so the figures compare directly with ``bench/heatmap_ceiling.py``.
+Matches below ``--min_oks`` (false alarms) are left out of the joint figures. Prints the share of
+predictions with OKS above 0.5, then per joint: the number of labelled joints, the median distance,
+the medians of the signed x and y offsets (a systematic shift shows there) and the 90th percentile
+of the distance (gross misplacements).
 """
 import argparse
 import json
 import os
 import sys
 from collections import defaultdict
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from src.constants import COCO_SIGMAS, PIXEL_STD  # noqa: E402  pylint: disable=wrong-import-position
+from src.constants import COCO_KEYPOINT_NAMES, COCO_SIGMAS, PIXEL_STD  # noqa: E402  pylint: disable=wrong-import-position
 from src.evaluate.coco_eval import default_ann_file  # noqa: E402  pylint: disable=wrong-import-position
 from src.model_utils.cli import UserError, run_cli  # noqa: E402  pylint: disable=wrong-import-position
 from src.model_utils.config import get_config  # noqa: E402  pylint: disable=wrong-import-position
 from src.utils.transform import box_to_center_scale  # noqa: E402  pylint: disable=wrong-import-position
-
-JOINT_NAMES = ("nose", "l_eye", "r_eye", "l_ear", "r_ear", "l_shoulder", "r_shoulder", "l_elbow",
-               "r_elbow", "l_wrist", "r_wrist", "l_hip", "r_hip", "l_knee", "r_knee", "l_ankle", "r_ankle")
-
 
 def coco_oks(pred: np.ndarray, truth: np.ndarray, area: float) -> float:
     """OKS of J×2 ``pred`` against J×3 ``truth`` as COCOeval computes it (0 without visible joints)."""
@@ -43,15 +40,22 @@ def coco_oks(pred: np.ndarray, truth: np.ndarray, area: float) -> float:
 
 
 def joint_errors(results: List[Dict], annotations: Dict, image_size: Sequence[int],
-                 heatmap_size: Sequence[int], min_oks: float):
-    """Best OKS of each prediction, and per joint the N×2 offsets in heatmap pixels of the crop."""
+                 heatmap_size: Sequence[int], min_oks: float) -> Tuple[np.ndarray, List[np.ndarray]]:
+    """Best OKS of each prediction (P), and per joint the N×2 ``(x, y)`` offsets in heatmap pixels.
+
+    Args:
+        results: COCO keypoint results (``image_id``, ``keypoints`` of J×3 numbers), image pixels.
+        annotations: a COCO keypoint annotation file's content.
+        image_size, heatmap_size: ``[W, H]`` of the network input and output.
+        min_oks: best matches below this are left out of the offsets.
+    """
     truths = defaultdict(list)
     for ann in annotations["annotations"]:
         keypoints = np.asarray(ann.get("keypoints", []), dtype=np.float64).reshape(-1, 3)
         if not ann.get("iscrowd", 0) and len(keypoints) and (keypoints[:, 2] > 0).any():
             truths[ann["image_id"]].append((keypoints, float(ann["area"]), ann["bbox"]))
     aspect = image_size[0] / image_size[1]
-    best_oks, offsets = [], [[] for _ in JOINT_NAMES]
+    best_oks, offsets = [], [[] for _ in COCO_KEYPOINT_NAMES]
     for result in results:
         pred = np.asarray(result["keypoints"], dtype=np.float64).reshape(-1, 3)[:, :2]
         scored = [(coco_oks(pred, kp, area), kp, bbox) for kp, area, bbox in truths[result["image_id"]]]
@@ -92,13 +96,13 @@ def main(argv: Optional[Sequence[str]]) -> int:
                         f">= {args.min_oks}: are they of the same dataset?")
     print(f"{len(best_oks)} predictions, {np.mean(best_oks > 0.5):.1%} with OKS > 0.5; "
           f"{len(every)} joints, median distance {np.median(np.hypot(*every.T)):.2f} heatmap px")
-    print(f"{'joint':12s} {'n':>5s} {'median':>7s} {'med dx':>7s} {'med dy':>7s} {'p90':>6s}")
-    for name, off in zip(JOINT_NAMES, offsets):
+    print(f"{'joint':14s} {'n':>5s} {'median':>7s} {'med dx':>7s} {'med dy':>7s} {'p90':>6s}")
+    for name, off in zip(COCO_KEYPOINT_NAMES, offsets):
         if len(off) == 0:
-            print(f"{name:12s} {0:5d}")  # never labelled in the matched people
+            print(f"{name:14s} {0:5d}")  # never labelled in the matched people
             continue
         dist = np.hypot(*off.T)
-        print(f"{name:12s} {len(off):5d} {np.median(dist):7.2f} {np.median(off[:, 0]):+7.2f} "
+        print(f"{name:14s} {len(off):5d} {np.median(dist):7.2f} {np.median(off[:, 0]):+7.2f} "
               f"{np.median(off[:, 1]):+7.2f} {np.percentile(dist, 90):6.1f}")
     return 0
 
