@@ -29,6 +29,7 @@ from src.model_utils.cli import UserError, run_cli  # noqa: E402  pylint: disabl
 from src.model_utils.config import get_config  # noqa: E402  pylint: disable=wrong-import-position
 from src.utils.transform import box_to_center_scale  # noqa: E402  pylint: disable=wrong-import-position
 
+
 def coco_oks(pred: np.ndarray, truth: np.ndarray, area: float) -> float:
     """OKS of J×2 ``pred`` against J×3 ``truth`` as COCOeval computes it (0 without visible joints)."""
     visible = truth[:, 2] > 0

@@ -136,6 +136,21 @@ def _yaml_value(text: str) -> Any:
     return [number(v) for v in value] if isinstance(value, list) else number(value)
 
 
+def _is_number(item: Any) -> bool:
+    return isinstance(item, (int, float)) and not isinstance(item, bool)
+
+
+def _check_number(label: str, value: Any, default: Any, shown: str) -> Any:
+    """``value`` for an integer or float ``default`` (an integer is fine for a float); ``label`` names it."""
+    if isinstance(default, int):
+        if _is_number(value) and isinstance(value, int):
+            return value
+        raise ConfigError(f"{label}: expected an integer, got {shown}")
+    if _is_number(value):
+        return float(value)
+    raise ConfigError(f"{label}: expected a number, got {shown}")
+
+
 def _parse_value(key: str, text: str, default: Any) -> Any:
     """Parses ``text`` as YAML and checks it against the type of ``default``."""
     if isinstance(default, bool):
@@ -149,41 +164,26 @@ def _parse_value(key: str, text: str, default: Any) -> Any:
         value = _yaml_value(text)
     except yaml.YAMLError as err:
         raise ConfigError(f"--{key}: cannot parse '{text}' as a value: {err}") from err
-    if isinstance(default, int):
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise ConfigError(f"--{key}: expected an integer, got '{text}'")
-    if isinstance(default, float):
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        raise ConfigError(f"--{key}: expected a number, got '{text}'")
+    if isinstance(default, (int, float)):
+        return _check_number(f"--{key}", value, default, f"'{text}'")
     if isinstance(default, list):
         if not isinstance(value, list):
             raise ConfigError(f"--{key}: expected a list such as {default}, got '{text}'")
-        if default and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in default):
-            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
-                raise ConfigError(f"--{key}: expected a list of numbers such as {default}, got '{text}'")
+        if default and all(_is_number(v) for v in default) and not all(_is_number(v) for v in value):
+            raise ConfigError(f"--{key}: expected a list of numbers such as {default}, got '{text}'")
         return value
     return value
 
 
 def _check_file_value(path: str, key: str, value: Any, default: Any) -> Any:
     """A value from the chosen file, checked against the type of its default (ints become floats)."""
-    def number(item: Any) -> bool:
-        return isinstance(item, (int, float)) and not isinstance(item, bool)
-
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise ConfigError(f"{path}: {key}: expected True or False, got {value!r}")
-    elif isinstance(default, int):
-        if not (number(value) and isinstance(value, int)):
-            raise ConfigError(f"{path}: {key}: expected an integer, got {value!r}")
-    elif isinstance(default, float):
-        if isinstance(value, str):  # YAML 1.1 leaves 1e-3 a string
+    elif isinstance(default, (int, float)):
+        if isinstance(default, float) and isinstance(value, str):  # YAML 1.1 leaves 1e-3 a string
             value = _yaml_value(value)
-        if not number(value):
-            raise ConfigError(f"{path}: {key}: expected a number, got {value!r}")
-        return float(value)
+        return _check_number(f"{path}: {key}", value, default, repr(value))
     return value
 
 
