@@ -62,7 +62,22 @@ def im2col(x: Tensor, kernel: Tuple[int, int], stride: Tuple[int, int],
     return cols.reshape(n, c * kernel[0] * kernel[1], out_h, out_w)
 
 
-class Conv2d(nn.Conv2d):
+class _FastForward:
+    """The CPU path's forward pass, shared by :class:`Conv2d` and :class:`Conv2dTranspose`.
+
+    (Graph mode cannot compile ``super()`` inside a mix-in, so each class keeps its own
+    ``construct`` choosing between the stock operator and this.)
+    """
+
+    def fast_forward(self, x: Tensor) -> Tensor:
+        """``self.convolve(x, self.weight)`` plus the bias, if any."""
+        out = self.convolve(x, self.weight)
+        if self.has_bias:
+            out = out + self.bias.reshape(1, -1, 1, 1)
+        return out
+
+
+class Conv2d(_FastForward, nn.Conv2d):
     """``nn.Conv2d`` with symmetric zero padding (``pad_mode='pad'``) and an optional CPU path.
 
     The parameters are those of ``nn.Conv2d``: ``weight`` (O×C×kh×kw) and, with ``has_bias``,
@@ -109,10 +124,7 @@ class Conv2d(nn.Conv2d):
     def construct(self, x: Tensor) -> Tensor:
         if not self.fast:
             return super().construct(x)
-        out = self.convolve(x, self.weight)
-        if self.has_bias:
-            out = out + self.bias.reshape(1, -1, 1, 1)
-        return out
+        return self.fast_forward(x)
 
 
 def conv_bn(conv: Union[Conv2d, "Conv2dTranspose"], bn: nn.BatchNorm2d, x: Tensor) -> Tensor:
@@ -164,7 +176,7 @@ def _phase_taps(kernel: int, padding: int) -> Tuple[int, List[int], List[List[in
     return window, first, taps
 
 
-class Conv2dTranspose(nn.Conv2dTranspose):
+class Conv2dTranspose(_FastForward, nn.Conv2dTranspose):
     """Stride-2 transposed convolution with PyTorch's padding semantics and an optional CPU path.
 
     The output has size ``2·(H − 1) − 2·padding + k + output_padding`` as in PyTorch's
@@ -316,7 +328,4 @@ class Conv2dTranspose(nn.Conv2dTranspose):
     def construct(self, x: Tensor) -> Tensor:
         if not self.fast:
             return super().construct(x)
-        out = self.convolve(x, self.weight)
-        if self.has_bias:
-            out = out + self.bias.reshape(1, -1, 1, 1)
-        return out
+        return self.fast_forward(x)
