@@ -23,21 +23,22 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from src.constants import COCO_KEYPOINT_NAMES, COCO_SIGMAS, PIXEL_STD  # noqa: E402  pylint: disable=wrong-import-position
+from src.constants import COCO_KEYPOINT_NAMES, PIXEL_STD  # noqa: E402  pylint: disable=wrong-import-position
 from src.evaluate.coco_eval import default_ann_file  # noqa: E402  pylint: disable=wrong-import-position
 from src.model_utils.cli import UserError, run_cli  # noqa: E402  pylint: disable=wrong-import-position
 from src.model_utils.config import get_config  # noqa: E402  pylint: disable=wrong-import-position
+from src.utils.nms import oks_iou  # noqa: E402  pylint: disable=wrong-import-position
 from src.utils.transform import box_to_center_scale  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def coco_oks(pred: np.ndarray, truth: np.ndarray, area: float) -> float:
-    """OKS of J×2 ``pred`` against J×3 ``truth`` as COCOeval computes it (0 without visible joints)."""
-    visible = truth[:, 2] > 0
-    if not visible.any():
-        return 0.0
-    variances = (2 * np.asarray(COCO_SIGMAS)) ** 2
-    d2 = ((pred - truth[:, :2]) ** 2).sum(axis=1)
-    return float(np.exp(-d2 / variances / (area + np.spacing(1)) / 2)[visible].mean())
+    """OKS of J×2 ``pred`` against J×3 ``truth`` as COCOeval computes it.
+
+    COCOeval uses the truth's area and visible joints: :func:`oks_iou` with both areas the truth's
+    and every predicted joint counted.
+    """
+    counted = np.column_stack([pred, np.ones(len(pred))])
+    return float(oks_iou(truth, counted[None], area, [area], in_vis_thre=0)[0])
 
 
 def joint_errors(results: List[Dict], annotations: Dict, image_size: Sequence[int],
