@@ -23,11 +23,13 @@ import numpy as np
 
 from src.constants import DATASET_COLUMNS, IMAGENET_MEAN, IMAGENET_STD, PIXEL_STD
 from src.errors import UserError
+from src.sampler import TrainingSampler, decode_index
 from src.utils.transform import (affine_transform, box_to_center_scale, flip_pairs, fliplr_joints,
                                  get_affine_transform)
 
-__all__ = ["flip_pairs", "KeypointDatasetGenerator", "keypoint_dataset", "gaussian_targets", "crop_person",
-           "normalize_ops", "DatasetNotFoundError", "DatasetFormatError", "ImageReadError"]
+__all__ = ["flip_pairs", "KeypointDatasetGenerator", "keypoint_dataset", "load_keypoint_records",
+           "keypoint_pipeline", "gaussian_targets", "crop_person", "normalize_ops", "DatasetNotFoundError",
+           "DatasetFormatError", "ImageReadError"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +38,7 @@ HOW_TO_GET_DATA = ("Download COCO 2017 (train2017, val2017, annotations) from ht
                    "(or --dataset_path) to that folder.")
 #: A training sample whose image cannot be read is replaced; give up after this many in a row.
 MAX_REPLACEMENTS = 20
-#: MindSpore's dataset seed when none was set; it then leaves worker RNGs as forked.
-_MS_DEFAULT_SEED = 5489
+_SEED_MASK = 2 ** 32 - 1
 
 
 class DatasetNotFoundError(UserError, FileNotFoundError):
@@ -177,11 +178,11 @@ class KeypointDatasetGenerator:
     target, the J×1 float32 weight, ``scale`` and ``center`` (2, float32; after augmentation),
     the box score (float32) and the image id (int32).
 
-    Training draws its augmentation from ``numpy.random`` as the reference does. MindSpore
-    seeds every worker process differently when a dataset seed is set
-    (``mindspore.set_seed`` / ``mindspore.dataset.config.set_seed``), which makes the
-    augmentation reproducible; without one, each worker reseeds itself from the OS on its
-    first sample so forked workers do not repeat each other's draws.
+    Training draws the augmentation of each sample (scale, rotation, shift, flip, in the
+    reference's order) from a generator seeded with ``(TRAIN.SEED, epoch, rank, record)``:
+    ``generator[i]`` takes the indices of :class:`src.sampler.TrainingSampler`, which encode
+    the epoch (a plain record index is epoch 0). The draws are thus the same whichever worker
+    process makes the sample and however often the run was resumed, and differ between ranks.
 
     A training image that cannot be read is replaced by a random other sample; each skip is
     logged and noted in a small file shared by all workers, and
@@ -207,6 +208,8 @@ class KeypointDatasetGenerator:
         self.flip = bool(cfg.DATASET.FLIP)
         self.image_thre = float(cfg.TEST.IMAGE_THRE)
         self.flip_pairs = flip_pairs
+        self.seed = int(cfg.TRAIN.SEED)
+        self.rank = 0  # set by keypoint_pipeline: part of the augmentation seed
 
         self.image_files: List[str] = []
         self.centers = np.zeros((0, 2), np.float32)
@@ -334,16 +337,17 @@ class KeypointDatasetGenerator:
     def __len__(self) -> int:
         return len(self.image_files)
 
-    def __getitem__(self, idx: int) -> Tuple[np.ndarray, ...]:
+    def __getitem__(self, index: int) -> Tuple[np.ndarray, ...]:
         self._init_process()
-        idx = int(idx)
+        epoch, idx = decode_index(index, len(self))
+        rng = self.sample_rng(epoch, idx) if self.is_train else np.random  # (evaluation draws nothing)
         for _ in range(MAX_REPLACEMENTS + 1):
             image = self.read_image(idx)
             if image is not None:
-                return self.make_sample(idx, image)
+                return self.make_sample(idx, image, rng)
             # Only training gets here: evaluation raised in read_image.
             self._note_skipped(self.image_files[idx])
-            idx = int(np.random.randint(len(self)))
+            idx = int(rng.randint(len(self)))
         raise ImageReadError(f"{MAX_REPLACEMENTS + 1} images in a row could not be read (last: "
                              f"{self.image_files[idx]}); check the image folder")
 
@@ -355,15 +359,22 @@ class KeypointDatasetGenerator:
             raise ImageReadError(f"cannot read image {path} (missing, unreadable or not an image)")
         return image
 
-    def make_sample(self, idx: int, image: np.ndarray) -> Tuple[np.ndarray, ...]:
-        """The dataset columns of record ``idx`` from its decoded ``image``."""
-        crop, joints, joints_vis, scale, center = self.warp_sample(idx, image)
+    def sample_rng(self, epoch: int, idx: int) -> np.random.RandomState:
+        """The random draws of record ``idx`` in ``epoch`` on this rank (same API as ``numpy.random``)."""
+        return np.random.RandomState(np.array([self.seed, epoch, self.rank, idx], np.int64) & _SEED_MASK)
+
+    def make_sample(self, idx: int, image: np.ndarray, rng: Any = np.random) -> Tuple[np.ndarray, ...]:
+        """The dataset columns of record ``idx`` from its decoded ``image`` (``rng``: see ``warp_sample``)."""
+        crop, joints, joints_vis, scale, center = self.warp_sample(idx, image, rng)
         target, weight = self.generate_heatmap(joints, joints_vis)
         return (crop, target, weight, scale.astype(np.float32), center.astype(np.float32),
                 np.float32(self.scores[idx]), np.int32(self.image_ids[idx]))
 
-    def warp_sample(self, idx: int, image: np.ndarray) -> Tuple[np.ndarray, ...]:
+    def warp_sample(self, idx: int, image: np.ndarray, rng: Any = np.random) -> Tuple[np.ndarray, ...]:
         """Augmentation (training only: scale, rotation, shift, flip) and the crop of record ``idx``.
+
+        ``rng`` supplies the draws (``randn``, ``random``): a ``numpy.random.RandomState`` or the
+        ``numpy.random`` module itself, whose global stream the reference used.
 
         Returns:
             ``(crop H×W×3 uint8, joints J×3 in crop pixels, joints_vis J×3, scale [2], center [2])``.
@@ -375,11 +386,11 @@ class KeypointDatasetGenerator:
         rot = 0.0
         if self.is_train:
             sf, rf, tf = self.scale_factor, self.rotation_factor, self.shift_factor
-            scale = scale * np.clip(np.random.randn() * sf + 1, 1 - sf, 1 + sf)
-            rot = np.clip(np.random.randn() * rf, -rf * 2, rf * 2) if np.random.random() <= 0.6 else 0.0
+            scale = scale * np.clip(rng.randn() * sf + 1, 1 - sf, 1 + sf)
+            rot = np.clip(rng.randn() * rf, -rf * 2, rf * 2) if rng.random() <= 0.6 else 0.0
             if tf > 0:  # not in the reference; drawing nothing at 0 keeps its random stream
-                center = center + np.clip(np.random.randn(2) * tf, -tf * 2, tf * 2) * scale * PIXEL_STD
-            if self.flip and np.random.random() <= 0.5:
+                center = center + np.clip(rng.randn(2) * tf, -tf * 2, tf * 2) * scale * PIXEL_STD
+            if self.flip and rng.random() <= 0.5:
                 image = cv2.flip(image, 1)
                 joints, joints_vis = fliplr_joints(joints, joints_vis, image.shape[1], self.flip_pairs)
                 center[0] = image.shape[1] - center[0] - 1
@@ -392,15 +403,13 @@ class KeypointDatasetGenerator:
     # ------------------------------------------------------------------ workers and bad files
 
     def _init_process(self) -> None:
-        """Once per process that produces samples: one OpenCV thread, and a private RNG stream."""
+        """Once per process that produces samples: one OpenCV thread."""
         pid = os.getpid()
         if pid == self._init_pid:
             return
         # Samples are produced in parallel already; OpenCV's own threads on one small crop
         # cost more than they give (measured: 2.3x slower on 2 busy cores).
         cv2.setNumThreads(1)
-        if pid != self._owner_pid and ds.config.get_seed() == _MS_DEFAULT_SEED:
-            np.random.seed(None)
         self._init_pid = pid
 
     def _note_skipped(self, path: str) -> None:
@@ -447,43 +456,15 @@ def _resolve_bbox_file(cfg: Any, bbox_file: Optional[str]) -> str:
         "evaluate on ground-truth boxes with --TEST.USE_GT_BBOX True")
 
 
-def keypoint_dataset(config: Any, ann_file: Optional[str] = None, image_path: Optional[str] = None,
-                     bbox_file: Optional[str] = None, rank: int = 0, group_size: int = 1,
-                     train_mode: bool = True, num_parallel_workers: int = 8, transform: Optional[list] = None,
-                     shuffle: Optional[bool] = None) -> Tuple[Any, KeypointDatasetGenerator]:
-    """The batched keypoint dataset and its generator.
-
-    Defaults: images ``DATASET.ROOT/<set>/``, annotations
-    ``DATASET.ROOT/annotations/person_keypoints_<set>.json`` with ``<set>`` = ``DATASET.TRAIN_SET``
-    or ``DATASET.TEST_SET``; evaluation crops the detections of ``bbox_file`` (default
-    ``TEST.COCO_BBOX_FILE``) unless ``TEST.USE_GT_BBOX``.
-
-    Columns: ``image`` N×3×H×W float32 (BGR/255, ImageNet mean/std), ``target`` N×J×Hh×Wh,
-    ``weight`` N×J×1, ``scale`` N×2, ``center`` N×2, ``score`` N, ``id`` N. Batches hold
-    ``TRAIN.BATCH_SIZE`` (last partial batch dropped) or ``TEST.BATCH_SIZE``.
-
-    Sharding (``group_size > 1``): training uses MindSpore's distributed sampler, whose shards
-    are equal in length (a few samples repeat so every rank runs the same number of steps);
-    evaluation gives every record to exactly one rank (``rank::group_size``).
-
-    In evaluation a missing image raises ``ImageReadError`` here; an unreadable one raises it
-    while iterating (MindSpore re-raises it as a ``RuntimeError`` whose message holds the
-    original error and the file name).
-
-    Args:
-        transform: Operations on the HWC uint8 ``image`` column replacing the default
-            normalisation + HWC→CHW.
-        shuffle: Defaults to ``train_mode``.
-        num_parallel_workers: Capped at the number of CPUs. More than one runs the
-            generator in worker processes.
-    """
+def load_keypoint_records(config: Any, ann_file: Optional[str] = None, image_path: Optional[str] = None,
+                          bbox_file: Optional[str] = None, train_mode: bool = True) -> KeypointDatasetGenerator:
+    """The generator of :func:`keypoint_dataset` with its records loaded (see there for the defaults)."""
     split = config.DATASET.TRAIN_SET if train_mode else config.DATASET.TEST_SET
     root = config.DATASET.ROOT
     if image_path is None or ann_file is None:
         _require_dir(root, "dataset root (DATASET.ROOT)")
     image_path = image_path or os.path.join(root, split)
     ann_file = ann_file or os.path.join(root, "annotations", f"person_keypoints_{split}.json")
-    shuffle = train_mode if shuffle is None else shuffle
 
     generator = KeypointDatasetGenerator(config, is_train=train_mode)
     if not train_mode and not config.TEST.USE_GT_BBOX:
@@ -499,22 +480,80 @@ def keypoint_dataset(config: Any, ann_file: Optional[str] = None, image_path: Op
     if len(generator) == 0:
         raise DatasetFormatError(f"no usable person records in {ann_file}"
                                  + ("" if train_mode or config.TEST.USE_GT_BBOX else " and its detection file"))
+    return generator
 
+
+def keypoint_pipeline(config: Any, generator: KeypointDatasetGenerator, rank: int = 0, group_size: int = 1,
+                      num_parallel_workers: int = 8, transform: Optional[list] = None,
+                      shuffle: Optional[bool] = None, first_step: int = 0, chunk_steps: int = 0) -> Any:
+    """The batched MindSpore dataset over ``generator`` (see :func:`keypoint_dataset`).
+
+    Training takes its samples from a :class:`src.sampler.TrainingSampler`: one dataset epoch is
+    ``chunk_steps`` steps (default: a whole epoch), and the first ``first_step`` global steps are
+    skipped (a resumed run continues the stream of the uninterrupted run). Steps before
+    ``first_step`` in its chunk are skipped by ``set_init_step``, which MindSpore does without
+    reading or augmenting their samples.
+    """
+    train_mode = generator.is_train
+    shuffle = train_mode if shuffle is None else shuffle
     workers = max(1, min(int(num_parallel_workers), os.cpu_count() or 1))
     batch_size = config.TRAIN.BATCH_SIZE if train_mode else config.TEST.BATCH_SIZE
-    shard: Dict[str, Any] = {"shuffle": shuffle}
-    if group_size > 1 and train_mode:
-        shard.update(num_shards=group_size, shard_id=rank)
+    if train_mode:
+        generator.rank = rank
+        sampler = TrainingSampler(len(generator), batch_size, rank, group_size, generator.seed, shuffle,
+                                  first_step, chunk_steps)
+        if sampler.steps_per_epoch == 0:
+            logger.warning("%d training records in this shard are fewer than one batch of %d: no steps per epoch",
+                           len(generator) // max(1, group_size), batch_size)
+        shard: Dict[str, Any] = {"sampler": sampler}
     elif group_size > 1:
+        # Evaluation gives every record to exactly one rank.
         indices = list(range(rank, len(generator), group_size))
         shard = {"sampler": ds.SubsetRandomSampler(indices) if shuffle else ds.SubsetSampler(indices)}
+    else:
+        shard = {"shuffle": shuffle}
     dataset = ds.GeneratorDataset(generator, column_names=list(DATASET_COLUMNS), num_parallel_workers=workers,
                                   python_multiprocessing=workers > 1, **shard)
     if transform is None:
         transform = normalize_ops()
     dataset = dataset.map(operations=transform, input_columns="image", num_parallel_workers=workers)
     dataset = dataset.batch(batch_size, drop_remainder=train_mode)
-    if train_mode and dataset.get_dataset_size() == 0:
-        logger.warning("%d training records in this shard are fewer than one batch of %d: no steps per epoch",
-                       len(generator) // max(1, group_size), batch_size)
+    if train_mode and first_step % shard["sampler"].chunk:
+        dataset.set_init_step(first_step % shard["sampler"].chunk)
+    return dataset
+
+
+def keypoint_dataset(config: Any, ann_file: Optional[str] = None, image_path: Optional[str] = None,
+                     bbox_file: Optional[str] = None, rank: int = 0, group_size: int = 1,
+                     train_mode: bool = True, num_parallel_workers: int = 8, transform: Optional[list] = None,
+                     shuffle: Optional[bool] = None) -> Tuple[Any, KeypointDatasetGenerator]:
+    """The batched keypoint dataset and its generator.
+
+    Defaults: images ``DATASET.ROOT/<set>/``, annotations
+    ``DATASET.ROOT/annotations/person_keypoints_<set>.json`` with ``<set>`` = ``DATASET.TRAIN_SET``
+    or ``DATASET.TEST_SET``; evaluation crops the detections of ``bbox_file`` (default
+    ``TEST.COCO_BBOX_FILE``) unless ``TEST.USE_GT_BBOX``.
+
+    Columns: ``image`` N×3×H×W float32 (BGR/255, ImageNet mean/std), ``target`` N×J×Hh×Wh,
+    ``weight`` N×J×1, ``scale`` N×2, ``center`` N×2, ``score`` N, ``id`` N. Batches hold
+    ``TRAIN.BATCH_SIZE`` (last partial batch dropped) or ``TEST.BATCH_SIZE``.
+
+    Training order (:mod:`src.sampler`): one shuffle per epoch seeded by ``TRAIN.SEED`` and the
+    epoch, the same on every rank; with ``group_size > 1`` each rank takes an equal shard (a few
+    records repeat so every rank runs the same number of steps). Evaluation gives every record to
+    exactly one rank (``rank::group_size``).
+
+    In evaluation a missing image raises ``ImageReadError`` here; an unreadable one raises it
+    while iterating (MindSpore re-raises it as a ``RuntimeError`` whose message holds the
+    original error and the file name).
+
+    Args:
+        transform: Operations on the HWC uint8 ``image`` column replacing the default
+            normalisation + HWC→CHW.
+        shuffle: Defaults to ``train_mode``.
+        num_parallel_workers: Capped at the number of CPUs. More than one runs the
+            generator in worker processes.
+    """
+    generator = load_keypoint_records(config, ann_file, image_path, bbox_file, train_mode)
+    dataset = keypoint_pipeline(config, generator, rank, group_size, num_parallel_workers, transform, shuffle)
     return dataset, generator

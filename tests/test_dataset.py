@@ -12,6 +12,7 @@ from src.constants import IMAGENET_MEAN, IMAGENET_STD, PIXEL_STD
 from src.dataset import (DatasetFormatError, DatasetNotFoundError, ImageReadError, KeypointDatasetGenerator,
                          gaussian_targets, keypoint_dataset)
 from src.errors import UserError
+from src.sampler import encode_index
 from src.model_utils.config import get_config
 from src.utils.transform import affine_transform, box_to_center_scale, get_affine_transform
 
@@ -244,16 +245,35 @@ def test_train_shards_are_equal_and_cover_everything(synthetic_root):
     assert {(i, tuple(c)) for p in parts for i, c in p} == all_keys
 
 
-def test_forked_workers_draw_different_augmentations(synthetic_root):
+def test_augmentation_depends_on_seed_epoch_rank_and_record_only(synthetic_root):
+    """Two worker processes, samples repeated: the draws follow (seed, epoch, rank, record), not the worker."""
     import mindspore.dataset as ds  # pylint: disable=import-outside-toplevel
     gen = KeypointDatasetGenerator(make_cfg(synthetic_root), is_train=True)
     gen.load_gt_dataset(*paths(synthetic_root, "train2017"))
+    n = len(gen)
+    indices = [encode_index(epoch, 0, n) for epoch in (0, 0, 1, 1, 0, 1, 0, 1)]
+
+    class Fixed(ds.Sampler):   # the built-in samplers refuse indices beyond the record count
+        def __init__(self):
+            super().__init__(num_samples=len(indices))
+
+        def __iter__(self):
+            return iter(indices)
+
     dataset = ds.GeneratorDataset(gen, ["image", "target", "weight", "scale", "center", "score", "id"],
-                                  sampler=ds.SubsetSampler([0] * 8), num_parallel_workers=2,
+                                  sampler=Fixed(), num_parallel_workers=2,
                                   python_multiprocessing=True)
-    crops = [row[0].tobytes() for row in dataset.create_tuple_iterator(output_numpy=True, num_epochs=1)]
-    # Samples alternate between the two workers; forked with one RNG state they would pair up.
-    assert len(crops) == 8 and not all(crops[k] == crops[k + 1] for k in range(0, 8, 2))
+    rows = [(tuple(row[3]), tuple(row[4])) for row in dataset.create_tuple_iterator(output_numpy=True, num_epochs=1)]
+    # Samples alternate between the workers, yet each epoch's draws are one and the same.
+    assert len({rows[k] for k in (0, 1, 4, 6)}) == 1 and len({rows[k] for k in (2, 3, 5, 7)}) == 1
+    assert rows[0] != rows[2]
+    other_rank = KeypointDatasetGenerator(make_cfg(synthetic_root), is_train=True)
+    other_rank.load_gt_dataset(*paths(synthetic_root, "train2017"))
+    other_rank.rank = 1
+    assert (tuple(other_rank[indices[0]][3]), tuple(other_rank[indices[0]][4])) != rows[0]
+    other_seed = KeypointDatasetGenerator(make_cfg(synthetic_root, "--TRAIN.SEED", "2"), is_train=True)
+    other_seed.load_gt_dataset(*paths(synthetic_root, "train2017"))
+    assert (tuple(other_seed[indices[0]][3]), tuple(other_seed[indices[0]][4])) != rows[0]
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -344,19 +364,11 @@ def test_corrupt_image_fails_evaluation_naming_the_file(dataset_copy):
         collect(dataset, "id")
 
 
-def test_seeded_pipeline_is_reproducible(synthetic_root):
-    import mindspore.dataset as ds  # pylint: disable=import-outside-toplevel
+def test_training_pipeline_is_reproducible_without_a_dataset_seed(synthetic_root):
     cfg = make_cfg(synthetic_root, "--batch_size", "2")
-    seed = ds.config.get_seed()
-    try:
-        runs = []
-        for _ in range(2):
-            ds.config.set_seed(123)
-            dataset, _ = keypoint_dataset(cfg, train_mode=True, num_parallel_workers=2)
-            runs.append(collect(dataset, "id", "scale"))
-        assert runs[0] == runs[1] and len({tuple(s) for _, s in runs[0]}) > 1
-    finally:
-        ds.config.set_seed(seed)
+    runs = [collect(keypoint_dataset(cfg, train_mode=True, num_parallel_workers=2)[0], "id", "scale")
+            for _ in range(2)]
+    assert runs[0] == runs[1] and len({tuple(s) for _, s in runs[0]}) > 1
 
 
 def test_missing_evaluation_image_fails_early(dataset_copy):
