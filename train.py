@@ -2,9 +2,11 @@
 
     python train.py [--config_path FILE] [--key value ...]
 
-Builds, in order: context, distributed init, dataset, network, loss, schedule,
-optimizer, callbacks; then ``Model.train``. Checkpoints are written by rank 0
-(every rank with ``TRAIN.SAVE_ALL_RANKS``) as ``simplepose-<epoch>_<step>.ckpt``.
+Builds, in order: context, distributed init, training records, resume point and step plan,
+network, schedule, optimizer, training Cell, dataset, callbacks; then ``Model.train``.
+Checkpoints are written by rank 0 (every rank with ``TRAIN.SAVE_ALL_RANKS``) as
+``simplepose-<epoch>_<step>.ckpt`` at epoch ends and every ``TRAIN.SAVE_STEPS`` steps; a run
+resumed from any of them continues exactly where it stopped (:mod:`src.steps`).
 """
 import logging
 import os
@@ -13,11 +15,12 @@ from typing import Optional, Sequence
 
 import mindspore as ms
 from mindspore import nn
-from mindspore.train import CheckpointConfig, Model
+from mindspore.amp import DynamicLossScaler
+from mindspore.train import Model
 
-from src.callbacks import DivergenceGuard, EpochEndHook, LossCsvLogger, TrainingDiverged, TrainLogger
-from src.checkpoint import FixedPrefixCheckpoint, find_resume_checkpoint, restore_training_state
-from src.dataset import keypoint_dataset
+from src.callbacks import DivergenceGuard, EpochEndHook, LossCsvLogger, StepRecord, TrainingDiverged, TrainLogger
+from src.checkpoint import CheckpointSaver, find_resume_checkpoint, restore_training_state, resume_step
+from src.dataset import keypoint_pipeline, load_keypoint_records
 from src.lr_generator import get_lr
 from src.model import get_pose_net
 from src.model_utils.cli import UserError, run_cli, setup_logging
@@ -26,18 +29,29 @@ from src.model_utils.device_adapter import get_device_id, get_device_num, get_ra
 from src.model_utils.modelarts import train_pre_process
 from src.model_utils.moxing_adapter import moxing_wrapper
 from src.network_define import JointsMSELoss, WithLossCell
+from src.steps import make_plan, steps_per_epoch
+from src.train_step import TrainStep
 
 logger = logging.getLogger("train")
 
+#: Dynamic loss scaling of float16 training, as the original port's ``Model(..., amp_level="O2")``
+#: started it (MindSpore's ``DynamicLossScaleManager()`` defaults): scale, factor, window.
+LOSS_SCALE = (2 ** 24, 2, 2000)
 
-def build_train_network(cfg, net: nn.Cell, optimizer: nn.Optimizer) -> nn.Cell:
-    """Loss cell and one-step training cell; float16 O2 with loss scaling on Ascend/GPU."""
+
+def build_train_network(cfg, net: nn.Cell, optimizer: nn.Optimizer, record_size: int = 1) -> TrainStep:
+    """The training Cell: float32 on the CPU; float16 (O2) with dynamic loss scaling on Ascend/GPU.
+
+    O2 runs the network in float16 except BatchNorm (MindSpore's black list), whose parameters and
+    arithmetic stay float32; the network it returns casts the heatmaps back to float32, so the
+    loss is computed in float32. ``record_size``: steps per sink (see :class:`TrainStep`).
+    """
     if cfg.device_target == "CPU":
-        return nn.TrainOneStepCell(WithLossCell(net, JointsMSELoss(use_target_weight=True)), optimizer)
-    ms.amp.auto_mixed_precision(net, "O2")  # BatchNorm stays float32; the loss cell below too
-    with_loss = WithLossCell(net, JointsMSELoss(use_target_weight=True))
-    scale = nn.DynamicLossScaleUpdateCell(loss_scale_value=2 ** 12, scale_factor=2, scale_window=1000)
-    return nn.TrainOneStepWithLossScaleCell(with_loss, optimizer, scale_sense=scale)
+        return TrainStep(WithLossCell(net, JointsMSELoss(use_target_weight=True)), optimizer,
+                         record_size=record_size)
+    amp_net = ms.amp.auto_mixed_precision(net, "O2")
+    with_loss = WithLossCell(amp_net, JointsMSELoss(use_target_weight=True))
+    return TrainStep(with_loss, optimizer, DynamicLossScaler(*LOSS_SCALE), record_size)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -58,52 +72,57 @@ def run(cfg) -> int:
         rank, group_size = get_rank(), get_group_size()
         setup_logging(rank)
         logger.info("Now we use %d devices! This is No.%d", group_size, rank)
-    logger.info("batch size :%d", cfg.TRAIN.BATCH_SIZE)
-    ms.set_seed(cfg.TRAIN.SEED)   # identical initial weights on every rank
+    train = cfg.TRAIN
+    logger.info("batch size :%d", train.BATCH_SIZE)
+    ms.set_seed(train.SEED)   # identical initial weights on every rank
 
-    dataset, generator = keypoint_dataset(cfg, rank=rank, group_size=group_size, train_mode=True,
-                                          num_parallel_workers=cfg.TRAIN.NUM_WORKERS)
-    steps_per_epoch = dataset.get_dataset_size()
-    if steps_per_epoch == 0:
+    generator = load_keypoint_records(cfg, train_mode=True)
+    steps = steps_per_epoch(len(generator), train.BATCH_SIZE, group_size)
+    if steps == 0:
         raise UserError(f"the training set has fewer samples per rank than TRAIN.BATCH_SIZE "
-                        f"({cfg.TRAIN.BATCH_SIZE}); lower the batch size")
-
-    resume_path = find_resume_checkpoint(cfg)
-    net = get_pose_net(cfg, is_train=resume_path is None)
-    end_epoch = cfg.TRAIN.END_EPOCH
-    lr = get_lr(0, end_epoch, steps_per_epoch, cfg.TRAIN.LR, cfg.TRAIN.LR_FACTOR, cfg.TRAIN.LR_STEP)
-    optimizer = nn.Adam(net.trainable_params(), learning_rate=ms.Tensor(lr))
-    train_net = build_train_network(cfg, net, optimizer)
-
-    begin_epoch = cfg.TRAIN.BEGIN_EPOCH
-    if resume_path:
-        begin_epoch = restore_training_state(train_net, optimizer, resume_path, steps_per_epoch)
-    else:
-        optimizer.global_step.set_data(ms.Tensor([begin_epoch * steps_per_epoch], ms.int32))
-    if begin_epoch >= end_epoch:
-        logger.info("nothing to train: epoch %d reached TRAIN.END_EPOCH %d", begin_epoch, end_epoch)
-        return 0
+                        f"({train.BATCH_SIZE}); lower the batch size")
 
     save_dir = cfg.ckpt_save_dir
-    writes_files = rank == 0 or cfg.TRAIN.SAVE_ALL_RANKS
-    if cfg.TRAIN.SAVE_ALL_RANKS and cfg.run_distribute:
+    if train.SAVE_ALL_RANKS and cfg.run_distribute:
         save_dir = os.path.join(save_dir, f"rank_{rank}")
-    callbacks = [DivergenceGuard(save_dir if writes_files else ""),
-                 TrainLogger(cfg.TRAIN.BATCH_SIZE, cfg.TRAIN.PRINT_STEP, end_epoch, group_size)]
-    callbacks.append(EpochEndHook(generator.report_skipped_images))
+    resume_path = find_resume_checkpoint(cfg, save_dir)
+    saved = ms.load_checkpoint(resume_path) if resume_path else None
+    first_step = resume_step(resume_path, saved, steps) if resume_path else train.BEGIN_EPOCH * steps
+    plan = make_plan(steps, first_step, train.END_EPOCH, bool(train.SINK_MODE), train.SINK_SIZE, train.SAVE_STEPS)
+    if first_step >= plan.last_step:
+        logger.info("nothing to train: step %d reached TRAIN.END_EPOCH %d (%d steps per epoch)",
+                    first_step, train.END_EPOCH, steps)
+        return 0
+
+    net = get_pose_net(cfg, is_train=resume_path is None)
+    lr = get_lr(0, train.END_EPOCH, steps, train.LR, train.LR_FACTOR, train.LR_STEP)
+    optimizer = nn.Adam(net.trainable_params(), learning_rate=ms.Tensor(lr))
+    train_net = build_train_network(cfg, net, optimizer, plan.chunk)
+    if resume_path:
+        restore_training_state(train_net, optimizer, resume_path, steps, saved)
+    else:
+        optimizer.global_step.set_data(ms.Tensor([first_step], ms.int32))
+    dataset = keypoint_pipeline(cfg, generator, rank, group_size, train.NUM_WORKERS, first_step=first_step,
+                                chunk_steps=plan.chunk)
+
+    writes_files = rank == 0 or train.SAVE_ALL_RANKS
+    callbacks = [StepRecord(plan, optimizer.global_step, train_net.loss_record, lr),
+                 DivergenceGuard(save_dir if writes_files else ""),
+                 TrainLogger(plan, train.BATCH_SIZE, train.PRINT_STEP, group_size),
+                 EpochEndHook(plan, generator.report_skipped_images)]
     if writes_files:
         os.makedirs(save_dir, exist_ok=True)
-        ckpt_cfg = CheckpointConfig(save_checkpoint_steps=steps_per_epoch * cfg.TRAIN.SAVE_EPOCH,
-                                    keep_checkpoint_max=cfg.TRAIN.KEEP_CKPT_MAX,
-                                    append_info=["epoch_num", "step_num"])
-        callbacks.append(LossCsvLogger(os.path.join(save_dir, "loss_log.csv"), lr, begin_epoch * steps_per_epoch))
-        callbacks.append(FixedPrefixCheckpoint(directory=save_dir, config=ckpt_cfg))
+        callbacks.append(LossCsvLogger(os.path.join(save_dir, "loss_log.csv"), first_step))
+        callbacks.append(CheckpointSaver(train_net, save_dir, plan, train.SAVE_EPOCH, train.SAVE_STEPS,
+                                         train.KEEP_CKPT_MAX))
 
-    sink = bool(cfg.TRAIN.SINK_MODE) and cfg.device_target != "CPU"
-    logger.info("start training, epoch size = %d", end_epoch)
-    model = Model(train_net)
+    logger.info("start training, epoch size = %d", train.END_EPOCH)
+    if train.SINK_MODE:
+        logger.info("dataset sink mode: %d steps per sink, %d per epoch%s", plan.chunk, steps,
+                    " (the CPU runs them one by one)" if cfg.device_target == "CPU" else "")
     try:
-        model.train(end_epoch, dataset, callbacks=callbacks, dataset_sink_mode=sink, initial_epoch=begin_epoch)
+        Model(train_net).train(plan.model_epochs, dataset, callbacks=callbacks,
+                               dataset_sink_mode=bool(train.SINK_MODE), initial_epoch=plan.initial_model_epoch)
     except TrainingDiverged as err:
         logger.error("%s", err)
         return 3

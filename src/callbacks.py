@@ -1,37 +1,88 @@
-"""Training callbacks: log lines, progress, the divergence guard, and the loss CSV."""
+"""Training callbacks: the steps done, log lines and progress, the divergence guard, the loss CSV.
+
+MindSpore calls the step callbacks after every step without dataset sink mode (and on the CPU
+in any mode), but only once per sink on Ascend and GPU in sink mode. So the callbacks here never
+count calls: :class:`StepRecord` (first in the list) reads the optimizer's ``global_step`` and
+the training Cell's loss record (:class:`src.train_step.TrainStep`) and puts the steps done since
+its last call in ``cb_params.steps``, one :class:`Step` each, which the other callbacks use. Every
+step's loss reaches the logs, the CSV and the guard in both modes; in sink mode they arrive at the
+end of each sink.
+"""
 import csv
 import logging
 import math
 import os
 import sys
 import time
-from typing import Callable, Optional
+from typing import Callable, List, NamedTuple
 
 import numpy as np
 from mindspore.train import Callback
 
+from src.steps import TrainPlan
+
 logger = logging.getLogger(__name__)
 
 
-def loss_value(net_outputs) -> float:
-    """The scalar loss of a train step (loss-scale cells return (loss, overflow, scale))."""
-    if isinstance(net_outputs, (tuple, list)):
-        net_outputs = net_outputs[0]
-    return float(np.asarray(net_outputs.asnumpy() if hasattr(net_outputs, "asnumpy") else net_outputs))
+class Step(NamedTuple):
+    """One training step: its global number and place in its epoch (all from 1), loss and learning rate."""
 
-
-def _step_in_epoch(cb_params) -> int:
-    return (cb_params.cur_step_num - 1) % cb_params.batch_num + 1
+    global_step: int
+    epoch: int
+    step: int
+    loss: float
+    lr: float
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
 
 
+class StepRecord(Callback):
+    """Puts the steps done since its last call in ``cb_params.steps`` (a list of :class:`Step`).
+
+    Args:
+        plan: the run's step arithmetic.
+        global_step: the optimizer's ``global_step`` Parameter.
+        loss_record: the training Cell's ``loss_record`` Parameter (the loss of step ``g`` is at
+            ``(g - 1) mod len(loss_record)``).
+        lr_per_step: the learning rate of every global step (index ``g - 1``).
+    """
+
+    def __init__(self, plan: TrainPlan, global_step, loss_record, lr_per_step: np.ndarray):
+        super().__init__()
+        self.plan = plan
+        self.global_step = global_step
+        self.loss_record = loss_record
+        self.lr_per_step = lr_per_step
+        self.done = plan.first_step
+
+    def on_train_step_end(self, run_context):
+        cb_params = run_context.original_args()
+        now = int(self.global_step.asnumpy().reshape(-1)[0])
+        losses = self.loss_record.asnumpy().reshape(-1)
+        if now - self.done > len(losses):
+            raise RuntimeError(f"{now - self.done} steps since the last callback exceed the loss record of "
+                               f"{len(losses)} steps")
+        steps = []
+        for g in range(self.done + 1, now + 1):
+            epoch, step = self.plan.epoch_and_step(g)
+            lr = float(self.lr_per_step[g - 1]) if g <= len(self.lr_per_step) else float("nan")
+            steps.append(Step(g, epoch, step, float(losses[(g - 1) % len(losses)]), lr))
+        self.done = now
+        cb_params.steps = steps
+
+
+def _steps(run_context) -> List[Step]:
+    return run_context.original_args().get("steps", [])
+
+
 class DivergenceGuard(Callback):
     """Stops training at the first non-finite loss, before anything is saved.
 
-    Place it before the checkpoint callback so that a diverged network is never written.
+    Place it after :class:`StepRecord` and before the checkpoint callback, so that a diverged
+    network is never written. In data-parallel training every rank sees the same (averaged)
+    loss, so every rank stops at the same step.
     """
 
     def __init__(self, ckpt_dir: str = ""):
@@ -39,99 +90,97 @@ class DivergenceGuard(Callback):
         self.ckpt_dir = ckpt_dir
 
     def on_train_step_end(self, run_context):
-        cb_params = run_context.original_args()
-        loss = loss_value(cb_params.net_outputs)
-        if not math.isfinite(loss):
-            where = f"epoch {cb_params.cur_epoch_num} step {_step_in_epoch(cb_params)}"
-            kept = f"; the last good checkpoints in {self.ckpt_dir} are kept" if self.ckpt_dir else ""
-            run_context.request_stop()
-            raise TrainingDiverged(
-                f"training diverged: the loss is {loss} at {where}{kept}. Lower TRAIN.LR or check the data.")
+        for step in _steps(run_context):
+            if not math.isfinite(step.loss):
+                kept = f"; the last good checkpoints in {self.ckpt_dir} are kept" if self.ckpt_dir else ""
+                run_context.request_stop()
+                raise TrainingDiverged(f"training diverged: the loss is {step.loss} at epoch {step.epoch} step "
+                                       f"{step.step}{kept}. Lower TRAIN.LR or check the data.")
 
 
 class TrainLogger(Callback):
     """The original's log lines plus a progress line with throughput.
 
-    Logs ``epoch: E step: S, loss is L`` every ``print_step`` steps, and at the end of
-    each epoch ``epoch time: T ms, per step time: t ms`` with the epoch's mean loss and
-    images per second. When stdout is a terminal a progress line is redrawn in place;
-    otherwise progress goes to the log every ``print_step`` steps.
+    Logs ``epoch: E step: S, loss is L`` for every ``print_step``-th step and the last of each
+    epoch, and at the end of each epoch ``epoch time: T ms, per step time: t ms`` with the mean
+    loss of the epoch's steps run by this process and images per second. When stdout is a
+    terminal a progress line is redrawn in place after each callback; otherwise progress goes to
+    the log every ``print_step`` steps.
     """
 
-    def __init__(self, batch_size: int, print_step: int = 100, end_epoch: Optional[int] = None,
-                 group_size: int = 1, lr_fn: Optional[Callable[[int], float]] = None):
+    def __init__(self, plan: TrainPlan, batch_size: int, print_step: int = 100, group_size: int = 1):
         super().__init__()
+        self.plan = plan
         self.batch_size = batch_size
         self.print_step = max(1, print_step)
-        self.end_epoch = end_epoch
         self.group_size = group_size
-        self.lr_fn = lr_fn
         self.tty = sys.stdout.isatty()
-        self.epoch_start = 0.0
-        self.losses = []
-        self.epoch_means = []
-
-    def on_train_epoch_begin(self, run_context):
         self.epoch_start = time.time()
-        self.losses = []
+        self.losses: List[float] = []
+
+    def on_train_begin(self, run_context):
+        self.epoch_start = time.time()
 
     def on_train_step_end(self, run_context):
-        cb_params = run_context.original_args()
-        loss = loss_value(cb_params.net_outputs)
-        self.losses.append(loss)
-        step = _step_in_epoch(cb_params)
-        steps = cb_params.batch_num
-        if step % self.print_step == 0 or step == steps:
-            logger.info("epoch: %d step: %d, loss is %.7g", cb_params.cur_epoch_num, step, loss)
-        if self.tty or step % self.print_step == 0:
-            elapsed = max(time.time() - self.epoch_start, 1e-9)
-            done = step * self.batch_size * self.group_size
-            total = f"/{self.end_epoch}" if self.end_epoch else ""
-            line = (f"[epoch {cb_params.cur_epoch_num}{total}] {step}/{steps} steps "
-                    f"({100.0 * step / steps:.0f}%) {done / elapsed:.1f} img/s")
-            if self.tty:
-                sys.stdout.write("\r" + line + "\033[K")
-                sys.stdout.flush()
-            else:
-                logger.info(line)
+        steps = _steps(run_context)
+        for step in steps:
+            self.losses.append(step.loss)
+            if step.step % self.print_step == 0 or step.step == self.plan.steps_per_epoch:
+                logger.info("epoch: %d step: %d, loss is %.7g", step.epoch, step.step, step.loss)
+        if steps:
+            last = steps[-1]
+            if self.tty or any(s.step % self.print_step == 0 for s in steps):
+                self._progress(last)
+            if last.step == self.plan.steps_per_epoch:
+                self._epoch_end()
 
-    def on_train_epoch_end(self, run_context):
-        cb_params = run_context.original_args()
+    def _progress(self, last: Step) -> None:
+        elapsed = max(time.time() - self.epoch_start, 1e-9)
+        total = self.plan.steps_per_epoch
+        line = (f"[epoch {last.epoch}/{self.plan.end_epoch}] {last.step}/{total} steps "
+                f"({100.0 * last.step / total:.0f}%) "
+                f"{len(self.losses) * self.batch_size * self.group_size / elapsed:.1f} img/s")
+        if self.tty:
+            sys.stdout.write("\r" + line + "\033[K")
+            sys.stdout.flush()
+        else:
+            logger.info(line)
+
+    def _epoch_end(self) -> None:
         if self.tty:
             sys.stdout.write("\r\033[K")
         elapsed = time.time() - self.epoch_start
-        steps = cb_params.batch_num
+        steps = len(self.losses)
         mean = float(np.mean(self.losses)) if self.losses else float("nan")
-        self.epoch_means.append(mean)
         images = steps * self.batch_size * self.group_size
         logger.info("epoch time: %.3f ms, per step time: %.3f ms, mean loss %.7g, %.1f img/s",
                     elapsed * 1000.0, elapsed * 1000.0 / max(steps, 1), mean, images / max(elapsed, 1e-9))
+        self.losses = []
+        self.epoch_start = time.time()
 
 
 class LossCsvLogger(Callback):
-    """Writes ``epoch,step,global_step,loss,lr`` per training step to a CSV file.
+    """Writes ``epoch,step,global_step,loss,lr`` for every training step to a CSV file.
 
-    Rows of an earlier run up to ``first_global_step`` are kept, so a resumed run
-    continues the file of the run it resumes. Place it before the checkpoint
-    callback: an epoch's rows are flushed before its checkpoint is written.
+    Rows of an earlier run up to ``first_global_step`` are kept, so a resumed run continues the
+    file of the run it resumes without gaps or repeats. Place it before the checkpoint callback:
+    a step's row is flushed before its checkpoint is written.
     """
 
     FIELDS = ("epoch", "step", "global_step", "loss", "lr")
 
-    def __init__(self, path: str, lr_per_step: Optional[np.ndarray] = None, first_global_step: int = 0):
+    def __init__(self, path: str, first_global_step: int = 0):
         super().__init__()
         self.path = path
-        self.lr_per_step = lr_per_step
         self.first_global_step = first_global_step
         self._file = None
         self._writer = None
-        self._base_step = 0
 
     def _rows_before_start(self):
         """Complete rows of an earlier run up to the step this run starts from.
 
-        A killed run may have logged steps past its last checkpoint (and a cut last
-        line); a resumed run does those steps again, so they are dropped.
+        A killed run may have logged steps past its last checkpoint (and a cut last line); a
+        resumed run does those steps again, so they are dropped.
         """
         if not os.path.exists(self.path):
             return []
@@ -146,7 +195,6 @@ class LossCsvLogger(Callback):
         return kept
 
     def on_train_begin(self, run_context):
-        self._base_step = run_context.original_args().cur_step_num
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         earlier = self._rows_before_start()
         self._file = open(self.path, "w", newline="", encoding="utf-8")
@@ -155,14 +203,8 @@ class LossCsvLogger(Callback):
         self._writer.writerows(earlier)
 
     def on_train_step_end(self, run_context):
-        cb_params = run_context.original_args()
-        # MindSpore's cur_step_num restarts at 1 in a resumed run: count from where it resumed.
-        global_step = self.first_global_step + cb_params.cur_step_num - self._base_step
-        lr = ""
-        if self.lr_per_step is not None and 0 < global_step <= len(self.lr_per_step):
-            lr = f"{float(self.lr_per_step[global_step - 1]):.8g}"
-        self._writer.writerow([cb_params.cur_epoch_num, _step_in_epoch(cb_params), global_step,
-                               f"{loss_value(cb_params.net_outputs):.8g}", lr])
+        for step in _steps(run_context):
+            self._writer.writerow([step.epoch, step.step, step.global_step, f"{step.loss:.8g}", f"{step.lr:.8g}"])
         self._file.flush()   # before a checkpoint callback saves at this step
 
     def on_train_end(self, run_context):
@@ -174,9 +216,12 @@ class LossCsvLogger(Callback):
 class EpochEndHook(Callback):
     """Calls ``fn()`` at the end of every training epoch (e.g. the dataset's skipped-image report)."""
 
-    def __init__(self, fn: Callable[[], object]):
+    def __init__(self, plan: TrainPlan, fn: Callable[[], object]):
         super().__init__()
+        self.plan = plan
         self.fn = fn
 
-    def on_train_epoch_end(self, run_context):
-        self.fn()
+    def on_train_step_end(self, run_context):
+        if any(step.step == self.plan.steps_per_epoch for step in _steps(run_context)):
+            self.fn()
+

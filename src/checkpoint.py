@@ -1,43 +1,85 @@
-"""Training checkpoints: naming, finding the newest, and resuming.
+"""Training checkpoints: writing, finding the newest, and resuming.
 
-Files are ``simplepose-<epoch>_<step>.ckpt``. They hold the network, the optimizer
-state (Adam moments, beta powers, ``global_step``) and the epoch reached
-(``epoch_num``). MindSpore writes each file to a ``.tmp`` name and renames it when
+Files are ``simplepose-<epoch>_<step>.ckpt``: ``step`` of ``epoch`` (both from 1) is the last step
+they include, so an epoch's end is ``simplepose-<epoch>_<steps per epoch>.ckpt``. They hold the
+network, the optimizer state (Adam moments, beta powers, ``global_step``), the loss scale of
+float16 training, and three run entries: ``epoch_num`` (the epoch), ``step_num`` (the global
+step) and ``steps_per_epoch``. MindSpore writes each file to a ``.tmp`` name and renames it when
 complete, so a killed run never leaves a half-written ``.ckpt``.
 """
 import logging
 import os
 import re
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 import mindspore as ms
 from mindspore import nn
-from mindspore.train import ModelCheckpoint
+from mindspore.train import Callback
 
 from src.model_utils.cli import UserError
+from src.steps import TrainPlan
+from src.train_step import LOSS_RECORD
 
 logger = logging.getLogger(__name__)
 
 CKPT_PREFIX = "simplepose"
 _CKPT_NAME = re.compile(r"^" + CKPT_PREFIX + r"(?:_\d+)?-(\d+)_(\d+)\.ckpt$")
 #: Checkpoint entries that describe the run, not the network or the optimizer.
-_RUN_ENTRIES = ("epoch_num", "step_num", "learning_rate")
+_RUN_ENTRIES = ("epoch_num", "step_num", "steps_per_epoch", "learning_rate")
+#: Training state a checkpoint may lack (one written without loss scaling): it keeps its initial value.
+_OPTIONAL_ENTRIES = ("loss_scale", "loss_scale_counter", LOSS_RECORD)
 
 
-class FixedPrefixCheckpoint(ModelCheckpoint):
-    """ModelCheckpoint that keeps its prefix when older files of the same prefix exist.
+def checkpoint_name(epoch: int, step: int) -> str:
+    """``simplepose-<epoch>_<step>.ckpt`` (``step`` of ``epoch``, both from 1)."""
+    return f"{CKPT_PREFIX}-{epoch}_{step}.ckpt"
 
-    MindSpore would otherwise switch to ``simplepose_1-...`` when a resumed run writes
-    into the folder of the run it continues.
+
+class CheckpointSaver(Callback):
+    """Writes the training Cell at the end of every ``save_epoch``-th epoch, after every
+    ``save_steps``-th step of an epoch (0: never), and at the last step of the run; keeps the
+    newest ``keep_max`` checkpoints of the folder.
+
+    It saves at the last step of ``cb_params.steps`` (see :class:`src.callbacks.StepRecord`); in
+    dataset sink mode the sink size divides the epoch and ``save_steps``, so the steps due fall
+    at the end of a sink. Place it last among the callbacks.
     """
 
-    def __init__(self, prefix: str = CKPT_PREFIX, **kwargs):
-        super().__init__(prefix=prefix, **kwargs)
-        self._prefix = prefix
+    def __init__(self, train_net: nn.Cell, directory: str, plan: TrainPlan, save_epoch: int = 1,
+                 save_steps: int = 0, keep_max: int = 5):
+        super().__init__()
+        self.train_net = train_net
+        self.directory = directory
+        self.plan = plan
+        self.save_epoch = max(1, save_epoch)
+        self.save_steps = save_steps
+        self.keep_max = max(1, keep_max)
+
+    def due(self, epoch: int, step: int, global_step: int) -> bool:
+        """Whether step ``step`` of ``epoch`` (global step ``global_step``) is saved."""
+        return ((step == self.plan.steps_per_epoch and epoch % self.save_epoch == 0)
+                or (self.save_steps > 0 and step % self.save_steps == 0)
+                or global_step == self.plan.last_step)
+
+    def on_train_step_end(self, run_context):
+        steps = run_context.original_args().get("steps", [])
+        if steps and self.due(steps[-1].epoch, steps[-1].step, steps[-1].global_step):
+            self.save(steps[-1].epoch, steps[-1].step, steps[-1].global_step)
+
+    def save(self, epoch: int, step: int, global_step: int) -> str:
+        """Writes ``simplepose-<epoch>_<step>.ckpt`` and removes the oldest beyond ``keep_max``."""
+        os.makedirs(self.directory, exist_ok=True)
+        path = os.path.join(self.directory, checkpoint_name(epoch, step))
+        ms.save_checkpoint(self.train_net, path, choice_func=lambda name: name != LOSS_RECORD,
+                           append_dict={"epoch_num": epoch, "step_num": global_step,
+                                        "steps_per_epoch": self.plan.steps_per_epoch})
+        for old in list_checkpoints(self.directory)[:-self.keep_max]:
+            os.remove(old)
+        return path
 
 
 def list_checkpoints(directory: str) -> List[str]:
-    """``simplepose-*.ckpt`` files of ``directory``, oldest epoch first (``.tmp`` ignored)."""
+    """``simplepose-*.ckpt`` files of ``directory``, oldest step first (``.tmp`` ignored)."""
     if not os.path.isdir(directory):
         return []
     found = []
@@ -49,18 +91,19 @@ def list_checkpoints(directory: str) -> List[str]:
     return [entry[-1] for entry in sorted(found)]
 
 
-def find_resume_checkpoint(cfg) -> Optional[str]:
+def find_resume_checkpoint(cfg, directory: Optional[str] = None) -> Optional[str]:
     """The checkpoint training resumes from, or None for a fresh start.
 
-    ``resume: auto`` takes the newest checkpoint of ``ckpt_save_dir`` (a fresh start
-    when there is none); ``resume: PATH`` takes that file; ``MODEL.RESUME: True`` takes
-    ``MODEL.PRETRAINED`` as the original did.
+    ``resume: auto`` takes the newest checkpoint of ``directory`` (default ``ckpt_save_dir``; the
+    folder this rank writes to); none there is a fresh start. ``resume: PATH`` takes that file;
+    ``MODEL.RESUME: True`` takes ``MODEL.PRETRAINED`` as the original did.
     """
     choice = str(cfg.get("resume", "") or "")
     if choice.lower() == "auto":
-        candidates = list_checkpoints(cfg.ckpt_save_dir)
+        directory = directory or cfg.ckpt_save_dir
+        candidates = list_checkpoints(directory)
         if not candidates:
-            logger.info("resume auto: no checkpoint in %s, starting fresh", cfg.ckpt_save_dir)
+            logger.info("resume auto: no checkpoint in %s, starting fresh", os.path.abspath(directory))
             return None
         logger.info("resume auto: newest checkpoint is %s", candidates[-1])
         return candidates[-1]
@@ -69,14 +112,18 @@ def find_resume_checkpoint(cfg) -> Optional[str]:
         return None
     if not os.path.isfile(path):
         key = "resume" if choice else "MODEL.PRETRAINED (with MODEL.RESUME True)"
-        raise FileNotFoundError(f"checkpoint to resume from not found: {path} (set by {key})")
+        raise FileNotFoundError(f"checkpoint to resume from not found: {os.path.abspath(path)} (set by {key})")
     return path
 
 
+def _scalar(params: Dict, name: str) -> Optional[int]:
+    return int(params[name].asnumpy().reshape(-1)[0]) if name in params else None
+
+
 def checkpoint_epoch(path: str, params: dict) -> int:
-    """Epoch reached by a checkpoint: its ``epoch_num`` entry, else its file name."""
+    """Epoch of a checkpoint: its ``epoch_num`` entry, else its file name."""
     if "epoch_num" in params:
-        return int(params["epoch_num"].asnumpy().reshape(-1)[0])
+        return _scalar(params, "epoch_num")
     match = _CKPT_NAME.match(os.path.basename(path))
     if not match:
         raise UserError(f"cannot tell the epoch of {path}: it has no epoch_num entry and its name is not "
@@ -84,20 +131,42 @@ def checkpoint_epoch(path: str, params: dict) -> int:
     return int(match.group(1))
 
 
-def restore_training_state(train_net: nn.Cell, optimizer: nn.Optimizer, path: str,
-                           steps_per_epoch: int) -> int:
-    """Loads network and optimizer state from ``path``; returns the epoch to continue from.
+def resume_step(path: str, params: Dict, steps_per_epoch: int) -> int:
+    """Global steps done at checkpoint ``path`` (``params``: its contents), in epochs of ``steps_per_epoch``.
+
+    The optimizer's ``global_step`` counts them. A checkpoint of an earlier version of this
+    project (no ``steps_per_epoch`` entry) was written at the end of epoch ``epoch_num``. When
+    the epoch length changed since (batch size, dataset or number of ranks), a run continues at
+    the start of the epoch the checkpoint is in.
+    """
+    saved_epoch_length = _scalar(params, "steps_per_epoch")
+    done = _scalar(params, "global_step")
+    if saved_epoch_length is None or done is None:
+        return checkpoint_epoch(path, params) * steps_per_epoch
+    if saved_epoch_length == steps_per_epoch:
+        return done
+    epochs, rest = divmod(done, saved_epoch_length)
+    if rest:
+        logger.warning("%s was written at step %d of epoch %d with %d steps per epoch; this run has %d steps per "
+                       "epoch, so epoch %d starts again from its first step", path, rest, epochs + 1,
+                       saved_epoch_length, steps_per_epoch, epochs + 1)
+    return epochs * steps_per_epoch
+
+
+def restore_training_state(train_net: nn.Cell, optimizer: nn.Optimizer, path: str, steps_per_epoch: int,
+                           params: Optional[Dict] = None) -> int:
+    """Loads network, optimizer and loss-scale state from ``path``; returns the global steps done.
 
     The learning-rate array is not restored (the schedule comes from the configuration);
-    ``global_step`` is set to ``epoch * steps_per_epoch`` so the schedule continues at the
-    right step even if the batch size changed.
+    ``global_step`` is set to the steps done (:func:`resume_step`), so the schedule and the data
+    continue at the next step even if the epoch length changed.
     """
     logger.info("resuming from %s", path)
-    params = ms.load_checkpoint(path)
-    epoch = checkpoint_epoch(path, params)
+    params = ms.load_checkpoint(path) if params is None else params
+    done = resume_step(path, params, steps_per_epoch)
     state = {k: v for k, v in params.items() if k not in _RUN_ENTRIES}
     own = {p.name for p in train_net.get_parameters()} - set(_RUN_ENTRIES)
-    missing = sorted(own - set(state))
+    missing = sorted(own - set(state) - set(_OPTIONAL_ENTRIES))
     if missing:
         shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
         raise UserError(f"{path} cannot resume this run: it lacks {shown}. Resume needs a training "
@@ -106,13 +175,10 @@ def restore_training_state(train_net: nn.Cell, optimizer: nn.Optimizer, path: st
         ms.load_param_into_net(train_net, state, strict_load=True)
     except (ValueError, RuntimeError) as err:
         raise UserError(f"{path} does not fit the configured network: {err}") from err
-    saved_step = int(optimizer.global_step.asnumpy().reshape(-1)[0])
-    if saved_step != epoch * steps_per_epoch:
-        logger.warning("checkpoint step %d differs from epoch %d x %d steps; the schedule follows the epoch",
-                       saved_step, epoch, steps_per_epoch)
-    optimizer.global_step.set_data(ms.Tensor([epoch * steps_per_epoch], ms.int32))
-    logger.info("resumed at epoch %d", epoch)
-    return epoch
+    optimizer.global_step.set_data(ms.Tensor([done], ms.int32))
+    epoch, step = divmod(max(done, 1) - 1, steps_per_epoch)
+    logger.info("resumed after step %d of epoch %d (global step %d)", step + 1, epoch + 1, done)
+    return done
 
 
 def require_model_file(cfg, purpose: str) -> str:

@@ -30,3 +30,24 @@ def run_launcher(script: str, args: Sequence[str], cwd: str, timeout: int = 600,
     extra = {"FOREGROUND": "1", **(env or {})}
     return subprocess.run(["bash", os.path.join(ROOT, "scripts", script), *args], cwd=cwd,
                           env=subprocess_env(extra), capture_output=True, text=True, timeout=timeout)
+
+
+def free_port() -> int:
+    """A TCP port that is free on 127.0.0.1 now."""
+    import socket  # pylint: disable=import-outside-toplevel
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_msrun(script: str, args: Sequence[str], log_dir: str, port: int, worker_num: int,
+                local_worker_num: Optional[int] = None, node_rank: int = 0, cwd: Optional[str] = None
+                ) -> subprocess.Popen:
+    """Starts ``msrun`` for one server (``node_rank``) of a job on 127.0.0.1; ``script`` relative to ROOT."""
+    msrun = os.path.join(os.path.dirname(sys.executable), "msrun")
+    env = subprocess_env({"PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")})
+    command = [msrun, f"--worker_num={worker_num}", f"--local_worker_num={local_worker_num or worker_num}",
+               "--master_addr=127.0.0.1", f"--master_port={port}", f"--node_rank={node_rank}",
+               f"--log_dir={log_dir}", "--join=True", os.path.join(ROOT, script), *args]
+    return subprocess.Popen(command, cwd=cwd or ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)

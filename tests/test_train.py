@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 from mindspore import nn
 
-from src.callbacks import DivergenceGuard, TrainingDiverged
+from src.callbacks import DivergenceGuard, Step, TrainingDiverged
 from src.checkpoint import list_checkpoints, restore_training_state
 from src.dataset import keypoint_dataset
 from src.lr_generator import get_lr
 from src.model import get_pose_net
 from src.model_utils.config import get_config
 from src.network_define import JointsMSELoss, WithLossCell
-from tests.helpers import ROOT, TINY_CONFIG, run_launcher, run_script, subprocess_env
+from tests.helpers import ROOT, TINY_CONFIG, free_port, run_launcher, run_script, start_msrun, subprocess_env
 
 
 def tiny_args(root, ckpt_dir, *extra):
@@ -72,11 +72,15 @@ def test_training_steps_lower_the_loss(synthetic_root):
 
 # ---- checkpoints, CSV, resume -----------------------------------------------------------------
 
+#: The run the resume tests must reproduce: 2 epochs straight, without sink mode.
+STRAIGHT = ("--end_epoch", "2", "--TRAIN.LR_STEP", "[1]")
+
+
 @pytest.fixture(scope="module")
 def trained_two_epochs(synthetic_root, tmp_path_factory):
     ckpt_dir = tmp_path_factory.mktemp("ckpt")
-    out = run_script("train.py", tiny_args(synthetic_root, ckpt_dir, "--end_epoch", "2",
-                                           "--TRAIN.KEEP_CKPT_MAX", "5", "--TRAIN.LR_STEP", "[1]"))
+    out = run_script("train.py", tiny_args(synthetic_root, ckpt_dir, *STRAIGHT, "--TRAIN.KEEP_CKPT_MAX", "5",
+                                           "--TRAIN.SINK_MODE", "False"))
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     return ckpt_dir, out.stdout
 
@@ -110,13 +114,15 @@ def test_resume_restores_optimizer_state(trained_two_epochs, synthetic_root):
     ckpt_dir, _ = trained_two_epochs
     path = list_checkpoints(str(ckpt_dir))[-1]
     saved = ms.load_checkpoint(path)
+    steps = int(saved["steps_per_epoch"].asnumpy())
     ms.set_context(mode=ms.GRAPH_MODE)
     cfg = get_config(tiny_args(synthetic_root, ckpt_dir))
     net = get_pose_net(cfg, is_train=False)
     optimizer = nn.Adam(net.trainable_params(), learning_rate=ms.Tensor(get_lr(0, 4, 7, 0.001)))
     train_net = nn.TrainOneStepCell(WithLossCell(net, JointsMSELoss(True)), optimizer)
-    epoch = restore_training_state(train_net, optimizer, path, steps_per_epoch=7)
-    assert epoch == 2
+    assert restore_training_state(train_net, optimizer, path, steps_per_epoch=steps) == 2 * steps
+    # With another epoch length (batch size changed), the run continues at the next epoch's start.
+    assert restore_training_state(train_net, optimizer, path, steps_per_epoch=7) == 14
     assert int(optimizer.global_step.asnumpy()[0]) == 14
     moment = optimizer.moment1[0]
     assert np.abs(saved[moment.name].asnumpy()).sum() > 0
@@ -134,7 +140,7 @@ def test_resume_auto_continues_to_end_epoch(trained_two_epochs, synthetic_root, 
     out = run_script("train.py", tiny_args(synthetic_root, work, "--end_epoch", "3", "--resume", "auto",
                                            "--TRAIN.LR_STEP", "[1]"))
     assert out.returncode == 0, out.stderr[-2000:]
-    assert "resumed at epoch 2" in out.stdout
+    assert "resumed after step" in out.stdout and "of epoch 2" in out.stdout
     names = [os.path.basename(p) for p in list_checkpoints(str(work))]
     assert names[-1].startswith("simplepose-3_") and len(names) == 3
     rows = read_csv(work / "loss_log.csv")
@@ -150,48 +156,62 @@ def test_resume_errors(synthetic_root, tmp_path):
     assert "none.ckpt" in out.stderr and "Traceback" not in out.stderr
 
 
-def test_sigkill_then_resume_matches_schedule(synthetic_root, tmp_path):
-    """A run killed after its first checkpoint, resumed, ends like an uninterrupted run."""
-    args = [sys.executable, os.path.join(ROOT, "train.py"),
-            *tiny_args(synthetic_root, tmp_path, "--end_epoch", "3", "--TRAIN.LR_STEP", "[2]")]
-    proc = subprocess.Popen(args, cwd=ROOT, env=subprocess_env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while not list_checkpoints(str(tmp_path)) and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.2)
+def final_difference(reference_dir, other_dir):
+    """Largest difference between the last checkpoints of two runs, over every saved value."""
+    first = ms.load_checkpoint(list_checkpoints(str(reference_dir))[-1])
+    second = ms.load_checkpoint(list_checkpoints(str(other_dir))[-1])
+    assert set(first) <= set(second)
+    return max(float(np.abs(first[k].asnumpy().astype(np.float64) - second[k].asnumpy()).max()) for k in first)
+
+
+def loss_rows(ckpt_dir):
+    return [(r["epoch"], r["step"], r["global_step"], r["loss"]) for r in read_csv(os.path.join(ckpt_dir,
+                                                                                             "loss_log.csv"))]
+
+
+@pytest.mark.slow
+def test_one_epoch_then_resume_equals_two_straight(trained_two_epochs, synthetic_root, tmp_path):
+    straight, _ = trained_two_epochs
+    first = run_script("train.py", tiny_args(synthetic_root, tmp_path, *STRAIGHT[2:], "--end_epoch", "1"))
+    assert first.returncode == 0, first.stderr[-2000:]
+    out = run_script("train.py", tiny_args(synthetic_root, tmp_path, *STRAIGHT, "--resume", "auto"))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert final_difference(straight, tmp_path) <= 1e-6
+    assert loss_rows(tmp_path) == loss_rows(straight)
+
+
+@pytest.mark.slow
+def test_sigkill_after_a_step_checkpoint_then_resume_equals_straight(trained_two_epochs, synthetic_root, tmp_path):
+    """Killed right after a checkpoint in the middle of epoch 2, resumed: the run of the fixture, in sink mode."""
+    straight, _ = trained_two_epochs
+    args = tiny_args(synthetic_root, tmp_path, *STRAIGHT, "--TRAIN.SAVE_STEPS", "2", "--TRAIN.KEEP_CKPT_MAX", "10",
+                     "--TRAIN.SINK_MODE", "True", "--TRAIN.SINK_SIZE", "2")
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "train.py"), *args], cwd=ROOT,
+                            env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    target = tmp_path / "simplepose-2_2.ckpt"
+    deadline = time.time() + 600
+    while not target.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    done_before = [os.path.basename(p) for p in list_checkpoints(str(tmp_path))]
-    assert done_before, "no checkpoint was written before the kill"
-    out = run_script("train.py", tiny_args(synthetic_root, tmp_path, "--end_epoch", "3",
-                                           "--TRAIN.LR_STEP", "[2]", "--resume", "auto"))
-    assert out.returncode == 0, out.stderr[-2000:]
     names = [os.path.basename(p) for p in list_checkpoints(str(tmp_path))]
-    assert names[-1].startswith("simplepose-3_")
-    final = ms.load_checkpoint(os.path.join(tmp_path, names[-1]))
-    steps = int(names[-1].split("_")[1].split(".")[0])
-    assert int(final["global_step"].asnumpy()[0]) == 3 * steps
-    rows = read_csv(tmp_path / "loss_log.csv")
-    by_step = {int(r["global_step"]): float(r["lr"]) for r in rows}   # a re-run epoch overwrites
-    expected = get_lr(0, 3, steps, 0.001, 0.1, [2])
-    assert sorted(by_step) == list(range(1, 3 * steps + 1))
-    np.testing.assert_allclose([by_step[s] for s in sorted(by_step)], expected, rtol=1e-6)
+    assert "simplepose-2_2.ckpt" in names and "simplepose-2_6.ckpt" not in names, names
+    out = run_script("train.py", [*args, "--resume", "auto"])
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "dataset sink mode: 2 steps per sink" in out.stdout
+    assert final_difference(straight, tmp_path) <= 1e-6
+    assert loss_rows(tmp_path) == loss_rows(straight)   # no gap, no repeat
 
 
 # ---- divergence guard ------------------------------------------------------------------------
 
-def _fake_context(loss, epoch=3, step=5):
-    cb = SimpleNamespace(net_outputs=ms.Tensor(np.float32(loss)), cur_epoch_num=epoch,
-                         cur_step_num=(epoch - 1) * 10 + step, batch_num=10)
-    return SimpleNamespace(original_args=lambda: cb, request_stop=lambda: None)
-
-
 @pytest.mark.parametrize("loss", [float("nan"), float("inf")])
 def test_divergence_guard_names_epoch_and_step(loss):
     guard = DivergenceGuard("ckpt_dir")
-    guard.on_train_step_end(_fake_context(0.5))
+    steps = [Step(24, 3, 4, 0.5, 1e-3), Step(25, 3, 5, loss, 1e-3), Step(26, 3, 6, 0.5, 1e-3)]
+    context = SimpleNamespace(original_args=lambda: {"steps": steps}, request_stop=lambda: None)
     with pytest.raises(TrainingDiverged, match=r"epoch 3 step 5.*ckpt_dir"):
-        guard.on_train_step_end(_fake_context(loss))
+        guard.on_train_step_end(context)
 
 
 def test_divergence_stops_training_without_saving(synthetic_root, tmp_path):
@@ -250,16 +270,26 @@ def test_standalone_cpu_launcher_trains(synthetic_root, tmp_path):
 
 # ---- data parallelism with msrun on the CPU ---------------------------------------------------------
 
-def test_msrun_two_workers_keep_identical_replicas(synthetic_root, tmp_path):
-    env = {"MSRUN_PORT": str(8200 + os.getpid() % 500)}
-    out = run_launcher("run_distribute_train_cpu.sh",
-                       ["ckpt", "2", "2", "1", "--config_path", TINY_CONFIG, "--dataset_path", str(synthetic_root),
-                        "--TRAIN.SAVE_ALL_RANKS", "True"], cwd=str(tmp_path), env=env, timeout=900)
-    logs = "".join((tmp_path / "logs" / "msrun" / n).read_text()[-2000:]
-                   for n in sorted(os.listdir(tmp_path / "logs" / "msrun")))
-    assert out.returncode == 0, out.stdout[-2000:] + logs
+@pytest.mark.slow
+def test_msrun_two_workers_keep_identical_replicas_and_resume_per_rank(synthetic_root, tmp_path):
+    """Two CPU workers, every rank saving into its own folder; then --resume auto finds each rank's folder."""
+    env = {"MSRUN_PORT": str(free_port())}
+    common = ["--config_path", TINY_CONFIG, "--dataset_path", str(synthetic_root), "--TRAIN.SAVE_ALL_RANKS", "True"]
+
+    def launch(end_epoch, *extra):
+        out = run_launcher("run_distribute_train_cpu.sh", ["ckpt", "2", "2", str(end_epoch), *common, *extra],
+                           cwd=str(tmp_path), env=env, timeout=900)
+        logs = "".join((tmp_path / "logs" / "msrun" / n).read_text()[-3000:]
+                       for n in sorted(os.listdir(tmp_path / "logs" / "msrun")))
+        assert out.returncode == 0, out.stdout[-2000:] + logs
+        return logs
+
+    logs = launch(1)
+    assert "Now we use 2 devices" in logs
+    logs = launch(2, "--resume", "auto")
+    assert logs.count("resumed after step") == 2, logs
     ranks = [list_checkpoints(str(tmp_path / "ckpt" / f"rank_{r}")) for r in (0, 1)]
-    assert ranks[0] and ranks[1], logs
+    assert [os.path.basename(p)[:13] for p in (ranks[0][-1], ranks[1][-1])] == ["simplepose-2_"] * 2, ranks
     first, second = ms.load_checkpoint(ranks[0][-1]), ms.load_checkpoint(ranks[1][-1])
     compared = 0
     for name, value in first.items():
@@ -273,4 +303,33 @@ def test_msrun_two_workers_keep_identical_replicas(synthetic_root, tmp_path):
                                       err_msg=param.name)
         compared += 1
     assert compared > 3 * len(net.trainable_params())
-    assert "Now we use 2 devices" in logs
+
+
+@pytest.mark.slow
+def test_a_nan_on_one_rank_stops_every_rank(synthetic_root, tmp_path):
+    """Two servers of one worker each; only rank 1 sees NaN targets (from epoch 2): both stop at once."""
+    args = tiny_args(synthetic_root, tmp_path / "ckpt", "--run_distribute", "True", "--end_epoch", "3")
+    port = free_port()
+    nodes = [start_msrun("tests/entry/diverge_on_rank1.py", args, str(tmp_path / f"node{r}"), port,
+                         worker_num=2, local_worker_num=1, node_rank=r) for r in (0, 1)]
+
+    def logs():
+        return {path.name: path.read_text(errors="replace") for path in tmp_path.glob("node*/worker_*.log")}
+
+    deadline = time.time() + 600
+    while not any("training diverged" in text for text in logs().values()):
+        assert time.time() < deadline and all(n.poll() is None for n in nodes), logs()
+        time.sleep(0.2)
+    stopped = time.time() + 60
+    for node in nodes:
+        try:
+            node.wait(timeout=max(1.0, stopped - time.time()))
+        except subprocess.TimeoutExpired:
+            for other in nodes:
+                other.kill()
+            pytest.fail(f"a rank still runs 60 s after the divergence: {logs()}")
+    assert all(node.returncode != 0 for node in nodes)
+    texts = logs()
+    assert len(texts) == 2 and all("training diverged: the loss is nan at epoch 2 step 1" in t for t in texts.values())
+    names = [os.path.basename(p) for p in list_checkpoints(str(tmp_path / "ckpt"))]
+    assert names and all(n.startswith("simplepose-1_") for n in names)
