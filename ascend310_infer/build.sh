@@ -42,7 +42,7 @@ while [ $# -gt 0 ]; do
         --mindspore) mode=mindspore ;;
         --out) [ $# -ge 2 ] || fail "--out needs a folder (usage: $USAGE)"; OUT="$2"; shift ;;
         -D?*) cmake_args+=("$1") ;;
-        -h|--help) sed -n '2,15p' "${BASH_SOURCE[0]}" | cut -c3-; exit 0 ;;
+        -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) fail "unknown argument '$1' (usage: $USAGE)" ;;
     esac
     shift
@@ -50,8 +50,6 @@ done
 if [ -z "$mode" ]; then
     if [ -n "${MS_LITE_HOME:-}" ]; then mode=lite; else mode=mindspore; fi
 fi
-mkdir -p "$OUT"
-OUT="$(cd "$OUT" && pwd)"
 problems=()
 
 # The runtime: RUNTIME_DIR holds include/api/ and lib/$LIB.
@@ -138,6 +136,8 @@ if [ ${#problems[@]} -gt 0 ]; then
     exit 2
 fi
 
+mkdir -p "$OUT"
+OUT="$(cd "$OUT" && pwd)"
 where="$NAME at $RUNTIME_DIR (lib/$LIB, _GLIBCXX_USE_CXX11_ABI=$abi $abi_source)"
 if [ "$mode" = lite ]; then
     echo "runtime: $where; devices: Ascend, GPU, CPU"
