@@ -4,9 +4,11 @@
 #   NEED_PREPROCESS: y (write the input batches) or n (reuse ./preprocess_Result); DEVICE_ID defaults to 0.
 #   --KEY value: configuration overrides for preprocess.py and postprocess.py (e.g. --dataset_path,
 #   --coco_bbox_file, --TEST.USE_GT_BBOX True); the input batch size and image size are read from the MindIR.
-# Environment: INFER_BACKEND=ascend310 (default: build and run ascend310_infer) or mindspore (run
-#   src/infer_mindir.py on INFER_DEVICE=CPU (default) or GPU).
-# Works in the current folder: preprocess_Result/, result_Files/, time_Result/, results/ and the logs
+# Environment: INFER_BACKEND=ascend310 (default: build ascend310_infer into ./infer_app and run it) or mindspore
+#   (run src/infer_mindir.py); INFER_DEVICE, the device of either: Ascend (the app's default), GPU or CPU (the
+#   runner's default; the runner takes CPU or GPU). The app on GPU or CPU needs MindSpore Lite (MS_LITE_HOME);
+#   on Ascend it uses MindSpore Lite when MS_LITE_HOME is set, the MindSpore 310 package otherwise.
+# Works in the current folder: preprocess_Result/, result_Files/, time_Result/, results/, infer_app/ and the logs
 # preprocess.log, build.log, infer.log, acc.log (the postprocess output; its AP line is printed).
 set -euo pipefail
 CALLER_PWD="$(pwd)"
@@ -29,11 +31,19 @@ case "$BACKEND" in
     ascend310|mindspore) ;;
     *) die "INFER_BACKEND must be 'ascend310' or 'mindspore', got '$BACKEND'" ;;
 esac
-INFER_DEVICE="${INFER_DEVICE:-CPU}"
-case "$INFER_DEVICE" in
-    CPU|GPU) ;;
-    *) die "INFER_DEVICE must be 'CPU' or 'GPU', got '$INFER_DEVICE'" ;;
-esac
+if [ "$BACKEND" = ascend310 ]; then
+    INFER_DEVICE="${INFER_DEVICE:-Ascend}"
+    case "$INFER_DEVICE" in
+        Ascend|GPU|CPU) ;;
+        *) die "INFER_DEVICE must be 'Ascend', 'GPU' or 'CPU' for the C++ app, got '$INFER_DEVICE'" ;;
+    esac
+else
+    INFER_DEVICE="${INFER_DEVICE:-CPU}"
+    case "$INFER_DEVICE" in
+        CPU|GPU) ;;
+        *) die "INFER_DEVICE must be 'CPU' or 'GPU' for the MindSpore runner, got '$INFER_DEVICE'" ;;
+    esac
+fi
 
 PY="$(pick_python)"
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
@@ -57,6 +67,15 @@ SHAPE="$("$PY" -c 'import sys; from src.infer_mindir import mindir_input_shape; 
 read -r BATCH _ HEIGHT WIDTH <<< "$SHAPE"
 PATHS=(--INFER.PRE_RESULT_PATH "$PRE" --INFER.POST_RESULT_PATH "$POST")
 
+# The app is built first, so that a missing runtime stops the script before the long preprocessing.
+if [ "$BACKEND" = ascend310 ]; then
+    APP="$CALLER_PWD/infer_app"
+    BUILD_ARGS=(--out "$APP")
+    [ "$INFER_DEVICE" = Ascend ] || BUILD_ARGS+=(--lite)   # GPU and CPU only through MindSpore Lite
+    step "build the C++ app" build.log bash "$ROOT/ascend310_infer/build.sh" "${BUILD_ARGS[@]}"
+    grep "^runtime: " build.log || true
+fi
+
 if [ "$NEED_PREPROCESS" = y ]; then
     step "preprocess (batches of ${BATCH}x3x${HEIGHT}x${WIDTH})" preprocess.log "$PY" "$ROOT/preprocess.py" \
         --TEST.BATCH_SIZE "$BATCH" --MODEL.IMAGE_SIZE "[$WIDTH,$HEIGHT]" "$@" "${PATHS[@]}"
@@ -66,9 +85,10 @@ fi
 
 rm -f "$POST"/sp_*_0.bin
 if [ "$BACKEND" = ascend310 ]; then
-    step "build the Ascend 310 app" build.log bash "$ROOT/ascend310_infer/build.sh"
-    step "inference (Ascend 310, device $DEVICE_ID)" infer.log "$ROOT/ascend310_infer/out/main" \
-        --mindir_path="$MINDIR" --input0_path="$PRE/00_data" --device_id="$DEVICE_ID" --output_dir="$CALLER_PWD"
+    # The runtime's libraries go on LD_LIBRARY_PATH for the app only, not for the Python steps.
+    step "inference (C++ app, $INFER_DEVICE $DEVICE_ID)" infer.log bash -c 'source "$1"; shift; exec "$@"' _ \
+        "$APP/env.sh" "$APP/main" --mindir_path="$MINDIR" --input0_path="$PRE/00_data" \
+        --device_target="$INFER_DEVICE" --device_id="$DEVICE_ID" --output_dir="$CALLER_PWD"
 else
     step "inference (MindSpore, $INFER_DEVICE)" infer.log "$PY" -m src.infer_mindir --mindir_path "$MINDIR" \
         --input0_path "$PRE/00_data" --device_target "$INFER_DEVICE" --device_id "$DEVICE_ID" --output_dir "$CALLER_PWD"

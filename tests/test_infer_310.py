@@ -1,12 +1,14 @@
 """The inference path: preprocess.py → app/runner → postprocess.py gives eval.py's AP exactly.
 
-Also: the binary layout (padding of the last batch), the runner's checks, the C++ app's file
-handling (compiled against stand-in headers), build.sh without a toolkit, the launcher's errors.
+Also: the binary layout (padding of the last batch), the runner's checks, the C++ app built by build.sh
+against stub MindSpore Lite and MindSpore 310 packages (tests/ascend310_stub), build.sh's messages when a
+runtime is missing, the launcher's errors.
 """
 import json
 import os
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -154,16 +156,6 @@ def test_chain_by_hand_on_ground_truth_boxes_without_flip(model, synthetic_root,
     assert_same_results(read_results(str(tmp_path / "results")), eval_results)
 
 
-@pytest.mark.slow
-def test_ascend310_backend_stops_at_the_missing_toolkit(model, chain_dir):
-    if os.path.isdir("/usr/local/Ascend"):
-        pytest.skip("an Ascend toolkit is installed here")
-    work, _ = chain_dir
-    out = run_launcher("run_infer_310.sh", [model[1], "n"], cwd=work, env=_without_ascend())
-    assert out.returncode != 0
-    assert "build the Ascend 310 app failed" in out.stderr and "Ascend toolkit" in out.stderr, out.stderr
-
-
 # ---- the MindSpore runner -------------------------------------------------------------------
 
 def test_runner_rejects_inputs_of_another_batch_size(model, tmp_path):
@@ -177,83 +169,273 @@ def test_runner_needs_input_files(model, tmp_path):
         runner_main(["--mindir_path", model[1], "--input0_path", str(tmp_path)])
 
 
-# ---- the C++ app, build.sh ------------------------------------------------------------------
+# ---- the C++ app against stub runtimes ------------------------------------------------------
+# tests/ascend310_stub holds stand-ins for MindSpore's C++ headers and a stub runtime library. The tests make a
+# fake MindSpore Lite package and a fake MindSpore 310 package from them, with different string ABIs, and build
+# and run the app through build.sh and CMake as a user would.
 
-def _without_ascend():
-    env = {k: v for k, v in subprocess_env().items()
-           if k not in ("ASCEND_HOME_PATH", "ASCEND_TOOLKIT_HOME", "MINDSPORE_PATH")}
+STUB = os.path.join(ROOT, "tests", "ascend310_stub")
+BUILD_SH = os.path.join(ROOT, "ascend310_infer", "build.sh")
+#: The environment variables that point build.sh at a runtime or a toolkit.
+RUNTIME_VARS = ("MS_LITE_HOME", "MINDSPORE_PATH", "ASCEND_HOME_PATH", "ASCEND_TOOLKIT_HOME", "CXX11_ABI")
+#: The string ABIs of the two stub libraries: different on purpose, build.sh reads each from its library.
+LITE_ABI, MS310_ABI = 1, 0
+
+
+def runtime_env(**values):
+    """The test environment without the user's runtime and toolkit locations, plus `values`."""
+    env = {k: v for k, v in subprocess_env().items() if k not in RUNTIME_VARS}
+    env.update({k: str(v) for k, v in values.items()})
     return env
 
 
-def test_build_sh_without_the_toolkit_says_what_is_missing():
-    if os.path.isdir("/usr/local/Ascend"):
-        pytest.skip("an Ascend toolkit is installed here")
-    out = subprocess.run(["bash", os.path.join(ROOT, "ascend310_infer", "build.sh")], env=_without_ascend(),
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode != 0
-    assert "Ascend toolkit" in out.stderr and "/usr/local/Ascend" in out.stderr, out.stderr
-    assert "ASCEND_HOME_PATH (unset)" in out.stderr
-    assert "MINDSPORE_PATH (unset)" in out.stderr and "libmindspore.so" in out.stderr, out.stderr
+@pytest.fixture
+def no_runtime(monkeypatch):
+    """Hides the user's runtime and toolkit locations from the launchers the test runs."""
+    for name in RUNTIME_VARS:
+        monkeypatch.delenv(name, raising=False)
+
+
+def run_build(out_dir, env, *args):
+    return subprocess.run(["bash", BUILD_SH, "--out", str(out_dir), *args], env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def compile_library(source, library, include_dir, *flags):
+    out = subprocess.run(["g++", "-std=c++17", "-shared", "-fPIC", "-Wall", "-Wextra", "-Werror", *flags,
+                          "-I", include_dir, source, "-o", library], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+
+
+def make_stub_package(folder, lite, abi):
+    """A fake runtime package in `folder`: the stub headers and the stub library built with string ABI `abi`.
+
+    MindSpore Lite's layout: runtime/include/api/ and runtime/lib/libmindspore-lite.so (MS_LITE_HOME = folder);
+    the 310 package's: include/api/ and lib/libmindspore.so (MINDSPORE_PATH = folder).
+    """
+    runtime = os.path.join(folder, "runtime") if lite else str(folder)
+    shutil.copytree(os.path.join(STUB, "include"), os.path.join(runtime, "include"))
+    os.makedirs(os.path.join(runtime, "lib"))
+    library = os.path.join(runtime, "lib", "libmindspore-lite.so" if lite else "libmindspore.so")
+    compile_library(os.path.join(STUB, "stub_runtime.cc"), library, runtime, f"-D_GLIBCXX_USE_CXX11_ABI={abi}",
+                    *(["-DSTUB_LITE"] if lite else []))
+    return str(folder)
 
 
 @pytest.fixture(scope="module")
-def stub_app(tmp_path_factory):
-    """The app compiled against tests/ascend310_stub (a fake model: output = 2 × input)."""
-    compiler = shutil.which("g++")
-    if compiler is None:
-        pytest.skip("no C++ compiler")
-    binary = str(tmp_path_factory.mktemp("app") / "main")
-    src = os.path.join(ROOT, "ascend310_infer")
-    out = subprocess.run([compiler, "-std=c++17", "-Wall", "-Wextra", "-Werror", "-I", src,
-                          "-I", os.path.join(ROOT, "tests", "ascend310_stub"), os.path.join(src, "src", "main.cc"),
-                          os.path.join(src, "src", "utils.cc"), "-o", binary], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    return binary
+def stubs(tmp_path_factory):
+    """Fake packages: MindSpore Lite ("lite"), the MindSpore 310 package ("ms310"), an Ascend toolkit folder."""
+    for tool in ("g++", "cmake", "nm"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed")
+    root = tmp_path_factory.mktemp("stubs")
+    (root / "Ascend").mkdir()
+    return {"root": root, "ascend": str(root / "Ascend"), "lite": make_stub_package(root / "lite", True, LITE_ABI),
+            "ms310": make_stub_package(root / "ms310", False, MS310_ABI)}
 
 
-def test_app_writes_one_result_per_input_and_the_timing(stub_app, tmp_path):
-    inputs = tmp_path / "in"
-    inputs.mkdir()
-    batches = [np.random.default_rng(i).normal(size=(2, 3, 4, 4)).astype(np.float32) for i in range(3)]
-    for i, batch in enumerate(batches):
-        batch.tofile(inputs / f"sp_bs2_{i}.bin")
-    (inputs / "notes.txt").write_text("not an input")
-    (tmp_path / "m.mindir").write_bytes(b"")
-    out = subprocess.run([stub_app, f"--mindir_path={tmp_path / 'm.mindir'}", f"--input0_path={inputs}",
-                          f"--output_dir={tmp_path / 'out'}", "--device_id=1"], capture_output=True, text=True,
-                         env={**os.environ, "STUB_INPUT_SHAPE": "2,3,4,4"})
-    assert out.returncode == 0, out.stderr
-    results = sorted(os.listdir(tmp_path / "out" / "result_Files"))
-    assert results == ["sp_bs2_0_0.bin", "sp_bs2_1_0.bin", "sp_bs2_2_0.bin"]
-    for i, batch in enumerate(batches):
-        np.testing.assert_array_equal(np.fromfile(tmp_path / "out" / "result_Files" / results[i], np.float32),
+def build_app(stubs, name, **env):
+    out = run_build(stubs["root"] / name, runtime_env(**env))
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    return str(stubs["root"] / name / "main"), out.stdout
+
+
+@pytest.fixture(scope="module")
+def lite_app(stubs):
+    """build.sh with MS_LITE_HOME set: (the app, build.sh's output)."""
+    return build_app(stubs, "app_lite", MS_LITE_HOME=stubs["lite"])
+
+
+@pytest.fixture(scope="module")
+def ms310_app(stubs):
+    """build.sh with MINDSPORE_PATH and ASCEND_HOME_PATH set: (the app, build.sh's output)."""
+    return build_app(stubs, "app_ms310", MINDSPORE_PATH=stubs["ms310"], ASCEND_HOME_PATH=stubs["ascend"])
+
+
+def runtime_lines(stdout):
+    return [line for line in stdout.splitlines() if line.startswith("runtime: ")]
+
+
+def write_inputs(folder, batches=3, shape=(2, 3, 4, 4)):
+    """Random float32 batches as sp_bs<B>_<i>.bin in `folder`, beside a file that is not an input."""
+    folder.mkdir()
+    data = [np.random.default_rng(i).normal(size=shape).astype(np.float32) for i in range(batches)]
+    for i, batch in enumerate(data):
+        batch.tofile(folder / f"sp_bs{shape[0]}_{i}.bin")
+    (folder / "notes.txt").write_text("not an input")
+    return data
+
+
+def stub_model(path, input_shape="2,3,4,4", output_shape="2,3,4,4"):
+    path.write_text(f"stub-mindir {input_shape} {output_shape}\n")
+    return str(path)
+
+
+def run_app(app, model, inputs, output_dir, *flags):
+    env = {k: v for k, v in os.environ.items() if k != "STUB_SHAPES"}
+    return subprocess.run([app, f"--mindir_path={model}", f"--input0_path={inputs}", f"--output_dir={output_dir}",
+                           *flags], capture_output=True, text=True, env=env, timeout=60)
+
+
+def assert_results(output_dir, batches):
+    """One result per input, named after it, holding the stub model's output (2 × input); the timing line."""
+    results = sorted(os.listdir(output_dir / "result_Files"))
+    assert results == [f"sp_bs2_{i}_0.bin" for i in range(len(batches))]
+    for name, batch in zip(results, batches):
+        np.testing.assert_array_equal(np.fromfile(output_dir / "result_Files" / name, np.float32),
                                       2 * batch.ravel())
-    timing = (tmp_path / "out" / "time_Result" / "test_perform_static.txt").read_text()
-    assert "ms per batch of 2 over 3 batches" in timing
+    timing = (output_dir / "time_Result" / "test_perform_static.txt").read_text()
+    assert f"ms per batch of 2 over {len(batches)} batches" in timing
+
+
+def test_build_sh_names_the_lite_runtime_and_reads_its_abi(stubs, lite_app):
+    app, stdout = lite_app
+    runtime = os.path.join(stubs["lite"], "runtime")
+    assert runtime_lines(stdout) == [
+        f"runtime: MindSpore Lite at {runtime} (lib/libmindspore-lite.so, _GLIBCXX_USE_CXX11_ABI={LITE_ABI} "
+        "read from its symbols); devices: Ascend, GPU, CPU"]
+    with open(os.path.join(os.path.dirname(app), "env.sh")) as f:
+        assert f.read().startswith(f'export LD_LIBRARY_PATH="{runtime}/lib$')
+
+
+def test_build_sh_names_the_310_package_and_reads_its_abi(stubs, ms310_app):
+    assert runtime_lines(ms310_app[1]) == [
+        f"runtime: the MindSpore 310 package at {stubs['ms310']} (lib/libmindspore.so, "
+        f"_GLIBCXX_USE_CXX11_ABI={MS310_ABI} read from its symbols); Ascend toolkit at {stubs['ascend']}; "
+        "devices: Ascend"]
+
+
+@pytest.mark.parametrize("target,device", [("CPU", "CPU"), ("GPU", "GPU 2"), ("Ascend", "Ascend 2")])
+def test_lite_app_builds_from_the_file_on_each_device(lite_app, tmp_path, target, device):
+    batches = write_inputs(tmp_path / "in")
+    model = stub_model(tmp_path / "m.mindir")
+    out = run_app(lite_app[0], model, tmp_path / "in", tmp_path / "out", f"--device_target={target}",
+                  "--device_id", "2")
+    assert out.returncode == 0, out.stderr
+    assert f"runtime: MindSpore Lite (_GLIBCXX_USE_CXX11_ABI={LITE_ABI}), device {target} 2" in out.stdout
+    assert f"Model::Build({model}, kMindIR) on {device}\n" in out.stderr
+    assert_results(tmp_path / "out", batches)
+
+
+def test_310_app_builds_from_the_loaded_graph_on_ascend(ms310_app, tmp_path):
+    batches = write_inputs(tmp_path / "in")
+    model = stub_model(tmp_path / "m.mindir")
+    out = run_app(ms310_app[0], model, tmp_path / "in", tmp_path / "out", "--device_id=1")
+    assert out.returncode == 0, out.stderr
+    assert f"runtime: the MindSpore 310 package (_GLIBCXX_USE_CXX11_ABI={MS310_ABI}), device Ascend 1" in out.stdout
+    assert f"Serialization::Load({model}) + Model::Build(GraphCell) on Ascend 1\n" in out.stderr
+    assert_results(tmp_path / "out", batches)
+
+
+@pytest.mark.parametrize("target", ["GPU", "CPU"])
+def test_310_app_runs_on_ascend_only(ms310_app, tmp_path, target):
+    write_inputs(tmp_path / "in")
+    out = run_app(ms310_app[0], stub_model(tmp_path / "m.mindir"), tmp_path / "in", tmp_path / "out",
+                  f"--device_target={target}")
+    assert out.returncode != 0
+    assert "built against the MindSpore 310 package, which runs on Ascend only" in out.stderr, out.stderr
+    assert "MS_LITE_HOME" in out.stderr and not os.listdir(tmp_path / "out" / "result_Files")
 
 
 @pytest.mark.parametrize("case,words", [
     ("no_model", "MindIR file not found"),
     ("wrong_size", "has 20 bytes but the model input x (2x3x4x4) takes 384"),
     ("no_inputs", "no .bin files"),
+    ("not_a_model", "MindSpore Lite cannot build {model} for Ascend 0: {model} is not a stub model"),
+    ("unknown_flag", "unknown flag --device (see --help)"),
+    ("bad_target", "--device_target must be Ascend, GPU or CPU, got 'NPU'"),
+    ("bad_id", "--device_id must be >= 0, got -1"),
 ])
-def test_app_errors_name_the_problem(stub_app, tmp_path, case, words):
+def test_app_errors_name_the_problem(lite_app, tmp_path, case, words):
     inputs = tmp_path / "in"
     inputs.mkdir()
-    if case == "wrong_size":
-        np.zeros(5, np.float32).tofile(inputs / "sp_bs2_0.bin")
-    elif case == "no_model":
-        np.zeros(96, np.float32).tofile(inputs / "sp_bs2_0.bin")
-    model_path = tmp_path / "m.mindir"
-    if case != "no_model":
-        model_path.write_bytes(b"")
-    out = subprocess.run([stub_app, f"--mindir_path={model_path}", f"--input0_path={inputs}",
-                          f"--output_dir={tmp_path}"], capture_output=True, text=True)
+    if case != "no_inputs":
+        np.zeros(5 if case == "wrong_size" else 96, np.float32).tofile(inputs / "sp_bs2_0.bin")
+    model = tmp_path / "m.mindir"
+    if case == "not_a_model":
+        model.write_bytes(b"\x08\x01 not a stub model")
+    elif case != "no_model":
+        stub_model(model)
+    flags = {"unknown_flag": ["--device=CPU"], "bad_target": ["--device_target=NPU"],
+             "bad_id": ["--device_id=-1"]}.get(case, [])
+    out = run_app(lite_app[0], model, inputs, tmp_path / "out", *flags)
     assert out.returncode != 0
-    assert words in out.stderr, out.stderr
+    assert words.format(model=model) in out.stderr, out.stderr
 
 
-# ---- run_infer_310.sh arguments -------------------------------------------------------------
+def test_cxx11_abi_override_reaches_the_compiler(stubs, tmp_path):
+    """CXX11_ABI beats the library's symbols. Against the stub library of the other ABI the link then fails
+    (its Status::ToString returns the other std::string): what reading the ABI from the library prevents."""
+    other = 1 - LITE_ABI
+    out = run_build(tmp_path / "app", runtime_env(MS_LITE_HOME=stubs["lite"], CXX11_ABI=other))
+    assert f"_GLIBCXX_USE_CXX11_ABI={other} set by CXX11_ABI" in out.stdout, out.stdout + out.stderr
+    assert out.returncode != 0
+    assert "undefined reference to `mindspore::Status::ToString" in out.stderr, out.stderr[-3000:]
+
+
+# ---- build.sh when a runtime is missing -----------------------------------------------------
+
+def error_lines(out):
+    lines = out.stderr.splitlines()
+    assert out.returncode == 2 and lines and all(line.startswith("error: ") for line in lines), out.stderr
+    return lines
+
+
+def test_build_sh_without_any_runtime_says_where_it_looked(tmp_path):
+    if os.path.isdir("/usr/local/Ascend"):
+        pytest.skip("an Ascend toolkit is installed here")
+    runtime, toolkit = error_lines(run_build(tmp_path / "app", runtime_env()))
+    import mindspore  # pylint: disable=import-outside-toplevel
+    package = os.path.dirname(mindspore.__file__)
+    assert "the MindSpore 310 package was not found (MS_LITE_HOME is unset, so MindSpore Lite was not tried)" \
+        in runtime
+    assert (f"looked at: MINDSPORE_PATH (unset); the mindspore package of {sys.executable}: {package} "
+            "(no include/api/model.h, lib/libmindspore.so). Set MS_LITE_HOME") in runtime
+    assert ("the Ascend toolkit (CANN), which the MindSpore 310 package needs, was not found; looked at: "
+            "ASCEND_HOME_PATH (unset); ASCEND_TOOLKIT_HOME (unset); /usr/local/Ascend (no such folder)") in toolkit
+    assert not (tmp_path / "app" / "main").exists()
+
+
+@pytest.mark.parametrize("case,words", [
+    ("unset", "MindSpore Lite not found: MS_LITE_HOME is unset. Download the cloud-inference package "
+              "mindspore-lite-<version>-linux-<x64|aarch64>.tar.gz"),
+    ("empty", "looked at: {home}/runtime (no such folder); {home} (no include/api/model.h, lib/libmindspore-lite.so)"),
+    ("headers_only", "looked at: {home}/runtime (no lib/libmindspore-lite.so); {home} (no include/api/model.h, "),
+    ("mindspore_chosen", "the MindSpore 310 package was not found (--mindspore chosen, so MindSpore Lite was not "
+                         "tried); looked at: MINDSPORE_PATH (unset)"),
+    ("unknown_argument", "unknown argument '--gpu' (usage: bash ascend310_infer/build.sh [--lite | --mindspore]"),
+])
+def test_build_sh_says_what_is_missing_in_one_line(tmp_path, case, words):
+    home = tmp_path / "mindspore-lite"
+    home.mkdir()
+    if case == "headers_only":
+        shutil.copytree(os.path.join(STUB, "include"), home / "runtime" / "include")
+    args = {"unset": ["--lite"], "mindspore_chosen": ["--mindspore"], "unknown_argument": ["--gpu"]}.get(case, [])
+    env = runtime_env() if case == "unset" else runtime_env(MS_LITE_HOME=home, ASCEND_HOME_PATH=tmp_path)
+    lines = error_lines(run_build(tmp_path / "app", env, *args))
+    assert len(lines) == 1 and words.format(home=home) in lines[0], lines
+
+
+@pytest.mark.parametrize("abi,words", [
+    ("", "cannot tell the C++ string ABI of {lib} from its symbols (0 with std::__cxx11, 0 with the old "
+         "std::string); set CXX11_ABI=0 or 1"),
+    ("2", "CXX11_ABI must be 0 or 1, got '2'"),
+])
+def test_build_sh_needs_a_known_string_abi(tmp_path, abi, words):
+    if shutil.which("g++") is None or shutil.which("nm") is None:
+        pytest.skip("g++ or nm is not installed")
+    runtime = tmp_path / "lite" / "runtime"
+    shutil.copytree(os.path.join(STUB, "include"), runtime / "include")
+    (runtime / "lib").mkdir()
+    source = tmp_path / "plain.cc"
+    source.write_text('extern "C" int plain_function() { return 1; }\n')
+    library = runtime / "lib" / "libmindspore-lite.so"
+    compile_library(str(source), str(library), str(runtime))
+    lines = error_lines(run_build(tmp_path / "app", runtime_env(MS_LITE_HOME=tmp_path / "lite", CXX11_ABI=abi)))
+    assert lines == ["error: " + words.format(lib=library)]
+
+
+# ---- run_infer_310.sh -----------------------------------------------------------------------
 
 @pytest.mark.parametrize("args,env,words", [
     ([], {}, "usage: bash scripts/run_infer_310.sh [MINDIR_PATH] [NEED_PREPROCESS] [DEVICE_ID]"),
@@ -261,7 +443,9 @@ def test_app_errors_name_the_problem(stub_app, tmp_path, case, words):
     (["{model}", "maybe"], {}, "NEED_PREPROCESS must be 'y' or 'n', got 'maybe'"),
     (["{model}", "y", "first"], {}, "DEVICE_ID must be an integer >= 0, got 'first'"),
     (["{model}", "y"], {"INFER_BACKEND": "tpu"}, "INFER_BACKEND must be 'ascend310' or 'mindspore'"),
-    (["{model}", "y"], {"INFER_BACKEND": "mindspore", "INFER_DEVICE": "NPU"}, "INFER_DEVICE must be"),
+    (["{model}", "y"], {"INFER_DEVICE": "NPU"}, "INFER_DEVICE must be 'Ascend', 'GPU' or 'CPU' for the C++ app"),
+    (["{model}", "y"], {"INFER_BACKEND": "mindspore", "INFER_DEVICE": "Ascend"},
+     "INFER_DEVICE must be 'CPU' or 'GPU' for the MindSpore runner, got 'Ascend'"),
 ])
 def test_launcher_argument_errors(tmp_path, args, env, words):
     model_path = tmp_path / "m.mindir"
@@ -276,3 +460,54 @@ def test_launcher_rejects_a_file_that_is_not_a_mindir(tmp_path):
     (tmp_path / "m.mindir").write_bytes(b"not a model")
     out = run_launcher("run_infer_310.sh", [str(tmp_path / "m.mindir"), "n"], cwd=str(tmp_path))
     assert out.returncode != 0 and "cannot read the input shape" in out.stderr, out.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("device,words", [
+    ("", "Ascend toolkit (CANN), which the MindSpore 310 package needs, was not found"),
+    ("CPU", "MindSpore Lite not found: MS_LITE_HOME is unset"),
+])
+def test_launcher_stops_before_preprocessing_without_a_runtime(model, tmp_path, no_runtime, device, words):
+    if os.path.isdir("/usr/local/Ascend"):
+        pytest.skip("an Ascend toolkit is installed here")
+    out = run_launcher("run_infer_310.sh", [model[1], "y"], cwd=str(tmp_path),
+                       env={"INFER_DEVICE": device} if device else {})
+    assert out.returncode != 0
+    assert "build the C++ app failed" in out.stderr and words in out.stderr, out.stderr
+    assert not (tmp_path / "preprocess.log").exists()
+
+
+def run_chain_with_app(model, synthetic_root, chain_dir, work, env):
+    """run_infer_310.sh with the C++ app on CPU in `work`, on a copy of chain_dir's input batches."""
+    shutil.copytree(os.path.join(chain_dir[0], "preprocess_Result"), work / "preprocess_Result")
+    return run_launcher("run_infer_310.sh", [model[1], "n", "0", *TINY, "--dataset_path", synthetic_root,
+                                             "--coco_bbox_file", os.path.join(synthetic_root, BBOX_FILE)],
+                        cwd=str(work), env={"INFER_DEVICE": "CPU", **env})
+
+
+@pytest.mark.slow
+def test_chain_runs_the_app_on_a_stub_lite_cpu(model, synthetic_root, chain_dir, stubs, tmp_path, no_runtime):
+    """The wiring: the app is built against Lite, runs on the CPU and postprocess.py scores its results."""
+    out = run_chain_with_app(model, synthetic_root, chain_dir, tmp_path,
+                             {"MS_LITE_HOME": stubs["lite"], "STUB_SHAPES": "3,3,64,32 3,17,16,8"})
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "runtime: MindSpore Lite at" in out.stdout and ap_line(out.stdout)
+    with open(tmp_path / "infer.log") as f:
+        assert f"Model::Build({model[1]}, kMindIR) on CPU\n" in f.read()
+    batch = np.fromfile(tmp_path / "preprocess_Result" / "00_data" / "sp_bs3_0.bin", np.float32)
+    result = np.fromfile(tmp_path / "result_Files" / "sp_bs3_0_0.bin", np.float32)
+    np.testing.assert_array_equal(result, 2 * np.resize(batch, 3 * 17 * 16 * 8))
+
+
+@pytest.mark.slow
+def test_chain_on_a_real_lite_cpu_matches_the_mindspore_runner(model, synthetic_root, chain_dir, tmp_path):
+    """Runs only where MS_LITE_HOME names a real MindSpore Lite package that reads MindSpore 2.10's MindIR."""
+    if not os.environ.get("MS_LITE_HOME"):
+        pytest.skip("MS_LITE_HOME is unset: no MindSpore Lite package to run the real app with")
+    out = run_chain_with_app(model, synthetic_root, chain_dir, tmp_path, {})
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    for name in sorted(os.listdir(os.path.join(chain_dir[0], "result_Files"))):
+        np.testing.assert_allclose(np.fromfile(tmp_path / "result_Files" / name, np.float32),
+                                   np.fromfile(os.path.join(chain_dir[0], "result_Files", name), np.float32),
+                                   rtol=1e-4, atol=1e-5)
+    assert ap_line(out.stdout)

@@ -1,16 +1,18 @@
 /**
- * SimplePoseNet inference on an Ascend 310 with the MindSpore C++ API.
+ * SimplePoseNet inference with MindSpore's C++ API, on either runtime build.sh found:
+ *   - MindSpore Lite (cloud inference package; SIMPLE_POSE_WITH_LITE defined): Ascend 310/310P, GPU or CPU.
+ *     The model is built from the MindIR file, Model::Build(path, kMindIR, context).
+ *   - the MindSpore 310 package (include/api + libmindspore.so): Ascend 310 only. The model is built from the
+ *     loaded graph, Serialization::Load + Model::Build(GraphCell, context).
  *
- *   ./out/main --mindir_path=simple_pose.mindir --input0_path=preprocess_Result/00_data [--device_id=0]
- *              [--output_dir=.]
+ *   ./out/main --mindir_path=simple_pose.mindir --input0_path=preprocess_Result/00_data
+ *              [--device_target=Ascend|GPU|CPU] [--device_id=0] [--output_dir=.]
  *
- * Every <name>.bin in --input0_path is one batch: float32, exactly the model input's size
- * (preprocess.py writes them). Output 0 goes to <output_dir>/result_Files/<name>_0.bin and the
- * mean time of Model::Predict per batch to <output_dir>/time_Result/test_perform_static.txt.
- * src/infer_mindir.py runs the same contract with MindSpore on a CPU or GPU.
+ * Every <name>.bin in --input0_path is one batch: float32, exactly the model input's size (preprocess.py
+ * writes them). Output 0 goes to <output_dir>/result_Files/<name>_0.bin and the mean time of Model::Predict
+ * per batch to <output_dir>/time_Result/test_perform_static.txt. src/infer_mindir.py runs the same contract
+ * with MindSpore's Python API.
  */
-#include <gflags/gflags.h>
-
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -21,28 +23,49 @@
 
 #include "include/api/context.h"
 #include "include/api/model.h"
-#include "include/api/serialization.h"
 #include "include/api/types.h"
+#ifndef SIMPLE_POSE_WITH_LITE
+#include "include/api/serialization.h"
+#endif
+#include "inc/flags.h"
 #include "inc/utils.h"
-
-DEFINE_string(mindir_path, "", "exported model (.mindir, from export.py)");
-DEFINE_string(input0_path, ".", "folder of the input .bin files (preprocess.py's 00_data)");
-DEFINE_int32(device_id, 0, "Ascend device id");
-DEFINE_string(output_dir, ".", "folder that receives result_Files/ and time_Result/");
 
 namespace {
 
-// MindSpore packages before 1.6 name the device info class Ascend310DeviceInfo.
-#ifdef SIMPLE_POSE_ASCEND310_DEVICE_INFO
-using DeviceInfo = mindspore::Ascend310DeviceInfo;
+#ifdef SIMPLE_POSE_WITH_LITE
+constexpr char kRuntime[] = "MindSpore Lite";
 #else
-using DeviceInfo = mindspore::AscendDeviceInfo;
+constexpr char kRuntime[] = "the MindSpore 310 package";
+#endif
+
+// MindSpore packages before 1.6 name the Ascend device info class Ascend310DeviceInfo.
+#ifdef SIMPLE_POSE_ASCEND310_DEVICE_INFO
+using AscendInfo = mindspore::Ascend310DeviceInfo;
+#else
+using AscendInfo = mindspore::AscendDeviceInfo;
 #endif
 
 constexpr char kResultDir[] = "result_Files";
 constexpr char kTimeDir[] = "time_Result";
 constexpr char kTimeFile[] = "test_perform_static.txt";
 constexpr char kOutputSuffix[] = "_0.bin";
+constexpr int kUsageError = 2;
+
+// The std::string ABI this binary was compiled with; it must be the runtime's (build.sh reads that from the
+// runtime library's symbols).
+#ifdef _GLIBCXX_USE_CXX11_ABI
+constexpr int kCxx11Abi = _GLIBCXX_USE_CXX11_ABI;
+#else
+constexpr int kCxx11Abi = -1;  // not libstdc++
+#endif
+
+struct Options {
+  std::string mindir_path;
+  std::string input0_path = ".";
+  std::string output_dir = ".";
+  std::string device_target = "Ascend";
+  int32_t device_id = 0;
+};
 
 std::string ShapeText(const std::vector<int64_t> &shape) {
   std::ostringstream text;
@@ -52,27 +75,66 @@ std::string ShapeText(const std::vector<int64_t> &shape) {
   return text.str();
 }
 
-int Fail(const std::string &message) {
+int Fail(const std::string &message, int code = 1) {
   std::cerr << "error: " << message << std::endl;
-  return 1;
+  return code;
 }
 
-// Loads and compiles the model for the device of --device_id.
-bool BuildModel(mindspore::Model *model) {
+// The device info for --device_target and --device_id; nullptr (and *error) when this runtime lacks it.
+std::shared_ptr<mindspore::DeviceInfoContext> MakeDeviceInfo(const Options &options, std::string *error) {
+  const auto device_id = static_cast<uint32_t>(options.device_id);
+  if (options.device_target == "Ascend") {
+    auto ascend = std::make_shared<AscendInfo>();
+    ascend->SetDeviceID(device_id);
+    return ascend;
+  }
+  if (options.device_target != "GPU" && options.device_target != "CPU") {
+    *error = "--device_target must be Ascend, GPU or CPU, got '" + options.device_target + "'";
+    return nullptr;
+  }
+#ifdef SIMPLE_POSE_WITH_LITE
+  if (options.device_target == "GPU") {
+    auto gpu = std::make_shared<mindspore::GPUDeviceInfo>();
+    gpu->SetDeviceID(device_id);
+    return gpu;
+  }
+  return std::make_shared<mindspore::CPUDeviceInfo>();
+#else
+  *error = "this app was built against the MindSpore 310 package, which runs on Ascend only; for --device_target=" +
+           options.device_target + " set MS_LITE_HOME to a MindSpore Lite package and run build.sh again";
+  return nullptr;
+#endif
+}
+
+// Loads and compiles the model on the chosen device.
+bool BuildModel(const Options &options, mindspore::Model *model) {
+  std::string error;
+  auto device = MakeDeviceInfo(options, &error);
+  if (device == nullptr) {
+    std::cerr << "error: " << error << std::endl;
+    return false;
+  }
   auto context = std::make_shared<mindspore::Context>();
-  auto device = std::make_shared<DeviceInfo>();
-  device->SetDeviceID(static_cast<uint32_t>(FLAGS_device_id));
   context->MutableDeviceInfo().push_back(device);
 
+#ifdef SIMPLE_POSE_WITH_LITE
+  // Lite builds from the file: its Model::Build(GraphCell, ...) answers "unsupported feature".
+  mindspore::Status status = model->Build(options.mindir_path, mindspore::kMindIR, context);
+#else
+  // The MindSpore package builds from a loaded graph: its Model::Build(path, ...) answers "unsupported feature".
   mindspore::Graph graph;
-  mindspore::Status status = mindspore::Serialization::Load(FLAGS_mindir_path, mindspore::ModelType::kMindIR, &graph);
+  mindspore::Status status = mindspore::Serialization::Load(options.mindir_path, mindspore::kMindIR, &graph);
   if (status != mindspore::kSuccess) {
-    std::cerr << "error: cannot load " << FLAGS_mindir_path << " as MindIR: " << status.ToString() << std::endl;
+    std::cerr << "error: cannot load " << options.mindir_path << " as MindIR: " << status.ToString() << std::endl;
     return false;
   }
   status = model->Build(mindspore::GraphCell(graph), context);
+#endif
   if (status != mindspore::kSuccess) {
-    std::cerr << "error: cannot build the model on device " << FLAGS_device_id << ": " << status.ToString()
+    std::cerr << "error: " << kRuntime << " cannot build " << options.mindir_path << " for " << options.device_target
+              << " " << options.device_id << ": " << status.ToString()
+              << " (the runtime's log above says why; a runtime older than the MindSpore that exported the model "
+                 "cannot read its MindIR)"
               << std::endl;
     return false;
   }
@@ -114,7 +176,7 @@ bool InferFile(mindspore::Model *model, const mindspore::MSTensor &input, const 
 bool WriteTiming(const std::string &time_dir, double mean_ms, int64_t batch, size_t batches) {
   char line[256];
   std::snprintf(line, sizeof(line), "mean inference time: %.3f ms per batch of %lld over %zu batches\n", mean_ms,
-                static_cast<long long>(batch), batches);
+                static_cast<long long>(batch), batches);  // NOLINT(runtime/int): the printf type
   const std::string text = line;
   std::cout << text;
   return simple_pose::WriteFile(simple_pose::JoinPath(time_dir, kTimeFile), text.data(), text.size());
@@ -123,26 +185,46 @@ bool WriteTiming(const std::string &time_dir, double mean_ms, int64_t batch, siz
 }  // namespace
 
 int main(int argc, char **argv) {
-  gflags::SetUsageMessage("main --mindir_path=MODEL.mindir --input0_path=DIR [--device_id=0] [--output_dir=.]");
-  gflags::ParseCommandLineFlags(&argc, &argv, true);
-  if (FLAGS_mindir_path.empty() || !simple_pose::IsFile(FLAGS_mindir_path)) {
-    return Fail("MindIR file not found: '" + FLAGS_mindir_path + "' (--mindir_path)");
+  Options options;
+  simple_pose::FlagSet flags(argv[0]);
+  flags.AddString("mindir_path", &options.mindir_path, "exported model (.mindir, from export.py)");
+  flags.AddString("input0_path", &options.input0_path, "folder of the input .bin files (preprocess.py's 00_data)");
+  flags.AddString("output_dir", &options.output_dir, "folder that receives result_Files/ and time_Result/");
+  flags.AddString("device_target", &options.device_target,
+                  "Ascend, GPU or CPU (GPU and CPU need the app built against MindSpore Lite)");
+  flags.AddInt("device_id", &options.device_id, "device number for Ascend and GPU");
+  bool help = false;
+  std::string error;
+  if (!flags.Parse(argc, argv, &help, &error)) {
+    return Fail(error, kUsageError);
+  }
+  if (help) {
+    std::cout << flags.Usage();
+    return 0;
+  }
+  if (options.device_id < 0) {
+    return Fail("--device_id must be >= 0, got " + std::to_string(options.device_id), kUsageError);
+  }
+  if (options.mindir_path.empty() || !simple_pose::IsFile(options.mindir_path)) {
+    return Fail("MindIR file not found: '" + options.mindir_path + "' (--mindir_path)", kUsageError);
   }
   std::vector<std::string> files;
-  if (!simple_pose::ListFiles(FLAGS_input0_path, ".bin", &files)) {
+  if (!simple_pose::ListFiles(options.input0_path, ".bin", &files)) {
     return 1;
   }
   if (files.empty()) {
-    return Fail("no .bin files in " + FLAGS_input0_path + " (--input0_path); run preprocess.py first");
+    return Fail("no .bin files in " + options.input0_path + " (--input0_path); run preprocess.py first", kUsageError);
   }
-  const std::string result_dir = simple_pose::JoinPath(FLAGS_output_dir, kResultDir);
-  const std::string time_dir = simple_pose::JoinPath(FLAGS_output_dir, kTimeDir);
+  const std::string result_dir = simple_pose::JoinPath(options.output_dir, kResultDir);
+  const std::string time_dir = simple_pose::JoinPath(options.output_dir, kTimeDir);
   if (!simple_pose::MakeDirs(result_dir) || !simple_pose::MakeDirs(time_dir)) {
     return 1;
   }
 
+  std::cout << "runtime: " << kRuntime << " (_GLIBCXX_USE_CXX11_ABI=" << kCxx11Abi << "), device "
+            << options.device_target << " " << options.device_id << std::endl;
   mindspore::Model model;
-  if (!BuildModel(&model)) {
+  if (!BuildModel(options, &model)) {
     return 1;
   }
   std::vector<mindspore::MSTensor> model_inputs = model.GetInputs();

@@ -1,4 +1,5 @@
-// Test stand-in for MindSpore's include/api/context.h.
+// Test stand-in for include/api/context.h of MindSpore and MindSpore Lite: the context and the device infos of
+// the app's three targets (DeviceType values as in MindSpore Lite 2.x). Ascend310DeviceInfo is the pre-1.6 name.
 #ifndef SIMPLE_POSE_TEST_STUB_CONTEXT_H_
 #define SIMPLE_POSE_TEST_STUB_CONTEXT_H_
 #include <cstdint>
@@ -6,27 +7,57 @@
 #include <vector>
 
 namespace mindspore {
-class DeviceInfoContext {
+enum DeviceType {
+  kCPU = 0,
+  kGPU,
+  kKirinNPU,
+  kAscend,
+  kAscend910,
+  kAscend310,
+  kInvalidDeviceType = 100,
+};
+
+class DeviceInfoContext;
+
+class Context {
  public:
+  struct Data;
+  Context();
+  std::vector<std::shared_ptr<DeviceInfoContext>> &MutableDeviceInfo();
+
+ private:
+  std::shared_ptr<Data> data_;
+};
+
+class DeviceInfoContext : public std::enable_shared_from_this<DeviceInfoContext> {
+ public:
+  struct Data;
+  DeviceInfoContext();
   virtual ~DeviceInfoContext() = default;
+  virtual enum DeviceType GetDeviceType() const = 0;
+
+ protected:
+  std::shared_ptr<Data> data_;
+};
+
+class CPUDeviceInfo : public DeviceInfoContext {
+ public:
+  enum DeviceType GetDeviceType() const override { return kCPU; }
+};
+
+class GPUDeviceInfo : public DeviceInfoContext {
+ public:
+  enum DeviceType GetDeviceType() const override { return kGPU; }
+  void SetDeviceID(uint32_t device_id);
+  uint32_t GetDeviceID() const;
 };
 
 class AscendDeviceInfo : public DeviceInfoContext {
  public:
-  void SetDeviceID(uint32_t device_id) { device_id_ = device_id; }
-  uint32_t GetDeviceID() const { return device_id_; }
-
- private:
-  uint32_t device_id_ = 0;
+  enum DeviceType GetDeviceType() const override { return kAscend; }
+  void SetDeviceID(uint32_t device_id);
+  uint32_t GetDeviceID() const;
 };
 using Ascend310DeviceInfo = AscendDeviceInfo;
-
-class Context {
- public:
-  std::vector<std::shared_ptr<DeviceInfoContext>> &MutableDeviceInfo() { return device_info_; }
-
- private:
-  std::vector<std::shared_ptr<DeviceInfoContext>> device_info_;
-};
 }  // namespace mindspore
 #endif  // SIMPLE_POSE_TEST_STUB_CONTEXT_H_

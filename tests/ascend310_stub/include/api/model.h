@@ -1,60 +1,38 @@
-// Test stand-in for MindSpore's include/api/model.h: a fake model whose input shape comes from
-// the environment variable STUB_INPUT_SHAPE ("2,3,4,4" by default) and whose output 0 is the input × 2.
+// Test stand-in for include/api/model.h of MindSpore and MindSpore Lite. Both declare both ways to build:
+// MindSpore Lite implements Build(path, type, context) and answers kLiteNotSupport to Build(GraphCell, ...);
+// the MindSpore package implements Build(GraphCell, ...) and answers kMCFailed to Build(path, ...).
 #ifndef SIMPLE_POSE_TEST_STUB_MODEL_H_
 #define SIMPLE_POSE_TEST_STUB_MODEL_H_
-#include <cstdlib>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "include/api/cell.h"
 #include "include/api/context.h"
+#include "include/api/graph.h"
+#include "include/api/status.h"
 #include "include/api/types.h"
 
 namespace mindspore {
-class Graph {};
-
-class GraphCell {
- public:
-  GraphCell() = default;
-  explicit GraphCell(const Graph &graph) : graph_(graph) {}
-
- private:
-  Graph graph_;
-};
-
+class ModelImpl;
 class TrainCfg;
 
 class Model {
  public:
-  Status Build(GraphCell, const std::shared_ptr<Context> &model_context = nullptr,
-               const std::shared_ptr<TrainCfg> & = nullptr) {
-    return model_context == nullptr || model_context->MutableDeviceInfo().empty() ? kMEFailed : kSuccess;
-  }
+  Model();
+  ~Model();
+  Model(const Model &) = delete;
+  void operator=(const Model &) = delete;
 
-  std::vector<MSTensor> GetInputs() {
-    const char *text = std::getenv("STUB_INPUT_SHAPE");
-    std::stringstream items(text != nullptr ? text : "2,3,4,4");
-    std::vector<int64_t> shape;
-    int64_t count = 1;
-    for (std::string item; std::getline(items, item, ',');) {
-      shape.push_back(std::stoll(item));
-      count *= shape.back();
-    }
-    return {MSTensor("x", DataType::kNumberTypeFloat32, shape, nullptr, static_cast<size_t>(count) * sizeof(float))};
-  }
+  Status Build(const std::string &model_path, ModelType model_type,
+               const std::shared_ptr<Context> &model_context = nullptr);
+  Status Build(GraphCell graph, const std::shared_ptr<Context> &model_context = nullptr,
+               const std::shared_ptr<TrainCfg> &train_cfg = nullptr);
+  std::vector<MSTensor> GetInputs();
+  Status Predict(const std::vector<MSTensor> &inputs, std::vector<MSTensor> *outputs);
 
-  Status Predict(const std::vector<MSTensor> &inputs, std::vector<MSTensor> *outputs) {
-    std::shared_ptr<const void> data = inputs[0].Data();
-    const float *in = static_cast<const float *>(data.get());
-    std::vector<float> out(inputs[0].DataSize() / sizeof(float));
-    for (size_t i = 0; i < out.size(); ++i) {
-      out[i] = 2.0f * in[i];
-    }
-    outputs->clear();
-    outputs->emplace_back("y", DataType::kNumberTypeFloat32, inputs[0].Shape(), out.data(), out.size() * sizeof(float));
-    return kSuccess;
-  }
+ private:
+  std::shared_ptr<ModelImpl> impl_;
 };
 }  // namespace mindspore
 #endif  // SIMPLE_POSE_TEST_STUB_MODEL_H_
