@@ -104,14 +104,23 @@ msrun_train() {
     shift 8
     local py
     py="$(pick_python)"
+    command -v "$py" > /dev/null || die "Python interpreter '$py' not found"
     local py_dir
-    py_dir="$(dirname "$(command -v "$py")")" || die "Python interpreter '$py' not found"
-    "$py" -c "import importlib.util as u, os, sys; s = u.find_spec('mindspore')
-sys.exit(not (s and os.path.isfile(os.path.join(os.path.dirname(s.origin), 'parallel', 'cluster', 'run.py'))))" \
-        || die "msrun is not available with $py (it comes with MindSpore 2.3 and later: mindspore.parallel.cluster)"
+    py_dir="$(dirname "$(command -v "$py")")"
+    # msrun is the console script MindSpore (2.3 and later) installs next to its interpreter.
+    local msrun=("$py_dir/msrun")
+    if [ ! -x "$py_dir/msrun" ]; then
+        if command -v msrun > /dev/null; then msrun=("$(command -v msrun)")
+        elif "$py" -c "import importlib.util as u, os, sys; s = u.find_spec('mindspore')
+sys.exit(not (s and os.path.isfile(os.path.join(os.path.dirname(s.origin), 'parallel', 'cluster', 'run.py'))))"; then
+            msrun=("$py" -m mindspore.parallel.cluster.run)
+        else
+            die "msrun not found next to $py or on PATH (it comes with MindSpore 2.3 and later)"
+        fi
+    fi
     # msrun starts each worker with the `python` found on PATH: make it this interpreter.
     export PATH="$py_dir:$PATH"
-    launch "$log" "$py" -m mindspore.parallel.cluster.run --worker_num="$workers" \
+    launch "$log" "${msrun[@]}" --worker_num="$workers" \
         --local_worker_num="$local_workers" --master_addr="$addr" --master_port="$port" --node_rank="$node_rank" \
         --join=True --log_dir="$(abs_path "${MSRUN_LOG_DIR:-logs/msrun}")" "$ROOT/train.py" \
         --device_target "$target" --run_distribute True --ckpt_save_dir "$ckpt" "$@"
