@@ -57,11 +57,13 @@ def test_the_message_says_what_is_offered_and_what_is_missing(target, changes, w
 
 def test_set_device_refuses_before_mindspore_is_asked(monkeypatch):
     asked = []
-    monkeypatch.setattr(ms, "set_device", lambda *args: asked.append(args))
+    monkeypatch.setattr(ms, "set_device", lambda *args, **kwargs: asked.append((args, kwargs)))
     with pytest.raises(DeviceUnavailableError, match="device_target GPU is not available here"):
         device_adapter.set_device("GPU", 0)
     device_adapter.set_device("CPU")
-    assert asked == [("CPU",)]
+    monkeypatch.setattr(device_adapter, "check_device", lambda target: None)   # as on a machine with a GPU
+    device_adapter.set_device("GPU", 2)
+    assert asked == [(("CPU",), {}), (("GPU",), {"device_id": 2})]
 
 
 def test_without_mindspore_set_device_the_context_is_used(monkeypatch):

@@ -74,12 +74,11 @@ def set_device(target: str, device_id: Optional[int] = None) -> None:
     """
     check_device(target)
     try:
+        ids = {} if device_id is None else {"device_id": device_id}
         if hasattr(ms, "set_device"):
-            ms.set_device(target) if device_id is None else ms.set_device(target, device_id)
-        elif device_id is None:
-            ms.set_context(device_target=target)
+            ms.set_device(target, **ids)
         else:
-            ms.set_context(device_target=target, device_id=device_id)
+            ms.set_context(device_target=target, **ids)
     except RuntimeError as err:
         if "Unsupported device target" not in str(err):
             raise
