@@ -7,7 +7,8 @@ Writes ``<EXPORT.FILE_NAME>.mindir`` (or ``.air``, ``.onnx``) for a fixed input 
 ``TEST.BATCH_SIZE × 3 × H × W`` float32 (``[W, H]`` = ``MODEL.IMAGE_SIZE``), the
 normalised crops preprocess.py writes. The network is built with MindSpore's stock
 operators whatever ``MODEL.FAST_CPU`` says: the exported graph must run on any backend.
-AIR needs an Ascend device. ONNX needs the ``onnx`` package; the padded max-pool is
+AIR needs an Ascend device and is deprecated in MindSpore 2.10 (MINDIR is the format
+MindSpore Lite reads). ONNX needs the ``onnx`` package; the padded max-pool is
 spelled with exportable operators and the file is repaired after MindSpore's export so
 that onnxruntime runs it (see ``src/onnx_fix.py``).
 """
@@ -70,9 +71,16 @@ def run(cfg: Any) -> int:
     """Exports with ``cfg`` (with ``enable_modelarts``, between ModelArts' copies in and out)."""
     setup_logging()
     file_format = cfg.EXPORT.FILE_FORMAT
-    if file_format == "AIR" and cfg.device_target != "Ascend":
-        raise UserError(f"AIR export needs an Ascend device (device_target is {cfg.device_target}); "
-                        f"use --EXPORT.FILE_FORMAT MINDIR or ONNX, or export on an Ascend machine")
+    if file_format == "AIR":
+        # mindspore.export (train/serialization.py): "AIR format is deprecated, and will be removed in a
+        # future version, please use other format or use MindSpore Lite to do offline inference".
+        logger.warning("AIR export is deprecated in MindSpore %s and will be removed in a future version; "
+                       "prefer MINDIR (--EXPORT.FILE_FORMAT MINDIR), which MindSpore Lite and "
+                       "scripts/run_infer_310.sh read", ms.__version__)
+        if cfg.device_target != "Ascend":
+            raise UserError(f"AIR export needs an Ascend device (device_target is {cfg.device_target}) and is "
+                            f"deprecated in MindSpore {ms.__version__}; use --EXPORT.FILE_FORMAT MINDIR (or ONNX), "
+                            f"or export on an Ascend machine")
     if file_format == "ONNX":
         import_onnx()  # fail before the network is built
     model_file = require_model_file(cfg, "export")

@@ -14,6 +14,7 @@ heatmap size the network produces. The network is built for inference (no ImageN
 from typing import Any
 
 from src.model import PoseResNet, get_pose_net
+from src.model_shape import heatmap_size_for
 from src.model_utils.config import get_config
 
 NETWORK_NAME = "simple_pose"
@@ -44,8 +45,7 @@ def create_network(name: str, *args: Any, **kwargs: Any) -> PoseResNet:
     ckpt_path = kwargs.pop("ckpt_path", None)
     fast_cpu = kwargs.pop("fast_cpu", None)
     if "image_size" in kwargs and "heatmap_size" not in kwargs:
-        num_deconv = int(cfg.POSE_RESNET.NUM_DECONV_LAYERS)
-        kwargs["heatmap_size"] = [int(v) // 32 * 2 ** num_deconv for v in kwargs["image_size"]]
+        kwargs["heatmap_size"] = heatmap_size_for(kwargs["image_size"], int(cfg.POSE_RESNET.NUM_DECONV_LAYERS))
     for key, value in kwargs.items():
         cfg.set(SHORT_NAMES.get(key, key), value)
     return get_pose_net(cfg, is_train=False, ckpt_path=ckpt_path, fast_cpu=fast_cpu)

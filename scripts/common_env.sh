@@ -1,10 +1,22 @@
 #!/usr/bin/env bash
-# Shared helpers for the launchers (sourced, not run). Sets ROOT-relative helpers;
-# callers define ROOT and CALLER_PWD before sourcing.
+# Shared helpers for the launchers (sourced, not run). Callers define ROOT (the repository) and
+# CALLER_PWD (the directory the user called the script in) before sourcing.
+#
+# The Python entry points run in CALLER_PWD with the repository on PYTHONPATH, exactly as
+# `python <repo>/train.py ...` typed there would: relative paths, in the launcher's arguments, in
+# the `--KEY value` words passed through and in the configuration file, are taken from the
+# caller's directory.
 
-# ensure_venv REQUIREMENT_FILE... : creates ./.venv when missing and installs the
-# given requirement files when they changed since the last install.
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+
+# ensure_venv REQUIREMENT_FILE... : creates ./.venv when missing and installs the given
+# requirement files when they changed since the last install; sets VENV_PY.
+# NO_VENV=1 skips all of it and uses $PYTHON (default python3) as it is.
 ensure_venv() {
+    if [ "${NO_VENV:-0}" = "1" ]; then
+        VENV_PY="$(command -v "${PYTHON:-python3}")" || { echo "error: NO_VENV=1 but ${PYTHON:-python3} is not found" >&2; return 1; }
+        return 0
+    fi
     local py="${PYTHON:-python3}"
     VENV_PY="$ROOT/.venv/bin/python"
     if [ ! -x "$VENV_PY" ]; then
@@ -14,15 +26,14 @@ ensure_venv() {
     fi
     local stamp="$ROOT/.venv/.requirements.sha"
     local want
-    want="$(cat "$@" | sha256sum | cut -d' ' -f1)"
+    want="$(cd "$ROOT" && cat "$@" | sha256sum | cut -d' ' -f1)"
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
         echo "installing requirements ($*) into .venv (first run downloads MindSpore, ~800 MB)..."
         local args=()
-        for f in "$@"; do args+=(-r "$f"); done
+        for f in "$@"; do args+=(-r "$ROOT/$f"); done
         "$VENV_PY" -m pip install --quiet "${args[@]}"
         echo "$want" > "$stamp"
     fi
-    export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 }
 
 # die MESSAGE : one error line on stderr, exit 2.
@@ -45,7 +56,7 @@ check_int() {
 abs_path() {
     case "$1" in
         /*|obs://*|s3://*|file://*) echo "$1" ;;
-        *) echo "$CALLER_PWD/$1" ;;
+        *) echo "${CALLER_PWD%/}/$1" ;;
     esac
 }
 
@@ -55,6 +66,18 @@ pick_python() {
     elif [ -x "$ROOT/.venv/bin/python" ]; then echo "$ROOT/.venv/bin/python"
     else echo python3
     fi
+}
+
+# wait_all PID... : waits for every PID; returns the exit code of the first one (in the order
+# given) that failed, 0 when none did.
+wait_all() {
+    local status=0 code pid
+    for pid in "$@"; do
+        code=0
+        wait "$pid" || code=$?
+        if [ "$status" -eq 0 ] && [ "$code" -ne 0 ]; then status=$code; fi
+    done
+    return "$status"
 }
 
 # launch LOG_FILE COMMAND... : runs COMMAND in the background logging to LOG_FILE,
@@ -71,4 +94,34 @@ launch() {
     fi
     nohup "$@" > "$log" 2>&1 &
     echo "started in the background (pid $!); log: $log"
+}
+
+# msrun_train LOG WORKER_NUM LOCAL_WORKER_NUM MASTER_ADDR MASTER_PORT NODE_RANK CKPT_SAVE_DIR DEVICE_TARGET [ARGS...]
+# : data-parallel training started by MindSpore's msrun on this server (one call per server),
+# workers logging to logs/msrun/ (MSRUN_LOG_DIR) under the caller's directory.
+msrun_train() {
+    local log="$1" workers="$2" local_workers="$3" addr="$4" port="$5" node_rank="$6" ckpt="$7" target="$8"
+    shift 8
+    local py
+    py="$(pick_python)"
+    command -v "$py" > /dev/null || die "Python interpreter '$py' not found"
+    local py_dir
+    py_dir="$(dirname "$(command -v "$py")")"
+    # msrun is the console script MindSpore (2.3 and later) installs next to its interpreter.
+    local msrun=("$py_dir/msrun")
+    if [ ! -x "$py_dir/msrun" ]; then
+        if command -v msrun > /dev/null; then msrun=("$(command -v msrun)")
+        elif "$py" -c "import importlib.util as u, os, sys; s = u.find_spec('mindspore')
+sys.exit(not (s and os.path.isfile(os.path.join(os.path.dirname(s.origin), 'parallel', 'cluster', 'run.py'))))"; then
+            msrun=("$py" -m mindspore.parallel.cluster.run)
+        else
+            die "msrun not found next to $py or on PATH (it comes with MindSpore 2.3 and later)"
+        fi
+    fi
+    # msrun starts each worker with the `python` found on PATH: make it this interpreter.
+    export PATH="$py_dir:$PATH"
+    launch "$log" "${msrun[@]}" --worker_num="$workers" \
+        --local_worker_num="$local_workers" --master_addr="$addr" --master_port="$port" --node_rank="$node_rank" \
+        --join=True --log_dir="$(abs_path "${MSRUN_LOG_DIR:-logs/msrun}")" "$ROOT/train.py" \
+        --device_target "$target" --run_distribute True --ckpt_save_dir "$ckpt" "$@"
 }

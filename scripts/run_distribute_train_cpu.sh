@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Data-parallel training with WORKER_NUM CPU processes on this machine, started by msrun.
+# Data-parallel training with WORKER_NUM CPU processes on this machine, started by msrun
+# (run_distribute_train_msrun.sh with one server).
 # Usage: bash scripts/run_distribute_train_cpu.sh [CKPT_SAVE_DIR] [WORKER_NUM] [BATCH_SIZE] [END_EPOCH] [--KEY value ...]
 # Environment: MSRUN_PORT (scheduler port, default 8118).
 # Runs in the background logging to logs/run_distribute_train_cpu.log (workers: logs/msrun/worker_<i>.log);
@@ -13,14 +14,5 @@ CKPT_SAVE_DIR="$(abs_path "$1")"; WORKER_NUM="$2"; BATCH_SIZE="$3"; END_EPOCH="$
 check_int WORKER_NUM "$WORKER_NUM" 1
 check_int BATCH_SIZE "$BATCH_SIZE" 1
 check_int END_EPOCH "$END_EPOCH" 1
-PY="$(pick_python)"
-MSRUN="$(dirname "$(command -v "$PY")")/msrun"
-[ -x "$MSRUN" ] || MSRUN="$(command -v msrun || true)"
-[ -n "$MSRUN" ] || die "msrun not found next to $PY or on PATH (it comes with the mindspore package)"
-# msrun starts each worker with the `python` found on PATH: make it this interpreter.
-export PATH="$(dirname "$(command -v "$PY")"):$PATH"
-cd "$ROOT"
-launch "$CALLER_PWD/logs/run_distribute_train_cpu.log" "$MSRUN" --worker_num="$WORKER_NUM" \
-    --local_worker_num="$WORKER_NUM" --master_port="${MSRUN_PORT:-8118}" --join=True \
-    --log_dir="$CALLER_PWD/logs/msrun" "$ROOT/train.py" --device_target CPU --run_distribute True \
-    --ckpt_save_dir "$CKPT_SAVE_DIR" --batch_size "$BATCH_SIZE" --end_epoch "$END_EPOCH" "$@"
+msrun_train "$CALLER_PWD/logs/run_distribute_train_cpu.log" "$WORKER_NUM" "$WORKER_NUM" 127.0.0.1 \
+    "${MSRUN_PORT:-8118}" 0 "$CKPT_SAVE_DIR" CPU --batch_size "$BATCH_SIZE" --end_epoch "$END_EPOCH" "$@"

@@ -11,7 +11,6 @@ MODEL_FILE="$(abs_path "$1")"; BBOX_FILE="$(abs_path "$2")"; DEVICE_ID="$3"; shi
 [ -f "$MODEL_FILE" ] || die "TEST_MODEL_FILE '$MODEL_FILE' is not a file"
 [ -f "$BBOX_FILE" ] || die "COCO_BBOX_FILE '$BBOX_FILE' is not a file"
 check_int DEVICE_ID "$DEVICE_ID" 0
-cd "$ROOT"
 export DEVICE_ID RANK_ID=0 RANK_SIZE=1
 launch "$CALLER_PWD/eval_log${DEVICE_ID}.txt" "$(pick_python)" "$ROOT/eval.py" --device_target Ascend \
     --eval_model_file "$MODEL_FILE" --coco_bbox_file "$BBOX_FILE" "$@"

@@ -10,6 +10,5 @@ usage_check "bash scripts/run_eval_cpu.sh [TEST_MODEL_FILE] [COCO_BBOX_FILE]" 2 
 MODEL_FILE="$(abs_path "$1")"; BBOX_FILE="$(abs_path "$2")"; shift 2
 [ -f "$MODEL_FILE" ] || die "TEST_MODEL_FILE '$MODEL_FILE' is not a file"
 [ -f "$BBOX_FILE" ] || die "COCO_BBOX_FILE '$BBOX_FILE' is not a file"
-cd "$ROOT"
 launch "$CALLER_PWD/logs/run_eval_cpu.log" "$(pick_python)" "$ROOT/eval.py" --device_target CPU \
     --eval_model_file "$MODEL_FILE" --coco_bbox_file "$BBOX_FILE" "$@"

@@ -10,7 +10,6 @@ usage_check "bash scripts/run_standalone_train.sh [CKPT_SAVE_DIR] [DEVICE_ID] [B
 CKPT_SAVE_DIR="$(abs_path "$1")"; DEVICE_ID="$2"; BATCH_SIZE="$3"; shift 3
 check_int DEVICE_ID "$DEVICE_ID" 0
 check_int BATCH_SIZE "$BATCH_SIZE" 1
-cd "$ROOT"
 export DEVICE_ID RANK_ID=0 RANK_SIZE=1
 launch "$CALLER_PWD/train_log${DEVICE_ID}.txt" "$(pick_python)" "$ROOT/train.py" --device_target Ascend \
     --ckpt_save_dir "$CKPT_SAVE_DIR" --batch_size "$BATCH_SIZE" "$@"

@@ -11,6 +11,5 @@ usage_check "bash scripts/run_standalone_train_cpu.sh [CKPT_SAVE_DIR] [BATCH_SIZ
 CKPT_SAVE_DIR="$(abs_path "$1")"; BATCH_SIZE="$2"; END_EPOCH="$3"; shift 3
 check_int BATCH_SIZE "$BATCH_SIZE" 1
 check_int END_EPOCH "$END_EPOCH" 1
-cd "$ROOT"
 launch "$CALLER_PWD/logs/run_standalone_train_cpu.log" "$(pick_python)" "$ROOT/train.py" --device_target CPU \
     --ckpt_save_dir "$CKPT_SAVE_DIR" --batch_size "$BATCH_SIZE" --end_epoch "$END_EPOCH" "$@"

@@ -23,7 +23,7 @@ from typing import Any, Dict, List, NamedTuple, Sequence
 
 import numpy as np
 
-from src.errors import UserError
+from src.errors import UserError, shown_path
 
 DATA_DIR = "00_data"
 META_DIR = "meta"
@@ -115,7 +115,7 @@ def write_info(pre_dir: str, batch_size: int, image_size: Sequence[int], num_bat
 def read_info(pre_dir: str) -> Dict[str, Any]:
     path = os.path.join(pre_dir, META_DIR, INFO_FILE)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"no preprocessed data: {path} not found; run preprocess.py first "
+        raise FileNotFoundError(f"no preprocessed data: {shown_path(path)} not found; run preprocess.py first "
                                 f"(INFER.PRE_RESULT_PATH is {pre_dir})")
     with open(path, encoding="utf-8") as f:
         return json.load(f)
@@ -147,7 +147,7 @@ def read_result(path: str, shape: Sequence[int]) -> np.ndarray:
 def list_inputs(input_dir: str) -> List[str]:
     """The ``.bin`` files of ``input_dir`` in name order (the order the apps run them in)."""
     if not os.path.isdir(input_dir):
-        raise NotADirectoryError(f"input folder not found: {input_dir} (--input0_path)")
+        raise NotADirectoryError(f"input folder not found: {shown_path(input_dir)} (--input0_path)")
     names = sorted(name for name in os.listdir(input_dir) if name.endswith(".bin"))
     if not names:
         raise InferFilesError(f"no .bin files in {input_dir} (--input0_path); run preprocess.py first")

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from src.dataset import ImageReadError, crop_person, normalize_ops
-from src.errors import UserError
+from src.errors import UserError, shown_path
 from src.evaluate.coco_eval import rescore
 from src.evaluate.runner import predict_heatmaps
 from src.predict import postprocess_outputs
@@ -51,7 +51,7 @@ def list_images(img_path: str) -> List[str]:
     if os.path.isfile(img_path):
         return [img_path]
     if not os.path.isdir(img_path):
-        raise FileNotFoundError(f"image not found: '{img_path}' (img_path); pass an image file or a folder")
+        raise FileNotFoundError(f"image not found: '{shown_path(img_path)}' (img_path); pass an image file or a folder")
     files = sorted(os.path.join(img_path, name) for name in os.listdir(img_path)
                    if name.lower().endswith(IMAGE_EXTENSIONS))
     if not files:
@@ -137,7 +137,7 @@ def boxes_for_images(images: Sequence[str], boxes: str, image_thre: float) -> Di
         keep = scores >= image_thre
         return {images[0]: PersonBoxes(array[keep], scores[keep], ids[images[0]])}
     if not os.path.isfile(text):
-        raise FileNotFoundError(f"boxes file not found: '{text}' (boxes); give a COCO detection file or "
+        raise FileNotFoundError(f"boxes file not found: '{shown_path(text)}' (boxes); give a COCO detection file or "
                                 f"'[[x,y,w,h],...]'")
     by_name: Dict[str, List[Dict[str, Any]]] = {}
     by_id: Dict[int, List[Dict[str, Any]]] = {}

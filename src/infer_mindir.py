@@ -21,8 +21,10 @@ import numpy as np
 from mindspore import nn
 from mindspore.train import mind_ir_pb2  # the MindIR protobuf schema shipped with MindSpore
 
+from src.errors import shown_path
 from src.infer_files import OUTPUT_SUFFIX, InferFilesError, list_inputs
 from src.model_utils.cli import run_cli, setup_logging
+from src.model_utils.device_adapter import set_device
 
 logger = logging.getLogger("infer_mindir")
 
@@ -43,13 +45,10 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
 
 def load_model(mindir_path: str, device_target: str, device_id: int) -> nn.GraphCell:
     if not os.path.isfile(mindir_path):
-        raise FileNotFoundError(f"MindIR file not found: {mindir_path} (--mindir_path); export one with "
+        raise FileNotFoundError(f"MindIR file not found: {shown_path(mindir_path)} (--mindir_path); export one with "
                                 f"export.py")
     ms.set_context(mode=ms.GRAPH_MODE)
-    if device_target == "CPU":
-        ms.set_device(device_target)
-    else:
-        ms.set_device(device_target, device_id)
+    set_device(device_target, None if device_target == "CPU" else device_id)
     return nn.GraphCell(ms.load(mindir_path))
 
 

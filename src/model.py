@@ -26,8 +26,9 @@ import numpy as np
 from mindspore import Tensor, nn
 from mindspore.common.initializer import HeNormal, Normal, initializer
 
-from src.errors import UserError
+from src.errors import UserError, shown_path
 from src.fast_ops import Conv2d, Conv2dTranspose, conv_bn
+from src.model_shape import DECONV_PADDING, ConfigSizeError, check_sizes  # noqa: F401 (ConfigSizeError: public here)
 
 logger = logging.getLogger(__name__)
 
@@ -36,10 +37,6 @@ BN_EPS = 1e-5
 HEAD_INIT_STD = 0.001  # deconvolution and final convolution weights, as the reference
 #: Top-level Cells that are not part of the ResNet backbone.
 HEAD_CELLS = ("deconv_layers", "final_layer")
-
-
-class ConfigSizeError(UserError, ValueError):
-    """The configured input and heatmap sizes do not fit the network."""
 
 
 class CheckpointMismatchError(UserError, ValueError):
@@ -119,10 +116,6 @@ RESNET_SPEC: Dict[int, Tuple[Block, Tuple[int, int, int, int]]] = {
     101: (Bottleneck, (3, 4, 23, 3)),
     152: (Bottleneck, (3, 8, 36, 3)),
 }
-
-#: Deconvolution kernel -> (padding, output_padding) giving an output of exactly twice the input.
-DECONV_PADDING: Dict[int, Tuple[int, int]] = {4: (1, 0), 3: (1, 1), 2: (0, 0)}
-
 
 def _shortcut(down_sample_layer: nn.SequentialCell, x: Tensor) -> Tensor:
     """The projection shortcut ``[conv, bn]`` applied to ``x`` (BatchNorm folded where it pays)."""
@@ -259,7 +252,7 @@ class PoseResNet(nn.Cell):
             CheckpointMismatchError: backbone parameters are missing or have other shapes.
         """
         if not path or not os.path.isfile(path):
-            raise FileNotFoundError(f"ImageNet checkpoint not found: '{path}' (MODEL.PRETRAINED); download a "
+            raise FileNotFoundError(f"ImageNet checkpoint not found: '{shown_path(path)}' (MODEL.PRETRAINED); download a "
                                     f"MindSpore ResNet-{self.num_layers} checkpoint there or set "
                                     f"MODEL.INIT_WEIGHTS False to train from scratch")
         logger.info("loading pretrained model %s", path)
@@ -297,32 +290,13 @@ def load_network_checkpoint(net: nn.Cell, path: str) -> None:
         CheckpointMismatchError: parameters missing from the file or of other shapes.
     """
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"checkpoint not found: '{path}'")
+        raise FileNotFoundError(f"checkpoint not found: '{shown_path(path)}'")
     load_parameters(list(net.get_parameters()), ms.load_checkpoint(path), path, "network checkpoint")
 
 
 def use_fast_cpu(cfg: Any) -> bool:
     """The CPU formulations are used on ``device_target`` CPU unless ``MODEL.FAST_CPU`` is False."""
     return str(cfg.device_target) == "CPU" and bool(getattr(cfg.MODEL, "FAST_CPU", True))
-
-
-def check_sizes(image_size: Sequence[int], heatmap_size: Sequence[int], num_deconv: int) -> None:
-    """Checks that the network maps ``image_size`` [w, h] to ``heatmap_size`` [w, h].
-
-    The backbone divides by 32 (so the input must be a multiple of 32) and each
-    deconvolution doubles: the heatmap is ``image / 32 * 2**num_deconv``.
-
-    Raises:
-        ConfigSizeError: naming the keys and the sizes that would fit.
-    """
-    if len(image_size) != 2 or any(int(v) <= 0 or int(v) % 32 for v in image_size):
-        raise ConfigSizeError(f"MODEL.IMAGE_SIZE {list(image_size)} must be [width, height] with both multiples "
-                              f"of 32 (the ResNet backbone divides by 32), e.g. [192, 256] or [96, 128]")
-    expected = [int(v) // 32 * 2 ** num_deconv for v in image_size]
-    if list(map(int, heatmap_size)) != expected:
-        raise ConfigSizeError(f"POSE_RESNET.HEATMAP_SIZE {list(heatmap_size)} does not match the network: "
-                              f"MODEL.IMAGE_SIZE {list(image_size)} with {num_deconv} deconvolution layers gives "
-                              f"{expected}; set --POSE_RESNET.HEATMAP_SIZE {expected}")
 
 
 def get_pose_net(cfg: Any, is_train: bool, ckpt_path: Optional[str] = None,

@@ -303,8 +303,10 @@ def test_missing_annotation_file_and_image_folder(dataset_copy):
 
 
 def test_sigma_must_be_positive(synthetic_root):
+    cfg = make_cfg(synthetic_root)
+    cfg.set("POSE_RESNET.SIGMA", 0.0)   # get_config refuses it; a configuration changed afterwards is caught here
     with pytest.raises(UserError, match="POSE_RESNET.SIGMA must be positive, got 0.0"):
-        KeypointDatasetGenerator(make_cfg(synthetic_root, "--POSE_RESNET.SIGMA", "0"), is_train=True)
+        KeypointDatasetGenerator(cfg, is_train=True)
 
 
 def test_missing_detection_file(dataset_copy):

@@ -171,6 +171,8 @@ def test_air_export_off_ascend_is_a_one_line_error(tiny_ckpt, tmp_path):
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "AIR" in lines[0] and "Ascend" in lines[0], out.stderr
+    assert "deprecated in MindSpore 2.10" in lines[0] and "MINDIR" in lines[0]
+    assert "AIR export is deprecated" in out.stdout   # the warning an Ascend user sees before exporting
     assert not os.path.exists(tmp_path / "tiny.air")
 
 

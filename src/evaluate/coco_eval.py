@@ -13,7 +13,7 @@ from typing import Any, Optional, Tuple
 import numpy as np
 
 from src.constants import COCO_SIGMAS
-from src.errors import MissingDependencyError, import_optional  # noqa: F401 (MissingDependencyError re-exported)
+from src.errors import MissingDependencyError, import_optional, shown_path  # noqa: F401 (MissingDependencyError re-exported)
 from src.utils.nms import oks_nms_per_image
 
 logger = logging.getLogger(__name__)
@@ -146,7 +146,7 @@ def evaluate(cfg: Any, preds: np.ndarray, output_dir: str, all_boxes: np.ndarray
         return OrderedDict([('Null', 0)]), 0
     ann_file = ann_file or default_ann_file(cfg)
     if not os.path.isfile(ann_file):
-        raise FileNotFoundError(f"annotation file {ann_file} not found; set DATASET.ROOT (--dataset_path) "
+        raise FileNotFoundError(f"annotation file {shown_path(ann_file)} not found; set DATASET.ROOT (--dataset_path) "
                                 f"and DATASET.TEST_SET to a COCO-format keypoint data set")
     stats = _coco_keypoint_stats(ann_file, res_file, img_id)
     name_value = OrderedDict((name, float(value)) for name, value in zip(STATS_NAMES, stats))

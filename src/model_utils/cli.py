@@ -43,7 +43,8 @@ def run_cli(main: Callable[[Optional[Sequence[str]]], int], argv: Optional[Seque
     except USER_ERRORS + tuple(extra_errors) as err:
         message = str(err) if not isinstance(err, OSError) or not err.filename else \
             f"{err.strerror or err}: {err.filename}"
-        print(f"error: {message}", file=sys.stderr)
+        for line in message.splitlines() or [""]:   # a ConfigError holds one line per problem
+            print(f"error: {line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -3,18 +3,26 @@
 The YAML file holds three documents: the values, a help text per key, and the
 allowed values of some keys. Keys are written on the command line as
 ``--key value`` (top level) or ``--SECTION.KEY value`` (nested); values are
-parsed as YAML and must have the type of the default.
+parsed as YAML and must have the type of the default, in another file given with
+``--config_path`` as on the command line. Every value is then checked against the
+rules of :mod:`src.model_utils.config_rules` before anything else happens.
 
 Nothing is parsed at import time. ``get_config()`` parses explicitly; entry
 scripts that write ``from src.model_utils.config import config`` get the
 configuration of ``sys.argv`` parsed on first access.
 """
 import difflib
+import logging
 import os
 import sys
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import yaml
+
+from src.errors import shown_path
+from src.model_utils.config_rules import RULES, check_rules
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_CONFIG_PATH = os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "default_config.yaml")
@@ -30,7 +38,7 @@ SHORTCUTS: Tuple[Tuple[str, str], ...] = (
 
 
 class ConfigError(ValueError):
-    """A configuration file or command-line override is invalid."""
+    """A configuration file or command-line override is invalid (one line per problem)."""
 
 
 class Config:
@@ -87,7 +95,7 @@ def _suggest(name: str, known: Sequence[str]) -> str:
 def load_yaml(path: str) -> Tuple[Dict[str, Any], Dict[str, Any], Dict[str, Any]]:
     """Reads a configuration file into (values, help texts, allowed values)."""
     if not os.path.isfile(path):
-        raise ConfigError(f"configuration file not found: {path}")
+        raise ConfigError(f"configuration file not found: {shown_path(path)}")
     try:
         with open(path, encoding="utf-8") as f:
             docs = [d for d in yaml.safe_load_all(f)]
@@ -146,45 +154,62 @@ def _check_number(label: str, value: Any, default: Any, shown: str) -> Any:
         if _is_number(value) and isinstance(value, int):
             return value
         raise ConfigError(f"{label}: expected an integer, got {shown}")
+    if isinstance(value, str):  # YAML 1.1 leaves 1e-3 a string
+        try:
+            value = float(value)
+        except ValueError:
+            pass
     if _is_number(value):
         return float(value)
     raise ConfigError(f"{label}: expected a number, got {shown}")
 
 
-def _parse_value(key: str, text: str, default: Any) -> Any:
-    """Parses ``text`` as YAML and checks it against the type of ``default``."""
+def _check_type(label: str, value: Any, default: Any, shown: Optional[str] = None) -> Any:
+    """``value`` checked against the type of ``default``, the same for the command line and files.
+
+    Integers stand for floats (and become floats); list entries must have the type of the
+    default's entries. ``shown`` is how the value is quoted in the error (default: its repr).
+    """
+    shown = repr(value) if shown is None else shown
     if isinstance(default, bool):
-        lowered = text.strip().lower()
-        if lowered in ("true", "false"):
-            return lowered == "true"
-        raise ConfigError(f"--{key}: expected True or False, got '{text}'")
-    if isinstance(default, str):
-        return text
-    try:
-        value = _yaml_value(text)
-    except yaml.YAMLError as err:
-        raise ConfigError(f"--{key}: cannot parse '{text}' as a value: {err}") from err
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{label}: expected True or False, got {shown}")
     if isinstance(default, (int, float)):
-        return _check_number(f"--{key}", value, default, f"'{text}'")
+        return _check_number(label, value, default, shown)
+    if isinstance(default, str):
+        if value is None:
+            return ""
+        if isinstance(value, str) or _is_number(value):
+            return str(value)
+        raise ConfigError(f"{label}: expected a string, got {shown} (quote it in YAML files)")
     if isinstance(default, list):
         if not isinstance(value, list):
-            raise ConfigError(f"--{key}: expected a list such as {default}, got '{text}'")
-        if default and all(_is_number(v) for v in default) and not all(_is_number(v) for v in value):
-            raise ConfigError(f"--{key}: expected a list of numbers such as {default}, got '{text}'")
+            raise ConfigError(f"{label}: expected a list such as {default}, got {shown}")
+        if default and all(_is_number(v) for v in default):
+            kind = "integers" if all(isinstance(v, int) for v in default) else "numbers"
+            try:
+                return [_check_number(label, v, default[0], shown) for v in value]
+            except ConfigError:
+                raise ConfigError(f"{label}: expected a list of {kind} such as {default}, got {shown}") from None
         return value
     return value
 
 
-def _check_file_value(path: str, key: str, value: Any, default: Any) -> Any:
-    """A value from the chosen file, checked against the type of its default (ints become floats)."""
+def _parse_value(key: str, text: str, default: Any) -> Any:
+    """Parses the command-line ``text`` of ``--key`` and checks it against the type of ``default``."""
+    shown = f"'{text}'"
     if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise ConfigError(f"{path}: {key}: expected True or False, got {value!r}")
-    elif isinstance(default, (int, float)):
-        if isinstance(default, float) and isinstance(value, str):  # YAML 1.1 leaves 1e-3 a string
-            value = _yaml_value(value)
-        return _check_number(f"{path}: {key}", value, default, repr(value))
-    return value
+        lowered = text.strip().lower()
+        value: Any = lowered == "true" if lowered in ("true", "false") else text
+    elif isinstance(default, str):
+        value = text
+    else:
+        try:
+            value = _yaml_value(text)
+        except yaml.YAMLError as err:
+            raise ConfigError(f"--{key}: cannot parse '{text}' as a value: {err}") from err
+    return _check_type(f"--{key}", value, default, shown)
 
 
 def _split_args(argv: Sequence[str]) -> List[Tuple[str, str]]:
@@ -207,17 +232,24 @@ def _split_args(argv: Sequence[str]) -> List[Tuple[str, str]]:
     return pairs
 
 
-def _set(tree: Dict[str, Any], dotted: str, value: Any) -> None:
-    *parents, leaf = dotted.split(".")
-    for part in parents:
-        tree = tree[part]
-    tree[leaf] = value
+def _unflatten(flat: Dict[str, Any]) -> Dict[str, Any]:
+    """``{"TRAIN.LR": v}`` back to ``{"TRAIN": {"LR": v}}``, in the order of ``flat``."""
+    tree: Dict[str, Any] = {}
+    for dotted, value in flat.items():
+        *parents, leaf = dotted.split(".")
+        node = tree
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return tree
 
 
-def _check_choices(flat: Dict[str, Any], choices: Dict[str, Any]) -> None:
+def _choice_problems(flat: Dict[str, Any], choices: Dict[str, Any], labels: Dict[str, str]) -> List[str]:
+    problems = []
     for key, allowed in _flatten(choices).items():
         if key in flat and isinstance(allowed, list) and flat[key] not in allowed:
-            raise ConfigError(f"{key}: '{flat[key]}' is not one of {allowed}")
+            problems.append(f"{labels.get(key, key)}: expected one of {allowed}, got {flat[key]!r}")
+    return problems
 
 
 def format_help(values: Dict[str, Any], helps: Dict[str, Any], choices: Dict[str, Any]) -> str:
@@ -229,14 +261,40 @@ def format_help(values: Dict[str, Any], helps: Dict[str, Any], choices: Dict[str
         text = flat_help.get(key, "")
         if key in flat_choices:
             text += f" Choices: {flat_choices[key]}."
+        elif key in RULES:
+            text += f" Allowed: {RULES[key].allowed}."
         lines.append(f"  --{key} (default: {default!r})")
         if text:
             lines.append(f"      {text.strip()}")
     return "\n".join(lines)
 
 
+def _read_other_file(path: str, schema: Dict[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any], Dict[str, Any]]:
+    """The values of ``path`` (type-checked, flat) and its help and choice documents.
+
+    Raises:
+        ConfigError: one line per unknown key (with the closest known key) or wrongly typed value.
+    """
+    own_values, own_helps, own_choices = load_yaml(path)
+    sections = {key.split(".")[0] for key in schema if "." in key}
+    values, problems = {}, []
+    for key, value in _flatten(own_values).items():
+        if key in sections:
+            problems.append(f"{path}: {key} is a section; write its keys indented below it")
+        elif key not in schema:
+            problems.append(f"{path}: unknown configuration key '{key}'{_suggest(key, list(schema))}")
+        else:
+            try:
+                values[key] = _check_type(f"{path}: {key}", value, schema[key])
+            except ConfigError as err:
+                problems.append(str(err))
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return values, own_helps, own_choices
+
+
 def get_config(argv: Optional[Sequence[str]] = None) -> Config:
-    """Builds the configuration from a YAML file and command-line overrides.
+    """Builds the configuration from a YAML file and command-line overrides, and checks every value.
 
     Args:
         argv: Command-line words; ``None`` means ``sys.argv[1:]``, ``[]`` the defaults.
@@ -248,8 +306,10 @@ def get_config(argv: Optional[Sequence[str]] = None) -> Config:
         The configuration, with the shortcut keys applied.
 
     Raises:
-        ConfigError: An unknown key (named, with the closest known key), a value of
-            the wrong type, a value outside its choices, or an unreadable file.
+        ConfigError: one line per problem: an unknown key in the file or on the command line
+            (named, with the closest known key), a value of the wrong type, a value outside its
+            choices or its allowed range (:mod:`src.model_utils.config_rules`), keys that do not
+            fit together, or an unreadable file.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     pairs = _split_args([w for w in argv if w not in ("-h", "--help")])
@@ -260,42 +320,56 @@ def get_config(argv: Optional[Sequence[str]] = None) -> Config:
     values, helps, choices = load_yaml(DEFAULT_CONFIG_PATH)
     # Types come from the defaults: a file that writes 0 for a float key still takes --KEY 0.1.
     schema = _flatten(values)
+    flat = dict(schema)
+    labels: Dict[str, str] = {}   # where a value came from, for the error messages
     file_keys = set()
     if os.path.abspath(path) != os.path.abspath(DEFAULT_CONFIG_PATH):
         # Another file may be complete or list only what differs from the defaults.
-        own_values, own_helps, own_choices = load_yaml(path)
-        file_keys = set(_flatten(own_values))
-        values, helps, choices = (_merge(values, own_values), _merge(helps, own_helps),
-                                  _merge(choices, own_choices))
+        own_values, own_helps, own_choices = _read_other_file(path, schema)
+        file_keys = set(own_values)
+        flat.update(own_values)
+        labels.update({key: f"{path}: {key}" for key in own_values})
+        helps, choices = _merge(helps, own_helps), _merge(choices, own_choices)
     if "-h" in argv or "--help" in argv:
-        print(format_help(values, helps, choices))
+        print(format_help(_unflatten(flat), helps, choices))
         sys.exit(0)
 
-    flat = _flatten(values)
-    for key in file_keys & set(schema):
-        flat[key] = _check_file_value(path, key, flat[key], schema[key])
-        _set(values, key, flat[key])
+    problems = []
     for key, text in pairs:
         if key == "config_path":
             continue
-        if key not in flat:
-            raise ConfigError(f"unknown configuration key '--{key}'{_suggest(key, list(flat))}")
-        flat[key] = _parse_value(key, text, schema.get(key, flat[key]))
-        _set(values, key, flat[key])
+        if key not in schema:
+            problems.append(f"unknown configuration key '--{key}'{_suggest(key, list(schema))}")
+            continue
+        try:
+            flat[key] = _parse_value(key, text, schema[key])
+            labels[key] = f"--{key}"
+        except ConfigError as err:
+            problems.append(str(err))
+    if problems:
+        raise ConfigError("\n".join(problems))
 
     cli_keys = {key for key, _ in pairs}
     for short, target in SHORTCUTS:
         if short not in flat or target not in flat or flat[short] in ("", 0, None):
             continue
+        if short in RULES and not RULES[short].test(flat[short]):
+            continue   # refused below, under its own name
         # A nested key set explicitly (command line, or the chosen file) wins over a
         # shortcut that only carries a default: --TRAIN.BATCH_SIZE 32 is not undone by batch_size: 64.
         if short not in cli_keys and (target in cli_keys or (target in file_keys and short not in file_keys)):
             continue
         flat[target] = flat[short]
-        _set(values, target, flat[short])
-    _check_choices(flat, choices)
-    values["config_path"] = path
-    return Config(values)
+        labels[target] = f"{labels.get(short, short)} (sets {target})"
+    problems, warnings = check_rules(flat, labels)
+    problems = _choice_problems(flat, choices, labels) + problems
+    if problems:
+        raise ConfigError("\n".join(problems))
+    for warning in warnings:
+        logger.warning("warning: %s", warning)
+    tree = _unflatten(flat)
+    tree["config_path"] = path
+    return Config(tree)
 
 
 def __getattr__(name: str) -> Any:

@@ -221,16 +221,11 @@ def profiling(cfg) -> Iterator[None]:
     if not cfg.enable_profiling:
         yield
         return
-    from mindspore.profiler import ProfilerActivity, profile, tensorboard_trace_handler
-
     from src.model_utils.device_adapter import select_device
 
     select_device(cfg, get_device_id(), bool(cfg.get("run_distribute", False)))
-    device_activity = {"Ascend": [ProfilerActivity.NPU], "GPU": [ProfilerActivity.GPU]}
     out_dir = os.path.join(cfg.output_path, "profiler")
-    prof = profile(activities=[ProfilerActivity.CPU] + device_activity.get(cfg.device_target, []),
-                   on_trace_ready=tensorboard_trace_handler(dir_name=out_dir, worker_name=f"rank_{get_rank_id()}"),
-                   start_profile=False)
+    prof = _profiler(cfg.device_target, out_dir, f"rank_{get_rank_id()}")
     logger.info("profiling into %s", out_dir)
     prof.start()
     try:
@@ -240,6 +235,36 @@ def profiling(cfg) -> Iterator[None]:
             prof.stop()  # parses the data and writes it under out_dir
         except Exception:  # the run's own result or error matters more than its profile
             logger.exception("the profiler failed to stop; its data in %s may be incomplete", out_dir)
+
+
+def _profiler(device_target: str, out_dir: str, worker_name: str):
+    """A profiler with ``start()`` and ``stop()`` (which writes the data to ``out_dir``).
+
+    MindSpore 2.5 and later: ``mindspore.profiler.profile``; earlier 2.x versions (the last
+    ones with official GPU packages among them) have only ``mindspore.Profiler``, whose data is
+    written by ``analyse()`` after ``stop()``.
+    """
+    try:
+        from mindspore.profiler import ProfilerActivity, profile, tensorboard_trace_handler
+    except ImportError:
+        import mindspore as ms
+
+        class _Legacy:
+            def __init__(self):
+                self.prof = ms.Profiler(output_path=os.path.join(out_dir, worker_name), start_profile=False)
+
+            def start(self):
+                self.prof.start()
+
+            def stop(self):
+                self.prof.stop()
+                self.prof.analyse()
+
+        return _Legacy()
+    device_activity = {"Ascend": [ProfilerActivity.NPU], "GPU": [ProfilerActivity.GPU]}
+    return profile(activities=[ProfilerActivity.CPU] + device_activity.get(device_target, []),
+                   on_trace_ready=tensorboard_trace_handler(dir_name=out_dir, worker_name=worker_name),
+                   start_profile=False)
 
 
 def _sync_inputs(cfg) -> None:
