@@ -16,7 +16,7 @@ import mindspore as ms
 from mindspore import nn
 from mindspore.train import Callback
 
-from src.model_utils.cli import UserError
+from src.errors import UserError, shown_path
 from src.steps import TrainPlan
 from src.train_step import LOSS_RECORD
 
@@ -103,7 +103,7 @@ def find_resume_checkpoint(cfg, directory: Optional[str] = None) -> Optional[str
         directory = directory or cfg.ckpt_save_dir
         candidates = list_checkpoints(directory)
         if not candidates:
-            logger.info("resume auto: no checkpoint in %s, starting fresh", os.path.abspath(directory))
+            logger.info("resume auto: no checkpoint in %s, starting fresh", shown_path(directory))
             return None
         logger.info("resume auto: newest checkpoint is %s", candidates[-1])
         return candidates[-1]
@@ -112,7 +112,7 @@ def find_resume_checkpoint(cfg, directory: Optional[str] = None) -> Optional[str
         return None
     if not os.path.isfile(path):
         key = "resume" if choice else "MODEL.PRETRAINED (with MODEL.RESUME True)"
-        raise FileNotFoundError(f"checkpoint to resume from not found: {os.path.abspath(path)} (set by {key})")
+        raise FileNotFoundError(f"checkpoint to resume from not found: {shown_path(path)} (set by {key})")
     return path
 
 
@@ -187,5 +187,5 @@ def require_model_file(cfg, purpose: str) -> str:
     if not model_file:
         raise UserError(f"no checkpoint to {purpose}: pass --eval_model_file PATH (or set TEST.MODEL_FILE)")
     if not os.path.isfile(model_file):
-        raise FileNotFoundError(f"checkpoint not found: {model_file} (TEST.MODEL_FILE)")
+        raise FileNotFoundError(f"checkpoint not found: {shown_path(model_file)} (TEST.MODEL_FILE)")
     return model_file

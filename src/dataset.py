@@ -22,7 +22,7 @@ import mindspore.dataset.vision as vision
 import numpy as np
 
 from src.constants import DATASET_COLUMNS, IMAGENET_MEAN, IMAGENET_STD, PIXEL_STD
-from src.errors import UserError
+from src.errors import UserError, shown_path
 from src.sampler import TrainingSampler, decode_index
 from src.utils.transform import (affine_transform, box_to_center_scale, flip_pairs, fliplr_joints,
                                  get_affine_transform)
@@ -130,7 +130,7 @@ def normalize_ops() -> list:
 
 def _load_json(path: str, what: str) -> Any:
     if not os.path.isfile(path):
-        raise DatasetNotFoundError(f"{what} not found: {path}. {HOW_TO_GET_DATA}")
+        raise DatasetNotFoundError(f"{what} not found: {shown_path(path)}. {HOW_TO_GET_DATA}")
     try:
         with open(path, encoding="utf-8") as f:
             return json.load(f)
@@ -144,7 +144,7 @@ def _load_json(path: str, what: str) -> Any:
 
 def _require_dir(path: str, what: str) -> None:
     if not os.path.isdir(path):
-        raise DatasetNotFoundError(f"{what} not found: {path}. {HOW_TO_GET_DATA}")
+        raise DatasetNotFoundError(f"{what} not found: {shown_path(path)}. {HOW_TO_GET_DATA}")
 
 
 def _images_by_id(data: Any, ann_file: str) -> Dict[int, Dict[str, Any]]:
@@ -450,8 +450,8 @@ def _resolve_bbox_file(cfg: Any, bbox_file: Optional[str]) -> str:
         if os.path.isfile(path):
             return path
     raise DatasetNotFoundError(
-        f"person detection file not found (tried {', '.join(candidates)}). Set TEST.COCO_BBOX_FILE "
-        "(--coco_bbox_file) to the detection results (the reference's COCO_val2017_detections_AP_H_56_"
+        f"person detection file not found (tried {', '.join(map(shown_path, candidates))}). Set "
+        "TEST.COCO_BBOX_FILE (--coco_bbox_file) to the detection results (the reference's COCO_val2017_detections_AP_H_56_"
         "person.json; `python -m src.synthetic` writes one under DIR/person_detection_results/), or "
         "evaluate on ground-truth boxes with --TEST.USE_GT_BBOX True")
 
@@ -475,7 +475,7 @@ def load_keypoint_records(config: Any, ann_file: Optional[str] = None, image_pat
         # Evaluation cannot skip an image; name missing ones now rather than mid-run.
         missing = sorted({f for f in generator.image_files if not os.path.isfile(f)})
         if missing:
-            raise ImageReadError(f"{len(missing)} evaluation images are missing, e.g. {', '.join(missing[:3])}. "
+            raise ImageReadError(f"{len(missing)} evaluation images are missing, e.g. {', '.join(map(shown_path, missing[:3]))}. "
                                  f"{HOW_TO_GET_DATA}")
     if len(generator) == 0:
         raise DatasetFormatError(f"no usable person records in {ann_file}"

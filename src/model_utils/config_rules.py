@@ -4,7 +4,7 @@ A value's type comes from its default in ``default_config.yaml`` and its choices
 a fixed set) from that file's third document; :data:`RULES` holds everything else a single key
 must satisfy, :data:`CROSS_RULES` what keys must satisfy together. Adding a rule is one line:
 
-    "TRAIN.SAVE_STEPS": integer_from(0),
+    "TRAIN.PRINT_STEP": integer_from(1),
 
 Keys without a rule are free text or flags (paths, URLs, names, booleans), or are kept only for
 compatibility with the original configuration and read by nothing (``TEST.BBOX_THRE``,
@@ -82,6 +82,8 @@ RULES: Dict[str, Rule] = {
     "TRAIN.END_EPOCH": integer_from(1),
     "TRAIN.PRINT_STEP": integer_from(1),
     "TRAIN.SAVE_EPOCH": integer_from(1),
+    "TRAIN.SAVE_STEPS": integer_from(0),               # 0: checkpoints at epoch ends only
+    "TRAIN.SINK_SIZE": integer_from(0),                # 0: one sink per epoch
     "TRAIN.KEEP_CKPT_MAX": integer_from(1),
     "TRAIN.LR": number_above(0),
     "TRAIN.LR_FACTOR": number_in(0, 1, low_open=True),
