@@ -10,7 +10,9 @@
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 
 # ensure_venv REQUIREMENT_FILE... : creates ./.venv when missing and installs the given
-# requirement files when they changed since the last install; sets VENV_PY.
+# requirement files when they changed since the last install; sets VENV_PY. Each set of files
+# has its own stamp, so run_demo.sh (requirements.txt) and run_tests.sh (that plus
+# requirements-test.txt) do not take each other's install for a change.
 # NO_VENV=1 skips all of it and uses $PYTHON (default python3) as it is.
 ensure_venv() {
     if [ "${NO_VENV:-0}" = "1" ]; then
@@ -24,7 +26,7 @@ ensure_venv() {
         "$py" -m venv "$ROOT/.venv" || { echo "error: could not create .venv with $py (is python3-venv installed?)" >&2; return 1; }
         "$VENV_PY" -m pip install --quiet --upgrade pip
     fi
-    local stamp="$ROOT/.venv/.requirements.sha"
+    local stamp="$ROOT/.venv/.installed-$(echo "$*" | tr ' /' '+_').sha"
     local want
     want="$(cd "$ROOT" && cat "$@" | sha256sum | cut -d' ' -f1)"
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then

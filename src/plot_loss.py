@@ -1,4 +1,4 @@
-"""A picture of a training run from its ``loss_log.csv``, drawn with OpenCV (no matplotlib needed).
+"""A picture of a training run from its ``loss_log.csv``, drawn with matplotlib (Agg, no display needed).
 
     python -m src.plot_loss --csv CKPT_DIR/loss_log.csv --output loss.png [--width 1000] [--height 700]
 
@@ -15,23 +15,17 @@ import os
 import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import cv2
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 from src.errors import UserError
 
 logger = logging.getLogger(__name__)
 
 COLUMNS = ("epoch", "step", "global_step", "loss", "lr")
-# BGR colours.
-BACKGROUND = (255, 255, 255)
-AXIS = (60, 60, 60)
-GRID = (225, 225, 225)
-STEP_LOSS = (235, 190, 150)
-EPOCH_LOSS = (150, 70, 20)
-LEARNING_RATE = (40, 120, 230)
-FONT = cv2.FONT_HERSHEY_SIMPLEX
-MARGIN = (90, 30, 60, 50)   # left, right, top, bottom of each panel's frame, in pixels
+STEP_LOSS, EPOCH_LOSS, LEARNING_RATE = "#96beeb", "#144696", "#e67828"
+DPI = 100
 
 
 class LossLogError(UserError, ValueError):
@@ -77,116 +71,55 @@ def epoch_means(epoch: np.ndarray, global_step: np.ndarray,
     return spans
 
 
-def nice_ticks(low: float, high: float, count: int = 5) -> np.ndarray:
-    """About ``count`` round tick values (1, 2 or 5 × 10^k apart) covering ``[low, high]``."""
-    if not high > low:
-        low, high = low - (abs(low) or 1.0) * 0.5, high + (abs(high) or 1.0) * 0.5
-    raw = (high - low) / max(1, count)
-    power = 10.0 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
-    return np.arange(math.floor(low / step) * step, high + step * 0.5, step)
-
-
-def _label(value: float) -> str:
-    return f"{value:.3g}" if value == 0 or 1e-3 <= abs(value) < 1e4 else f"{value:.1e}"
-
-
-def _text(canvas: np.ndarray, text: str, origin: Tuple[int, int], colour=AXIS, scale: float = 0.5,
-          align: str = "left") -> None:
-    (width, height), _ = cv2.getTextSize(text, FONT, scale, 1)
-    x, y = origin
-    x -= width if align == "right" else width // 2 if align == "centre" else 0
-    cv2.putText(canvas, text, (int(x), int(y + height // 2)), FONT, scale, colour, 1, cv2.LINE_AA)
-
-
-def draw_panel(canvas: np.ndarray, top: int, bottom: int, x: np.ndarray,
-               lines: Sequence[Tuple[np.ndarray, np.ndarray, Tuple[int, int, int], int, str]],
-               title: str, x_label: str) -> None:
-    """One framed plot in the rows ``[top, bottom)`` of ``canvas``: grid, ticks, labels, legend, lines.
-
-    Args:
-        x: All x values shown (for the x range).
-        lines: ``(xs, ys, colour, thickness, legend)`` polylines in data units (NaN ys skipped).
-    """
-    left, right = MARGIN[0], canvas.shape[1] - MARGIN[1]
-    y0, y1 = top + MARGIN[2], bottom - MARGIN[3]
-    ys_all = np.concatenate([ys[np.isfinite(ys)] for _, ys, *_ in lines] or [np.zeros(1)])
-    if not ys_all.size:
-        ys_all = np.zeros(1)
-    x_ticks = nice_ticks(float(x.min()), float(x.max()), 8)
-    y_ticks = nice_ticks(float(ys_all.min()), float(ys_all.max()), 5)
-    x_lo, x_hi = min(x_ticks[0], x.min()), max(x_ticks[-1], x.max())
-    y_lo, y_hi = min(y_ticks[0], ys_all.min()), max(y_ticks[-1], ys_all.max())
-
-    def to_px(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-        px = left + (xs - x_lo) / max(x_hi - x_lo, 1e-12) * (right - left)
-        py = y1 - (ys - y_lo) / max(y_hi - y_lo, 1e-12) * (y1 - y0)
-        return np.stack([px, py], axis=-1)
-
-    for tick in x_ticks:
-        px = int(round(to_px(np.array([tick]), np.array([y_lo]))[0, 0]))
-        cv2.line(canvas, (px, y0), (px, y1), GRID, 1)
-        cv2.line(canvas, (px, y1), (px, y1 + 5), AXIS, 1)
-        _text(canvas, _label(tick), (px, y1 + 16), align="centre")
-    for tick in y_ticks:
-        py = int(round(to_px(np.array([x_lo]), np.array([tick]))[0, 1]))
-        cv2.line(canvas, (left, py), (right, py), GRID, 1)
-        cv2.line(canvas, (left - 5, py), (left, py), AXIS, 1)
-        _text(canvas, _label(tick), (left - 8, py), align="right")
-    for xs, ys, colour, thickness, _ in lines:
-        finite = np.isfinite(ys)
-        if finite.any():
-            points = np.round(to_px(xs[finite], ys[finite])).astype(np.int32)
-            cv2.polylines(canvas, [points.reshape(-1, 1, 2)], False, colour, thickness, cv2.LINE_AA)
-    cv2.rectangle(canvas, (left, y0), (right, y1), AXIS, 1)
-    _text(canvas, title, (left, top + MARGIN[2] // 2), scale=0.6)
-    _text(canvas, x_label, ((left + right) // 2, y1 + 36), align="centre")
-    legend_x = right - 10
-    for _, _, colour, thickness, legend in reversed(lines):
-        if legend:
-            (width, _), _ = cv2.getTextSize(legend, FONT, 0.5, 1)
-            _text(canvas, legend, (legend_x, top + MARGIN[2] // 2), align="right")
-            legend_x -= width + 8
-            cv2.line(canvas, (legend_x - 24, top + MARGIN[2] // 2), (legend_x, top + MARGIN[2] // 2), colour,
-                     max(2, thickness), cv2.LINE_AA)
-            legend_x -= 40
-
-
-def plot_loss(log: Dict[str, np.ndarray], width: int = 1000, height: int = 700) -> np.ndarray:
-    """The two-panel picture (H×W×3 uint8 BGR) of a loss log from :func:`read_loss_log`."""
+def plot_loss(log: Dict[str, np.ndarray], width: int = 1000, height: int = 700) -> Figure:
+    """The two-panel figure (``width``×``height`` pixels at :data:`DPI`) of a loss log from :func:`read_loss_log`."""
     if width < 300 or height < 300:
         raise LossLogError(f"the picture must be at least 300×300 pixels, got {width}×{height}")
-    canvas = np.full((height, width, 3), BACKGROUND, dtype=np.uint8)
+    # Agg truncates the pixel size; half a pixel more keeps float rounding from losing one.
+    fig = Figure(figsize=((width + 0.5) / DPI, (height + 0.5) / DPI), dpi=DPI, layout="constrained")
+    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [62, 38]})
     steps, loss = log["global_step"], log["loss"]
     spans = epoch_means(log["epoch"], steps, loss)
+    # Each epoch's mean spans its steps, half a step either side, so that the epochs join up.
     epoch_x = np.array([[first - 0.5, last + 0.5] for first, last, _ in spans]).reshape(-1)
     epoch_y = np.repeat([mean for _, _, mean in spans], 2)
-    split = int(height * 0.62)
-    draw_panel(canvas, 0, split, steps,
-               [(steps, loss, STEP_LOSS, 1, "loss per step"), (epoch_x, epoch_y, EPOCH_LOSS, 2, "epoch mean")],
-               f"training loss ({len(steps)} steps, {len(spans)} epochs)", "global step")
-    draw_panel(canvas, split, height, steps, [(steps, log["lr"], LEARNING_RATE, 2, "")],
-               "learning rate", "global step")
-    return canvas
+    top.plot(steps, loss, color=STEP_LOSS, linewidth=1, label="loss per step")
+    top.plot(epoch_x, epoch_y, color=EPOCH_LOSS, linewidth=2, label="epoch mean")
+    top.set(title=f"training loss ({len(steps)} steps, {len(spans)} epochs)", ylabel="loss")
+    top.legend(loc="upper right")
+    bottom.plot(steps, log["lr"], color=LEARNING_RATE, linewidth=2)
+    bottom.set(title="learning rate", xlabel="global step", ylabel="learning rate")
+    top.tick_params(labelbottom=True)   # sharex hides the upper panel's step numbers
+    top.set_xlabel("global step")
+    for axes in (top, bottom):
+        axes.grid(True, color="0.9")
+    return fig
+
+
+def save_png(fig: Figure, path: str) -> None:
+    """Writes ``fig`` to ``path`` as a PNG of exactly the figure's pixel size (no tight cropping)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    try:
+        FigureCanvasAgg(fig).print_png(path)
+    except OSError as err:
+        raise LossLogError(f"cannot write the picture {path} ({err.strerror or err}); "
+                           "choose a file in a writable folder") from err
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     from src.model_utils.cli import run_cli, setup_logging  # pylint: disable=import-outside-toplevel
 
     parser = argparse.ArgumentParser(description="Draw the loss and learning rate of a training run "
-                                     "(loss_log.csv) to a PNG with OpenCV.")
+                                     "(loss_log.csv) to a PNG with matplotlib.")
     parser.add_argument("--csv", required=True, help="<ckpt_save_dir>/loss_log.csv written by training")
     parser.add_argument("--output", default="loss.png", help="picture to write (PNG)")
-    parser.add_argument("--width", type=int, default=1000)
-    parser.add_argument("--height", type=int, default=700)
+    parser.add_argument("--width", type=int, default=1000, help="in pixels, at least 300")
+    parser.add_argument("--height", type=int, default=700, help="in pixels, at least 300")
     args = parser.parse_args(argv)
 
     def run(_: object) -> int:
         setup_logging()
-        picture = plot_loss(read_loss_log(args.csv), args.width, args.height)
-        os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-        if not cv2.imwrite(args.output, picture):
-            raise LossLogError(f"cannot write the picture {args.output} (use a .png name in a writable folder)")
+        save_png(plot_loss(read_loss_log(args.csv), args.width, args.height), args.output)
         logger.info("loss and learning rate drawn to %s", args.output)
         return 0
 

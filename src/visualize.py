@@ -1,7 +1,9 @@
-"""Pictures of predicted skeletons, drawn with OpenCV (no plotting library needed).
+"""Pictures of predicted skeletons, drawn with OpenCV.
 
-    python -m src.visualize --results RESULTS.json --images IMAGE_DIR [--ann ANN.json]
-                            [--output predictions.png] [--num_images 6] [--min_score 0.3]
+    python -m src.visualize --results RESULTS.json --images IMAGE_DIR --ann ANN.json
+                            [--output predictions.png] [--num_images 6] [--min_score 0.3] [--vis_thre 0.2]
+
+The annotation file gives each result's ``image_id`` its file name in ``IMAGE_DIR``.
 
 Left limbs are drawn in blue-green, right limbs in orange, the centre line in
 white; joints whose confidence is under the visibility threshold are left out.
@@ -101,7 +103,10 @@ def draw_results(results: List[Dict], image_files: Dict[int, str], output: str, 
     pictures = []
     for image_id in chosen:
         path = image_files.get(image_id)
-        image = cv2.imread(path) if path else None
+        if path is None:
+            raise ValueError(f"image id {image_id} of the results is not among the annotation file's images; "
+                             "pass the annotation file of the set the results were made on")
+        image = cv2.imread(path)
         if image is None:
             raise FileNotFoundError(f"cannot read image {path} (image id {image_id})")
         for entry in by_image[image_id]:

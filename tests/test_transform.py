@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from src.constants import FLIP_PAIRS, PIXEL_STD
+from src.constants import FLIP_PAIRS
 from src.utils.transform import (affine_transform, box_to_center_scale, flip_back, flip_pairs,
                                  flip_permutation, fliplr_joints, get_affine_transform, transform_preds)
 
@@ -15,12 +15,21 @@ def test_affine_maps_crop_centre_and_corners():
     np.testing.assert_allclose(affine_transform([100 - 96, 80 - 128], t), [0, 0], atol=1e-4)
 
 
-def test_rotation_turns_the_crop():
-    center, scale = np.array([50.0, 50.0]), np.array([1.0, 1.0])
-    t = get_affine_transform(center, scale, 90, [200, 200])
-    # a point above the centre goes to the side after a 90 degree rotation
-    moved = affine_transform([50.0, 0.0], t)
-    assert abs(moved[1] - 100.0) < 1e-3 and abs(abs(moved[0] - 100.0) - 50.0) < 1e-3
+@pytest.mark.parametrize("rot, expected", [
+    (90.0, [50.0, 100.0]),
+    (-90.0, [150.0, 100.0]),
+    (30.0, [100.0 - 50.0 * np.sin(np.pi / 6), 100.0 - 50.0 * np.cos(np.pi / 6)]),
+])
+def test_rotation_turns_the_picture_counter_clockwise(rot, expected):
+    """The reference's direction, worked by hand for a 200 px crop drawn at 200×200 (no zoom).
+
+    The source direction (0, -100) turned by ``[cos -sin; sin cos]`` at 90 degrees is (100, 0): the
+    image's right goes to the output's up, so a point 50 px above the centre lands 50 px left of it.
+    In general it lands at 50 px × (-sin rot, -cos rot) from the centre: with y down, the picture turns
+    counter-clockwise on the screen.
+    """
+    t = get_affine_transform(np.array([50.0, 50.0]), np.array([1.0, 1.0]), rot, [200, 200])
+    np.testing.assert_allclose(affine_transform([50.0, 0.0], t), expected, atol=1e-4)
 
 
 @pytest.mark.parametrize("rot", [0.0, 17.0, -45.0])
@@ -99,4 +108,11 @@ def test_box_to_center_scale(box, center, scale):
     np.testing.assert_allclose(s, scale, rtol=1e-6)
     batch_c, batch_s = box_to_center_scale(np.array([box, box]), 0.75)
     assert batch_c.shape == (2, 2) and batch_s.shape == (2, 2)
-    assert PIXEL_STD == 200
+
+
+def test_crop_spans_the_padded_box():
+    # A 60×80 box (already 3:4) enlarged 1.25× about its centre (50, 70) spans 75×100 pixels:
+    # box_to_center_scale and get_affine_transform agree on what a unit of scale is.
+    center, scale = box_to_center_scale([20, 30, 60, 80], 192 / 256)
+    t = get_affine_transform(center, scale, 0, [192, 256])
+    np.testing.assert_allclose(affine_transform([[12.5, 20.0], [87.5, 120.0]], t), [[0, 0], [192, 256]], atol=1e-4)
