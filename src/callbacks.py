@@ -19,6 +19,7 @@ from typing import Callable, List, NamedTuple
 import numpy as np
 from mindspore.train import Callback
 
+from src.errors import TrainingDiverged
 from src.steps import TrainPlan
 
 logger = logging.getLogger(__name__)
@@ -32,10 +33,6 @@ class Step(NamedTuple):
     step: int
     loss: float
     lr: float
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite."""
 
 
 class StepRecord(Callback):

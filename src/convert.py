@@ -22,7 +22,6 @@ missing, unexpected and mis-shaped parameters are all named.
 Reading ``.pth`` files needs PyTorch, which is not a requirement of the project: install the CPU
 build (``pip install torch==2.13.0``) where you convert.
 """
-import argparse
 import logging
 import os
 import re
@@ -31,7 +30,9 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from src.errors import MissingDependencyError, UserError, import_optional
+from src.errors import ConversionError, MissingDependencyError, TorchMissingError, import_optional, shown_path
+from src.model_utils.cli import run_cli, setup_logging, tool_parser
+from src.model_utils.config import get_config
 
 logger = logging.getLogger(__name__)
 
@@ -42,14 +43,6 @@ BN_NAMES = {"weight": "gamma", "bias": "beta", "running_mean": "moving_mean", "r
 DECONV_STEP = 3
 DECONV_PART = {0: "deconv", 1: "bn"}
 _DECONV = re.compile(r"^deconv_layers\.(\d+)\.(.+)$")
-
-
-class TorchMissingError(MissingDependencyError):
-    """PyTorch is needed to read a ``.pth`` file and is not installed."""
-
-
-class ConversionError(UserError, ValueError):
-    """The PyTorch weights do not fit the configured network."""
 
 
 def _import_torch() -> Any:
@@ -68,7 +61,7 @@ def load_torch_state_dict(path: str) -> Dict[str, np.ndarray]:
         ConversionError: the file holds no state_dict.
     """
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"PyTorch checkpoint not found: '{path}'")
+        raise FileNotFoundError(f"PyTorch checkpoint not found: '{shown_path(path)}'")
     torch = _import_torch()
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
@@ -160,26 +153,19 @@ def convert_file(cfg: Any, input_path: str, output_path: str, backbone: bool = F
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from src.model_utils.cli import run_cli, setup_logging  # pylint: disable=import-outside-toplevel
-    from src.model_utils.config import get_config  # pylint: disable=import-outside-toplevel
-
-    parser = argparse.ArgumentParser(description="Convert PyTorch SimpleBaseline / ResNet weights to a "
-                                     "MindSpore checkpoint; other --KEY value words are configuration overrides.")
+    parser = tool_parser("python -m src.convert", __doc__)
     parser.add_argument("--input", required=True, help="PyTorch checkpoint (.pth / .pth.tar)")
     parser.add_argument("--output", required=True, help="MindSpore checkpoint to write (.ckpt)")
     parser.add_argument("--backbone", action="store_true",
                         help="an ImageNet ResNet in torchvision naming -> the MODEL.PRETRAINED checkpoint")
+    parser.epilog = "Other --KEY value words are configuration overrides (python train.py --help lists them)."
     args, overrides = parser.parse_known_args(argv)
-
-    def run(_: Any) -> int:
-        setup_logging()
-        cfg = get_config(overrides)
-        count = convert_file(cfg, args.input, args.output, args.backbone)
-        logger.info("wrote %d parameters to %s", count, args.output)
-        return 0
-
-    return run_cli(run)
+    setup_logging()
+    cfg = get_config(overrides)
+    count = convert_file(cfg, args.input, args.output, args.backbone)
+    logger.info("wrote %d parameters to %s", count, args.output)
+    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

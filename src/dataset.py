@@ -22,7 +22,7 @@ import mindspore.dataset.vision as vision
 import numpy as np
 
 from src.constants import DATASET_COLUMNS, IMAGENET_MEAN, IMAGENET_STD, PIXEL_STD
-from src.errors import UserError, shown_path
+from src.errors import ConfigError, DatasetFormatError, DatasetNotFoundError, ImageReadError, shown_path
 from src.sampler import TrainingSampler, decode_index
 from src.utils.transform import (affine_transform, box_to_center_scale, flip_pairs, fliplr_joints,
                                  get_affine_transform)
@@ -39,18 +39,6 @@ HOW_TO_GET_DATA = ("Download COCO 2017 (train2017, val2017, annotations) from ht
 #: A training sample whose image cannot be read is replaced; give up after this many in a row.
 MAX_REPLACEMENTS = 20
 _SEED_MASK = 2 ** 32 - 1
-
-
-class DatasetNotFoundError(UserError, FileNotFoundError):
-    """A dataset folder or file is missing."""
-
-
-class DatasetFormatError(UserError, ValueError):
-    """An annotation or detection file cannot be parsed or has the wrong structure."""
-
-
-class ImageReadError(UserError, OSError):
-    """An image file is missing, unreadable or not an image."""
 
 
 # ----------------------------------------------------------------------------- pure helpers
@@ -196,9 +184,9 @@ class KeypointDatasetGenerator:
         self.heatmap_size = np.array(cfg.POSE_RESNET.HEATMAP_SIZE, dtype=np.int64)  # [Wh, Hh]
         self.sigma = float(cfg.POSE_RESNET.SIGMA)
         if not self.sigma > 0:
-            raise UserError(f"POSE_RESNET.SIGMA must be positive, got {cfg.POSE_RESNET.SIGMA}")
+            raise ConfigError(f"POSE_RESNET.SIGMA must be positive, got {cfg.POSE_RESNET.SIGMA}")
         if cfg.POSE_RESNET.TARGET_TYPE != "gaussian":
-            raise ValueError(f"POSE_RESNET.TARGET_TYPE '{cfg.POSE_RESNET.TARGET_TYPE}' is not supported; "
+            raise ConfigError(f"POSE_RESNET.TARGET_TYPE '{cfg.POSE_RESNET.TARGET_TYPE}' is not supported; "
                              "use 'gaussian'")
         self.num_joints = int(cfg.MODEL.NUM_JOINTS)
         self.aspect_ratio = float(self.image_size[0]) / float(self.image_size[1])

@@ -1,4 +1,11 @@
-"""The base of the errors a user can fix: entry scripts print them as one line, no traceback."""
+"""Every error of the project, in one place.
+
+A :class:`UserError` is bad input a user can fix (a missing file, a malformed annotation, a wrong
+setting), with a message that says what to do: every entry point prints it as one ``error: ...``
+line and exits with code 2, without a traceback (:func:`src.model_utils.cli.run_cli`). The other
+classes here are the typed cases, each raised by the module named in its docstring; those modules
+import them from here, so both ``src.errors.X`` and the module's ``X`` name the same class.
+"""
 import os
 
 
@@ -6,9 +13,103 @@ class UserError(Exception):
     """Bad input (a missing file, a malformed annotation, a wrong setting) with a message saying what to do."""
 
 
-class MissingDependencyError(UserError, ImportError):
-    """An optional package needed for this feature is not installed."""
+# ---- configuration and command line -------------------------------------------------------------------
 
+class ConfigError(UserError, ValueError):
+    """A configuration file or command-line override is invalid (``src.model_utils.config``); one line
+    per problem."""
+
+
+class ConfigSizeError(ConfigError):
+    """The configured input and heatmap sizes do not fit the network (``src.model_shape``)."""
+
+
+class UsageError(UserError):
+    """Command-line words a ``python -m src.<tool>`` command does not take (``src.model_utils.cli``)."""
+
+
+class MissingDependencyError(UserError, ImportError):
+    """An optional package needed for this feature is not installed (:func:`import_optional`)."""
+
+
+class DeviceUnavailableError(UserError):
+    """``device_target`` names a device this MindSpore cannot use on this machine
+    (``src.model_utils.device_adapter``)."""
+
+
+# ---- data, checkpoints, networks -----------------------------------------------------------------------
+
+class DatasetNotFoundError(UserError, FileNotFoundError):
+    """A dataset folder or file is missing (``src.dataset``)."""
+
+
+class DatasetFormatError(UserError, ValueError):
+    """An annotation or detection file cannot be parsed or has the wrong structure (``src.dataset``)."""
+
+
+class ImageReadError(UserError, OSError):
+    """An image file is missing, unreadable or not an image (``src.dataset``)."""
+
+
+class CheckpointMismatchError(UserError, ValueError):
+    """A checkpoint lacks parameters the network needs, or holds them with other shapes (``src.model``,
+    ``src.checkpoint``)."""
+
+
+class EvaluationError(UserError, ValueError):
+    """Predictions that cannot be evaluated against the annotation file (``src.evaluate``)."""
+
+
+class TrainingDiverged(RuntimeError):
+    """The training loss became NaN or infinite (``src.callbacks``; ``train.py`` exits with code 3)."""
+
+
+# ---- tools ---------------------------------------------------------------------------------------------
+
+class BoxesError(UserError, ValueError):
+    """The person boxes given to ``infer.py`` cannot be read (``src.infer_image``)."""
+
+
+class InferFilesError(UserError, ValueError):
+    """The ``.bin`` files of preprocess.py or of the inference app are missing or inconsistent
+    (``src.infer_files``)."""
+
+
+class OnnxFixError(UserError, ValueError):
+    """The exported ONNX graph is not one the repair understands (``src.onnx_fix``)."""
+
+
+class ConversionError(UserError, ValueError):
+    """PyTorch weights that do not fit the configured network (``src.convert``)."""
+
+
+class TorchMissingError(MissingDependencyError):
+    """PyTorch is needed to read a ``.pth`` file and is not installed (``src.convert``)."""
+
+
+class LossLogError(UserError, ValueError):
+    """A ``loss_log.csv`` that is not a loss log, or a picture that cannot be drawn (``src.plot_loss``)."""
+
+
+class DrawingError(UserError, ValueError):
+    """Results that cannot be drawn (``src.visualize``)."""
+
+
+# ---- ModelArts -----------------------------------------------------------------------------------------
+
+class MoxingUnavailableError(UserError):
+    """An ``obs://`` or ``s3://`` location where ``moxing`` is not installed (outside ModelArts)."""
+
+
+class SyncError(UserError):
+    """Another process failed to copy data this process needs (``src.model_utils.moxing_adapter``)."""
+
+
+class SyncTimeoutError(SyncError):
+    """Waited too long for another process's copy or unzip (``src.model_utils.moxing_adapter``)."""
+
+
+# ---- helpers -------------------------------------------------------------------------------------------
 
 def import_optional(module: str, purpose: str, install: str, package: str = ""):
     """Imports ``module``, or raises MissingDependencyError saying what needs it and how to install it.

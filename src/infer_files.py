@@ -23,7 +23,7 @@ from typing import Any, Dict, List, NamedTuple, Sequence
 
 import numpy as np
 
-from src.errors import UserError, shown_path
+from src.errors import InferFilesError, shown_path
 
 DATA_DIR = "00_data"
 META_DIR = "meta"
@@ -32,10 +32,6 @@ PREFIX = "sp"
 FLIP_PREFIX = "sp_flip"
 #: Output index the apps append to an input file's name.
 OUTPUT_SUFFIX = "_0.bin"
-
-
-class InferFilesError(UserError, ValueError):
-    """The preprocessed or result files are missing, incomplete or do not fit together."""
 
 
 class BatchMeta(NamedTuple):

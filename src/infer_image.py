@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from src.dataset import ImageReadError, crop_person, normalize_ops
-from src.errors import UserError, shown_path
+from src.errors import BoxesError, UserError, shown_path
 from src.evaluate.coco_eval import rescore
 from src.evaluate.runner import predict_heatmaps
 from src.predict import postprocess_outputs
@@ -28,10 +28,6 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 PERSON_CATEGORY = 1
 RESULTS_FILE = "keypoints_results.json"
 BOX_COLOUR = (160, 160, 160)  # BGR
-
-
-class BoxesError(UserError, ValueError):
-    """The ``boxes`` setting is neither a readable detection file nor a JSON list of boxes."""
 
 
 class PersonBoxes(NamedTuple):

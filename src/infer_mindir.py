@@ -23,7 +23,7 @@ from mindspore.train import mind_ir_pb2  # the MindIR protobuf schema shipped wi
 
 from src.errors import shown_path
 from src.infer_files import OUTPUT_SUFFIX, InferFilesError, list_inputs
-from src.model_utils.cli import run_cli, setup_logging
+from src.model_utils.cli import run_cli, setup_logging, tool_parser
 from src.model_utils.device_adapter import set_device
 
 logger = logging.getLogger("infer_mindir")
@@ -34,7 +34,7 @@ TIME_FILE = "test_perform_static.txt"
 
 
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m src.infer_mindir", description=__doc__.split("\n")[0])
+    parser = tool_parser("python -m src.infer_mindir", __doc__)
     parser.add_argument("--mindir_path", required=True, help="exported model (.mindir)")
     parser.add_argument("--input0_path", required=True, help="folder of input .bin files")
     parser.add_argument("--device_target", default="CPU", choices=["CPU", "GPU"])

@@ -26,7 +26,7 @@ import numpy as np
 from mindspore import Tensor, nn
 from mindspore.common.initializer import HeNormal, Normal, initializer
 
-from src.errors import UserError, shown_path
+from src.errors import CheckpointMismatchError, ConfigError, shown_path
 from src.fast_ops import Conv2d, Conv2dTranspose, conv_bn
 from src.model_shape import DECONV_PADDING, ConfigSizeError, check_sizes  # noqa: F401 (ConfigSizeError: public here)
 
@@ -37,10 +37,6 @@ BN_EPS = 1e-5
 HEAD_INIT_STD = 0.001  # deconvolution and final convolution weights, as the reference
 #: Top-level Cells that are not part of the ResNet backbone.
 HEAD_CELLS = ("deconv_layers", "final_layer")
-
-
-class CheckpointMismatchError(UserError, ValueError):
-    """A checkpoint lacks parameters the network needs, or holds them with other shapes."""
 
 
 def batch_norm(channels: int) -> nn.BatchNorm2d:
@@ -184,15 +180,15 @@ class PoseResNet(nn.Cell):
                  fast: bool = False) -> None:
         super().__init__()
         if num_layers not in RESNET_SPEC:
-            raise ValueError(f"POSE_RESNET.NUM_LAYERS must be one of {sorted(RESNET_SPEC)}, got {num_layers}")
+            raise ConfigError(f"POSE_RESNET.NUM_LAYERS must be one of {sorted(RESNET_SPEC)}, got {num_layers}")
         if len(deconv_filters) != len(deconv_kernels):
-            raise ValueError(f"POSE_RESNET.NUM_DECONV_FILTERS {list(deconv_filters)} and NUM_DECONV_KERNELS "
+            raise ConfigError(f"POSE_RESNET.NUM_DECONV_FILTERS {list(deconv_filters)} and NUM_DECONV_KERNELS "
                              f"{list(deconv_kernels)} must have one entry per deconvolution layer")
         bad = [k for k in deconv_kernels if k not in DECONV_PADDING]
         if bad:
-            raise ValueError(f"POSE_RESNET.NUM_DECONV_KERNELS entries must be in {sorted(DECONV_PADDING)}, got {bad}")
+            raise ConfigError(f"POSE_RESNET.NUM_DECONV_KERNELS entries must be in {sorted(DECONV_PADDING)}, got {bad}")
         if final_kernel not in (1, 3):
-            raise ValueError(f"POSE_RESNET.FINAL_CONV_KERNEL must be 1 or 3, got {final_kernel}")
+            raise ConfigError(f"POSE_RESNET.FINAL_CONV_KERNEL must be 1 or 3, got {final_kernel}")
         block, blocks = RESNET_SPEC[num_layers]
         self.num_layers = num_layers
         self.conv1 = Conv2d(3, 64, 7, 2, 3, fast=fast)
@@ -318,7 +314,7 @@ def get_pose_net(cfg: Any, is_train: bool, ckpt_path: Optional[str] = None,
     num_deconv = int(pose.NUM_DECONV_LAYERS)
     filters, kernels = list(pose.NUM_DECONV_FILTERS), list(pose.NUM_DECONV_KERNELS)
     if len(filters) != num_deconv or len(kernels) != num_deconv:
-        raise ValueError(f"POSE_RESNET.NUM_DECONV_FILTERS {filters} and NUM_DECONV_KERNELS {kernels} must each "
+        raise ConfigError(f"POSE_RESNET.NUM_DECONV_FILTERS {filters} and NUM_DECONV_KERNELS {kernels} must each "
                          f"have POSE_RESNET.NUM_DECONV_LAYERS = {num_deconv} entries")
     check_sizes(list(cfg.MODEL.IMAGE_SIZE), list(pose.HEATMAP_SIZE), num_deconv)
     fast = use_fast_cpu(cfg) if fast_cpu is None else bool(fast_cpu)

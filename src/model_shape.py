@@ -5,16 +5,12 @@ built (:mod:`src.model_utils.config_rules`), so a bad size is refused before any
 """
 from typing import Dict, Sequence, Tuple
 
-from src.errors import UserError
+from src.errors import ConfigSizeError
 
 #: The ResNet backbone divides the input size by this.
 BACKBONE_STRIDE = 32
 #: Deconvolution kernel -> (padding, output_padding) giving an output of exactly twice the input.
 DECONV_PADDING: Dict[int, Tuple[int, int]] = {4: (1, 0), 3: (1, 1), 2: (0, 0)}
-
-
-class ConfigSizeError(UserError, ValueError):
-    """The configured input and heatmap sizes do not fit the network."""
 
 
 def heatmap_size_for(image_size: Sequence[int], num_deconv: int) -> list:

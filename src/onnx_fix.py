@@ -27,14 +27,10 @@ from typing import Any, Dict, List, Sequence, Tuple
 import numpy as np
 from mindspore import Tensor, nn, ops
 
-from src.errors import UserError, import_optional
+from src.errors import OnnxFixError, import_optional
 
 #: Added on the padded border of a max-pool input: below any float32 input value.
 _FLOAT32_LOWEST = float(np.finfo(np.float32).min)
-
-
-class OnnxFixError(UserError, ValueError):
-    """The exported graph is not one this repair understands."""
 
 
 def import_onnx() -> Any:

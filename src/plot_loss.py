@@ -7,7 +7,6 @@ over that epoch's steps). Bottom panel: the learning rate per step. The x axis i
 step. ``loss_log.csv`` is written by training (:class:`src.callbacks.LossCsvLogger`) with the
 columns ``epoch, step, global_step, loss, lr``.
 """
-import argparse
 import csv
 import logging
 import math
@@ -19,17 +18,14 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from src.errors import UserError
+from src.errors import LossLogError, shown_path
+from src.model_utils.cli import run_cli, setup_logging, tool_parser
 
 logger = logging.getLogger(__name__)
 
 COLUMNS = ("epoch", "step", "global_step", "loss", "lr")
 STEP_LOSS, EPOCH_LOSS, LEARNING_RATE = "#96beeb", "#144696", "#e67828"
 DPI = 100
-
-
-class LossLogError(UserError, ValueError):
-    """The CSV is not a loss log (missing columns, values that are not numbers, no rows)."""
 
 
 def read_loss_log(path: str) -> Dict[str, np.ndarray]:
@@ -40,7 +36,8 @@ def read_loss_log(path: str) -> Dict[str, np.ndarray]:
         LossLogError: naming the missing columns, or the line of a malformed value.
     """
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"loss log not found: '{path}' (training writes <ckpt_save_dir>/loss_log.csv)")
+        raise FileNotFoundError(f"loss log not found: '{shown_path(path)}' (training writes "
+                                "<ckpt_save_dir>/loss_log.csv)")
     with open(path, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
@@ -107,24 +104,17 @@ def save_png(fig: Figure, path: str) -> None:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from src.model_utils.cli import run_cli, setup_logging  # pylint: disable=import-outside-toplevel
-
-    parser = argparse.ArgumentParser(description="Draw the loss and learning rate of a training run "
-                                     "(loss_log.csv) to a PNG with matplotlib.")
+    parser = tool_parser("python -m src.plot_loss", __doc__)
     parser.add_argument("--csv", required=True, help="<ckpt_save_dir>/loss_log.csv written by training")
     parser.add_argument("--output", default="loss.png", help="picture to write (PNG)")
     parser.add_argument("--width", type=int, default=1000, help="in pixels, at least 300")
     parser.add_argument("--height", type=int, default=700, help="in pixels, at least 300")
     args = parser.parse_args(argv)
-
-    def run(_: object) -> int:
-        setup_logging()
-        save_png(plot_loss(read_loss_log(args.csv), args.width, args.height), args.output)
-        logger.info("loss and learning rate drawn to %s", args.output)
-        return 0
-
-    return run_cli(run)
+    setup_logging()
+    save_png(plot_loss(read_loss_log(args.csv), args.width, args.height), args.output)
+    logger.info("loss and learning rate drawn to %s", args.output)
+    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

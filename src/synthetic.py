@@ -35,7 +35,6 @@ person with left and right swapped, which a fixed left-colour would contradict.
 Everything is a pure function of ``(seed, split, index)``, so the output is
 identical for a given seed whatever the number of worker processes.
 """
-import argparse
 import json
 import logging
 import os
@@ -48,6 +47,7 @@ import cv2
 import numpy as np
 
 from src.constants import COCO_KEYPOINT_NAMES, COCO_SKELETON, NUM_COCO_JOINTS
+from src.model_utils.cli import run_cli, setup_logging, tool_parser
 
 logger = logging.getLogger(__name__)
 
@@ -576,8 +576,7 @@ def generate(output: str, num_train: int = 1000, num_val: int = 200, seed: int =
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m src.synthetic",
-                                     description="Write a synthetic COCO-format person keypoint dataset.")
+    parser = tool_parser("python -m src.synthetic", __doc__)
     parser.add_argument("--output", required=True, help="dataset root to write (DATASET.ROOT)")
     parser.add_argument("--num_train", type=int, default=1000, help="training images (default 1000)")
     parser.add_argument("--num_val", type=int, default=200, help="validation images (default 200)")
@@ -585,7 +584,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--workers", type=int, default=0,
                         help="processes (default: up to 4); the output does not depend on it")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    setup_logging()
     if args.num_train < 0 or args.num_val < 0:
         parser.error("--num_train and --num_val must be >= 0")
     start = time.time()
@@ -595,4 +594,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

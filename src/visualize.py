@@ -8,7 +8,6 @@ The annotation file gives each result's ``image_id`` its file name in ``IMAGE_DI
 Left limbs are drawn in blue-green, right limbs in orange, the centre line in
 white; joints whose confidence is under the visibility threshold are left out.
 """
-import argparse
 import json
 import logging
 import os
@@ -19,6 +18,8 @@ import cv2
 import numpy as np
 
 from src.constants import COCO_KEYPOINT_NAMES, COCO_SKELETON
+from src.errors import DatasetFormatError, DrawingError, ImageReadError, shown_path
+from src.model_utils.cli import run_cli, setup_logging, tool_parser
 
 logger = logging.getLogger(__name__)
 
@@ -99,22 +100,22 @@ def draw_results(results: List[Dict], image_files: Dict[int, str], output: str, 
             by_image.setdefault(int(entry["image_id"]), []).append(entry)
     chosen = sorted(by_image, key=lambda i: (-max(e["score"] for e in by_image[i]), i))[:num_images]
     if not chosen:
-        raise ValueError(f"no person with score >= {min_score} to draw")
+        raise DrawingError(f"no person with score >= {min_score} to draw")
     pictures = []
     for image_id in chosen:
         path = image_files.get(image_id)
         if path is None:
-            raise ValueError(f"image id {image_id} of the results is not among the annotation file's images; "
+            raise DrawingError(f"image id {image_id} of the results is not among the annotation file's images; "
                              "pass the annotation file of the set the results were made on")
         image = cv2.imread(path)
         if image is None:
-            raise FileNotFoundError(f"cannot read image {path} (image id {image_id})")
+            raise ImageReadError(f"cannot read image {shown_path(path)} (image id {image_id})")
         for entry in by_image[image_id]:
             draw_skeleton(image, np.asarray(entry["keypoints"]), vis_thre)
         pictures.append(image)
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
     if not cv2.imwrite(output, tile(pictures)):
-        raise OSError(f"cannot write {output}")
+        raise DrawingError(f"cannot write {shown_path(output)}; choose a .png or .jpg file in a writable folder")
     return chosen
 
 
@@ -126,7 +127,7 @@ def image_files_from_annotations(ann_file: str, image_dir: str) -> Dict[int, str
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description="Draw predicted skeletons of a COCO results file.")
+    parser = tool_parser("python -m src.visualize", __doc__)
     parser.add_argument("--results", required=True, help="keypoints_results.json written by eval.py")
     parser.add_argument("--images", required=True, help="folder of the images")
     parser.add_argument("--ann", required=True, help="COCO annotation file (for the image file names)")
@@ -135,18 +136,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--min_score", type=float, default=0.3)
     parser.add_argument("--vis_thre", type=float, default=0.2)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    setup_logging()
     try:
         with open(args.results, encoding="utf-8") as f:
             results = json.load(f)
-        drawn = draw_results(results, image_files_from_annotations(args.ann, args.images), args.output,
-                             args.num_images, args.min_score, args.vis_thre)
-    except (OSError, ValueError, KeyError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        image_files = image_files_from_annotations(args.ann, args.images)
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise DatasetFormatError(f"{args.results} or {args.ann} is not the JSON file it should be ({err})") from err
+    drawn = draw_results(results, image_files, args.output, args.num_images, args.min_score, args.vis_thre)
     logger.info("drew %d images with predicted skeletons to %s", len(drawn), os.path.abspath(args.output))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

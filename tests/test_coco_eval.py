@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from src.constants import COCO_KEYPOINT_NAMES, COCO_SKELETON, PIXEL_STD
-from src.evaluate.coco_eval import STATS_NAMES, MissingDependencyError, evaluate, rescore
+from src.errors import MissingDependencyError
+from src.evaluate.coco_eval import STATS_NAMES, evaluate, rescore
 
 #: A standing person, joints in units of its box (x across, y down), COCO order.
 _TEMPLATE = np.array([

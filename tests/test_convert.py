@@ -9,6 +9,7 @@ import mindspore as ms
 import numpy as np
 import pytest
 
+from src.model_utils.cli import run_cli
 from src import convert
 from src.convert import ConversionError, TorchMissingError, check_shapes, convert_state_dict, network_shapes
 from src.model import get_pose_net
@@ -63,9 +64,9 @@ def test_torch_missing_message(monkeypatch, tmp_path, capsys):
     path.write_bytes(b"x")
     with pytest.raises(TorchMissingError, match=r"pip install torch==2\.13\.0"):
         convert.load_torch_state_dict(str(path))
-    assert convert.main(["--input", str(path), "--output", str(tmp_path / "w.ckpt")]) == 2
+    assert run_cli(convert.main, ["--input", str(path), "--output", str(tmp_path / "w.ckpt")]) == 2
     assert "needs PyTorch" in capsys.readouterr().err
-    assert convert.main(["--input", str(tmp_path / "none.pth"), "--output", "x.ckpt"]) == 2
+    assert run_cli(convert.main, ["--input", str(tmp_path / "none.pth"), "--output", "x.ckpt"]) == 2
     assert "not found" in capsys.readouterr().err
 
 
@@ -208,7 +209,7 @@ def test_torchvision_backbone_loads_as_pretrained(tmp_path, capsys):
     path = str(tmp_path / "resnet18.pth")
     torch.save(model.state_dict(), path)
     ckpt = str(tmp_path / "resnet18_imagenet.ckpt")
-    assert convert.main(["--backbone", "--input", path, "--output", ckpt,
+    assert run_cli(convert.main, ["--backbone", "--input", path, "--output", ckpt,
                          "--config_path", TINY_CONFIG]) == 0
     assert "fc.weight" not in ms.load_checkpoint(ckpt)
     net = get_pose_net(_cfg("--MODEL.INIT_WEIGHTS", "True", "--MODEL.PRETRAINED", ckpt), is_train=True)

@@ -3,6 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
+from src.model_utils.cli import run_cli
 from src.plot_loss import LossLogError, epoch_means, main, plot_loss, read_loss_log
 
 CSV = """epoch,step,global_step,loss,lr
@@ -58,7 +59,7 @@ def test_figure_shows_losses_epoch_means_and_learning_rate(log_file):
 @pytest.mark.parametrize("width, height", [(640, 480), (402, 427)])
 def test_png_has_the_requested_size(log_file, tmp_path, width, height):
     output = tmp_path / "pics" / "loss.png"
-    assert main(["--csv", log_file, "--output", str(output), "--width", str(width), "--height", str(height)]) == 0
+    assert run_cli(main, ["--csv", log_file, "--output", str(output), "--width", str(width), "--height", str(height)]) == 0
     picture = cv2.imread(str(output))
     assert picture.shape == (height, width, 3)
     assert (picture.min(axis=2) < 128).any() and (picture == 255).all(axis=2).mean() > 0.5   # ink on white
@@ -82,12 +83,12 @@ def test_picture_too_small(log_file):
 
 
 def test_cli_errors(tmp_path, log_file, capsys):
-    assert main(["--csv", str(tmp_path / "none.csv"), "--output", str(tmp_path / "x.png")]) == 2
+    assert run_cli(main, ["--csv", str(tmp_path / "none.csv"), "--output", str(tmp_path / "x.png")]) == 2
     assert "loss log not found" in capsys.readouterr().err
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
-    assert main(["--csv", str(tmp_path / "bad.csv"), "--output", str(tmp_path / "x.png")]) == 2
+    assert run_cli(main, ["--csv", str(tmp_path / "bad.csv"), "--output", str(tmp_path / "x.png")]) == 2
     assert capsys.readouterr().err.startswith("error: ")
     (tmp_path / "taken").mkdir()
-    assert main(["--csv", log_file, "--output", str(tmp_path / "taken")]) == 2   # a folder, not a file
+    assert run_cli(main, ["--csv", log_file, "--output", str(tmp_path / "taken")]) == 2   # a folder, not a file
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "taken" in err and len(err.splitlines()) == 1

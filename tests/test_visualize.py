@@ -1,11 +1,12 @@
 """src/visualize.py: limb colours, skeletons drawn where the joints are, the tiled picture, errors."""
 import json
-import logging
 
 import cv2
 import numpy as np
 import pytest
 
+from src.errors import DrawingError, ImageReadError
+from src.model_utils.cli import run_cli
 from src.visualize import (CENTRE_COLOUR, LEFT_COLOUR, RIGHT_COLOUR, draw_results, draw_skeleton, limb_colour,
                            main, tile)
 
@@ -116,16 +117,15 @@ def test_draw_results_most_confident_images_first(image_set, tmp_path):
 
 def test_draw_results_errors(image_set, tmp_path):
     output = str(tmp_path / "p.png")
-    with pytest.raises(ValueError, match="no person with score >= 0.95"):
+    with pytest.raises(DrawingError, match="no person with score >= 0.95"):
         draw_results(RESULTS, image_set, output, min_score=0.95)
-    with pytest.raises(ValueError, match="image id 2 of the results is not among the annotation file's images"):
+    with pytest.raises(DrawingError, match="image id 2 of the results is not among the annotation file's images"):
         draw_results(RESULTS, {1: image_set[1]}, output, min_score=0.3)
-    with pytest.raises(FileNotFoundError, match=r"cannot read image .*missing.png \(image id 2\)"):
+    with pytest.raises(ImageReadError, match=r"cannot read image .*missing.png \(image id 2\)"):
         draw_results(RESULTS, {1: image_set[1], 2: str(tmp_path / "missing.png")}, output, min_score=0.3)
 
 
-def test_cli(image_set, tmp_path, capsys, caplog):
-    caplog.set_level(logging.INFO)
+def test_cli(image_set, tmp_path, capsys):
     images = [{"id": i, "file_name": f"{i:012d}.png", "width": 320, "height": 320} for i in image_set]
     (tmp_path / "ann.json").write_text(json.dumps({"images": images}))
     (tmp_path / "results.json").write_text(json.dumps(RESULTS))
@@ -133,11 +133,10 @@ def test_cli(image_set, tmp_path, capsys, caplog):
     output = tmp_path / "pictures" / "p.png"
     assert main(args + ["--ann", str(tmp_path / "ann.json"), "--output", str(output)]) == 0
     assert tuple(cv2.imread(str(output))[120, 40]) == LEFT_COLOUR
-    assert "drew 2 images" in caplog.text
-    with pytest.raises(SystemExit) as exit_info:      # --ann is required, as the usage says
-        main(args)
-    assert exit_info.value.code == 2 and "required: --ann" in capsys.readouterr().err
-    assert main(["--results", str(tmp_path / "none.json"), "--images", str(tmp_path),
+    assert "drew 2 images" in capsys.readouterr().out
+    assert run_cli(main, args) == 2                   # --ann is required, as the usage says
+    assert "required: --ann" in capsys.readouterr().err
+    assert run_cli(main, ["--results", str(tmp_path / "none.json"), "--images", str(tmp_path),
                  "--ann", str(tmp_path / "ann.json")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "none.json" in err and len(err.splitlines()) == 1

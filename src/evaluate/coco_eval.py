@@ -13,7 +13,7 @@ from typing import Any, Optional, Tuple
 import numpy as np
 
 from src.constants import COCO_SIGMAS
-from src.errors import MissingDependencyError, import_optional, shown_path  # noqa: F401 (MissingDependencyError re-exported)
+from src.errors import EvaluationError, import_optional, shown_path
 from src.utils.nms import oks_nms_per_image
 
 logger = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ def _coco_keypoint_stats(ann_file: str, res_file: str, image_ids: np.ndarray) ->
     coco_gt = COCO(ann_file)
     unknown = sorted(set(image_ids.tolist()) - set(coco_gt.getImgIds()))
     if unknown:
-        raise ValueError(f"{len(unknown)} predicted image ids (e.g. {unknown[:5]}) are not in {ann_file}; "
+        raise EvaluationError(f"{len(unknown)} predicted image ids (e.g. {unknown[:5]}) are not in {ann_file}; "
                          f"evaluate against the annotations of the images that were predicted")
     coco_dt = coco_gt.loadRes(res_file)
     coco_eval = COCOeval(coco_gt, coco_dt, 'keypoints')
@@ -129,7 +129,7 @@ def evaluate(cfg: Any, preds: np.ndarray, output_dir: str, all_boxes: np.ndarray
         raise ValueError(f"evaluate expects preds N×J×3, all_boxes N×6 and N image ids; got {preds.shape}, "
                          f"{all_boxes.shape} and {img_id.shape}")
     if len(preds) == 0:
-        raise ValueError("evaluate: no predictions to evaluate (the data set yielded no person boxes)")
+        raise EvaluationError("evaluate: no predictions to evaluate (the data set yielded no person boxes)")
 
     scores = rescore(preds[:, :, 2], all_boxes[:, 5], cfg.TEST.IN_VIS_THRE)
     # The reference's call: COCO sigmas, every joint counted (no in_vis_thre).

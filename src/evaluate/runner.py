@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 import mindspore as ms
 import numpy as np
 
+from src.errors import EvaluationError
 from src.predict import postprocess_outputs
 
 logger = logging.getLogger(__name__)
@@ -68,5 +69,5 @@ def run_inference(cfg: Any, net: ms.nn.Cell, dataset, num_samples: int) -> Predi
     logger.info("%d boxes predicted in %.1f s (%.1f boxes/s%s)", done, elapsed, done / max(elapsed, 1e-9),
                 ", flip test" if cfg.TEST.FLIP_TEST else "")
     if not preds:
-        raise ValueError("the evaluation set is empty: no person boxes to predict")
+        raise EvaluationError("the evaluation set is empty: no person boxes to predict")
     return Predictions(np.concatenate(preds), np.concatenate(boxes), np.concatenate(ids))

@@ -1,17 +1,29 @@
-"""What every entry script shares: logging set-up and one-line errors."""
+"""What every command shares: logging, one-line errors and exit codes, the shape of ``--help``.
+
+Every command of the project (``train.py``, ``eval.py``, ``export.py``, ``infer.py``,
+``preprocess.py``, ``postprocess.py``, ``track.py`` and the ``python -m src.<tool>`` tools) ends in
+``sys.exit(run_cli(main))``:
+
+* a :class:`src.errors.UserError`, or a missing or unreadable file, is one ``error: ...`` line on
+  stderr (one per problem) and exit code 2;
+* Ctrl-C prints ``interrupted`` and exits with 130;
+* ``--help`` prints ``usage: ...``, the command's description and its options, and exits with 0.
+
+The scripts that take the configuration get their options from ``default_config.yaml``
+(:mod:`src.model_utils.config`); the tools parse their few options with :func:`tool_parser`.
+"""
+import argparse
 import logging
+import os
 import sys
 from typing import Callable, Optional, Sequence
 
-from src.errors import UserError
-from src.model_utils.config import ConfigError
+from src.errors import UsageError, UserError
 
-__all__ = ["UserError", "USER_ERRORS", "setup_logging", "run_cli"]
-
+__all__ = ["UserError", "USER_ERRORS", "setup_logging", "run_cli", "tool_parser", "summary", "program_name"]
 
 #: Exceptions that mean "bad input" rather than a bug; shown without a traceback.
-USER_ERRORS = (UserError, ConfigError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
-               PermissionError)
+USER_ERRORS = (UserError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)
 
 
 class _CurrentStdout(logging.StreamHandler):
@@ -35,12 +47,39 @@ def setup_logging(rank: int = 0, level: int = logging.INFO) -> None:
     logging.basicConfig(level=level, handlers=[handler], force=True)
 
 
-def run_cli(main: Callable[[Optional[Sequence[str]]], int], argv: Optional[Sequence[str]] = None,
-            extra_errors: tuple = ()) -> int:
-    """Runs ``main(argv)``; user errors become one ``error: ...`` line and exit code 2."""
+def summary(doc: Optional[str]) -> str:
+    """The first paragraph of a docstring, on one line: a command's description for ``--help``."""
+    first = (doc or "").strip().split("\n\n")[0]
+    return " ".join(first.replace("``", "").split())
+
+
+def program_name(path: Optional[str] = None) -> str:
+    """How the running command was called: ``python train.py`` or ``python -m src.plot_loss``."""
+    path = path or (sys.argv[0] if sys.argv and sys.argv[0] else "")
+    module = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if module is not None and module.name and module.name != "__main__":
+        return f"python -m {module.name}"
+    return f"python {os.path.basename(path) or '<script>.py'}"
+
+
+class _ToolParser(argparse.ArgumentParser):
+    """argparse whose mistakes are a :class:`UsageError` (one ``error:`` line through :func:`run_cli`)."""
+
+    def error(self, message):
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def tool_parser(prog: str, doc: Optional[str]) -> argparse.ArgumentParser:
+    """The option parser of a ``python -m src.<tool>`` command: ``prog`` in the usage line, the first
+    paragraph of the tool's docstring ``doc`` as its description."""
+    return _ToolParser(prog=prog, description=summary(doc))
+
+
+def run_cli(main: Callable[[Optional[Sequence[str]]], int], argv: Optional[Sequence[str]] = None) -> int:
+    """Runs ``main(argv)``; user errors become ``error: ...`` lines and exit code 2."""
     try:
         return int(main(argv) or 0)
-    except USER_ERRORS + tuple(extra_errors) as err:
+    except USER_ERRORS as err:
         message = str(err) if not isinstance(err, OSError) or not err.filename else \
             f"{err.strerror or err}: {err.filename}"
         for line in message.splitlines() or [""]:   # a ConfigError holds one line per problem

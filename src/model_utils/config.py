@@ -19,7 +19,8 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import yaml
 
-from src.errors import shown_path
+from src.errors import ConfigError, shown_path
+from src.model_utils.cli import program_name, summary
 from src.model_utils.config_rules import RULES, check_rules
 
 logger = logging.getLogger(__name__)
@@ -35,10 +36,6 @@ SHORTCUTS: Tuple[Tuple[str, str], ...] = (
     ("dataset_path", "DATASET.ROOT"),
     ("end_epoch", "TRAIN.END_EPOCH"),
 )
-
-
-class ConfigError(ValueError):
-    """A configuration file or command-line override is invalid (one line per problem)."""
 
 
 class Config:
@@ -252,11 +249,15 @@ def _choice_problems(flat: Dict[str, Any], choices: Dict[str, Any], labels: Dict
     return problems
 
 
-def format_help(values: Dict[str, Any], helps: Dict[str, Any], choices: Dict[str, Any]) -> str:
-    """The ``--help`` text: every key with its default, help and allowed values."""
+def format_help(values: Dict[str, Any], helps: Dict[str, Any], choices: Dict[str, Any],
+                prog: str = "python <script>.py", description: str = "") -> str:
+    """The ``--help`` text: the usage line, ``description``, and every key with its default, help and
+    allowed values (the shape of the tools' argparse help, see :mod:`src.model_utils.cli`)."""
     flat_help, flat_choices = _flatten(helps), _flatten(choices)
-    lines = ["usage: python <script>.py [--config_path FILE] [--key value ...] [--SECTION.KEY value ...]",
-             "", "options:"]
+    lines = [f"usage: {prog} [--config_path FILE] [--key value ...] [--SECTION.KEY value ...]", ""]
+    if description:
+        lines += [description, ""]
+    lines.append("options:")
     for key, default in _flatten(values).items():
         text = flat_help.get(key, "")
         if key in flat_choices:
@@ -331,7 +332,8 @@ def get_config(argv: Optional[Sequence[str]] = None) -> Config:
         labels.update({key: f"{path}: {key}" for key in own_values})
         helps, choices = _merge(helps, own_helps), _merge(choices, own_choices)
     if "-h" in argv or "--help" in argv:
-        print(format_help(_unflatten(flat), helps, choices))
+        main_doc = getattr(sys.modules.get("__main__"), "__doc__", None)
+        print(format_help(_unflatten(flat), helps, choices, program_name(), summary(main_doc)))
         sys.exit(0)
 
     problems = []

@@ -22,7 +22,7 @@ from typing import Dict, List, Optional, Sequence
 
 import mindspore as ms
 
-from src.errors import UserError
+from src.errors import DeviceUnavailableError
 from src.model_utils.local_adapter import get_device_id, get_device_num, get_job_id, get_rank_id
 
 __all__ = ["get_device_id", "get_device_num", "get_rank_id", "get_job_id", "init_context", "select_device",
@@ -31,10 +31,6 @@ __all__ = ["get_device_id", "get_device_num", "get_rank_id", "get_job_id", "init
 logger = logging.getLogger(__name__)
 
 DEVICES = ("Ascend", "GPU", "CPU")
-
-
-class DeviceUnavailableError(UserError):
-    """``device_target`` names a device this MindSpore cannot use on this machine."""
 
 
 def init_context(cfg, device_id: int = 0, distributed: bool = False, mode: int = ms.GRAPH_MODE) -> None:

@@ -29,7 +29,8 @@ import time
 from typing import Any, Callable, Iterator, Optional
 from urllib.parse import unquote, urlparse
 
-from src.model_utils.cli import UserError, setup_logging
+from src.errors import MoxingUnavailableError, SyncError, SyncTimeoutError
+from src.model_utils.cli import setup_logging
 from src.model_utils.local_adapter import get_device_id, get_device_num, get_rank_id
 
 __all__ = ["get_device_id", "get_device_num", "get_rank_id", "get_job_id", "sync_data", "moxing_wrapper",
@@ -48,18 +49,6 @@ SYNC_TIMEOUT_S = 2 * 3600.0
 POLL_INTERVAL_S = 0.2
 #: Marker contents of a successful copy.
 _OK = "ok"
-
-
-class MoxingUnavailableError(UserError):
-    """An ``obs://`` or ``s3://`` location where ``moxing`` is not installed (outside ModelArts)."""
-
-
-class SyncError(UserError):
-    """Another process failed to copy data this process needs."""
-
-
-class SyncTimeoutError(SyncError):
-    """Waited too long for another process's copy or unzip."""
 
 
 def get_job_id() -> str:
