@@ -7,13 +7,12 @@ Person boxes come from ``TEST.COCO_BBOX_FILE`` (or the ground truth with
 the last line printed is ``AP: <float>``.
 """
 import logging
-import os
 import sys
 from typing import Optional, Sequence
 
 from src.checkpoint import require_model_file
 from src.dataset import keypoint_dataset
-from src.evaluate.coco_eval import evaluate
+from src.evaluate.coco_eval import evaluate, results_dir
 from src.evaluate.runner import run_inference
 from src.model import get_pose_net
 from src.model_utils.cli import run_cli, setup_logging
@@ -23,11 +22,6 @@ from src.model_utils.modelarts import eval_post_process, eval_pre_process
 from src.model_utils.moxing_adapter import moxing_wrapper
 
 logger = logging.getLogger("eval")
-
-
-def results_dir(model_file: str) -> str:
-    """``<checkpoint path without extension>/results``."""
-    return os.path.join(os.path.splitext(model_file)[0], "results")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -45,11 +39,10 @@ def run(cfg) -> int:
     net = get_pose_net(cfg, is_train=False, ckpt_path=model_file)
     net.set_train(False)
 
-    if not cfg.TEST.USE_GT_BBOX:
-        logger.info("loading bbox file from %s", cfg.TEST.COCO_BBOX_FILE)
     dataset, generator = keypoint_dataset(cfg, train_mode=False, num_parallel_workers=cfg.TEST.DATALOADER_WORKERS)
     found = run_inference(cfg, net, dataset, len(generator))
-    logger.info("%s %s %d", found.preds.shape, found.boxes.shape, len(found.image_ids))
+    logger.info("predicted %d people (%d joints each) in %d images", len(found.preds), found.preds.shape[1],
+                len(set(found.image_ids.tolist())))
 
     out_dir = results_dir(model_file)
     _, ap = evaluate(cfg, found.preds, out_dir, found.boxes, found.image_ids)

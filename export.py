@@ -23,7 +23,8 @@ import numpy as np
 
 from src.checkpoint import require_model_file
 from src.model import get_pose_net
-from src.model_utils.cli import UserError, run_cli, setup_logging
+from src.errors import UserError
+from src.model_utils.cli import run_cli, setup_logging
 from src.model_utils.config import get_config
 from src.model_utils.device_adapter import get_device_id, init_context
 from src.model_utils.modelarts import export_pre_process
@@ -84,8 +85,6 @@ def run(cfg: Any) -> int:
     if file_format == "ONNX":
         import_onnx()  # fail before the network is built
     model_file = require_model_file(cfg, "export")
-    if int(cfg.TEST.BATCH_SIZE) < 1:
-        raise UserError(f"TEST.BATCH_SIZE must be at least 1 (the exported batch size), got {cfg.TEST.BATCH_SIZE}")
 
     init_context(cfg, device_id=get_device_id())
     logger.info("loading model ckpt from %s", model_file)

@@ -19,6 +19,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from src import infer_files
+from src.evaluate import coco_eval
 from src.evaluate.coco_eval import evaluate
 from src.model_utils.cli import run_cli, setup_logging
 from src.model_utils.config import get_config
@@ -30,7 +31,7 @@ logger = logging.getLogger("postprocess")
 def results_dir(cfg: Any) -> str:
     """Folder of ``keypoints_results.json`` and ``keypoints_stats.json``."""
     if cfg.TEST.MODEL_FILE:
-        return os.path.join(os.path.splitext(cfg.TEST.MODEL_FILE)[0], "results")
+        return coco_eval.results_dir(cfg.TEST.MODEL_FILE)
     post_dir = os.path.abspath(cfg.INFER.POST_RESULT_PATH)
     return os.path.join(os.path.dirname(post_dir), "results")
 

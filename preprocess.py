@@ -14,7 +14,7 @@ from typing import Optional, Sequence
 
 from src import infer_files
 from src.dataset import keypoint_dataset
-from src.model_utils.cli import UserError, run_cli, setup_logging
+from src.model_utils.cli import run_cli, setup_logging
 from src.model_utils.config import get_config
 
 logger = logging.getLogger("preprocess")
@@ -23,14 +23,9 @@ logger = logging.getLogger("preprocess")
 def main(argv: Optional[Sequence[str]] = None) -> int:
     cfg = get_config(argv)
     setup_logging()
-    batch_size = int(cfg.TEST.BATCH_SIZE)
-    if batch_size < 1:
-        raise UserError(f"TEST.BATCH_SIZE must be at least 1 (the batch size the model was exported with), "
-                        f"got {batch_size}")
+    batch_size = int(cfg.TEST.BATCH_SIZE)   # checked by the configuration: >= 1
     pre_dir = cfg.INFER.PRE_RESULT_PATH
     flip = bool(cfg.TEST.FLIP_TEST)
-    if not cfg.TEST.USE_GT_BBOX:
-        logger.info("loading bbox file from %s", cfg.TEST.COCO_BBOX_FILE)
     dataset, generator = keypoint_dataset(cfg, train_mode=False, num_parallel_workers=cfg.TEST.DATALOADER_WORKERS)
 
     infer_files.make_dirs(pre_dir)

@@ -23,7 +23,8 @@ from src.checkpoint import CheckpointSaver, find_resume_checkpoint, restore_trai
 from src.dataset import keypoint_pipeline, load_keypoint_records
 from src.lr_generator import get_lr
 from src.model import get_pose_net
-from src.model_utils.cli import UserError, run_cli, setup_logging
+from src.errors import UserError
+from src.model_utils.cli import run_cli, setup_logging
 from src.model_utils.config import get_config
 from src.model_utils.device_adapter import get_device_id, get_device_num, get_rank_id, init_context
 from src.model_utils.modelarts import train_pre_process

@@ -16,7 +16,8 @@ import mindspore as ms
 from mindspore import nn
 from mindspore.train import Callback
 
-from src.errors import UserError, shown_path
+from src.errors import CheckpointMismatchError, ConfigError, UserError, shown_path
+from src.model_shape import mismatch_report
 from src.steps import TrainPlan
 from src.train_step import LOSS_RECORD
 
@@ -165,16 +166,16 @@ def restore_training_state(train_net: nn.Cell, optimizer: nn.Optimizer, path: st
     params = ms.load_checkpoint(path) if params is None else params
     done = resume_step(path, params, steps_per_epoch)
     state = {k: v for k, v in params.items() if k not in _RUN_ENTRIES}
-    own = {p.name for p in train_net.get_parameters()} - set(_RUN_ENTRIES)
-    missing = sorted(own - set(state) - set(_OPTIONAL_ENTRIES))
-    if missing:
-        shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
-        raise UserError(f"{path} cannot resume this run: it lacks {shown}. Resume needs a training "
-                        f"checkpoint ({CKPT_PREFIX}-<epoch>_<step>.ckpt) of the same network.")
+    needed = {p.name: tuple(p.shape) for p in train_net.get_parameters()
+              if p.name not in _RUN_ENTRIES + _OPTIONAL_ENTRIES}
+    problems = mismatch_report(needed, {name: tuple(value.shape) for name, value in state.items()})
+    if problems:
+        raise CheckpointMismatchError(f"{path} cannot resume this run: {problems}. Resume needs a training "
+                                      f"checkpoint ({CKPT_PREFIX}-<epoch>_<step>.ckpt) of the same network.")
     try:
         ms.load_param_into_net(train_net, state, strict_load=True)
     except (ValueError, RuntimeError) as err:
-        raise UserError(f"{path} does not fit the configured network: {err}") from err
+        raise CheckpointMismatchError(f"{path} does not fit the configured network: {err}") from err
     optimizer.global_step.set_data(ms.Tensor([done], ms.int32))
     epoch, step = divmod(max(done, 1) - 1, steps_per_epoch)
     logger.info("resumed after step %d of epoch %d (global step %d)", step + 1, epoch + 1, done)
@@ -185,7 +186,7 @@ def require_model_file(cfg, purpose: str) -> str:
     """``TEST.MODEL_FILE``, checked to be set and to exist, for the scripts that load a network."""
     model_file = cfg.TEST.MODEL_FILE
     if not model_file:
-        raise UserError(f"no checkpoint to {purpose}: pass --eval_model_file PATH (or set TEST.MODEL_FILE)")
+        raise ConfigError(f"no checkpoint to {purpose}: pass --eval_model_file PATH (or set TEST.MODEL_FILE)")
     if not os.path.isfile(model_file):
         raise FileNotFoundError(f"checkpoint not found: {shown_path(model_file)} (TEST.MODEL_FILE)")
     return model_file

@@ -44,3 +44,6 @@ IMAGENET_STD: Tuple[float, float, float] = (0.229, 0.224, 0.225)
 
 #: Column names of the keypoint dataset, in order.
 DATASET_COLUMNS: Tuple[str, ...] = ("image", "target", "weight", "scale", "center", "score", "id")
+
+#: The COCO results file that eval.py, postprocess.py and infer.py write in their results folder.
+RESULTS_FILE: str = "keypoints_results.json"

@@ -26,11 +26,12 @@ import logging
 import os
 import re
 import sys
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from src.errors import ConversionError, MissingDependencyError, TorchMissingError, import_optional, shown_path
+from src.model_shape import mismatch_report
 from src.model_utils.cli import run_cli, setup_logging, tool_parser
 from src.model_utils.config import get_config
 
@@ -117,19 +118,11 @@ def network_shapes(cfg: Any, backbone: bool = False) -> Dict[str, Tuple[int, ...
 
 
 def check_shapes(converted: Mapping[str, np.ndarray], expected: Mapping[str, Tuple[int, ...]], what: str) -> None:
-    """Raises :class:`ConversionError` naming every missing, unexpected and mis-shaped parameter."""
-    missing = [n for n in expected if n not in converted]
-    unexpected = [n for n in converted if n not in expected]
-    mismatched = [f"{n} (network {expected[n]}, converted {tuple(converted[n].shape)})"
-                  for n in expected if n in converted and tuple(converted[n].shape) != tuple(expected[n])]
-    parts: List[str] = []
-    for label, names in (("missing", missing), ("unexpected", unexpected), ("with another shape", mismatched)):
-        if names:
-            shown = ", ".join(names[:12]) + (f", ... ({len(names) - 12} more)" if len(names) > 12 else "")
-            parts.append(f"{len(names)} {label}: {shown}")
-    if parts:
-        raise ConversionError(f"{what} does not fit the network; " + "; ".join(parts)
-                              + "; check POSE_RESNET.NUM_LAYERS, the head settings and MODEL.NUM_JOINTS")
+    """Raises :class:`ConversionError` counting and naming missing, unexpected and mis-shaped parameters."""
+    problems = mismatch_report(expected, {name: value.shape for name, value in converted.items()}, unexpected=True)
+    if problems:
+        raise ConversionError(f"{what} does not fit the network: {problems}; check POSE_RESNET.NUM_LAYERS, "
+                              "the head settings and MODEL.NUM_JOINTS")
 
 
 def save_checkpoint(converted: Mapping[str, np.ndarray], path: str) -> None:

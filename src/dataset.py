@@ -24,6 +24,7 @@ import numpy as np
 from src.constants import DATASET_COLUMNS, IMAGENET_MEAN, IMAGENET_STD, PIXEL_STD
 from src.errors import ConfigError, DatasetFormatError, DatasetNotFoundError, ImageReadError, shown_path
 from src.sampler import TrainingSampler, decode_index
+from src.utils.image import imread_bgr, read_image
 from src.utils.transform import (affine_transform, box_to_center_scale, flip_pairs, fliplr_joints,
                                  get_affine_transform)
 
@@ -342,10 +343,7 @@ class KeypointDatasetGenerator:
     def read_image(self, idx: int) -> Optional[np.ndarray]:
         """The BGR image of record ``idx``; None when unreadable in training (raises in evaluation)."""
         path = self.image_files[idx]
-        image = cv2.imread(path, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
-        if image is None and not self.is_train:
-            raise ImageReadError(f"cannot read image {path} (missing, unreadable or not an image)")
-        return image
+        return imread_bgr(path) if self.is_train else read_image(path)
 
     def sample_rng(self, epoch: int, idx: int) -> np.random.RandomState:
         """The random draws of record ``idx`` in ``epoch`` on this rank (same API as ``numpy.random``)."""
@@ -436,6 +434,7 @@ def _resolve_bbox_file(cfg: Any, bbox_file: Optional[str]) -> str:
                        os.path.join(cfg.DATASET.ROOT, "person_detection_results", os.path.basename(name))]
     for path in candidates:
         if os.path.isfile(path):
+            logger.info("loading bbox file from %s", path)
             return path
     raise DatasetNotFoundError(
         f"person detection file not found (tried {', '.join(map(shown_path, candidates))}). Set "

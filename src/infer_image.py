@@ -14,7 +14,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from src.dataset import ImageReadError, crop_person, normalize_ops
+from src.dataset import crop_person, normalize_ops
 from src.errors import BoxesError, UserError, shown_path
 from src.evaluate.coco_eval import rescore
 from src.evaluate.runner import predict_heatmaps
@@ -26,7 +26,6 @@ logger = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 PERSON_CATEGORY = 1
-RESULTS_FILE = "keypoints_results.json"
 BOX_COLOUR = (160, 160, 160)  # BGR
 
 
@@ -153,14 +152,6 @@ def boxes_for_images(images: Sequence[str], boxes: str, image_thre: float) -> Di
         image_id = int(dets[0].get("image_id", ids[path]))
         found[path] = PersonBoxes(array[keep], scores[keep], image_id)
     return found
-
-
-def read_image(path: str) -> np.ndarray:
-    """The BGR uint8 image at ``path``, read as the dataset reads it."""
-    image = cv2.imread(path, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
-    if image is None:
-        raise ImageReadError(f"cannot read image {path} (unreadable or not an image)")
-    return image
 
 
 def predict_people(cfg: Any, net: Any, image: np.ndarray, boxes: np.ndarray,

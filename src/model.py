@@ -28,7 +28,8 @@ from mindspore.common.initializer import HeNormal, Normal, initializer
 
 from src.errors import CheckpointMismatchError, ConfigError, shown_path
 from src.fast_ops import Conv2d, Conv2dTranspose, conv_bn
-from src.model_shape import DECONV_PADDING, ConfigSizeError, check_sizes  # noqa: F401 (ConfigSizeError: public here)
+from src.model_shape import (DECONV_PADDING, RESNET_LAYERS, ConfigSizeError,  # noqa: F401 (ConfigSizeError: public here)
+                             check_sizes, mismatch_report)
 
 logger = logging.getLogger(__name__)
 
@@ -106,12 +107,7 @@ Block = Union[Type[BasicBlock], Type[Bottleneck]]
 
 #: ResNet depth -> (block, blocks per stage).
 RESNET_SPEC: Dict[int, Tuple[Block, Tuple[int, int, int, int]]] = {
-    18: (BasicBlock, (2, 2, 2, 2)),
-    34: (BasicBlock, (3, 4, 6, 3)),
-    50: (Bottleneck, (3, 4, 6, 3)),
-    101: (Bottleneck, (3, 4, 23, 3)),
-    152: (Bottleneck, (3, 8, 36, 3)),
-}
+    depth: (Bottleneck if bottleneck else BasicBlock, blocks) for depth, (bottleneck, blocks) in RESNET_LAYERS.items()}
 
 def _shortcut(down_sample_layer: nn.SequentialCell, x: Tensor) -> Tensor:
     """The projection shortcut ``[conv, bn]`` applied to ``x`` (BatchNorm folded where it pays)."""
@@ -259,23 +255,18 @@ def load_parameters(params: Sequence[ms.Parameter], checkpoint: Dict[str, Any], 
     """Copies ``checkpoint[p.name]`` into each of ``params`` after checking names and shapes.
 
     Raises:
-        CheckpointMismatchError: naming every missing parameter and every shape mismatch.
+        CheckpointMismatchError: with counts and examples of the missing and mis-shaped parameters
+            (:func:`src.model_shape.mismatch_report`).
     """
-    missing = [p.name for p in params if p.name not in checkpoint]
-    mismatched = [f"{p.name} (network {tuple(p.shape)}, checkpoint {tuple(checkpoint[p.name].shape)})"
-                  for p in params if p.name in checkpoint and tuple(checkpoint[p.name].shape) != tuple(p.shape)]
-    if missing or mismatched:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing: {', '.join(missing)}")
-        if mismatched:
-            parts.append(f"{len(mismatched)} with another shape: {', '.join(mismatched)}")
-        raise CheckpointMismatchError(f"checkpoint {path} ({what}) does not fit the network; "
-                                      + "; ".join(parts) + "; check POSE_RESNET.NUM_LAYERS and the head settings")
+    problems = mismatch_report({p.name: tuple(p.shape) for p in params},
+                               {name: tuple(value.shape) for name, value in checkpoint.items()})
+    if problems:
+        raise CheckpointMismatchError(f"checkpoint {path} ({what}) does not fit the network: {problems}; "
+                                      "check POSE_RESNET.NUM_LAYERS and the head settings")
     for param in params:
         value = checkpoint[param.name]
         data = value.asnumpy() if hasattr(value, "asnumpy") else np.asarray(value)
-        param.set_data(Tensor(data.astype(ms.dtype_to_nptype(param.dtype))))
+        param.set_data(Tensor(data, param.dtype))
 
 
 def load_network_checkpoint(net: nn.Cell, path: str) -> None:

@@ -63,7 +63,7 @@ class ExportableMaxPool2d(nn.Cell):
         return self.pool(self.pad(x) + border * _FLOAT32_LOWEST)
 
 
-def _pair(value: Any) -> Tuple[int, int]:
+def _spatial_pair(value: Any) -> Tuple[int, int]:
     """An int, or the last two entries of a tuple (MindSpore keeps 3-D pads for its 2-D pool)."""
     if isinstance(value, int):
         return value, value
@@ -89,8 +89,9 @@ def replace_padded_max_pools(net: nn.Cell) -> int:
         dilation = attrs.get("dilation", (1, 1, 1))
         if any(int(d) != 1 for d in np.ravel(dilation)) or attrs.get("ceil_mode", False):
             raise OnnxFixError(f"max-pool '{name}' uses dilation or ceil_mode, which ONNX export does not support")
-        parent.insert_child_to_cell(name, ExportableMaxPool2d(_pair(child.kernel_size), _pair(child.stride),
-                                                              _pair(child.padding)))
+        pool = ExportableMaxPool2d(_spatial_pair(child.kernel_size), _spatial_pair(child.stride),
+                                   _spatial_pair(child.padding))
+        parent.insert_child_to_cell(name, pool)
     return len(found)
 
 

@@ -20,6 +20,7 @@ import numpy as np
 from src.constants import COCO_KEYPOINT_NAMES, COCO_SKELETON
 from src.errors import DatasetFormatError, DrawingError, ImageReadError, shown_path
 from src.model_utils.cli import run_cli, setup_logging, tool_parser
+from src.utils.image import imread_bgr
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +108,7 @@ def draw_results(results: List[Dict], image_files: Dict[int, str], output: str, 
         if path is None:
             raise DrawingError(f"image id {image_id} of the results is not among the annotation file's images; "
                              "pass the annotation file of the set the results were made on")
-        image = cv2.imread(path)
+        image = imread_bgr(path)
         if image is None:
             raise ImageReadError(f"cannot read image {shown_path(path)} (image id {image_id})")
         for entry in by_image[image_id]:

@@ -52,8 +52,9 @@ def test_check_lists_missing_unexpected_and_misshaped():
     del converted["bn1.gamma"]
     converted["conv1.weight"] = np.zeros((64, 3, 3, 3), np.float32)
     converted["fc.weight"] = np.zeros((10, 512), np.float32)
-    with pytest.raises(ConversionError, match=r"1 missing: bn1.gamma; 1 unexpected: fc.weight; "
-                                              r"1 with another shape: conv1.weight \(network \(64, 3, 7, 7\)"):
+    with pytest.raises(ConversionError, match=r"1 missing \(e.g. bn1.gamma\); 1 with another shape \(e.g. "
+                                              r"conv1.weight \(64, 3, 3, 3\) instead of \(64, 3, 7, 7\)\); "
+                                              r"1 unexpected \(e.g. fc.weight\)"):
         check_shapes(converted, expected, "x.pth")
     assert len(expected) == len(list(get_pose_net(_cfg(), False).get_parameters()))
 
@@ -200,7 +201,8 @@ def test_plain_state_dict_and_shape_errors(tmp_path):
     convert.convert_file(_cfg(), path, str(tmp_path / "ok.ckpt"))
     with pytest.raises(ConversionError, match="with another shape: deconv_layers.deconv_0.deconv.weight"):
         convert.convert_file(_cfg("--POSE_RESNET.NUM_DECONV_FILTERS", "[16,32,32]"), path, str(tmp_path / "x.ckpt"))
-    with pytest.raises(ConversionError, match="missing: layer1.0.conv3.weight"):
+    with pytest.raises(ConversionError, match=r"missing \(e.g. layer1.0.conv3.weight.*ResNet-18: set "
+                                              r"POSE_RESNET.NUM_LAYERS 18"):
         convert.convert_file(_cfg("--POSE_RESNET.NUM_LAYERS", "50"), path, str(tmp_path / "x.ckpt"))
 
 

@@ -11,7 +11,8 @@ import infer
 from src.dataset import ImageReadError, keypoint_dataset
 from src.evaluate.coco_eval import rescore
 from src.evaluate.runner import run_inference
-from src.infer_image import BoxesError, boxes_for_images, image_id_of, list_images, read_image
+from src.infer_image import BoxesError, boxes_for_images, image_id_of, list_images
+from src.utils.image import read_image
 from src.model import get_pose_net
 from src.model_utils.cli import run_cli
 from src.model_utils.config import get_config

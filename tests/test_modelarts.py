@@ -15,7 +15,8 @@ import zipfile
 import pytest
 
 from src.model_utils import modelarts, moxing_adapter
-from src.model_utils.cli import UserError, run_cli
+from src.errors import UserError
+from src.model_utils.cli import run_cli
 from src.model_utils.config import ConfigError, get_config
 from src.model_utils.modelarts import (CODE_DIR, eval_post_process, eval_pre_process, export_pre_process,
                                        find_dataset_root, resolve_input, train_pre_process, under_output,

@@ -12,7 +12,7 @@ from typing import Any, Optional, Tuple
 
 import numpy as np
 
-from src.constants import COCO_SIGMAS
+from src.constants import COCO_SIGMAS, RESULTS_FILE
 from src.errors import EvaluationError, import_optional, shown_path
 from src.utils.nms import oks_nms_per_image
 
@@ -22,8 +22,13 @@ logger = logging.getLogger(__name__)
 STATS_NAMES: Tuple[str, ...] = ('AP', 'Ap .5', 'AP .75', 'AP (M)', 'AP (L)',
                                 'AR', 'AR .5', 'AR .75', 'AR (M)', 'AR (L)')
 
-RESULTS_FILE = 'keypoints_results.json'
 STATS_FILE = 'keypoints_stats.json'
+
+
+def results_dir(model_file: str) -> str:
+    """Where the evaluation of ``model_file`` (a checkpoint or an exported model) writes its results:
+    ``<model_file without extension>/results``."""
+    return os.path.join(os.path.splitext(model_file)[0], "results")
 
 
 def _import_cocotools() -> Tuple[Any, Any]:

@@ -23,5 +23,5 @@ def get_rank_id() -> int:
 
 
 def get_job_id() -> str:
-    """Job id of a local run."""
-    return "Local Job"
+    """The job id (``JOB_ID``, which ModelArts sets); ``'default'`` where it is not set."""
+    return os.getenv("JOB_ID", "").strip() or "default"

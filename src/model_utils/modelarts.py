@@ -16,7 +16,8 @@ import os
 import zipfile
 from typing import List, Optional, Sequence, Tuple
 
-from src.model_utils.cli import UserError
+from src.errors import UserError
+from src.evaluate.coco_eval import results_dir
 from src.model_utils.moxing_adapter import SYNC_TIMEOUT_S, copy_path, wait_for_marker, write_marker
 
 __all__ = ["CODE_DIR", "unzip_once", "find_dataset_root", "prepare_dataset", "under_output", "resolve_input",
@@ -206,11 +207,10 @@ def eval_pre_process(cfg) -> None:
 
 def _results_copy(cfg) -> Tuple[str, str]:
     """eval.py's results folder (``<checkpoint without extension>/results``) and its copy."""
-    stem = os.path.splitext(cfg.TEST.MODEL_FILE)[0]
-    results = os.path.join(stem, "results")
+    results = results_dir(cfg.TEST.MODEL_FILE)
     if _is_within(results, cfg.output_path):
         return results, results
-    return results, os.path.join(cfg.output_path, os.path.basename(stem), "results")
+    return results, os.path.join(cfg.output_path, *results.split(os.sep)[-2:])
 
 
 def eval_post_process(cfg) -> None:

@@ -31,7 +31,7 @@ from urllib.parse import unquote, urlparse
 
 from src.errors import MoxingUnavailableError, SyncError, SyncTimeoutError
 from src.model_utils.cli import setup_logging
-from src.model_utils.local_adapter import get_device_id, get_device_num, get_rank_id
+from src.model_utils.local_adapter import get_device_id, get_device_num, get_job_id, get_rank_id
 
 __all__ = ["get_device_id", "get_device_num", "get_rank_id", "get_job_id", "sync_data", "moxing_wrapper",
            "copy_path", "path_exists", "is_sync_process", "wait_for_marker", "profiling",
@@ -49,11 +49,6 @@ SYNC_TIMEOUT_S = 2 * 3600.0
 POLL_INTERVAL_S = 0.2
 #: Marker contents of a successful copy.
 _OK = "ok"
-
-
-def get_job_id() -> str:
-    """ModelArts job id (``JOB_ID``); ``'default'`` where it is not set."""
-    return os.getenv("JOB_ID", "").strip() or "default"
 
 
 def is_remote(location: str) -> bool:
