@@ -36,7 +36,7 @@ def ceiling_ap(cfg, noise_px: float, seed: int) -> float:
     generator = KeypointDatasetGenerator(cfg, is_train=False)
     ann_file = default_ann_file(cfg)
     generator.load_gt_dataset(os.path.join(cfg.DATASET.ROOT, cfg.DATASET.TEST_SET), ann_file)
-    stride = generator.image_size / generator.heatmap_size
+    stride = np.asarray(generator.codec.image_size) / np.asarray(generator.codec.heatmap_size)
     rng = np.random.default_rng(seed)
     heatmaps = []
     for i in range(len(generator)):

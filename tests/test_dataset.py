@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from src.constants import IMAGENET_MEAN, IMAGENET_STD, PIXEL_STD
+from src.codec import gaussian_targets
 from src.dataset import (DatasetFormatError, DatasetNotFoundError, ImageReadError, KeypointDatasetGenerator,
-                         gaussian_targets, keypoint_dataset)
-from src.errors import UserError
+                         keypoint_dataset)
 from src.sampler import encode_index
 from src.model_utils.config import get_config
 from src.utils.transform import affine_transform, box_to_center_scale, get_affine_transform
@@ -302,13 +302,6 @@ def test_missing_annotation_file_and_image_folder(dataset_copy):
         keypoint_dataset(make_cfg(dataset_copy, "--TEST.USE_GT_BBOX", "True"), train_mode=False)
 
 
-def test_sigma_must_be_positive(synthetic_root):
-    cfg = make_cfg(synthetic_root)
-    cfg.set("POSE_RESNET.SIGMA", 0.0)   # get_config refuses it; a configuration changed afterwards is caught here
-    with pytest.raises(UserError, match="POSE_RESNET.SIGMA must be positive, got 0.0"):
-        KeypointDatasetGenerator(cfg, is_train=True)
-
-
 def test_missing_detection_file(dataset_copy):
     shutil.rmtree(dataset_copy / "person_detection_results")
     with pytest.raises(DatasetNotFoundError, match="COCO_BBOX_FILE") as err:
@@ -348,7 +341,7 @@ def test_corrupt_image_is_skipped_and_counted_in_training(dataset_copy, caplog):
     dataset, gen = keypoint_dataset(cfg, train_mode=True, num_parallel_workers=2)
     rows = sum(len(b[0]) for b in dataset.create_tuple_iterator(output_numpy=True, num_epochs=1))
     assert rows == len(gen) // 2 * 2
-    with caplog.at_level("WARNING", logger="src.dataset"):
+    with caplog.at_level("WARNING", logger="src.skipped_images"):
         skipped = gen.report_skipped_images()
     assert len(skipped) >= n_bad and set(skipped) == {bad}
     assert f"{len(skipped)} unreadable training images" in caplog.text and bad in caplog.text

@@ -1,18 +1,18 @@
 """Decoding and flip merge (src/predict.py) against plain per-joint loops of the reference algorithm."""
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from src.constants import FLIP_PAIRS, PIXEL_STD
+from src.model_utils.config import get_config
 from src.predict import (decode_batch, get_final_preds, get_max_preds, merge_flip, postprocess_outputs,
                          refine_preds)
 from src.utils.transform import affine_transform, flip_back, get_affine_transform
 
 
 def _cfg(post_process=True, shift_heatmap=True):
-    return SimpleNamespace(TEST=SimpleNamespace(POST_PROCESS=post_process, SHIFT_HEATMAP=shift_heatmap))
+    return get_config(["--TEST.POST_PROCESS", str(post_process), "--TEST.SHIFT_HEATMAP", str(shift_heatmap)])
 
 
 # --- plain loops: the reference algorithm, one joint at a time ---------------------------------
