@@ -109,11 +109,10 @@ def test_a_missing_device_is_one_line_through_the_entry_points(script, target, c
     assert "RuntimeError" not in out.stderr and "_check_version.py" not in out.stderr
 
 
-
 def test_before_mindspore_2_5_the_profiler_is_mindspore_profiler(monkeypatch, tmp_path):
     """MindSpore before 2.5 has no mindspore.profiler.profile; the ModelArts profiling uses ms.Profiler."""
     import mindspore.profiler  # pylint: disable=import-outside-toplevel
-    from src.model_utils import moxing_adapter  # pylint: disable=import-outside-toplevel
+    from src.model_utils import profiling  # pylint: disable=import-outside-toplevel
     calls = []
 
     class OldProfiler:
@@ -131,7 +130,7 @@ def test_before_mindspore_2_5_the_profiler_is_mindspore_profiler(monkeypatch, tm
 
     monkeypatch.delattr(mindspore.profiler, "profile")
     monkeypatch.setattr(ms, "Profiler", OldProfiler)
-    prof = moxing_adapter._profiler("GPU", str(tmp_path), "rank_0")
+    prof = profiling._profiler("GPU", str(tmp_path), "rank_0")
     prof.start()
     prof.stop()
     assert calls == [("init", {"output_path": str(tmp_path / "rank_0"), "start_profile": False}),
