@@ -253,7 +253,7 @@ def _random_colour(rng: np.random.Generator, sat: Tuple[float, float] = (60, 255
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0].astype(np.float64)
 
 
-def _texture(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
+def texture(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
     """A w×h×3 float32 texture: colour gradient, blotches, and maybe stripes."""
     grid = rng.uniform(0, 255, (2, 2, 3)).astype(np.float32)
     img = cv2.resize(grid, (w, h), interpolation=cv2.INTER_LINEAR)
@@ -269,7 +269,7 @@ def _texture(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
     return img
 
 
-def _clutter(rng: np.random.Generator, img: np.ndarray) -> None:
+def clutter(rng: np.random.Generator, img: np.ndarray) -> None:
     """Background distractors: limb-like sticks, blobs and boxes."""
     h, w = img.shape[:2]
     for _ in range(int(rng.integers(2, 9))):
@@ -406,7 +406,7 @@ def _draw_face(img: np.ndarray, pts: np.ndarray, facing: np.ndarray, head_r: flo
                    (60, 60, 150), -1, cv2.LINE_AA, _SHIFT)
 
 
-def _draw_occluder(rng: np.random.Generator, img: np.ndarray, label: np.ndarray, k: int,
+def draw_occluder(rng: np.random.Generator, img: np.ndarray, label: np.ndarray, k: int,
                    near: Optional[np.ndarray]) -> None:
     """A textured box, disc or pole, often placed over a person."""
     h, w = img.shape[:2]
@@ -428,7 +428,7 @@ def _draw_occluder(rng: np.random.Generator, img: np.ndarray, label: np.ndarray,
                  int(rng.uniform(0.03, 0.1) * w))
     sel = mask.astype(bool)
     if sel.any():
-        tex = _texture(rng, w, h) * rng.uniform(0.4, 1.0) + _random_colour(rng) * 0.5
+        tex = texture(rng, w, h) * rng.uniform(0.4, 1.0) + _random_colour(rng) * 0.5
         img[sel] = np.clip(tex[sel], 0, 255)
         label[sel] = _OCCLUDER_LABEL + k
 
@@ -480,7 +480,7 @@ def annotate_people(label: np.ndarray, people: List[Dict[str, np.ndarray]]) -> L
     return anns
 
 
-def _detections(rng: np.random.Generator, anns: Sequence[Dict[str, object]], w: int, h: int
+def detector_boxes(rng: np.random.Generator, anns: Sequence[Dict[str, object]], w: int, h: int
                 ) -> List[Dict[str, object]]:
     """Detector-like boxes: jittered ground truth (a few missed, a few duplicated) and false alarms."""
     dets = []
@@ -517,9 +517,9 @@ def render_image(seed: int, split: str, index: int) -> Tuple[np.ndarray, List[Di
     """
     rng = np.random.default_rng([seed, list(SPLITS).index(split), index])
     w, h = (int(v) for v in rng.integers(320, 641, 2))
-    img = _texture(rng, w, h)
+    img = texture(rng, w, h)
     img = np.clip(img, 0, 255).astype(np.uint8)
-    _clutter(rng, img)
+    clutter(rng, img)
     label = np.zeros((h, w), np.uint8)
 
     num_people = int(rng.choice([1, 2, 3, 4], p=[0.35, 0.3, 0.2, 0.15]))
@@ -543,7 +543,7 @@ def render_image(seed: int, split: str, index: int) -> Tuple[np.ndarray, List[Di
             near = None
             if people and rng.random() < 0.6:
                 near = people[int(rng.integers(len(people)))]["joints"][int(rng.integers(NUM_COCO_JOINTS))]
-            _draw_occluder(rng, img, label, occluders, near)
+            draw_occluder(rng, img, label, occluders, near)
             occluders += 1
     anns = _annotate(label, people)
 
@@ -557,7 +557,7 @@ def render_image(seed: int, split: str, index: int) -> Tuple[np.ndarray, List[Di
     cv2.randn(noise, (0.0, 0.0, 0.0), (sigma, sigma, sigma))  # per channel: a bare float sets channel 0 only
     out += noise
     image = np.clip(out, 0, 255).astype(np.uint8)
-    dets = _detections(rng, anns, w, h) if split == "val" else []
+    dets = detector_boxes(rng, anns, w, h) if split == "val" else []
     return image, anns, dets
 
 
