@@ -16,7 +16,7 @@ import logging
 import os
 import sys
 import time
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from src.checkpoint import require_model_file
 from src.model import get_pose_net
@@ -69,6 +69,42 @@ def frame_record(frame: Frame, people: People) -> Dict[str, Any]:
             people.propagated)]}
 
 
+def write_tracks(path: str, video: str, model_file: str, settings: TrackSettings, flow: str,
+                 frames: List[Dict[str, Any]]) -> int:
+    """Writes tracks.json (the video, the settings, the frames); returns the number of tracks."""
+    num_tracks = len({p["track_id"] for f in frames for p in f["people"]})
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump({"video": video, "model_file": model_file, "settings": {**settings._asdict(), "flow": flow},
+                   "num_tracks": num_tracks, "frames": frames}, f)
+    return num_tracks
+
+
+def track_frames(tracker: PoseTracker, source: FrameSource, frame_boxes: FrameBoxes,
+                 writer: Optional[VideoWriter], vis_thre: float) -> Tuple[List[Dict[str, Any]], float]:
+    """Runs ``tracker`` over the frames with a progress bar, drawing each into ``writer`` (closed at the end).
+
+    Returns:
+        ``(tracks.json frames, seconds)``.
+    """
+    frames = []
+    progress = Progress(source.count)
+    start = time.perf_counter()
+    try:
+        for frame in source:
+            boxes, scores = frame_boxes(frame)
+            people = tracker.step(frame.image, boxes, scores)
+            frames.append(frame_record(frame, people))
+            if writer is not None:
+                writer.write(draw_tracks(frame.image, people.track_ids, people.boxes, people.poses, vis_thre,
+                                         frame.name))
+            progress.update()
+    finally:
+        progress.close()
+        if writer is not None:
+            writer.close()
+    return frames, time.perf_counter() - start
+
+
 def run(cfg: Any) -> int:
     """Tracks the people of ``TRACK.VIDEO``; writes tracks.json and the annotated video; returns 0."""
     setup_logging()
@@ -89,40 +125,16 @@ def run(cfg: Any) -> int:
     fps = float(cfg.TRACK.FPS) or source.fps or DEFAULT_FPS
     video_path = os.path.join(out_dir, VIDEO_FILE)
     writer = VideoWriter(video_path, fps) if cfg.TRACK.WRITE_VIDEO else None
-    vis_thre = float(cfg.TEST.IN_VIS_THRE)
 
     logger.info("tracking %s (%s frames; boxes: %s)", cfg.TRACK.VIDEO, source.count or "?",
                 cfg.TRACK.BOXES or "the whole first frame, then propagation")
-    frames, track_ids = [], set()
-    progress = Progress(source.count)
-    start = time.perf_counter()
-    try:
-        for frame in source:
-            boxes, scores = frame_boxes(frame)
-            people = tracker.step(frame.image, boxes, scores)
-            frames.append(frame_record(frame, people))
-            track_ids.update(int(i) for i in people.track_ids)
-            if writer is not None:
-                writer.write(draw_tracks(frame.image, people.track_ids, people.boxes, people.poses, vis_thre,
-                                         frame.name))
-            progress.update()
-    finally:
-        progress.close()
-        if writer is not None:
-            writer.close()
-    elapsed = time.perf_counter() - start
+    frames, elapsed = track_frames(tracker, source, frame_boxes, writer, float(cfg.TEST.IN_VIS_THRE))
 
     tracks_path = os.path.join(out_dir, TRACKS_FILE)
-    settings_out = {**{key.lower(): cfg.TRACK[key] for key in ("FLOW", "PROPAGATE_BOXES", "SIMILARITY",
-                                                               "SIMILARITY_THRE", "KEEP_FRAMES", "BOX_ENLARGE",
-                                                               "NMS_THRE", "MIN_SCORE")},
-                    "in_vis_thre": settings.in_vis_thre, "oks_thre": settings.oks_thre}
-    with open(tracks_path, "w", encoding="utf-8") as f:
-        json.dump({"video": cfg.TRACK.VIDEO, "model_file": model_file, "settings": settings_out,
-                   "num_tracks": len(track_ids), "frames": frames}, f)
+    num_tracks = write_tracks(tracks_path, cfg.TRACK.VIDEO, model_file, settings, cfg.TRACK.FLOW, frames)
     num_people = sum(len(f["people"]) for f in frames)
     logger.info("%d people in %d frames, %d tracks (%d people from propagated boxes); tracks written to %s%s",
-                num_people, len(frames), len(track_ids), tracker.num_propagated, tracks_path,
+                num_people, len(frames), num_tracks, tracker.num_propagated, tracks_path,
                 f", video to {video_path}" if writer is not None else "")
     logger.info("time: flow %.1f s, poses %.1f s, matching %.1f s, all %.1f s",
                 tracker.seconds["flow"], tracker.seconds["poses"], tracker.seconds["matching"], elapsed)

@@ -3,7 +3,7 @@
 Symbols: M people, J joints, N boxes. Boxes are N×4 ``[x, y, w, h]`` in image pixels; poses
 M×J×3 ``[x, y, score]``.
 """
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -56,14 +56,24 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
 
-def box_nms(boxes: np.ndarray, scores: np.ndarray, iou_thre: float) -> np.ndarray:
-    """Greedy box NMS: by descending score (stable), drop boxes overlapping a kept one by IoU > ``iou_thre``.
+def box_nms(boxes: np.ndarray, scores: np.ndarray, iou_thre: float,
+            secondary: Optional[np.ndarray] = None) -> np.ndarray:
+    """Greedy box NMS: boxes visited by descending score (stable); each kept box drops the later
+    ones it overlaps by IoU > ``iou_thre``.
+
+    Args:
+        boxes: N×4 boxes; scores: N scores.
+        iou_thre: Overlap above which a later box is dropped.
+        secondary: N flags; flagged boxes are visited after all the others (whatever their
+            scores), so they only fill in where no other box is. The tracker flags propagated
+            boxes: they complement the detector's, as in the paper.
 
     Returns:
-        Indices of the kept boxes, highest score first (int64).
+        Indices of the kept boxes in visiting order (int64).
     """
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)
-    order = np.argsort(-scores, kind="stable")
+    later = np.zeros(len(scores), bool) if secondary is None else np.asarray(secondary, bool)
+    order = np.lexsort((-scores, later))
     overlap = box_iou(np.asarray(boxes)[order], np.asarray(boxes)[order]) > iou_thre
     removed = np.zeros(len(order), dtype=bool)
     for i in range(len(order)):

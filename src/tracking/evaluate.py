@@ -31,7 +31,8 @@ logger = logging.getLogger(__name__)
 
 def score(gt_files: Sequence[str], tracks_files: Sequence[str], output_dir: str,
           min_oks: float = 0.5) -> Dict[str, float]:
-    """Scores each tracks file against its ground truth; returns AP, MOTA, IDF1 and ID switches overall.
+    """Scores each tracks file against its ground truth; returns AP, MOTA, IDF1, ID switches, false
+    positives, misses and labelled people over all sequences.
 
     Writes ``mot_summary.csv`` and the keypoint evaluation's files to ``output_dir``.
     """
@@ -57,7 +58,8 @@ def score(gt_files: Sequence[str], tracks_files: Sequence[str], output_dir: str,
     print(summary.to_string(float_format=lambda v: f"{v:.3f}"))
     overall = summary.loc["OVERALL"]
     return {"AP": float(stats["AP"]), "MOTA": float(overall["mota"]), "IDF1": float(overall["idf1"]),
-            "ID switches": int(overall["num_switches"])}
+            "ID switches": int(overall["num_switches"]), "false positives": int(overall["num_false_positives"]),
+            "misses": int(overall["num_misses"]), "people": int(overall["num_objects"])}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -4,8 +4,9 @@ For each frame:
 
 1. **Boxes.** The detector's boxes, plus (``TRACK.PROPAGATE_BOXES``) a box around each person of
    the previous frame with its joints moved along the optical flow, enlarged by
-   ``TRACK.BOX_ENLARGE``; the two sets unified by box NMS (IoU above ``TRACK.NMS_THRE``, the
-   higher score kept). Propagated boxes bridge the frames in which the detector misses someone.
+   ``TRACK.BOX_ENLARGE`` and scored with that person's box score; the two sets unified by box NMS
+   (IoU above ``TRACK.NMS_THRE``), detector boxes first: propagated boxes fill in where the
+   detector missed someone.
 2. **Poses.** The pose network on every box (the evaluation's crop, flip test and decoding);
    people scoring under ``TRACK.MIN_SCORE`` are dropped, near-duplicates removed by the
    evaluation's OKS-NMS (``TEST.OKS_THRE``).
@@ -139,7 +140,7 @@ class PoseTracker:
             boxes = np.concatenate([boxes, extra])
             scores = np.concatenate([scores, self._previous.box_scores[kept]])
             propagated = np.concatenate([propagated, np.ones(len(extra), bool)])
-        keep = box_nms(boxes, scores, s.nms_thre)
+        keep = box_nms(boxes, scores, s.nms_thre, secondary=propagated)
         start = time.perf_counter()
         people = self._estimate(image, boxes[keep], scores[keep], propagated[keep])
         self.seconds["poses"] += time.perf_counter() - start
