@@ -205,3 +205,8 @@ def test_propagated_boxes_bridge_missed_detections():
     assert [f[0][1] for f in with_flow] == [False] * 3 + [True] * 3 + [False] * 2
     without = run(False)
     assert [len(f) for f in without] == [1, 1, 1, 0, 0, 0, 1, 1]
+
+
+def test_settings_defaults_are_the_configurations():
+    from src.model_utils.config import get_config  # pylint: disable=import-outside-toplevel
+    assert TrackSettings.from_config(get_config([])) == TrackSettings()

@@ -40,7 +40,8 @@ Estimator = Callable[[np.ndarray, np.ndarray, np.ndarray], Tuple[np.ndarray, np.
 
 
 class TrackSettings(NamedTuple):
-    """The tracker's parameters (``TRACK.*`` and the evaluation's ``TEST.IN_VIS_THRE``, ``OKS_THRE``)."""
+    """The tracker's parameters (``TRACK.*`` and the evaluation's ``TEST.IN_VIS_THRE``, ``OKS_THRE``);
+    the defaults are default_config.yaml's."""
     similarity: str = "flow_oks"
     similarity_thre: float = 0.3
     keep_frames: int = 10
