@@ -31,7 +31,8 @@ from src.model import get_pose_net  # noqa: E402  pylint: disable=wrong-import-p
 from src.model_utils.cli import run_cli, setup_logging  # noqa: E402  pylint: disable=wrong-import-position
 from src.model_utils.config import get_config  # noqa: E402  pylint: disable=wrong-import-position
 from src.model_utils.device_adapter import init_context  # noqa: E402  pylint: disable=wrong-import-position
-from src.synthetic_video import ANNOTATIONS_DIR, DETECTIONS_DIR, FRAMES_DIR  # noqa: E402  pylint: disable=wrong-import-position
+from src.synthetic_video import (  # noqa: E402  pylint: disable=wrong-import-position
+    ANNOTATIONS_DIR, DETECTIONS_DIR, FRAMES_DIR)
 from src.tracking.estimate import network_estimator, padded_count  # noqa: E402  pylint: disable=wrong-import-position
 from src.tracking.evaluate import score  # noqa: E402  pylint: disable=wrong-import-position
 from src.tracking.flow import make_flow  # noqa: E402  pylint: disable=wrong-import-position

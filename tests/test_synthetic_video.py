@@ -71,7 +71,8 @@ def test_detections_jitter_miss_and_add(videos):
             for ann in (a for a in gt["annotations"] if a["image_id"] == im["id"]):
                 people += 1
                 x, y, w, h = ann["bbox"]
-                centre_gap = np.hypot(boxes[:, 0] + boxes[:, 2] / 2 - x - w / 2, boxes[:, 1] + boxes[:, 3] / 2 - y - h / 2)
+                centres = boxes[:, :2] + boxes[:, 2:] / 2
+                centre_gap = np.hypot(centres[:, 0] - x - w / 2, centres[:, 1] - y - h / 2)
                 missed += not (centre_gap < 0.2 * max(w, h)).any()
             alarms += sum(1 for d in dets if d["image_id"] == im["id"] and d["score"] < 0.55)
     assert 0 < missed < 0.5 * people and alarms > 0
