@@ -10,8 +10,9 @@ from src.tracking import evaluate as tracking_evaluate
 from src.tracking.metrics import TrackingFilesError, coco_oks, load_ground_truth
 
 
-def _as_tracks(gt_file: str, path: str, swap_from: int = -1) -> str:
-    """The labels written as a tracks.json; from frame ``swap_from`` on, tracks 0 and 1 swap ids."""
+def _as_tracks(gt_file: str, path: str, swap_from: int = -1, empty_frame: int = -1) -> str:
+    """The labels written as a tracks.json; from frame ``swap_from`` on, tracks 0 and 1 swap ids;
+    frame ``empty_frame`` has nobody."""
     with open(gt_file, encoding="utf-8") as f:
         doc = json.load(f)
     frames = []
@@ -26,7 +27,7 @@ def _as_tracks(gt_file: str, path: str, swap_from: int = -1) -> str:
             people.append({"track_id": track + 7, "bbox": ann["bbox"], "box_score": 1.0, "score": 1.0,
                            "area": ann["area"], "keypoints": kpts.reshape(-1).tolist(), "propagated": False})
         frames.append({"index": image["frame_index"], "file_name": image["file_name"], "image_id": image["id"],
-                       "people": people})
+                       "people": people if image["frame_index"] != empty_frame else []})
     with open(path, "w", encoding="utf-8") as f:
         json.dump({"frames": frames, "settings": {"in_vis_thre": 0.2, "oks_thre": 0.9}}, f)
     return path
@@ -68,6 +69,23 @@ def test_swapped_ids_are_switches(synthetic_videos, tmp_path):
     assert result["ID switches"] == 2 and result["AP"] == pytest.approx(1.0)
     objects = sum(len(f.track_ids) for f in frames)
     assert result["MOTA"] == pytest.approx(1 - 2 / objects) and result["IDF1"] < 1
+
+
+def test_frames_without_people(synthetic_videos, tmp_path):
+    """A frame nobody was tracked in counts its labelled people as misses; a frame without labels
+    counts its tracked people as false positives."""
+    gt = _gt(synthetic_videos, "seq001")
+    with open(gt, encoding="utf-8") as f:
+        doc = json.load(f)
+    _, frames = load_ground_truth(gt)
+    tracks = _as_tracks(gt, str(tmp_path / "t.json"), empty_frame=3)
+    unlabelled = dict(doc, annotations=[a for a in doc["annotations"] if a["image_id"] != frames[5].image_id])
+    gt_unlabelled = tmp_path / "gt.json"
+    gt_unlabelled.write_text(json.dumps(unlabelled))
+    result = tracking_evaluate.score([str(gt_unlabelled)], [tracks], str(tmp_path / "eval"))
+    assert len(frames[3].track_ids) and len(frames[5].track_ids)
+    assert result["misses"] == len(frames[3].track_ids) and result["false positives"] == len(frames[5].track_ids)
+    assert result["ID switches"] == 0
 
 
 def test_errors(synthetic_videos, tmp_path, capsys):

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from src.model_utils.cli import run_cli
+from src.tracking.metrics import as_poses
 from src.visualize import draw_skeleton
 
 #: Successive ids step round the colour wheel by the golden ratio, so neighbours differ.
@@ -68,7 +69,7 @@ def strip(tracks: Dict, frames_dir: str, count: int = 5, width: int = 1600, vis_
         if image is None:
             raise FileNotFoundError(f"cannot read frame {path}; --frames is the folder track.py read")
         people = frame["people"]
-        poses = np.array([p["keypoints"] for p in people], dtype=np.float64).reshape(len(people), -1, 3)
+        poses = as_poses([p["keypoints"] for p in people])
         pictures.append(draw_tracks(image, [p["track_id"] for p in people], [p["bbox"] for p in people], poses,
                                     vis_thre, f"frame {frame['index']}"))
     row = np.concatenate([cv2.resize(p, pictures[0].shape[1::-1]) for p in pictures], axis=1)

@@ -20,6 +20,7 @@ from typing import Any, Dict, List, NamedTuple, Sequence, Tuple
 
 import numpy as np
 
+from src.constants import NUM_COCO_JOINTS
 from src.errors import UserError, import_optional
 from src.evaluate.coco_eval import evaluate
 from src.utils.nms import oks_iou
@@ -42,6 +43,13 @@ class LabelledFrame(NamedTuple):
     track_ids: np.ndarray
     keypoints: np.ndarray
     areas: np.ndarray
+
+
+def as_poses(rows: Sequence[Sequence[float]]) -> np.ndarray:
+    """Flat ``[x0, y0, v0, x1, ...]`` rows (COCO's ``keypoints``) as N×J×3; 0×17×3 when there are none."""
+    if len(rows) == 0:
+        return np.zeros((0, NUM_COCO_JOINTS, 3))
+    return np.asarray(rows, dtype=np.float64).reshape(len(rows), -1, 3)
 
 
 def _read_json(path: str, what: str) -> Any:
@@ -73,7 +81,7 @@ def load_ground_truth(path: str) -> Tuple[Dict[str, Any], List[LabelledFrame]]:
     frames = []
     for image in images:
         anns = by_image.get(image["id"], [])
-        kpts = np.array([ann["keypoints"] for ann in anns], dtype=np.float64).reshape(len(anns), -1, 3)
+        kpts = as_poses([ann["keypoints"] for ann in anns])
         frames.append(LabelledFrame(int(image["id"]), os.path.basename(image.get("file_name", "")),
                                     np.array([ann["track_id"] for ann in anns], dtype=np.int64), kpts,
                                     np.array([ann["area"] for ann in anns], dtype=np.float64)))
@@ -123,7 +131,7 @@ def mot_accumulator(frames: Sequence[LabelledFrame], tracked: Sequence[Dict[str,
     acc = mm.MOTAccumulator(auto_id=False)
     for index, (frame, found) in enumerate(zip(frames, tracked)):
         people = found["people"]
-        poses = np.array([p["keypoints"] for p in people], dtype=np.float64).reshape(len(people), -1, 3)
+        poses = as_poses([p["keypoints"] for p in people])
         oks = oks_matrix(frame, poses)
         distance = np.where(oks >= min_oks, 1.0 - oks, np.nan)
         acc.update(frame.track_ids.tolist(), [int(p["track_id"]) for p in people], distance, frameid=index)
