@@ -68,6 +68,7 @@ _ONE = 1 << _SHIFT
 # head/hands circles.
 HEAD, NECK, TORSO, L_UARM, L_FARM, R_UARM, R_FARM, L_THIGH, L_SHIN, R_THIGH, R_SHIN, \
     L_FOOT, R_FOOT, L_HAND, R_HAND = range(15)
+HAIR = 15  # a colour key of sample_look only: hair is drawn with the head's label
 _PARTS_PER_PERSON = 16
 _OCCLUDER_LABEL = 200
 
@@ -113,8 +114,44 @@ def _bend(d: np.ndarray, toward: np.ndarray, deg: float) -> np.ndarray:
     return np.cos(a) * d + np.sin(a) * n
 
 
-def _sample_body(rng: np.random.Generator) -> Dict[str, object]:
-    """One random pose in the body frame (x: the person's left, y: up, z: forward; height ≈ 1).
+def sample_body_params(rng: np.random.Generator) -> Dict[str, object]:
+    """A random pose and build: the numbers :func:`build_body` turns into a figure.
+
+    Returns:
+        ``length``, ``girth`` (proportions, about 1), ``lean_z``, ``lean_x`` (trunk roll and
+        forward lean), ``head_yaw``, ``head_pitch`` (degrees), ``head_r`` (head radius),
+        ``arms``: per side (left, right) ``(elevation from hanging, azimuth from sideways to
+        forward, forearm bend, all in degrees; forearm direction noise, 3)``, and ``legs``:
+        per side ``(hip flexion, knee bend, splay)`` in degrees.
+    """
+    length = rng.uniform(0.92, 1.08)
+    girth = rng.uniform(0.8, 1.25)
+    sitting = rng.random() < 0.15
+    lean_z = rng.normal(0, 6)
+    lean_x = float(np.clip(rng.normal(5, 12), -25, 60))
+    head_yaw = float(np.clip(rng.normal(0, 25), -75, 75))
+    head_pitch = rng.normal(0, 12)
+    head_r = 0.062 * rng.uniform(0.9, 1.1)
+    arms = []
+    for _ in range(2):
+        elev = rng.uniform(5, 45) if rng.random() < 0.8 else rng.uniform(5, 170)
+        azim = rng.uniform(-40, 110)
+        noise = rng.normal(0, 0.5, 3)
+        arms.append((elev, azim, rng.uniform(0, 100), noise))
+    legs = []
+    for _ in range(2):
+        if sitting:
+            flex, knee = rng.uniform(60, 100), rng.uniform(60, 110)
+        else:
+            flex, knee = float(np.clip(rng.normal(0, 18), -35, 70)), rng.uniform(0, 40)
+        legs.append((flex, knee, rng.uniform(-5, 25)))
+    return {"length": length, "girth": girth, "lean_z": lean_z, "lean_x": lean_x, "head_yaw": head_yaw,
+            "head_pitch": head_pitch, "head_r": head_r, "arms": arms, "legs": legs}
+
+
+def build_body(params: Dict[str, object]) -> Dict[str, object]:
+    """The figure of :func:`sample_body_params`' numbers, in the body frame (x: the person's left,
+    y: up, z: forward; height ≈ 1).
 
     Returns:
         ``joints`` 17×3 (COCO order), ``prims``: list of ``(part, kind, points N×3, size)``
@@ -122,12 +159,9 @@ def _sample_body(rng: np.random.Generator) -> Dict[str, object]:
         (size: radius), ``face``: face-point directions 5×3 (for the facing test), and
         ``head``/``hair`` centres.
     """
-    length = rng.uniform(0.92, 1.08)
-    girth = rng.uniform(0.8, 1.25)
-    sitting = rng.random() < 0.15
-
+    length, girth = params["length"], params["girth"]
     pelvis = np.array([0.0, 0.5, 0.0])
-    lean = _rot("z", rng.normal(0, 6)) @ _rot("x", float(np.clip(rng.normal(5, 12), -25, 60)))
+    lean = _rot("z", params["lean_z"]) @ _rot("x", params["lean_x"])
     neck = pelvis + lean @ np.array([0.0, 0.29 * length, 0.0])
     joints = np.zeros((NUM_COCO_JOINTS, 3))
     joints[5] = neck + lean @ np.array([0.13 * girth, -0.02, 0.0])
@@ -141,8 +175,8 @@ def _sample_body(rng: np.random.Generator) -> Dict[str, object]:
     corners += [pelvis + np.array([x, -0.07, z]) for x in (-hx, hx) for z in (-hz, hz)]
     prims.append((TORSO, "poly", np.array(corners), 0.0))
 
-    head_rot = lean @ _rot("y", float(np.clip(rng.normal(0, 25), -75, 75))) @ _rot("x", rng.normal(0, 12))
-    head_r = 0.062 * rng.uniform(0.9, 1.1)
+    head_rot = lean @ _rot("y", params["head_yaw"]) @ _rot("x", params["head_pitch"])
+    head_r = params["head_r"]
     head = neck + lean @ np.array([0.0, 0.035, 0.0]) + head_rot @ np.array([0.0, 0.075, 0.012])
     prims.append((NECK, "seg", np.array([neck - lean @ np.array([0, 0.03, 0]), head]), 0.05 * girth))
     prims.append((HEAD, "circle", head[None], head_r))
@@ -153,26 +187,22 @@ def _sample_body(rng: np.random.Generator) -> Dict[str, object]:
     hair = head + head_r * (head_rot @ np.array([0.0, 0.32, -0.45]))
 
     forward = lean @ _unit(np.array([0.0, 0.25, 1.0]))
-    for side, (sh, el, wr, ua, fa, hand) in ((1, (5, 7, 9, L_UARM, L_FARM, L_HAND)),
-                                             (-1, (6, 8, 10, R_UARM, R_FARM, R_HAND))):
-        elev = rng.uniform(5, 45) if rng.random() < 0.8 else rng.uniform(5, 170)
-        azim = np.deg2rad(rng.uniform(-40, 110))
+    for (side, (sh, el, wr, ua, fa, hand)), (elev, azim, bend, noise) in zip(
+            ((1, (5, 7, 9, L_UARM, L_FARM, L_HAND)), (-1, (6, 8, 10, R_UARM, R_FARM, R_HAND))), params["arms"]):
+        azim = np.deg2rad(azim)
         e = np.deg2rad(elev)
         upper = lean @ np.array([side * np.cos(azim) * np.sin(e), -np.cos(e), np.sin(azim) * np.sin(e)])
         joints[el] = joints[sh] + 0.175 * length * upper
-        fore = _bend(upper, forward + rng.normal(0, 0.5, 3), rng.uniform(0, 100))
+        fore = _bend(upper, forward + noise, bend)
         joints[wr] = joints[el] + 0.15 * length * fore
         prims.append((ua, "seg", joints[[sh, el]], 0.055 * girth))
         prims.append((fa, "seg", joints[[el, wr]], 0.045 * girth))
         prims.append((hand, "circle", (joints[wr] + 0.03 * fore)[None], 0.028 * girth))
 
-    for side, (hp, kn, an, th, sn, ft) in ((1, (11, 13, 15, L_THIGH, L_SHIN, L_FOOT)),
-                                           (-1, (12, 14, 16, R_THIGH, R_SHIN, R_FOOT))):
-        if sitting:
-            flex, knee = rng.uniform(60, 100), rng.uniform(60, 110)
-        else:
-            flex, knee = float(np.clip(rng.normal(0, 18), -35, 70)), rng.uniform(0, 40)
-        thigh = _rot("z", side * rng.uniform(-5, 25)) @ _rot("x", -flex) @ np.array([0.0, -1.0, 0.0])
+    for (side, (hp, kn, an, th, sn, ft)), (flex, knee, splay) in zip(
+            ((1, (11, 13, 15, L_THIGH, L_SHIN, L_FOOT)), (-1, (12, 14, 16, R_THIGH, R_SHIN, R_FOOT))),
+            params["legs"]):
+        thigh = _rot("z", side * splay) @ _rot("x", -flex) @ np.array([0.0, -1.0, 0.0])
         joints[kn] = joints[hp] + 0.245 * length * thigh
         shin = _bend(thigh, np.array([0.0, 0.0, -1.0]), knee)
         joints[an] = joints[kn] + 0.245 * length * shin
@@ -181,6 +211,11 @@ def _sample_body(rng: np.random.Generator) -> Dict[str, object]:
         prims.append((sn, "seg", joints[[kn, an]], 0.06 * girth))
         prims.append((ft, "seg", np.array([joints[an], toe]), 0.04 * girth))
     return {"joints": joints, "prims": prims, "face": face, "head": head, "head_r": head_r, "hair": hair}
+
+
+def _sample_body(rng: np.random.Generator) -> Dict[str, object]:
+    """One random figure: :func:`build_body` of :func:`sample_body_params`."""
+    return build_body(sample_body_params(rng))
 
 
 # ----------------------------------------------------------------------------- drawing helpers
@@ -218,7 +253,7 @@ def _random_colour(rng: np.random.Generator, sat: Tuple[float, float] = (60, 255
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0].astype(np.float64)
 
 
-def _texture(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
+def texture(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
     """A w×h×3 float32 texture: colour gradient, blotches, and maybe stripes."""
     grid = rng.uniform(0, 255, (2, 2, 3)).astype(np.float32)
     img = cv2.resize(grid, (w, h), interpolation=cv2.INTER_LINEAR)
@@ -234,7 +269,7 @@ def _texture(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
     return img
 
 
-def _clutter(rng: np.random.Generator, img: np.ndarray) -> None:
+def clutter(rng: np.random.Generator, img: np.ndarray) -> None:
     """Background distractors: limb-like sticks, blobs and boxes."""
     h, w = img.shape[:2]
     for _ in range(int(rng.integers(2, 9))):
@@ -265,14 +300,48 @@ def _project(points: np.ndarray, yaw_rot: np.ndarray, roll: np.ndarray, size_px:
     return flat @ roll.T + origin, cam[:, 2]
 
 
+def sample_look(rng: np.random.Generator) -> Dict[int, np.ndarray]:
+    """Random clothes, skin and hair: the BGR colour of each body part."""
+    skin = _SKIN_TONES[rng.integers(len(_SKIN_TONES))] * rng.uniform(0.9, 1.1)
+    shirt, trousers = _random_colour(rng), _random_colour(rng, val=(30, 220))
+    hair = _random_colour(rng, sat=(0, 150), val=(10, 110))
+    shoes = _random_colour(rng, val=(10, 90))
+    long_sleeves, long_legs = rng.random() < 0.5, rng.random() < 0.7
+    return {HEAD: skin, NECK: skin, TORSO: shirt, L_UARM: shirt, R_UARM: shirt,
+            L_FARM: shirt if long_sleeves else skin, R_FARM: shirt if long_sleeves else skin,
+            L_HAND: skin, R_HAND: skin, L_THIGH: trousers, R_THIGH: trousers,
+            L_SHIN: trousers if long_legs else skin, R_SHIN: trousers if long_legs else skin,
+            L_FOOT: shoes, R_FOOT: shoes, HAIR: hair}
+
+
 def _render_person(rng: np.random.Generator, img: np.ndarray, label: np.ndarray, index: int,
                    size_px: float, origin: np.ndarray) -> Dict[str, np.ndarray]:
-    """Draws one figure; returns its joints (image pixels), joint depths and facing flags."""
+    """Draws one random figure; returns what :func:`draw_person` returns."""
     body = _sample_body(rng)
     r = rng.random()
     yaw = rng.normal(0, 25) if r < 0.65 else rng.normal(180, 25) if r < 0.9 else rng.uniform(0, 360)
-    yaw_rot = _rot("y", yaw)
     tilt = rng.uniform(-180, 180) if rng.random() < 0.01 else rng.normal(0, 6)
+    return draw_person(img, label, index, body, sample_look(rng), yaw, tilt, size_px, origin)
+
+
+def draw_person(img: np.ndarray, label: np.ndarray, index: int, body: Dict[str, object],
+                colours: Dict[int, np.ndarray], yaw: float, tilt: float, size_px: float,
+                origin: np.ndarray) -> Dict[str, np.ndarray]:
+    """Draws one figure on the image and (as person ``index``) on the part-label map.
+
+    Args:
+        img, label: H×W×3 uint8 image and H×W uint8 part labels, drawn on in place.
+        index: The figure's number in the image (its labels are ``1 + index * 16 + part``).
+        body: A figure of :func:`build_body`; colours: of :func:`sample_look`.
+        yaw: Body turn in degrees (0: facing the camera, 90: facing image right).
+        tilt: In-plane tilt in degrees.
+        size_px: Figure height in pixels; origin: ``[x, y]`` of the pelvis in image pixels.
+
+    Returns:
+        ``joints`` 17×2 in image pixels, ``depth`` 17 (larger is nearer the camera),
+        ``torso_depth`` and ``facing`` (5 face points turned to the camera).
+    """
+    yaw_rot = _rot("y", yaw)
     c, s = np.cos(np.deg2rad(tilt)), np.sin(np.deg2rad(tilt))
     roll = np.array([[c, -s], [s, c]])
     # Pelvis height above the feet, so ``origin`` is the pelvis.
@@ -280,17 +349,6 @@ def _render_person(rng: np.random.Generator, img: np.ndarray, label: np.ndarray,
 
     def proj(p):
         return _project(p - centre, yaw_rot, roll, size_px, origin)
-
-    skin = _SKIN_TONES[rng.integers(len(_SKIN_TONES))] * rng.uniform(0.9, 1.1)
-    shirt, trousers = _random_colour(rng), _random_colour(rng, val=(30, 220))
-    hair = _random_colour(rng, sat=(0, 150), val=(10, 110))
-    shoes = _random_colour(rng, val=(10, 90))
-    long_sleeves, long_legs = rng.random() < 0.5, rng.random() < 0.7
-    colours = {HEAD: skin, NECK: skin, TORSO: shirt, L_UARM: shirt, R_UARM: shirt,
-               L_FARM: shirt if long_sleeves else skin, R_FARM: shirt if long_sleeves else skin,
-               L_HAND: skin, R_HAND: skin, L_THIGH: trousers, R_THIGH: trousers,
-               L_SHIN: trousers if long_legs else skin, R_SHIN: trousers if long_legs else skin,
-               L_FOOT: shoes, R_FOOT: shoes}
 
     joints2, jdepth = proj(body["joints"])
     _, torso_depth = proj(body["prims"][0][2].mean(axis=0, keepdims=True))
@@ -309,7 +367,7 @@ def _render_person(rng: np.random.Generator, img: np.ndarray, label: np.ndarray,
     _, head_depth = proj(body["head"][None])
     hair2, hair_depth = proj(body["hair"][None])
     hair_front = hair_depth[0] > head_depth[0]  # seen from behind: hair covers the head
-    hair_col = tuple(float(v) for v in hair)
+    hair_col = tuple(float(v) for v in colours[HAIR])
     head_r = body["head_r"] * size_px
     face_cam = body["face"] @ yaw_rot.T
     for key, part, kind, pts2, size in items:
@@ -348,7 +406,7 @@ def _draw_face(img: np.ndarray, pts: np.ndarray, facing: np.ndarray, head_r: flo
                    (60, 60, 150), -1, cv2.LINE_AA, _SHIFT)
 
 
-def _draw_occluder(rng: np.random.Generator, img: np.ndarray, label: np.ndarray, k: int,
+def draw_occluder(rng: np.random.Generator, img: np.ndarray, label: np.ndarray, k: int,
                    near: Optional[np.ndarray]) -> None:
     """A textured box, disc or pole, often placed over a person."""
     h, w = img.shape[:2]
@@ -370,20 +428,27 @@ def _draw_occluder(rng: np.random.Generator, img: np.ndarray, label: np.ndarray,
                  int(rng.uniform(0.03, 0.1) * w))
     sel = mask.astype(bool)
     if sel.any():
-        tex = _texture(rng, w, h) * rng.uniform(0.4, 1.0) + _random_colour(rng) * 0.5
+        tex = texture(rng, w, h) * rng.uniform(0.4, 1.0) + _random_colour(rng) * 0.5
         img[sel] = np.clip(tex[sel], 0, 255)
         label[sel] = _OCCLUDER_LABEL + k
 
 
 def _annotate(label: np.ndarray, people: List[Dict[str, np.ndarray]]) -> List[Dict[str, object]]:
     """COCO annotations (without ids) of the rendered people, from the label map."""
+    return [ann for ann in annotate_people(label, people) if ann is not None]
+
+
+def annotate_people(label: np.ndarray, people: List[Dict[str, np.ndarray]]) -> List[Optional[Dict[str, object]]]:
+    """The COCO annotation (without ids) of each rendered person, None for one left unannotated
+    (fewer than ``MIN_AREA`` visible pixels); ``people[i]`` was drawn as person ``i``."""
     h, w = label.shape
     counts = np.bincount(label.ravel(), minlength=256)
-    anns = []
+    anns: List[Optional[Dict[str, object]]] = []
     for i, person in enumerate(people):
         base = 1 + i * _PARTS_PER_PERSON
         area = int(counts[base:base + _PARTS_PER_PERSON].sum())
         if area < MIN_AREA:
+            anns.append(None)
             continue
         ys, xs = np.nonzero((label >= base) & (label < base + _PARTS_PER_PERSON))
         x0, y0, x1, y1 = xs.min(), ys.min(), xs.max(), ys.max()
@@ -415,7 +480,7 @@ def _annotate(label: np.ndarray, people: List[Dict[str, np.ndarray]]) -> List[Di
     return anns
 
 
-def _detections(rng: np.random.Generator, anns: Sequence[Dict[str, object]], w: int, h: int
+def detector_boxes(rng: np.random.Generator, anns: Sequence[Dict[str, object]], w: int, h: int
                 ) -> List[Dict[str, object]]:
     """Detector-like boxes: jittered ground truth (a few missed, a few duplicated) and false alarms."""
     dets = []
@@ -452,9 +517,9 @@ def render_image(seed: int, split: str, index: int) -> Tuple[np.ndarray, List[Di
     """
     rng = np.random.default_rng([seed, list(SPLITS).index(split), index])
     w, h = (int(v) for v in rng.integers(320, 641, 2))
-    img = _texture(rng, w, h)
+    img = texture(rng, w, h)
     img = np.clip(img, 0, 255).astype(np.uint8)
-    _clutter(rng, img)
+    clutter(rng, img)
     label = np.zeros((h, w), np.uint8)
 
     num_people = int(rng.choice([1, 2, 3, 4], p=[0.35, 0.3, 0.2, 0.15]))
@@ -478,7 +543,7 @@ def render_image(seed: int, split: str, index: int) -> Tuple[np.ndarray, List[Di
             near = None
             if people and rng.random() < 0.6:
                 near = people[int(rng.integers(len(people)))]["joints"][int(rng.integers(NUM_COCO_JOINTS))]
-            _draw_occluder(rng, img, label, occluders, near)
+            draw_occluder(rng, img, label, occluders, near)
             occluders += 1
     anns = _annotate(label, people)
 
@@ -492,7 +557,7 @@ def render_image(seed: int, split: str, index: int) -> Tuple[np.ndarray, List[Di
     cv2.randn(noise, (0.0, 0.0, 0.0), (sigma, sigma, sigma))  # per channel: a bare float sets channel 0 only
     out += noise
     image = np.clip(out, 0, 255).astype(np.uint8)
-    dets = _detections(rng, anns, w, h) if split == "val" else []
+    dets = detector_boxes(rng, anns, w, h) if split == "val" else []
     return image, anns, dets
 
 

@@ -12,6 +12,15 @@ def synthetic_root(tmp_path_factory) -> str:
     root = tmp_path_factory.mktemp("synthetic")
     generate(str(root), num_train=12, num_val=6, seed=3, workers=1)
     return str(root)
+
+
+@pytest.fixture(scope="session")
+def synthetic_videos(tmp_path_factory) -> str:
+    """Root of synthetic videos: 2 sequences of 12 frames, 240×180, seed 4 (python -m src.synthetic_video)."""
+    from src.synthetic_video import generate_videos  # pylint: disable=import-outside-toplevel
+    root = tmp_path_factory.mktemp("videos")
+    generate_videos(str(root), num_sequences=2, num_frames=12, seed=4, width=240, height=180)
+    return str(root)
 # ----------------------------------------------------------------------------- end data pipeline
 
 

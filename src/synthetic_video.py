@@ -1,0 +1,260 @@
+"""Synthetic videos with ground truth for pose tracking.
+
+``python -m src.synthetic_video --output DIR [--num_sequences 4] [--num_frames 60] [--seed 0]`` writes::
+
+    DIR/frames/seq000/000001.jpg ...          (file name: the frame's image id, from 1)
+    DIR/annotations/seq000.json               (COCO keypoints; each person has a ``track_id``)
+    DIR/detections/seq000.json                (COCO detection results, as the still set's)
+
+Each sequence shows 2-4 figures of :mod:`src.synthetic` (its body model, colours, renderer and
+annotator, animated here) walking across a static cluttered background at different depths: they
+swing their arms and legs, some stop and turn round to walk back, they cross, and the nearer one
+hides the farther; a pole or box in the foreground may hide them too. Labels are those of the
+still set (visibility from the rendered part map, ``area`` the visible pixels); a figure keeps its
+``track_id`` in every frame it is annotated in. Frames have the still set's sensor noise and JPEG
+compression (the noise drawn anew per frame).
+
+The detections are the still set's jittered boxes (with its misses, duplicates and false alarms)
+with extra misses of the kind a video detector has: runs of a few frames in which a person is not
+found, and people mostly hidden (fewer than ``HIDDEN_JOINTS`` joints seen) usually missed.
+
+Everything is a pure function of ``(seed, sequence, frame)``.
+"""
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+from src.synthetic import (annotate_people, build_body, categories, clutter, detector_boxes, draw_occluder,
+                           draw_person, sample_body_params, sample_look, texture)
+
+logger = logging.getLogger(__name__)
+
+FRAMES_DIR, ANNOTATIONS_DIR, DETECTIONS_DIR = "frames", "annotations", "detections"
+JPEG_QUALITY = 90
+#: A detector miss run starts with this probability per person and frame and lasts 2-6 frames.
+MISS_RUN_START = 0.03
+MISS_RUN_FRAMES = (2, 6)
+#: People with fewer joints seen (visibility 2) than this are missed with probability HIDDEN_MISS.
+HIDDEN_JOINTS, HIDDEN_MISS = 4, 0.7
+#: A turn round takes this many frames: the figure slows to a stop, faces the camera, walks back.
+TURN_FRAMES = 14
+#: Gait amplitudes in degrees: hip flexion, extra knee bend in the swing, arm swing, arm abduction.
+HIP_SWING, KNEE_SWING, ARM_SWING, ARM_ABDUCTION = 24.0, 40.0, 22.0, 9.0
+
+
+class Walker(NamedTuple):
+    """One figure of a sequence: its look, its path and its walk.
+
+    ``x`` T pelvis x (image pixels) per frame; ``yaw`` T body turns (degrees); ``phase`` T gait
+    phases (radians); ``pace`` T in [0, 1] (0 standing, 1 walking); ``feet_y`` the ground line;
+    ``size_px`` the figure's height in pixels.
+    """
+    proportions: Dict[str, object]
+    colours: Dict[int, np.ndarray]
+    size_px: float
+    feet_y: float
+    tilt: float
+    x: np.ndarray
+    yaw: np.ndarray
+    phase: np.ndarray
+    pace: np.ndarray
+
+
+def walking_pose(proportions: Dict[str, object], phase: float, pace: float) -> Dict[str, object]:
+    """Body numbers (as :func:`src.synthetic.sample_body_params`) of a walk at gait ``phase``.
+
+    The legs swing in opposition (hip flexion ``±HIP_SWING sin(phase)``, the knee bent while the
+    leg swings forward), the arms against the legs; ``pace`` scales the swing (0: standing still).
+    """
+    s, c = np.sin(phase), np.cos(phase)
+    legs, arms = [], []
+    for side in (1.0, -1.0):   # left, right
+        legs.append((side * HIP_SWING * pace * s, 4.0 + KNEE_SWING * pace * max(0.0, side * c), 3.0))
+        swing = -side * ARM_SWING * pace * s   # forward positive
+        elev = float(np.hypot(swing, ARM_ABDUCTION))
+        azim = float(np.degrees(np.arctan2(swing, ARM_ABDUCTION)))
+        arms.append((elev, azim, 15.0 + 25.0 * pace * max(0.0, swing) / ARM_SWING, np.zeros(3)))
+    return {**proportions, "lean_z": 0.0, "lean_x": 4.0 + 4.0 * pace, "head_yaw": 0.0, "head_pitch": 0.0,
+            "arms": arms, "legs": legs}
+
+
+def _plan_walker(rng: np.random.Generator, num_frames: int, width: int, height: int,
+                 direction: float) -> Walker:
+    """A figure's look and path: it walks in ``direction`` (+1: right) and passes the middle
+    part of the frame about half-way through."""
+    params = sample_body_params(rng)
+    proportions = {k: params[k] for k in ("length", "girth", "head_r")}
+    colours = sample_look(rng)
+    size_frac = rng.uniform(0.35, 0.7)
+    size_px = size_frac * height
+    # A camera at eye level: the heads line up, nearer (larger) figures stand lower.
+    feet_y = height * (0.12 + size_frac + rng.normal(0, 0.03))
+    speed = size_px * rng.uniform(0.015, 0.03)   # walking pace at 25 frames/s
+    walk_yaw = rng.uniform(35, 60)
+    turn_at = int(rng.integers(num_frames // 4, num_frames // 2)) if rng.random() < 0.4 else num_frames
+    pace = np.ones(num_frames)
+    heading = np.full(num_frames, direction)
+    yaw = np.full(num_frames, direction * walk_yaw)
+    for t in range(turn_at, min(num_frames, turn_at + TURN_FRAMES)):
+        u = (t - turn_at + 1) / TURN_FRAMES   # (0, 1]: slow down, face the camera, turn on
+        pace[t] = abs(1.0 - 2.0 * u)
+        heading[t] = direction if u < 0.5 else -direction
+        yaw[t] = direction * walk_yaw * np.cos(np.pi * u)
+    after = turn_at + TURN_FRAMES
+    heading[after:], yaw[after:] = -direction, -direction * walk_yaw
+    steps = heading * pace * speed
+    x_mid = width * rng.uniform(0.3, 0.7)
+    x = x_mid + np.cumsum(steps) - np.sum(steps[:num_frames // 2])
+    # A stride (two steps) is about 0.8 body heights.
+    phase = rng.uniform(0, 2 * np.pi) + np.cumsum(np.abs(steps)) * (2 * np.pi / (0.8 * size_px))
+    return Walker(proportions, colours, size_px, feet_y, rng.normal(0, 2), x, yaw, phase, pace)
+
+
+class Frame(NamedTuple):
+    """One rendered frame: the image, its annotations (with ``track_id``) and its detections."""
+    image: np.ndarray
+    annotations: List[Dict[str, object]]
+    detections: List[Dict[str, object]]
+
+
+def render_sequence(seed: int, sequence: int, num_frames: int, width: int = 480,
+                    height: int = 360) -> Iterator[Frame]:
+    """The frames of one sequence; annotations and detections lack ``id``/``image_id``."""
+    rng = np.random.default_rng([seed, sequence])
+    background = np.clip(texture(rng, width, height), 0, 255).astype(np.uint8)
+    clutter(rng, background)
+    # Directions alternate, so that figures cross.
+    first = rng.choice([-1.0, 1.0])
+    walkers = [_plan_walker(rng, num_frames, width, height, first * (-1) ** k)
+               for k in range(int(rng.integers(2, 5)))]
+    depth_order = np.argsort([w.size_px for w in walkers], kind="stable")   # far (small) first
+    occluder_at = None
+    if rng.random() < 0.5:
+        occluder_at = np.array([width * rng.uniform(0.3, 0.7), height * rng.uniform(0.4, 0.6)])
+    occluder_seed = int(rng.integers(2 ** 31))
+    gain, bias, noise_sigma = rng.uniform(0.8, 1.15), rng.uniform(-20, 20), rng.uniform(1, 4)
+    miss_left = np.zeros(len(walkers), dtype=np.int64)
+
+    for t in range(num_frames):
+        frame_rng = np.random.default_rng([seed, sequence, t])
+        img = background.copy()
+        label = np.zeros((height, width), np.uint8)
+        people, track_ids = [], []
+        for k in depth_order:
+            w = walkers[k]
+            if not -0.5 * w.size_px < w.x[t] < width + 0.5 * w.size_px:
+                continue
+            body = build_body(walking_pose(w.proportions, w.phase[t], w.pace[t]))
+            origin = np.array([w.x[t], w.feet_y - 0.5 * w.size_px])
+            people.append(draw_person(img, label, len(people), body, w.colours, w.yaw[t], w.tilt, w.size_px,
+                                      origin))
+            track_ids.append(int(k))
+        if occluder_at is not None:
+            # The same generator state every frame: the same occluder, standing still.
+            draw_occluder(np.random.default_rng(occluder_seed), img, label, 0, occluder_at)
+
+        anns = []
+        for ann, track_id in zip(annotate_people(label, people), track_ids):
+            if ann is not None:
+                anns.append({**ann, "track_id": track_id})
+        found = []
+        for ann in anns:
+            k = ann["track_id"]
+            if miss_left[k] == 0 and frame_rng.random() < MISS_RUN_START:
+                miss_left[k] = frame_rng.integers(MISS_RUN_FRAMES[0], MISS_RUN_FRAMES[1] + 1)
+            seen = sum(1 for v in ann["keypoints"][2::3] if v == 2)
+            hidden_miss = seen < HIDDEN_JOINTS and frame_rng.random() < HIDDEN_MISS
+            if miss_left[k] == 0 and not hidden_miss:
+                found.append(ann)
+        miss_left = np.maximum(miss_left - 1, 0)
+        dets = detector_boxes(frame_rng, found, width, height)
+
+        noise = np.empty((height, width, 3), np.float32)
+        cv2.setRNGSeed(int(frame_rng.integers(2 ** 31)))
+        cv2.randn(noise, (0.0, 0.0, 0.0), (noise_sigma,) * 3)
+        image = np.clip(img.astype(np.float32) * gain + bias + noise, 0, 255).astype(np.uint8)
+        yield Frame(image, anns, dets)
+
+
+def sequence_name(sequence: int) -> str:
+    return f"seq{sequence:03d}"
+
+
+def write_sequence(output: str, seed: int, sequence: int, num_frames: int, width: int = 480,
+                   height: int = 360) -> Tuple[str, int]:
+    """Writes one sequence's frames, annotation file and detection file.
+
+    Returns:
+        ``(frame folder, number of person annotations)``.
+    """
+    name = sequence_name(sequence)
+    folder = os.path.join(output, FRAMES_DIR, name)
+    os.makedirs(folder, exist_ok=True)
+    images, annotations, detections = [], [], []
+    for t, frame in enumerate(render_sequence(seed, sequence, num_frames, width, height)):
+        image_id = t + 1
+        file_name = f"{image_id:06d}.jpg"
+        if not cv2.imwrite(os.path.join(folder, file_name), frame.image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]):
+            raise OSError(f"cannot write {os.path.join(folder, file_name)}")
+        images.append({"id": image_id, "file_name": file_name, "width": width, "height": height,
+                       "frame_index": t})
+        for ann in frame.annotations:
+            annotations.append({"id": len(annotations) + 1, "image_id": image_id, **ann})
+        detections.extend({"image_id": image_id, "file_name": file_name, "category_id": 1, **d}
+                          for d in frame.detections)
+    doc = {"info": {"description": "Synthetic person keypoint video (src/synthetic_video.py)", "seed": seed,
+                    "sequence": name},
+           "licenses": [], "images": images, "annotations": annotations, "categories": categories()}
+    _dump(doc, os.path.join(output, ANNOTATIONS_DIR, name + ".json"))
+    _dump(detections, os.path.join(output, DETECTIONS_DIR, name + ".json"))
+    return folder, len(annotations)
+
+
+def _dump(obj: object, path: str) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, separators=(",", ":"))
+
+
+def generate_videos(output: str, num_sequences: int = 4, num_frames: int = 60, seed: int = 0,
+                    width: int = 480, height: int = 360) -> List[str]:
+    """Writes ``num_sequences`` sequences under ``output``; returns their frame folders."""
+    folders = []
+    for sequence in range(num_sequences):
+        start = time.time()
+        folder, count = write_sequence(output, seed, sequence, num_frames, width, height)
+        logger.info("%s: %d frames, %d person annotations (%.1f s)", folder, num_frames, count,
+                    time.time() - start)
+        folders.append(folder)
+    return folders
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m src.synthetic_video",
+                                     description="Write synthetic person keypoint videos with track ids.")
+    parser.add_argument("--output", required=True, help="folder to write frames/, annotations/, detections/ to")
+    parser.add_argument("--num_sequences", type=int, default=4, help="sequences (default 4)")
+    parser.add_argument("--num_frames", type=int, default=60, help="frames per sequence (default 60)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed; same seed, same files")
+    parser.add_argument("--width", type=int, default=480, help="frame width (default 480)")
+    parser.add_argument("--height", type=int, default=360, help="frame height (default 360)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    if args.num_sequences < 1 or args.num_frames < 1:
+        parser.error("--num_sequences and --num_frames must be >= 1")
+    if args.width < 64 or args.height < 64:
+        parser.error("--width and --height must be >= 64")
+    generate_videos(args.output, args.num_sequences, args.num_frames, args.seed, args.width, args.height)
+    logger.info("videos written to %s", args.output)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

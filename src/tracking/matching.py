@@ -1,0 +1,66 @@
+"""Pose similarity between frames and greedy assignment of track ids.
+
+Symbols: N people of the current frame, M people remembered from earlier frames (several may
+belong to one track), J joints. Poses are ``[x, y, score]`` in image pixels of the current frame:
+remembered poses are moved there first (by the flow, for the paper's flow-based similarity).
+"""
+import numpy as np
+
+from src.constants import COCO_SIGMAS
+from src.utils.nms import oks_iou
+
+
+def pose_similarity(current: np.ndarray, current_areas: np.ndarray, remembered: np.ndarray,
+                    remembered_areas: np.ndarray, in_vis_thre: float) -> np.ndarray:
+    """OKS of every current pose against every remembered one.
+
+    Joints count where both poses are confident (score above ``in_vis_thre``): a joint the
+    network could not see says nothing about who the person is.
+
+    Args:
+        current: N×J×3 poses; current_areas: N areas (pixels²).
+        remembered: M×J×3 poses; remembered_areas: M areas.
+        in_vis_thre: ``TEST.IN_VIS_THRE``.
+
+    Returns:
+        N×M float64 similarities in [0, 1].
+    """
+    current = np.asarray(current, dtype=np.float64)
+    remembered = np.asarray(remembered, dtype=np.float64)
+    out = np.zeros((len(current), len(remembered)))
+    if len(remembered):
+        for i, pose in enumerate(current):
+            out[i] = oks_iou(pose, remembered, float(current_areas[i]), remembered_areas, COCO_SIGMAS, in_vis_thre)
+    return out
+
+
+def greedy_match(similarity: np.ndarray, remembered_ids: np.ndarray, threshold: float) -> np.ndarray:
+    """Track ids for the current people, greedily by descending similarity (the paper's matching).
+
+    The most similar pair (current person, remembered person) is taken first; the current person
+    gets that track's id, and neither the person nor any other remembered pose of that track is
+    taken again. Pairs below ``threshold`` are never taken.
+
+    Args:
+        similarity: N×M similarities (current × remembered).
+        remembered_ids: M track ids of the remembered poses (repeats allowed).
+        threshold: Least similarity of a match.
+
+    Returns:
+        N int64 track ids; -1 for the people left unmatched (new tracks).
+    """
+    similarity = np.asarray(similarity, dtype=np.float64)
+    ids = np.full(similarity.shape[0], -1, dtype=np.int64)
+    if similarity.size == 0:
+        return ids
+    taken_tracks = set()
+    width = similarity.shape[1]
+    for flat in np.argsort(-similarity, axis=None, kind="stable"):
+        row, col = divmod(int(flat), width)
+        if similarity[row, col] < threshold:
+            break
+        track = int(remembered_ids[col])
+        if ids[row] < 0 and track not in taken_tracks:
+            ids[row] = track
+            taken_tracks.add(track)
+    return ids

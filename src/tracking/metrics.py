@@ -1,0 +1,180 @@
+"""Tracking metrics: multi-object tracking (MOTA, IDF1, ID switches) and per-frame keypoint AP.
+
+Symbols: G labelled people and P tracked people of a frame, J joints.
+
+People are matched to the labels by OKS as COCO's keypoint evaluation computes it (the label's
+area and labelled joints, every predicted joint counted), through ``src.utils.nms.oks_iou``; a
+pair with OKS under ``min_oks`` cannot match. The MOT metrics are py-motmetrics' (``motmetrics``)
+with distance ``1 - OKS``. Labelled people without labelled joints (``num_keypoints`` 0: tiny or
+wholly outside the frame) are left out, as COCO leaves them out of keypoint AP. Unlike
+PoseTrack's MOTA, which counts joints, these figures count people.
+
+Keypoint AP is the evaluation's (``src.evaluate.coco_eval.evaluate``) on every tracked person of
+every frame, with the tracker's scores.
+"""
+import json
+import os
+from collections import defaultdict
+from types import SimpleNamespace
+from typing import Any, Dict, List, NamedTuple, Sequence, Tuple
+
+import numpy as np
+
+from src.constants import NUM_COCO_JOINTS
+from src.errors import UserError, import_optional
+from src.evaluate.coco_eval import evaluate
+from src.utils.nms import oks_iou
+
+#: The MOT metrics reported, in py-motmetrics' names.
+MOT_METRICS = ("mota", "idf1", "num_switches", "num_false_positives", "num_misses", "num_objects",
+               "num_unique_objects", "mostly_tracked", "mostly_lost", "motp")
+#: Image ids of the i-th sequence are shifted by i times this when several are evaluated at once.
+SEQUENCE_ID_STRIDE = 1_000_000
+
+
+class TrackingFilesError(UserError, ValueError):
+    """A ground-truth or tracks file that cannot be read or does not fit the other."""
+
+
+class LabelledFrame(NamedTuple):
+    """One frame's labelled people: ``track_ids`` G, ``keypoints`` G×J×3 (visibility 0/1/2), ``areas`` G."""
+    image_id: int
+    file_name: str
+    track_ids: np.ndarray
+    keypoints: np.ndarray
+    areas: np.ndarray
+
+
+def as_poses(rows: Sequence[Sequence[float]]) -> np.ndarray:
+    """Flat ``[x0, y0, v0, x1, ...]`` rows (COCO's ``keypoints``) as N×J×3; 0×17×3 when there are none."""
+    if len(rows) == 0:
+        return np.zeros((0, NUM_COCO_JOINTS, 3))
+    return np.asarray(rows, dtype=np.float64).reshape(len(rows), -1, 3)
+
+
+def _read_json(path: str, what: str) -> Any:
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{what} not found: {path}")
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise TrackingFilesError(f"{what} {path} is not valid JSON ({err})") from err
+
+
+def load_ground_truth(path: str) -> Tuple[Dict[str, Any], List[LabelledFrame]]:
+    """A COCO keypoint file whose annotations carry ``track_id``; its frames in image order.
+
+    Images are ordered by ``frame_index`` when they have one, else by id.
+    """
+    doc = _read_json(path, "ground-truth file")
+    if not isinstance(doc, dict) or not isinstance(doc.get("images"), list) or "annotations" not in doc:
+        raise TrackingFilesError(f"{path} is not a COCO annotation file (no 'images' and 'annotations')")
+    by_image: Dict[int, List[Dict[str, Any]]] = defaultdict(list)
+    for ann in doc["annotations"]:
+        if "track_id" not in ann:
+            raise TrackingFilesError(f"{path}: annotation {ann.get('id')} has no 'track_id'; the ground truth of "
+                                     f"a video names each person's track (python -m src.synthetic_video writes it)")
+        if ann.get("num_keypoints", 1) > 0:
+            by_image[ann["image_id"]].append(ann)
+    images = sorted(doc["images"], key=lambda im: (im.get("frame_index", im["id"]), im["id"]))
+    frames = []
+    for image in images:
+        anns = by_image.get(image["id"], [])
+        kpts = as_poses([ann["keypoints"] for ann in anns])
+        frames.append(LabelledFrame(int(image["id"]), os.path.basename(image.get("file_name", "")),
+                                    np.array([ann["track_id"] for ann in anns], dtype=np.int64), kpts,
+                                    np.array([ann["area"] for ann in anns], dtype=np.float64)))
+    return doc, frames
+
+
+def load_tracks(path: str) -> Dict[str, Any]:
+    """A ``tracks.json`` of ``track.py``."""
+    doc = _read_json(path, "tracks file")
+    if not isinstance(doc, dict) or not isinstance(doc.get("frames"), list):
+        raise TrackingFilesError(f"{path} is not a tracks.json of track.py (no 'frames' list)")
+    return doc
+
+
+def tracked_by_frame(tracks: Dict[str, Any], frames: Sequence[LabelledFrame], tracks_path: str,
+                      gt_path: str) -> List[Dict[str, Any]]:
+    """The tracks.json frame of each labelled frame (by file name, else image id); empty when missing."""
+    by_name = {f.get("file_name"): f for f in tracks["frames"]}
+    by_id = {f.get("image_id"): f for f in tracks["frames"]}
+    found = [by_name.get(frame.file_name) or by_id.get(frame.image_id) for frame in frames]
+    if not any(found):
+        raise TrackingFilesError(f"no frame of {tracks_path} is in {gt_path} (by file name or image id); "
+                                 f"evaluate the tracks of the video this ground truth labels")
+    return [f or {"people": []} for f in found]
+
+
+def coco_oks(truth: np.ndarray, area: float, predicted: np.ndarray) -> np.ndarray:
+    """OKS of P predicted poses (P×J×2 or P×J×3) against one label (J×3), as COCOeval computes it."""
+    predicted = np.asarray(predicted, dtype=np.float64)
+    if len(predicted) == 0:
+        return np.zeros(0)
+    counted = np.concatenate([predicted[:, :, :2], np.ones(predicted.shape[:2] + (1,))], axis=2)
+    return oks_iou(truth, counted, float(area), np.full(len(predicted), float(area)), in_vis_thre=0)
+
+
+def oks_matrix(frame: LabelledFrame, poses: np.ndarray) -> np.ndarray:
+    """G×P OKS of the frame's labels against P predicted poses."""
+    out = np.zeros((len(frame.track_ids), len(poses)))
+    for g, (truth, area) in enumerate(zip(frame.keypoints, frame.areas)):
+        out[g] = coco_oks(truth, area, poses)
+    return out
+
+
+def mot_accumulator(frames: Sequence[LabelledFrame], tracked: Sequence[Dict[str, Any]], min_oks: float = 0.5):
+    """A ``motmetrics.MOTAccumulator`` of the tracked people against the labels, frame by frame."""
+    mm = import_optional("motmetrics", "multi-object tracking metrics", "pip install motmetrics==1.4.0")
+    acc = mm.MOTAccumulator(auto_id=False)
+    for index, (frame, found) in enumerate(zip(frames, tracked)):
+        people = found["people"]
+        poses = as_poses([p["keypoints"] for p in people])
+        oks = oks_matrix(frame, poses)
+        distance = np.where(oks >= min_oks, 1.0 - oks, np.nan)
+        acc.update(frame.track_ids.tolist(), [int(p["track_id"]) for p in people], distance, frameid=index)
+    return acc
+
+
+def mot_summary(accumulators: Sequence[Any], names: Sequence[str]):
+    """A pandas DataFrame of :data:`MOT_METRICS`, one row per sequence and an ``OVERALL`` row."""
+    mm = import_optional("motmetrics", "multi-object tracking metrics", "pip install motmetrics==1.4.0")
+    return mm.metrics.create().compute_many(list(accumulators), metrics=list(MOT_METRICS), names=list(names),
+                                             generate_overall=True)
+
+
+def keypoint_ap(gt_docs: Sequence[Dict[str, Any]], gt_frames: Sequence[Sequence[LabelledFrame]],
+                tracked: Sequence[Sequence[Dict[str, Any]]], settings: Dict[str, Any],
+                output_dir: str) -> Dict[str, float]:
+    """COCO keypoint statistics of every tracked person over all sequences.
+
+    The sequences' image ids are made distinct (``SEQUENCE_ID_STRIDE``) in a merged annotation file
+    written to ``output_dir``; the people go through :func:`src.evaluate.coco_eval.evaluate` with the
+    tracker's box scores and areas, so its rescoring and OKS-NMS give back the tracker's people.
+    """
+    images, annotations, preds, boxes, ids = [], [], [], [], []
+    for s, (doc, frames, found) in enumerate(zip(gt_docs, gt_frames, tracked)):
+        shift = s * SEQUENCE_ID_STRIDE
+        new_id = {image["id"]: image["id"] + shift for image in doc["images"]}
+        images += [{**image, "id": new_id[image["id"]]} for image in doc["images"]]
+        annotations += [{**ann, "id": len(annotations) + k + 1, "image_id": new_id[ann["image_id"]]}
+                        for k, ann in enumerate(doc["annotations"])]
+        for frame, frame_found in zip(frames, found):
+            for person in frame_found["people"]:
+                x, y, w, h = person["bbox"]
+                preds.append(np.asarray(person["keypoints"], dtype=np.float64).reshape(-1, 3))
+                boxes.append([x + w / 2, y + h / 2, w / 200.0, h / 200.0, person["area"], person["box_score"]])
+                ids.append(frame.image_id + shift)
+    if not preds:
+        raise TrackingFilesError("no tracked person in any labelled frame: nothing to score")
+    os.makedirs(output_dir, exist_ok=True)
+    ann_file = os.path.join(output_dir, "ground_truth.json")
+    with open(ann_file, "w", encoding="utf-8") as f:
+        json.dump({"images": images, "annotations": annotations, "categories": gt_docs[0]["categories"]}, f)
+    cfg = SimpleNamespace(TEST=SimpleNamespace(IN_VIS_THRE=float(settings["in_vis_thre"]),
+                                               OKS_THRE=float(settings["oks_thre"])),
+                          DATASET=SimpleNamespace(TEST_SET="val"))
+    stats, _ = evaluate(cfg, np.stack(preds), output_dir, np.array(boxes), np.array(ids), ann_file=ann_file)
+    return dict(stats)

@@ -1,0 +1,191 @@
+"""The tracker loop of the paper's Section 3, one frame at a time.
+
+For each frame:
+
+1. **Boxes.** The detector's boxes, plus (``TRACK.PROPAGATE_BOXES``) a box around each person of
+   the previous frame with its joints moved along the optical flow, enlarged by
+   ``TRACK.BOX_ENLARGE`` and scored with that person's box score; the two sets unified by box NMS
+   (IoU above ``TRACK.NMS_THRE``), detector boxes first: propagated boxes fill in where the
+   detector missed someone.
+2. **Poses.** The pose network on every box (the evaluation's crop, flip test and decoding);
+   people scoring under ``TRACK.MIN_SCORE`` are dropped, near-duplicates removed by the
+   evaluation's OKS-NMS (``TEST.OKS_THRE``).
+3. **Ids.** The people of the last ``TRACK.KEEP_FRAMES`` frames are remembered, their poses moved
+   along the flow frame after frame (``TRACK.SIMILARITY: flow_oks``; ``oks`` leaves them where
+   they were seen). Each new person is compared with every remembered pose by OKS and ids are
+   given greedily, best pair first, down to ``TRACK.SIMILARITY_THRE``; the rest start new tracks.
+   A person hidden for fewer frames than are kept gets their id back.
+
+Symbols: N people of a frame, J joints. Boxes ``[x, y, w, h]``, poses ``[x, y, score]``, both in
+image pixels.
+"""
+import time
+from collections import deque
+from typing import Any, Callable, Deque, NamedTuple, Optional, Tuple
+
+import cv2
+import numpy as np
+
+from src.constants import COCO_SIGMAS
+from src.tracking.boxes import box_nms, joint_boxes
+from src.tracking.flow import FlowFn, propagate
+from src.tracking.matching import greedy_match, pose_similarity
+from src.utils.nms import oks_nms_arrays
+
+#: ``TRACK.SIMILARITY`` choices: OKS of flow-propagated poses (the paper's), or of poses left in place.
+SIMILARITIES = ("flow_oks", "oks")
+
+#: ``(image H×W×3, boxes N×4, box scores N) -> (poses N×J×3, person scores N, areas N)``.
+Estimator = Callable[[np.ndarray, np.ndarray, np.ndarray], Tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+class TrackSettings(NamedTuple):
+    """The tracker's parameters (``TRACK.*`` and the evaluation's ``TEST.IN_VIS_THRE``, ``OKS_THRE``);
+    the defaults are default_config.yaml's."""
+    similarity: str = "flow_oks"
+    similarity_thre: float = 0.3
+    keep_frames: int = 10
+    propagate_boxes: bool = True
+    box_enlarge: float = 0.15
+    nms_thre: float = 0.5
+    min_score: float = 0.3
+    in_vis_thre: float = 0.2
+    oks_thre: float = 0.9
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> "TrackSettings":
+        track = cfg.TRACK
+        return cls(str(track.SIMILARITY), float(track.SIMILARITY_THRE), int(track.KEEP_FRAMES),
+                   bool(track.PROPAGATE_BOXES), float(track.BOX_ENLARGE), float(track.NMS_THRE),
+                   float(track.MIN_SCORE), float(cfg.TEST.IN_VIS_THRE), float(cfg.TEST.OKS_THRE))
+
+    @property
+    def uses_flow(self) -> bool:
+        return self.propagate_boxes or self.similarity == "flow_oks"
+
+
+class People(NamedTuple):
+    """The tracked people of one frame, by increasing track id.
+
+    ``track_ids`` N; ``boxes`` N×4 the boxes their poses were estimated in; ``box_scores`` N;
+    ``scores`` N person scores (box score × mean confident joint score); ``poses`` N×J×3;
+    ``areas`` N (pixels², as the evaluation's); ``propagated`` N: the box came from the flow.
+    """
+    track_ids: np.ndarray
+    boxes: np.ndarray
+    box_scores: np.ndarray
+    scores: np.ndarray
+    poses: np.ndarray
+    areas: np.ndarray
+    propagated: np.ndarray
+
+    @classmethod
+    def empty(cls, num_joints: int = 17) -> "People":
+        return cls(np.zeros(0, np.int64), np.zeros((0, 4)), np.zeros(0), np.zeros(0),
+                   np.zeros((0, num_joints, 3)), np.zeros(0), np.zeros(0, bool))
+
+    def take(self, index: np.ndarray) -> "People":
+        return People(*(np.asarray(field)[index] for field in self))
+
+
+class PoseTracker:
+    """Tracks people through the frames given to :meth:`step`, in order.
+
+    Args:
+        settings: The tracker's parameters.
+        estimate: The pose estimator (the network behind the evaluation's pipeline).
+        flow: Optical flow of two grey frames (``src.tracking.flow.make_flow``); needed when
+            ``settings.uses_flow``.
+    """
+
+    def __init__(self, settings: TrackSettings, estimate: Estimator, flow: Optional[FlowFn] = None):
+        if settings.similarity not in SIMILARITIES:
+            raise ValueError(f"unknown similarity '{settings.similarity}'; expected one of {SIMILARITIES}")
+        if settings.uses_flow and flow is None:
+            raise ValueError("flow propagation is on but no flow function was given")
+        self.settings = settings
+        self.estimate = estimate
+        self.flow = flow if settings.uses_flow else None
+        #: People whose box came from propagation, and seconds spent in flow, poses and matching.
+        self.num_propagated = 0
+        self.seconds = {"flow": 0.0, "poses": 0.0, "matching": 0.0}
+        self._grey: Optional[np.ndarray] = None
+        self._previous: Optional[People] = None
+        self._memory: Deque[Tuple[np.ndarray, np.ndarray, np.ndarray]] = deque(maxlen=max(1, settings.keep_frames))
+        self._next_id = 0
+
+    def step(self, image: np.ndarray, boxes: np.ndarray, scores: np.ndarray) -> People:
+        """Tracks the people of the next frame.
+
+        Args:
+            image: H×W×3 uint8 BGR frame.
+            boxes: N×4 detector boxes of this frame (N may be 0).
+            scores: N detector scores.
+
+        Returns:
+            The frame's people with their track ids.
+        """
+        s = self.settings
+        start = time.perf_counter()
+        flow = self._flow(image)
+        self.seconds["flow"] += time.perf_counter() - start
+        if flow is not None and s.similarity == "flow_oks":
+            self._memory = deque(((ids, propagate(poses, flow), areas) for ids, poses, areas in self._memory),
+                                 maxlen=self._memory.maxlen)
+        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+        propagated = np.zeros(len(boxes), bool)
+        if s.propagate_boxes and flow is not None and self._previous is not None and len(self._previous.poses):
+            moved = propagate(self._previous.poses, flow)
+            extra, kept = joint_boxes(moved, s.in_vis_thre, s.box_enlarge, image.shape[1::-1])
+            boxes = np.concatenate([boxes, extra])
+            scores = np.concatenate([scores, self._previous.box_scores[kept]])
+            propagated = np.concatenate([propagated, np.ones(len(extra), bool)])
+        keep = box_nms(boxes, scores, s.nms_thre, secondary=propagated)
+        start = time.perf_counter()
+        people = self._estimate(image, boxes[keep], scores[keep], propagated[keep])
+        self.seconds["poses"] += time.perf_counter() - start
+        start = time.perf_counter()
+        people = people._replace(track_ids=self._assign(people))
+        self.seconds["matching"] += time.perf_counter() - start
+        self._memory.append((people.track_ids, people.poses, people.areas))
+        self._previous = people
+        self.num_propagated += int(people.propagated.sum())
+        return people.take(np.argsort(people.track_ids, kind="stable"))
+
+    def _flow(self, image: np.ndarray) -> Optional[np.ndarray]:
+        if self.flow is None:
+            return None
+        grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        previous, self._grey = self._grey, grey
+        if previous is None or previous.shape != grey.shape:
+            return None
+        return self.flow(previous, grey)
+
+    def _estimate(self, image: np.ndarray, boxes: np.ndarray, box_scores: np.ndarray,
+                  propagated: np.ndarray) -> People:
+        """Poses in the boxes; low scores dropped, duplicates removed by OKS-NMS."""
+        if len(boxes) == 0:
+            return People.empty()
+        poses, scores, areas = self.estimate(image, boxes, box_scores)
+        good = np.flatnonzero(np.asarray(scores) >= self.settings.min_score)
+        people = People(np.full(len(good), -1, np.int64), boxes[good], box_scores[good],
+                        np.asarray(scores, np.float64)[good], np.asarray(poses, np.float64)[good],
+                        np.asarray(areas, np.float64)[good], propagated[good])
+        kept = oks_nms_arrays(people.poses, people.scores, people.areas, self.settings.oks_thre, COCO_SIGMAS)
+        return people.take(np.sort(kept))
+
+    def _assign(self, people: People) -> np.ndarray:
+        """Track ids: greedy matching against the remembered poses, new ids for the rest."""
+        if self._memory:
+            ids = np.concatenate([entry[0] for entry in self._memory])
+            poses = np.concatenate([entry[1] for entry in self._memory])
+            areas = np.concatenate([entry[2] for entry in self._memory])
+        else:
+            ids, poses, areas = np.zeros(0, np.int64), np.zeros((0,) + people.poses.shape[1:]), np.zeros(0)
+        similarity = pose_similarity(people.poses, people.areas, poses, areas, self.settings.in_vis_thre)
+        track_ids = greedy_match(similarity, ids, self.settings.similarity_thre)
+        for i in np.flatnonzero(track_ids < 0):
+            track_ids[i] = self._next_id
+            self._next_id += 1
+        return track_ids

@@ -1,0 +1,173 @@
+"""Frames in, boxes per frame, annotated video out.
+
+A video is a file OpenCV can read or a folder of frames (its images, sorted by name). Each frame
+has a ``name`` and an ``image_id``: for a folder, the file name and the numeric file name (COCO's
+convention; else the frame's index); for a video file, the zero-padded index and the index
+(from 0). Detections are matched to frames by ``file_name``, else by ``image_id``.
+"""
+import logging
+import os
+from collections import defaultdict
+from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
+
+import cv2
+import numpy as np
+
+from src.errors import UserError
+from src.infer_image import BoxesError, boxes_for_images, image_id_of, list_images, load_detections, read_image
+
+logger = logging.getLogger(__name__)
+
+#: Frames per second of the output video when the input (a folder) has none.
+DEFAULT_FPS = 25.0
+
+
+class VideoError(UserError, OSError):
+    """A video file that OpenCV cannot open or read."""
+
+
+class Frame(NamedTuple):
+    """One frame: its index (from 0), name, image id and H×W×3 uint8 BGR image."""
+    index: int
+    name: str
+    image_id: int
+    image: np.ndarray
+
+
+class FrameSource:
+    """The frames of a video file or of a folder of images.
+
+    Attributes:
+        count: Number of frames (for a video file, as its header says; 0 when unknown).
+        fps: Frame rate of a video file, else None.
+
+    Raises:
+        FileNotFoundError: nothing at ``path``.
+        VideoError: a file OpenCV cannot open as a video.
+        UserError: a folder without images.
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        self.fps: Optional[float] = None
+        self._files: List[str] = []
+        if os.path.isdir(path):
+            self._files = list_images(path)
+            self.count = len(self._files)
+        elif os.path.isfile(path):
+            capture = cv2.VideoCapture(path)
+            ok = capture.isOpened()
+            self.count = max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT))) if ok else 0
+            fps = capture.get(cv2.CAP_PROP_FPS) if ok else 0.0
+            self.fps = float(fps) if fps and fps > 0 else None
+            capture.release()
+            if not ok:
+                raise VideoError(f"cannot open '{path}' as a video (TRACK.VIDEO); give a video file OpenCV reads "
+                                 f"(.mp4, .avi, ...) or a folder of frames")
+        else:
+            raise FileNotFoundError(f"video not found: '{path}' (TRACK.VIDEO, --video); give a video file or a "
+                                    f"folder of frames")
+
+    def __iter__(self) -> Iterator[Frame]:
+        if self._files:
+            for index, file in enumerate(self._files):
+                yield Frame(index, os.path.basename(file), image_id_of(file, index), read_image(file))
+            return
+        capture = cv2.VideoCapture(self.path)
+        index = 0
+        try:
+            while True:
+                ok, image = capture.read()
+                if not ok:
+                    break
+                yield Frame(index, f"{index:06d}", index, image)
+                index += 1
+        finally:
+            capture.release()
+        if index == 0:
+            raise VideoError(f"no frame could be read from '{self.path}' (TRACK.VIDEO)")
+
+
+class FrameBoxes:
+    """Person boxes per frame from the ``TRACK.BOXES`` setting.
+
+    ``boxes`` is empty (the first frame is one whole-image box; later frames get boxes from
+    propagation only), ``'[[x,y,w,h(,score)],...]'`` (boxes of the first frame), or a COCO
+    detection-results file (``file_name`` or ``image_id``, ``bbox``, ``score``) with boxes for
+    any frames. Detections scoring under ``image_thre`` are dropped.
+    """
+
+    def __init__(self, boxes: str, image_thre: float):
+        self.image_thre = image_thre
+        self._first: Optional[Tuple[np.ndarray, np.ndarray]] = None
+        self._by_name: Dict[str, List[Dict[str, Any]]] = defaultdict(list)
+        self._by_id: Dict[int, List[Dict[str, Any]]] = defaultdict(list)
+        self.from_file = False
+        text = boxes.strip()
+        if text.startswith("["):
+            found = boxes_for_images(["first frame"], text, image_thre)["first frame"]
+            self._first = (found.boxes, found.scores)
+        elif text:
+            if not os.path.isfile(text):
+                raise FileNotFoundError(f"boxes file not found: '{text}' (TRACK.BOXES, --boxes); give a COCO "
+                                        f"detection file or '[[x,y,w,h],...]' for the first frame")
+            self.from_file = True
+            for det in load_detections(text):
+                if "file_name" in det:
+                    self._by_name[os.path.basename(str(det["file_name"]))].append(det)
+                else:
+                    self._by_id[int(det["image_id"])].append(det)
+            self._source = text
+
+    def __call__(self, frame: Frame) -> Tuple[np.ndarray, np.ndarray]:
+        """``(boxes N×4, scores N)`` of ``frame``."""
+        if self.from_file:
+            dets = self._by_name.get(frame.name) or self._by_id.get(frame.image_id, [])
+            return self._to_arrays(dets)
+        if frame.index > 0:
+            return np.zeros((0, 4)), np.zeros(0)
+        if self._first is not None:
+            return self._first
+        height, width = frame.image.shape[:2]
+        return np.array([[0.0, 0.0, width, height]]), np.ones(1)
+
+    def _to_arrays(self, dets: List[Dict[str, Any]]) -> Tuple[np.ndarray, np.ndarray]:
+        try:
+            boxes = np.array([[float(v) for v in d["bbox"]] for d in dets], dtype=np.float64).reshape(-1, 4)
+            scores = np.array([float(d.get("score", 1.0)) for d in dets], dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise BoxesError(f"boxes file {self._source}: every 'bbox' must be 4 numbers [x,y,w,h] ({err})") from err
+        if (boxes[:, 2:] <= 0).any():
+            raise BoxesError(f"boxes file {self._source}: box widths and heights must be positive")
+        keep = scores >= self.image_thre
+        return boxes[keep], scores[keep]
+
+
+class VideoWriter:
+    """An .mp4 file (MPEG-4 part 2, OpenCV's ``mp4v``); frames of another size are resized."""
+
+    def __init__(self, path: str, fps: float):
+        self.path, self.fps = path, fps
+        self._writer: Optional[cv2.VideoWriter] = None
+        self._size: Optional[Tuple[int, int]] = None
+
+    def write(self, image: np.ndarray) -> None:
+        if self._writer is None:
+            self._size = (image.shape[1], image.shape[0])
+            self._writer = cv2.VideoWriter(self.path, cv2.VideoWriter_fourcc(*"mp4v"), self.fps, self._size)
+            if not self._writer.isOpened():
+                raise OSError(f"cannot write the video {self.path} (OpenCV's mp4v writer did not open)")
+        if (image.shape[1], image.shape[0]) != self._size:
+            image = cv2.resize(image, self._size, interpolation=cv2.INTER_AREA)
+        self._writer.write(image)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,117 @@
+"""track.py end to end with a tiny random network, and its one-line errors."""
+import json
+import os
+import shutil
+
+import cv2
+import mindspore as ms
+import numpy as np
+import pytest
+
+import track
+from src.model import get_pose_net
+from src.model_utils.cli import run_cli
+from src.model_utils.config import get_config
+from src.tracking.video import VideoWriter
+from tests.helpers import TINY_CONFIG
+
+NUM_FRAMES = 4
+
+
+@pytest.fixture(scope="module")
+def tiny_ckpt(tmp_path_factory) -> str:
+    """A random tiny network whose head gives peaked heatmaps."""
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    net = get_pose_net(get_config(["--config_path", TINY_CONFIG]), is_train=False, fast_cpu=False)
+    rng = np.random.default_rng(0)
+    for param in net.get_parameters():
+        if param.name.startswith(("deconv_layers", "final_layer")) and param.name.endswith("weight"):
+            param.set_data(ms.Tensor(rng.normal(0, 0.05, param.shape).astype(np.float32)))
+    path = str(tmp_path_factory.mktemp("ckpt") / "tiny.ckpt")
+    ms.save_checkpoint(net, path)
+    return path
+
+
+@pytest.fixture(name="frames")
+def fixture_frames(synthetic_videos, tmp_path) -> str:
+    """The first frames of a synthetic sequence in a folder of their own."""
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(1, NUM_FRAMES + 1):
+        shutil.copy(os.path.join(synthetic_videos, "frames", "seq000", f"{i:06d}.jpg"), folder)
+    return str(folder)
+
+
+def _check_outputs(out_dir: str, num_frames: int, size) -> dict:
+    with open(os.path.join(out_dir, "tracks.json"), encoding="utf-8") as f:
+        tracks = json.load(f)
+    assert [frame["index"] for frame in tracks["frames"]] == list(range(num_frames))
+    for frame in tracks["frames"]:
+        for person in frame["people"]:
+            assert isinstance(person["track_id"], int) and len(person["keypoints"]) == 51
+            assert len(person["bbox"]) == 4 and 0 <= person["score"] <= 1
+    ids = [p["track_id"] for f in tracks["frames"] for p in f["people"]]
+    assert ids and min(ids) == 0 and tracks["num_tracks"] == len(set(ids))
+    video = cv2.VideoCapture(os.path.join(out_dir, "tracks.mp4"))
+    pictures = []
+    while True:
+        ok, picture = video.read()
+        if not ok:
+            break
+        pictures.append(picture)
+    assert len(pictures) == num_frames and pictures[0].shape[1::-1] == size
+    return tracks
+
+
+@pytest.mark.slow
+def test_track_folder_with_detections_and_video_file(tiny_ckpt, frames, synthetic_videos, tmp_path, capsys):
+    # Batch size 1: a single input shape, so graph mode compiles the network once per run.
+    common = ["--config_path", TINY_CONFIG, "--eval_model_file", tiny_ckpt, "--TRACK.MIN_SCORE", "0",
+              "--TEST.BATCH_SIZE", "1"]
+    detections = os.path.join(synthetic_videos, "detections", "seq000.json")
+    out = str(tmp_path / "out")
+    assert run_cli(track.main, common + ["--video", frames, "--boxes", detections, "--output", out]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("frames/s: ")
+    tracks = _check_outputs(out, NUM_FRAMES, (240, 180))
+    assert [f["file_name"] for f in tracks["frames"]] == [f"{i:06d}.jpg" for i in range(1, NUM_FRAMES + 1)]
+    with open(detections, encoding="utf-8") as f:
+        first = [d for d in json.load(f) if d["image_id"] == 1]
+    assert len(tracks["frames"][0]["people"]) <= len(first)
+
+    # A video file, no boxes: the first frame is one whole-image box, then propagation alone.
+    video = str(tmp_path / "clip.mp4")
+    with VideoWriter(video, 10.0) as writer:
+        for name in sorted(os.listdir(frames)):
+            writer.write(cv2.imread(os.path.join(frames, name)))
+    out = str(tmp_path / "out_video")
+    assert run_cli(track.main, common + ["--video", video, "--output", out, "--TRACK.FLOW", "farneback"]) == 0
+    tracks = _check_outputs(out, NUM_FRAMES, (240, 180))
+    assert [f["file_name"] for f in tracks["frames"]] == [f"{i:06d}" for i in range(NUM_FRAMES)]
+    assert len(tracks["frames"][0]["people"]) == 1
+    assert tracks["frames"][0]["people"][0]["bbox"] == [0.0, 0.0, 240.0, 180.0]
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "no video: pass --video"),
+    (["--video", "{tmp}/none.mp4"], "video not found: '{tmp}/none.mp4'"),
+    (["--video", "{tmp}/notes.txt"], "cannot open '{tmp}/notes.txt' as a video"),
+    (["--video", "{frames}", "--TRACK.KEEP_FRAMES", "0"], "TRACK.KEEP_FRAMES must be at least 1"),
+    (["--video", "{frames}", "--TRACK.SIMILARITY_THRE", "1.5"], "TRACK.SIMILARITY_THRE must be between 0 and 1"),
+    (["--video", "{frames}", "--boxes", "{tmp}/none.json"], "boxes file not found"),
+    (["--video", "{frames}", "--boxes", "[[1, 2, 3]]"], "4 numbers"),
+    (["--video", "{frames}", "--TRACK.FLOW", "lk"], "TRACK.FLOW: 'lk' is not one of"),
+])
+def test_one_line_errors(args, message, frames, tmp_path, capsys):
+    ckpt = tmp_path / "fake.ckpt"
+    ckpt.write_bytes(b"not read before the inputs are checked")
+    (tmp_path / "notes.txt").write_text("not a video")
+    words = [w.format(tmp=tmp_path, frames=frames) for w in args]
+    assert run_cli(track.main, ["--config_path", TINY_CONFIG, "--eval_model_file", str(ckpt), *words]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert message.format(tmp=tmp_path) in err
+
+
+def test_missing_checkpoint(tmp_path, capsys):
+    assert run_cli(track.main, ["--eval_model_file", str(tmp_path / "no.ckpt"), "--video", str(tmp_path)]) == 2
+    assert "checkpoint not found" in capsys.readouterr().err
