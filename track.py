@@ -26,7 +26,7 @@ from src.model_utils.device_adapter import get_device_id, init_context
 from src.tracking.draw import draw_tracks
 from src.tracking.estimate import network_estimator
 from src.tracking.flow import make_flow
-from src.tracking.progress import Progress
+from src.utils.progress import Progress
 from src.tracking.tracker import People, PoseTracker, TrackSettings
 from src.tracking.video import DEFAULT_FPS, Frame, FrameBoxes, FrameSource, VideoWriter
 
@@ -42,20 +42,6 @@ def _aliases(argv: Sequence[str]) -> List[str]:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     return run(get_config(_aliases(sys.argv[1:] if argv is None else argv)))
-
-
-def check_settings(cfg: Any) -> None:
-    """Raises UserError naming the first ``TRACK.*`` value out of its range."""
-    track = cfg.TRACK
-    for key in ("SIMILARITY_THRE", "NMS_THRE", "MIN_SCORE"):
-        if not 0.0 <= float(track[key]) <= 1.0:
-            raise UserError(f"TRACK.{key} must be between 0 and 1, got {track[key]}")
-    if int(track.KEEP_FRAMES) < 1:
-        raise UserError(f"TRACK.KEEP_FRAMES must be at least 1 (the previous frame), got {track.KEEP_FRAMES}")
-    if float(track.BOX_ENLARGE) < 0:
-        raise UserError(f"TRACK.BOX_ENLARGE must be 0 or more, got {track.BOX_ENLARGE}")
-    if float(track.FPS) < 0:
-        raise UserError(f"TRACK.FPS must be 0 (the input's rate) or more, got {track.FPS}")
 
 
 def frame_record(frame: Frame, people: People) -> Dict[str, Any]:
@@ -111,7 +97,6 @@ def run(cfg: Any) -> int:
     model_file = require_model_file(cfg, "track with")
     if not cfg.TRACK.VIDEO:
         raise UserError("no video: pass --video VIDEO_FILE_OR_FRAME_FOLDER (TRACK.VIDEO)")
-    check_settings(cfg)
     source = FrameSource(cfg.TRACK.VIDEO)
     frame_boxes = FrameBoxes(cfg.TRACK.BOXES, float(cfg.TEST.IMAGE_THRE))
     init_context(cfg, device_id=get_device_id())

@@ -12,7 +12,6 @@ import csv
 import logging
 import math
 import os
-import sys
 import time
 from typing import Callable, List, NamedTuple
 
@@ -21,6 +20,7 @@ from mindspore.train import Callback
 
 from src.errors import TrainingDiverged
 from src.steps import TrainPlan
+from src.utils.progress import StatusLine
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ class TrainLogger(Callback):
         self.batch_size = batch_size
         self.print_step = max(1, print_step)
         self.group_size = group_size
-        self.tty = sys.stdout.isatty()
+        self.status = StatusLine()
         self.epoch_start = time.time()
         self.losses: List[float] = []
 
@@ -126,7 +126,7 @@ class TrainLogger(Callback):
                 logger.info("epoch: %d step: %d, loss is %.7g", step.epoch, step.step, step.loss)
         if steps:
             last = steps[-1]
-            if self.tty or any(s.step % self.print_step == 0 for s in steps):
+            if self.status.tty or any(s.step % self.print_step == 0 for s in steps):
                 self._progress(last)
             if last.step == self.plan.steps_per_epoch:
                 self._epoch_end()
@@ -137,15 +137,13 @@ class TrainLogger(Callback):
         line = (f"[epoch {last.epoch}/{self.plan.end_epoch}] {last.step}/{total} steps "
                 f"({100.0 * last.step / total:.0f}%) "
                 f"{len(self.losses) * self.batch_size * self.group_size / elapsed:.1f} img/s")
-        if self.tty:
-            sys.stdout.write("\r" + line + "\033[K")
-            sys.stdout.flush()
+        if self.status.tty:
+            self.status.show(line)
         else:
             logger.info(line)
 
     def _epoch_end(self) -> None:
-        if self.tty:
-            sys.stdout.write("\r\033[K")
+        self.status.clear()
         elapsed = time.time() - self.epoch_start
         steps = len(self.losses)
         mean = float(np.mean(self.losses)) if self.losses else float("nan")

@@ -95,6 +95,14 @@ class DrawingError(UserError, ValueError):
     """Results that cannot be drawn (``src.visualize``)."""
 
 
+class VideoError(UserError, OSError):
+    """A video file that OpenCV cannot open or read (``src.tracking.video``)."""
+
+
+class TrackingFilesError(UserError, ValueError):
+    """A ground-truth or tracks file that cannot be read or does not fit the other (``src.tracking.metrics``)."""
+
+
 # ---- ModelArts -----------------------------------------------------------------------------------------
 
 class MoxingUnavailableError(UserError):

@@ -20,7 +20,6 @@ found, and people mostly hidden (fewer than ``HIDDEN_JOINTS`` joints seen) usual
 
 Everything is a pure function of ``(seed, sequence, frame)``.
 """
-import argparse
 import json
 import logging
 import os
@@ -31,6 +30,7 @@ from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+from src.model_utils.cli import run_cli, setup_logging, tool_parser
 from src.synthetic import (annotate_people, build_body, categories, clutter, detector_boxes, draw_occluder,
                            draw_person, sample_body_params, sample_look, texture)
 
@@ -237,8 +237,7 @@ def generate_videos(output: str, num_sequences: int = 4, num_frames: int = 60, s
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m src.synthetic_video",
-                                     description="Write synthetic person keypoint videos with track ids.")
+    parser = tool_parser("python -m src.synthetic_video", __doc__)
     parser.add_argument("--output", required=True, help="folder to write frames/, annotations/, detections/ to")
     parser.add_argument("--num_sequences", type=int, default=4, help="sequences (default 4)")
     parser.add_argument("--num_frames", type=int, default=60, help="frames per sequence (default 60)")
@@ -246,7 +245,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--width", type=int, default=480, help="frame width (default 480)")
     parser.add_argument("--height", type=int, default=360, help="frame height (default 360)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    setup_logging()
     if args.num_sequences < 1 or args.num_frames < 1:
         parser.error("--num_sequences and --num_frames must be >= 1")
     if args.width < 64 or args.height < 64:
@@ -257,4 +256,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

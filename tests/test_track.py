@@ -95,11 +95,11 @@ def test_track_folder_with_detections_and_video_file(tiny_ckpt, frames, syntheti
     ([], "no video: pass --video"),
     (["--video", "{tmp}/none.mp4"], "video not found: '{tmp}/none.mp4'"),
     (["--video", "{tmp}/notes.txt"], "cannot open '{tmp}/notes.txt' as a video"),
-    (["--video", "{frames}", "--TRACK.KEEP_FRAMES", "0"], "TRACK.KEEP_FRAMES must be at least 1"),
-    (["--video", "{frames}", "--TRACK.SIMILARITY_THRE", "1.5"], "TRACK.SIMILARITY_THRE must be between 0 and 1"),
+    (["--video", "{frames}", "--TRACK.KEEP_FRAMES", "0"], "--TRACK.KEEP_FRAMES: expected an integer >= 1, got 0"),
+    (["--video", "{frames}", "--TRACK.SIMILARITY_THRE", "1.5"], "--TRACK.SIMILARITY_THRE: expected a number in [0, 1], got 1.5"),
     (["--video", "{frames}", "--boxes", "{tmp}/none.json"], "boxes file not found"),
     (["--video", "{frames}", "--boxes", "[[1, 2, 3]]"], "4 numbers"),
-    (["--video", "{frames}", "--TRACK.FLOW", "lk"], "TRACK.FLOW: 'lk' is not one of"),
+    (["--video", "{frames}", "--TRACK.FLOW", "lk"], "--TRACK.FLOW: expected one of ['dis', 'farneback'], got 'lk'"),
 ])
 def test_one_line_errors(args, message, frames, tmp_path, capsys):
     ckpt = tmp_path / "fake.ckpt"

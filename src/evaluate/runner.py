@@ -1,6 +1,5 @@
 """Runs the network over an evaluation dataset and collects decoded predictions."""
 import logging
-import sys
 import time
 from typing import Any, NamedTuple
 
@@ -9,6 +8,7 @@ import numpy as np
 
 from src.errors import EvaluationError
 from src.predict import postprocess_outputs
+from src.utils.progress import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +44,8 @@ def run_inference(cfg: Any, net: ms.nn.Cell, dataset, num_samples: int) -> Predi
     """
     preds, boxes, ids = [], [], []
     done, next_report = 0, REPORT_EVERY
-    start = chunk_start = time.time()
-    tty = sys.stdout.isatty()
+    chunk_start = time.time()
+    progress = Progress(num_samples, unit="boxes", log=False)   # the log has the original's lines below
     for batch in dataset.create_dict_iterator(output_numpy=True, num_epochs=1):
         output, flipped = predict_heatmaps(net, batch["image"], bool(cfg.TEST.FLIP_TEST))
         batch_preds, batch_boxes = postprocess_outputs(cfg, output, batch["center"], batch["scale"],
@@ -58,15 +58,9 @@ def run_inference(cfg: Any, net: ms.nn.Cell, dataset, num_samples: int) -> Predi
             logger.info("%d samples validated in %s seconds", done, time.time() - chunk_start)
             chunk_start = time.time()
             next_report += REPORT_EVERY
-        if tty:
-            rate = done / max(time.time() - start, 1e-9)
-            sys.stdout.write(f"\r{done}/{num_samples} boxes ({100.0 * done / max(num_samples, 1):.0f}%) "
-                             f"{rate:.1f} boxes/s\033[K")
-            sys.stdout.flush()
-    if tty:
-        sys.stdout.write("\r\033[K")
-    elapsed = time.time() - start
-    logger.info("%d boxes predicted in %.1f s (%.1f boxes/s%s)", done, elapsed, done / max(elapsed, 1e-9),
+        progress.update(len(batch_preds))
+    progress.close()
+    logger.info("%d boxes predicted in %.1f s (%.1f boxes/s%s)", done, progress.elapsed, progress.rate,
                 ", flip test" if cfg.TEST.FLIP_TEST else "")
     if not preds:
         raise EvaluationError("the evaluation set is empty: no person boxes to predict")

@@ -97,6 +97,13 @@ RULES: Dict[str, Rule] = {
     "EXPORT.FILE_NAME": NON_EMPTY,
     "INFER.PRE_RESULT_PATH": NON_EMPTY,
     "INFER.POST_RESULT_PATH": NON_EMPTY,
+    "TRACK.OUTPUT": NON_EMPTY,
+    "TRACK.SIMILARITY_THRE": number_in(0, 1),
+    "TRACK.KEEP_FRAMES": integer_from(1),              # 1: the previous frame only
+    "TRACK.BOX_ENLARGE": number_from(0),
+    "TRACK.NMS_THRE": number_in(0, 1),
+    "TRACK.MIN_SCORE": number_in(0, 1),
+    "TRACK.FPS": number_from(0),                       # 0: the input video's rate
 }
 
 

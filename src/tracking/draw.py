@@ -4,9 +4,9 @@
 
 draws a strip of evenly spaced frames of a ``track.py`` run on a folder of frames.
 """
-import argparse
 import colorsys
 import json
+import logging
 import os
 import sys
 from typing import Dict, Optional, Sequence
@@ -14,9 +14,13 @@ from typing import Dict, Optional, Sequence
 import cv2
 import numpy as np
 
-from src.model_utils.cli import run_cli
+from src.errors import DrawingError, ImageReadError, shown_path
+from src.model_utils.cli import run_cli, setup_logging, tool_parser
 from src.tracking.metrics import as_poses
+from src.utils.image import imread_bgr
 from src.visualize import draw_skeleton
+
+logger = logging.getLogger(__name__)
 
 #: Successive ids step round the colour wheel by the golden ratio, so neighbours differ.
 _GOLDEN = 0.618033988749895
@@ -65,9 +69,9 @@ def strip(tracks: Dict, frames_dir: str, count: int = 5, width: int = 1600, vis_
     pictures = []
     for frame in chosen:
         path = os.path.join(frames_dir, frame["file_name"])
-        image = cv2.imread(path)
+        image = imread_bgr(path)
         if image is None:
-            raise FileNotFoundError(f"cannot read frame {path}; --frames is the folder track.py read")
+            raise ImageReadError(f"cannot read frame {shown_path(path)}; --frames is the folder track.py read")
         people = frame["people"]
         poses = as_poses([p["keypoints"] for p in people])
         pictures.append(draw_tracks(image, [p["track_id"] for p in people], [p["bbox"] for p in people], poses,
@@ -77,20 +81,20 @@ def strip(tracks: Dict, frames_dir: str, count: int = 5, width: int = 1600, vis_
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m src.tracking.draw",
-                                     description="A strip of tracked frames from track.py's tracks.json.")
+    parser = tool_parser("python -m src.tracking.draw", __doc__)
     parser.add_argument("--tracks", required=True, help="tracks.json written by track.py")
     parser.add_argument("--frames", required=True, help="the folder of frames track.py read")
     parser.add_argument("--output", default="tracks_strip.jpg")
     parser.add_argument("--count", type=int, default=5, help="frames in the strip (default 5)")
     parser.add_argument("--width", type=int, default=1600, help="width of the picture (default 1600)")
     args = parser.parse_args(argv)
+    setup_logging()
     with open(args.tracks, encoding="utf-8") as f:
         tracks = json.load(f)
     picture = strip(tracks, args.frames, args.count, args.width, float(tracks["settings"].get("in_vis_thre", 0.2)))
     if not cv2.imwrite(args.output, picture, [cv2.IMWRITE_JPEG_QUALITY, 88]):
-        raise OSError(f"cannot write {args.output}")
-    print(f"strip of {min(args.count, len(tracks['frames']))} frames written to {args.output}")
+        raise DrawingError(f"cannot write {shown_path(args.output)}; choose a .jpg or .png file in a writable folder")
+    logger.info("strip of %d frames written to %s", min(args.count, len(tracks["frames"])), args.output)
     return 0
 
 

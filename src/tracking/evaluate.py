@@ -16,13 +16,12 @@ the overall row) and the COCO keypoint summary of all frames, and ends with the 
 ``--output`` (default: next to the first tracks file, ``tracking_eval/``) receives the merged
 ground truth, the keypoint results and their statistics, and ``mot_summary.csv``.
 """
-import argparse
 import logging
 import os
 import sys
 from typing import Dict, Optional, Sequence
 
-from src.model_utils.cli import run_cli, setup_logging
+from src.model_utils.cli import run_cli, setup_logging, tool_parser
 from src.tracking.metrics import (TrackingFilesError, tracked_by_frame, keypoint_ap, load_ground_truth,
                                   load_tracks, mot_accumulator, mot_summary)
 
@@ -63,8 +62,7 @@ def score(gt_files: Sequence[str], tracks_files: Sequence[str], output_dir: str,
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m src.tracking.evaluate",
-                                     description="MOT metrics and keypoint AP of track.py's tracks.")
+    parser = tool_parser("python -m src.tracking.evaluate", __doc__)
     parser.add_argument("--gt", nargs="+", required=True, help="ground-truth files (COCO keypoints with track_id)")
     parser.add_argument("--tracks", nargs="+", required=True, help="tracks.json files, one per ground-truth file")
     parser.add_argument("--output", default="", help="folder for the evaluation files")

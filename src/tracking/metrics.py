@@ -21,7 +21,7 @@ from typing import Any, Dict, List, NamedTuple, Sequence, Tuple
 import numpy as np
 
 from src.constants import NUM_COCO_JOINTS
-from src.errors import UserError, import_optional
+from src.errors import TrackingFilesError, import_optional
 from src.evaluate.coco_eval import evaluate
 from src.utils.nms import oks_iou
 
@@ -30,10 +30,6 @@ MOT_METRICS = ("mota", "idf1", "num_switches", "num_false_positives", "num_misse
                "num_unique_objects", "mostly_tracked", "mostly_lost", "motp")
 #: Image ids of the i-th sequence are shifted by i times this when several are evaluated at once.
 SEQUENCE_ID_STRIDE = 1_000_000
-
-
-class TrackingFilesError(UserError, ValueError):
-    """A ground-truth or tracks file that cannot be read or does not fit the other."""
 
 
 class LabelledFrame(NamedTuple):

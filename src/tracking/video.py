@@ -13,17 +13,14 @@ from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
 import cv2
 import numpy as np
 
-from src.errors import UserError
-from src.infer_image import BoxesError, boxes_for_images, image_id_of, list_images, load_detections, read_image
+from src.errors import BoxesError, VideoError
+from src.infer_image import boxes_for_images, image_id_of, list_images, load_detections
+from src.utils.image import read_image
 
 logger = logging.getLogger(__name__)
 
 #: Frames per second of the output video when the input (a folder) has none.
 DEFAULT_FPS = 25.0
-
-
-class VideoError(UserError, OSError):
-    """A video file that OpenCV cannot open or read."""
 
 
 class Frame(NamedTuple):
