@@ -31,8 +31,10 @@ import cv2
 import numpy as np
 
 from src.model_utils.cli import run_cli, setup_logging, tool_parser
-from src.synthetic import (annotate_people, build_body, categories, clutter, detector_boxes, draw_occluder,
-                           draw_person, sample_body_params, sample_look, texture)
+from src.synth.body import build_body, sample_body_params
+from src.synth.labels import annotate_people, detector_boxes
+from src.synth.render import clutter, draw_occluder, draw_person, sample_look, texture
+from src.synthetic import categories
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +70,7 @@ class Walker(NamedTuple):
 
 
 def walking_pose(proportions: Dict[str, object], phase: float, pace: float) -> Dict[str, object]:
-    """Body numbers (as :func:`src.synthetic.sample_body_params`) of a walk at gait ``phase``.
+    """Body numbers (as :func:`src.synth.body.sample_body_params`) of a walk at gait ``phase``.
 
     The legs swing in opposition (hip flexion ``±HIP_SWING sin(phase)``, the knee bent while the
     leg swings forward), the arms against the legs; ``pace`` scales the swing (0: standing still).
