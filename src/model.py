@@ -10,7 +10,8 @@ MindSpore's), eps 1e-5; max-pool 3×3, stride 2, padding 1 on both sides; the bo
 its 3×3 convolution; PyTorch's ``output_padding`` semantics for the transposed convolutions.
 
 On ``device_target`` CPU the convolutions with a kernel > 1 or a stride and the deconvolutions run as
-matrix products, and inference folds BatchNorm into the kernels where that pays (see
+matrix products, inference folds BatchNorm into the kernels where that pays, and training's
+BatchNorm backward centres its upstream gradient to keep γ's gradient accurate (see
 :mod:`src.fast_ops`), with the same parameters; ``fast_cpu=False`` (or ``MODEL.FAST_CPU: False``)
 keeps MindSpore's stock operators, as exported graphs need.
 
@@ -27,7 +28,7 @@ from mindspore import Tensor, nn
 from mindspore.common.initializer import HeNormal, Normal, initializer
 
 from src.errors import CheckpointMismatchError, ConfigError, shown_path
-from src.fast_ops import Conv2d, Conv2dTranspose, conv_bn
+from src.fast_ops import BatchNorm2d, Conv2d, Conv2dTranspose, conv_bn
 from src.model_shape import (DECONV_PADDING, RESNET_LAYERS, ConfigSizeError,  # noqa: F401 (ConfigSizeError: public here)
                              check_sizes, mismatch_report)
 
@@ -40,8 +41,9 @@ HEAD_INIT_STD = 0.001  # deconvolution and final convolution weights, as the ref
 HEAD_CELLS = ("deconv_layers", "final_layer")
 
 
-def batch_norm(channels: int) -> nn.BatchNorm2d:
-    return nn.BatchNorm2d(channels, eps=BN_EPS, momentum=BN_MOMENTUM)
+def batch_norm(channels: int, fast: bool = False) -> BatchNorm2d:
+    """BatchNorm with the reference's eps and momentum; on the CPU path with the accurate backward."""
+    return BatchNorm2d(channels, eps=BN_EPS, momentum=BN_MOMENTUM, centred_grad=fast)
 
 
 class BasicBlock(nn.Cell):
@@ -59,9 +61,9 @@ class BasicBlock(nn.Cell):
     def __init__(self, in_channels: int, planes: int, stride: int = 1, fast: bool = False) -> None:
         super().__init__()
         self.conv1 = Conv2d(in_channels, planes, 3, stride, 1, fast=fast)
-        self.bn1 = batch_norm(planes)
+        self.bn1 = batch_norm(planes, fast)
         self.conv2 = Conv2d(planes, planes, 3, 1, 1, fast=fast)
-        self.bn2 = batch_norm(planes)
+        self.bn2 = batch_norm(planes, fast)
         self.relu = nn.ReLU()
         self.down_sample_layer = _down_sample(in_channels, planes * self.expansion, stride, fast)
 
@@ -87,11 +89,11 @@ class Bottleneck(nn.Cell):
     def __init__(self, in_channels: int, planes: int, stride: int = 1, fast: bool = False) -> None:
         super().__init__()
         self.conv1 = Conv2d(in_channels, planes, 1, fast=fast)
-        self.bn1 = batch_norm(planes)
+        self.bn1 = batch_norm(planes, fast)
         self.conv2 = Conv2d(planes, planes, 3, stride, 1, fast=fast)
-        self.bn2 = batch_norm(planes)
+        self.bn2 = batch_norm(planes, fast)
         self.conv3 = Conv2d(planes, planes * self.expansion, 1, fast=fast)
-        self.bn3 = batch_norm(planes * self.expansion)
+        self.bn3 = batch_norm(planes * self.expansion, fast)
         self.relu = nn.ReLU()
         self.down_sample_layer = _down_sample(in_channels, planes * self.expansion, stride, fast)
 
@@ -126,7 +128,8 @@ def _down_sample(in_channels: int, out_channels: int, stride: int, fast: bool) -
     """The projection shortcut (1×1 convolution + BatchNorm) where the shape changes, else None."""
     if stride == 1 and in_channels == out_channels:
         return None
-    return nn.SequentialCell([Conv2d(in_channels, out_channels, 1, stride, fast=fast), batch_norm(out_channels)])
+    return nn.SequentialCell([Conv2d(in_channels, out_channels, 1, stride, fast=fast),
+                              batch_norm(out_channels, fast)])
 
 
 class DeconvBlock(nn.Cell):
@@ -145,7 +148,7 @@ class DeconvBlock(nn.Cell):
         padding, output_padding = DECONV_PADDING[kernel_size]
         self.deconv = Conv2dTranspose(in_channels, out_channels, kernel_size, padding, output_padding,
                                       has_bias=has_bias, fast=fast)
-        self.bn = batch_norm(out_channels)
+        self.bn = batch_norm(out_channels, fast)
         self.relu = nn.ReLU()
 
     def construct(self, x: Tensor) -> Tensor:
@@ -188,7 +191,7 @@ class PoseResNet(nn.Cell):
         block, blocks = RESNET_SPEC[num_layers]
         self.num_layers = num_layers
         self.conv1 = Conv2d(3, 64, 7, 2, 3, fast=fast)
-        self.bn1 = batch_norm(64)
+        self.bn1 = batch_norm(64, fast)
         self.relu = nn.ReLU()
         # PyTorch semantics: padding 1 on both sides ('same' would shift the windows)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, pad_mode="pad", padding=1)
