@@ -36,9 +36,7 @@ from src.model_utils.config import get_config  # noqa: E402
 from src.predict import decode_batch, merge_flip  # noqa: E402
 from src.utils.nms import oks_nms_per_image  # noqa: E402
 from src.utils.transform import flip_back  # noqa: E402
-from tests.test_coco_eval import loop_rescore  # noqa: E402
-from tests.test_nms import loop_oks_nms  # noqa: E402
-from tests.test_predict import loop_refine, loop_transform_preds  # noqa: E402
+from tests.reference import loop_oks_nms, loop_refine, loop_rescore, loop_transform_preds  # noqa: E402
 
 NOISE_BANK = 64
 MAX_PER_IMAGE = 100

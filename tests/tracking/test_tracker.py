@@ -1,0 +1,119 @@
+"""The tracker (src/tracking/tracker.py) through a crossing, an occlusion and missed detections, with the
+estimator and flow a perfect network would give."""
+from typing import Dict, List, Tuple
+
+import numpy as np
+
+from src.model_utils.config import get_config
+from src.tracking.boxes import box_iou, joint_boxes
+from src.tracking.tracker import PoseTracker, TrackSettings
+from tests.tracking.poses import person
+
+
+class Scene:
+    """People walking in a 320×200 frame with the estimator and flow a perfect network would give.
+
+    ``poses[t][k]`` is person k's pose in frame t; ``hidden[t]`` the people nobody can see then. The
+    flow moves each pixel of a visible person's box with that person (the front one where boxes
+    overlap), everything else stays; the estimator returns the pose of the visible person whose box
+    overlaps the asked box most, or a score of 0 (nobody there).
+    """
+
+    def __init__(self, poses: List[List[np.ndarray]], hidden: Dict[int, set], front: int = 0):
+        self.poses, self.hidden, self.front = poses, hidden, front
+        self.t = 0
+
+    def visible(self, t: int) -> List[int]:
+        return [k for k in range(len(self.poses[t])) if k not in self.hidden.get(t, set())]
+
+    def box(self, t: int, k: int) -> np.ndarray:
+        return joint_boxes(self.poses[t][k][None], 0.2, 0.1, (320, 200))[0][0]
+
+    def flow(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+        field = np.zeros((200, 320, 2), np.float32)
+        order = sorted(self.visible(self.t - 1), key=lambda k: k == self.front)   # the front one last
+        for k in order:
+            x, y, w, h = self.box(self.t - 1, k).astype(int)
+            field[y:y + h, x:x + w] = (self.poses[self.t][k] - self.poses[self.t - 1][k])[0, :2]
+        return field
+
+    def estimate(self, image, boxes, scores) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        visible = self.visible(self.t)
+        poses, out_scores = [], []
+        for box, score in zip(boxes, scores):
+            iou = [box_iou(box, self.box(self.t, k))[0, 0] for k in visible]
+            best = int(np.argmax(iou)) if iou else -1
+            if best < 0 or iou[best] < 0.3:
+                poses.append(np.zeros((17, 3)))
+                out_scores.append(0.0)
+            else:
+                poses.append(self.poses[self.t][visible[best]])
+                out_scores.append(score)
+        return np.array(poses), np.array(out_scores), boxes[:, 2] * boxes[:, 3]
+
+    def run(self, settings: TrackSettings) -> List[Dict[int, int]]:
+        """Track ids per frame: ``{person: track id}``; the detector boxes every visible person."""
+        tracker = PoseTracker(settings, self.estimate, self.flow)
+        frame = np.zeros((200, 320, 3), np.uint8)
+        found = []
+        for self.t in range(len(self.poses)):
+            visible = self.visible(self.t)
+            boxes = np.array([self.box(self.t, k) for k in visible]).reshape(-1, 4)
+            people = tracker.step(frame, boxes, np.full(len(visible), 0.9))
+            ids = {}
+            for track_id, pose in zip(people.track_ids, people.poses):
+                k = min(visible, key=lambda k: np.abs(self.poses[self.t][k][:, :2] - pose[:, :2]).sum())
+                ids[k] = int(track_id)
+            found.append(ids)
+        return found
+
+
+def test_ids_kept_through_a_crossing():
+    """Two people walk towards each other and cross, the nearer one in front: each keeps their id."""
+    poses = [[person(60 + 5 * t, 175, 120), person(260 - 5 * t, 150, 75)] for t in range(42)]
+    for similarity in ("flow_oks", "oks"):
+        found = Scene(poses, {}).run(TrackSettings(similarity=similarity))
+        assert all(ids == {0: 0, 1: 1} for ids in found), (similarity, found)
+
+
+def test_ids_kept_through_an_occlusion_shorter_than_kept():
+    """One person is hidden (and missed by the detector) for 4 frames: with 6 frames kept they get their
+    id back; with 3 frames kept they come back as a new track."""
+    poses = [[person(60 + 2 * t, 170, 120), person(200, 160, 100)] for t in range(16)]
+    hidden = {t: {0} for t in range(6, 10)}
+    found = Scene(poses, hidden).run(TrackSettings(keep_frames=6))
+    assert [ids.get(0) for ids in found] == [0] * 6 + [None] * 4 + [0] * 6
+    assert all(ids[1] == 1 for ids in found)
+    short = Scene(poses, hidden).run(TrackSettings(keep_frames=3))
+    assert [ids.get(0) for ids in short] == [0] * 6 + [None] * 4 + [2] * 6
+
+
+def test_propagated_boxes_bridge_missed_detections():
+    """The detector misses a visible person for 3 frames; the box propagated from the previous frame
+    finds them (marked ``propagated``) only when propagation is on. Where the detector finds them,
+    its box wins over the propagated one, though scored lower."""
+    poses = [[person(60 + 3 * t, 170, 120)] for t in range(8)]
+
+    class Missed(Scene):
+        def visible(self, t):
+            return [0]
+
+    def run(propagate_boxes: bool) -> List[Tuple[int, bool]]:
+        scene = Missed(poses, {})
+        tracker = PoseTracker(TrackSettings(propagate_boxes=propagate_boxes), scene.estimate, scene.flow)
+        out = []
+        for scene.t in range(len(poses)):
+            boxes = np.zeros((0, 4)) if 3 <= scene.t < 6 else scene.box(scene.t, 0)[None]
+            people = tracker.step(np.zeros((200, 320, 3), np.uint8), boxes, np.full(len(boxes), 0.9 - 0.05 * scene.t))
+            out.append([(int(i), bool(p)) for i, p in zip(people.track_ids, people.propagated)])
+        return out
+
+    with_flow = run(True)
+    assert [len(f) for f in with_flow] == [1] * 8 and all(f[0][0] == 0 for f in with_flow)
+    assert [f[0][1] for f in with_flow] == [False] * 3 + [True] * 3 + [False] * 2
+    without = run(False)
+    assert [len(f) for f in without] == [1, 1, 1, 0, 0, 0, 1, 1]
+
+
+def test_settings_defaults_are_the_configurations():
+    assert TrackSettings.from_config(get_config([])) == TrackSettings()
