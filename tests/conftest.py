@@ -1,9 +1,23 @@
-"""Shared pytest fixtures."""
+"""Shared pytest fixtures: the synthetic data, MindSpore's device and modes, random weights, exported models.
+
+The layout of tests/: ``tests/test_<module>.py`` holds the tests of ``src/<module>.py``,
+``tests/<package>/test_<module>.py`` those of ``src/<package>/<module>.py``, ``tests/test_<script>.py``
+the end-to-end tests of a top-level entry script ``<script>.py``, ``tests/bench/test_<name>.py`` those of
+``bench/<name>.py``, ``tests/test_launchers.py`` those of ``scripts/*.sh`` and ``tests/test_ascend310_infer.py``
+those of ``ascend310_infer/``. The plain loop versions of the reference algorithms that tests compare
+against are in ``tests/reference.py``; the subprocess helpers in ``tests/helpers.py``.
+"""
+import os
+from typing import Dict, Iterable, Sequence, Tuple
+
+import numpy as np
 import pytest
+
+from tests.helpers import INFER_BATCH, TINY_CONFIG
 
 
 # ----------------------------------------------------------------------------- data pipeline
-# (src/synthetic.py, src/dataset.py) A tiny synthetic COCO-format dataset, made once per session.
+# (src/synthetic.py, src/synthetic_video.py) Tiny synthetic data sets, made once per session.
 
 @pytest.fixture(scope="session")
 def synthetic_root(tmp_path_factory) -> str:
@@ -21,7 +35,6 @@ def synthetic_videos(tmp_path_factory) -> str:
     root = tmp_path_factory.mktemp("videos")
     generate_videos(str(root), num_sequences=2, num_frames=12, seed=4, width=240, height=180)
     return str(root)
-# ----------------------------------------------------------------------------- end data pipeline
 
 
 # ----------------------------------------------------------------------------- execution modes
@@ -54,3 +67,127 @@ def mode(request):
     ms.set_context(mode=MODES[request.param])
     ms.set_device("CPU")
     return request.param
+
+
+# ----------------------------------------------------------------------------- random weights
+
+def randomize(nets: Iterable, seed: int = 0) -> None:
+    """Gives the parameters of ``nets`` (all of one layout) the same random values: He-scaled kernels,
+    BatchNorm scales and variances in [0.5, ∞) around 1, small means, shifts and biases.
+
+    Unlike the initial weights (near-flat heatmaps near zero, BatchNorm the identity), these give
+    heatmaps that vary and BatchNorm statistics that are not the identity.
+    """
+    import mindspore as ms  # pylint: disable=import-outside-toplevel
+    rng = np.random.default_rng(seed)
+    for params in zip(*(net.get_parameters() for net in nets)):
+        name, shape = params[0].name, params[0].shape
+        value = rng.standard_normal(shape).astype(np.float32)
+        if name.endswith(("moving_variance", "gamma")):
+            value = np.abs(value) * 0.5 + 0.5
+        elif len(shape) == 4:   # convolution and deconvolution kernels
+            value *= np.sqrt(2.0 / np.prod(shape[1:]))
+        else:
+            value *= 0.1
+        for param in params:
+            param.set_data(ms.Tensor(value))
+
+
+class RandomWeights:
+    """Networks and checkpoints with random weights (:func:`randomize`), one scheme for every test.
+
+    ``checkpoint(*overrides, seed=0)`` is the tiny network of ``tests/tiny_config.yaml`` (with
+    configuration ``overrides``) saved once per session per arguments; ``imagenet_checkpoint`` a
+    model-zoo style ImageNet backbone file; ``randomize`` gives networks in memory the same values.
+    """
+
+    randomize = staticmethod(randomize)
+
+    def __init__(self, folder: str):
+        self.folder = folder
+        self._saved: Dict[Tuple[Tuple[str, ...], int], str] = {}
+
+    def checkpoint(self, *overrides: str, seed: int = 0) -> str:
+        """Path of a checkpoint of the tiny network with ``overrides`` (command-line words), random weights."""
+        key = (tuple(overrides), seed)
+        if key not in self._saved:
+            import mindspore as ms  # pylint: disable=import-outside-toplevel
+            from src.model import get_pose_net  # pylint: disable=import-outside-toplevel
+            from src.model_utils.config import get_config  # pylint: disable=import-outside-toplevel
+            net = get_pose_net(get_config(["--config_path", TINY_CONFIG, *overrides]), is_train=False,
+                               fast_cpu=False)
+            randomize([net], seed)
+            path = os.path.join(self.folder, f"tiny_{len(self._saved)}.ckpt")
+            ms.save_checkpoint(net, path)
+            self._saved[key] = path
+        return self._saved[key]
+
+    @staticmethod
+    def imagenet_checkpoint(path: str, depth: int = 18, drop: Sequence[str] = (),
+                            reshape: Sequence[str] = ()) -> Dict[str, np.ndarray]:
+        """A model-zoo style ImageNet checkpoint at ``path``: the backbone of a ResNet of ``depth``, a
+        classifier (``end_point``) and an optimizer entry; ``drop`` leaves names out, ``reshape`` gives
+        them shape (3,). Returns ``{name: value}`` of what was written."""
+        import mindspore as ms  # pylint: disable=import-outside-toplevel
+        from src.model import PoseResNet  # pylint: disable=import-outside-toplevel
+        rng = np.random.default_rng(5)
+        entries = []
+        for param in PoseResNet(depth, 17, (16,), (4,)).backbone_parameters():
+            if param.name in drop:
+                continue
+            shape = (3,) if param.name in reshape else param.shape
+            entries.append({"name": param.name, "data": ms.Tensor(rng.standard_normal(shape).astype(np.float32))})
+        entries.append({"name": "end_point.weight", "data": ms.Tensor(np.ones((1000, 512), np.float32))})
+        entries.append({"name": "end_point.bias", "data": ms.Tensor(np.zeros(1000, np.float32))})
+        entries.append({"name": "moments.conv1.weight", "data": ms.Tensor(np.zeros((64, 3, 7, 7), np.float32))})
+        ms.save_checkpoint(entries, str(path))
+        return {e["name"]: e["data"].asnumpy() for e in entries}
+
+
+@pytest.fixture(scope="session")
+def random_weights(tmp_path_factory) -> RandomWeights:
+    """Random networks and checkpoints (see :class:`RandomWeights`), checkpoints made once per session."""
+    return RandomWeights(str(tmp_path_factory.mktemp("random_weights")))
+
+
+@pytest.fixture(scope="session")
+def tiny_ckpt(random_weights) -> str:
+    """The tiny network (tests/tiny_config.yaml: ResNet-18, 32×64 input, 8×16 heatmaps) with random weights."""
+    return random_weights.checkpoint()
+
+
+# ----------------------------------------------------------------------------- exported models
+
+@pytest.fixture(scope="session")
+def tiny_mindir(tiny_ckpt, tmp_path_factory) -> str:
+    """The random tiny checkpoint exported by export.py as a MindIR with an input batch of INFER_BATCH."""
+    import export  # pylint: disable=import-outside-toplevel
+    mindir = str(tmp_path_factory.mktemp("mindir") / "tiny.mindir")
+    assert export.main(["--config_path", TINY_CONFIG, "--eval_model_file", tiny_ckpt, "--EXPORT.FILE_NAME",
+                        mindir, "--TEST.BATCH_SIZE", str(INFER_BATCH)]) == 0
+    return mindir
+
+
+# ----------------------------------------------------------------------------- the C++ inference app
+
+@pytest.fixture(scope="session")
+def stub_runtimes(tmp_path_factory) -> Dict[str, object]:
+    """Fake runtime packages built from tests/ascend310_stub: MindSpore Lite ("lite"), the MindSpore 310
+    package ("ms310"), and an Ascend toolkit folder ("ascend"); "root" is their folder."""
+    import shutil  # pylint: disable=import-outside-toplevel
+    from tests.helpers import LITE_ABI, MS310_ABI, make_stub_package  # pylint: disable=import-outside-toplevel
+    for tool in ("g++", "cmake", "nm"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed")
+    root = tmp_path_factory.mktemp("stubs")
+    (root / "Ascend").mkdir()
+    return {"root": root, "ascend": str(root / "Ascend"), "lite": make_stub_package(root / "lite", True, LITE_ABI),
+            "ms310": make_stub_package(root / "ms310", False, MS310_ABI)}
+
+
+@pytest.fixture
+def no_runtime(monkeypatch):
+    """Hides the user's runtime and toolkit locations (MS_LITE_HOME, ...) from the launchers a test runs."""
+    from tests.helpers import RUNTIME_VARS  # pylint: disable=import-outside-toplevel
+    for name in RUNTIME_VARS:
+        monkeypatch.delenv(name, raising=False)

@@ -1,4 +1,4 @@
-"""Shared test helpers: run entry scripts and launchers in subprocesses."""
+"""Shared test helpers: run entry scripts and launchers in subprocesses; build stub runtimes for the C++ app."""
 import os
 import subprocess
 import sys
@@ -6,6 +6,8 @@ from typing import Dict, Optional, Sequence
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_CONFIG = os.path.join(ROOT, "tests", "tiny_config.yaml")
+#: Batch of conftest's exported MindIR (``tiny_mindir``) and of preprocess.py's .bin files in the chain tests.
+INFER_BATCH = 3
 
 
 def subprocess_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
@@ -51,3 +53,52 @@ def start_msrun(script: str, args: Sequence[str], log_dir: str, port: int, worke
                f"--log_dir={log_dir}", "--join=True", os.path.join(ROOT, script), *args]
     return subprocess.Popen(command, cwd=cwd or ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
+
+
+# ----------------------------------------------------------------------------- the C++ inference app
+# tests/ascend310_stub holds stand-ins for MindSpore's C++ headers and a stub runtime library. The tests make a
+# fake MindSpore Lite package and a fake MindSpore 310 package from them, with different string ABIs, and build
+# and run the app through build.sh and CMake as a user would.
+
+STUB = os.path.join(ROOT, "tests", "ascend310_stub")
+BUILD_SH = os.path.join(ROOT, "ascend310_infer", "build.sh")
+#: The environment variables that point build.sh at a runtime or a toolkit.
+RUNTIME_VARS = ("MS_LITE_HOME", "MINDSPORE_PATH", "ASCEND_HOME_PATH", "ASCEND_TOOLKIT_HOME", "CXX11_ABI")
+#: The string ABIs of the two stub libraries: different on purpose, build.sh reads each from its library.
+LITE_ABI, MS310_ABI = 1, 0
+
+
+def runtime_env(**values) -> Dict[str, str]:
+    """The test environment without the user's runtime and toolkit locations, plus ``values``."""
+    env = {k: v for k, v in subprocess_env().items() if k not in RUNTIME_VARS}
+    env.update({k: str(v) for k, v in values.items()})
+    return env
+
+
+def run_build(out_dir, env: Dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """Runs ``bash ascend310_infer/build.sh --out out_dir args`` with ``env``."""
+    return subprocess.run(["bash", BUILD_SH, "--out", str(out_dir), *args], env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def compile_library(source: str, library: str, include_dir: str, *flags: str) -> None:
+    """Compiles ``source`` into the shared library ``library`` (warnings are errors)."""
+    out = subprocess.run(["g++", "-std=c++17", "-shared", "-fPIC", "-Wall", "-Wextra", "-Werror", *flags,
+                          "-I", include_dir, source, "-o", library], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+
+
+def make_stub_package(folder, lite: bool, abi: int) -> str:
+    """A fake runtime package in ``folder``: the stub headers and the stub library built with string ABI ``abi``.
+
+    MindSpore Lite's layout: runtime/include/api/ and runtime/lib/libmindspore-lite.so (MS_LITE_HOME = folder);
+    the 310 package's: include/api/ and lib/libmindspore.so (MINDSPORE_PATH = folder).
+    """
+    import shutil  # pylint: disable=import-outside-toplevel
+    runtime = os.path.join(folder, "runtime") if lite else str(folder)
+    shutil.copytree(os.path.join(STUB, "include"), os.path.join(runtime, "include"))
+    os.makedirs(os.path.join(runtime, "lib"))
+    library = os.path.join(runtime, "lib", "libmindspore-lite.so" if lite else "libmindspore.so")
+    compile_library(os.path.join(STUB, "stub_runtime.cc"), library, runtime, f"-D_GLIBCXX_USE_CXX11_ABI={abi}",
+                    *(["-DSTUB_LITE"] if lite else []))
+    return str(folder)

@@ -1,10 +1,14 @@
-"""The heatmap codec (src/codec.py): encoding and decoding with one parameter set."""
+"""The heatmap codec (src/codec.py): Gaussian targets, maxima and the quarter-pixel refinement against the
+reference's plain loops and hand cases; encoding and decoding with one parameter set."""
 import numpy as np
 import pytest
 
-from src.codec import HeatmapCodec
+from src.codec import HeatmapCodec, gaussian_targets, get_max_preds, refine_preds
 from src.constants import PIXEL_STD
 from src.model_utils.config import get_config
+from tests.reference import hard_heatmaps, loop_gaussian_targets, loop_get_max_preds, loop_refine
+
+J = 17
 
 
 def whole_input_crop(image_size):
@@ -13,6 +17,96 @@ def whole_input_crop(image_size):
     width, height = image_size
     return np.array([[width / 2.0, height / 2.0]]), np.array([[width / PIXEL_STD, height / PIXEL_STD]])
 
+
+# ----------------------------------------------------------------------------- encoding: Gaussian targets
+
+@pytest.mark.parametrize("image_size,heatmap_size,sigma", [((192, 256), (48, 64), 2), ((96, 128), (24, 32), 2),
+                                                           ((192, 256), (48, 64), 3), ((288, 384), (72, 96), 1)])
+def test_gaussian_targets_match_reference_loop(image_size, heatmap_size, sigma):
+    rng = np.random.default_rng(0)
+    w, h = image_size
+    # Inside, near and across every border, far outside, and negative (int() truncates toward zero).
+    edge = [[-3.0, 50.0], [-26.0, 40.0], [-30.0, 40.0], [w + 20.0, h / 2], [w - 1.0, h - 1.0], [w / 2, -2.9],
+            [w / 2, -0.7], [-0.7, -0.7], [w + 40.0, h + 40.0], [w / 2, h + 23.0]]
+    for trial in range(30):
+        joints = np.zeros((J, 3))
+        joints[:, :2] = rng.uniform(-0.3, 1.3, (J, 2)) * (w, h)
+        if trial < 3:
+            joints[:len(edge), :2] = np.array(edge) * (1 + 0.1 * trial)
+        vis = np.repeat(rng.integers(0, 2, (J, 1)).astype(np.float32), 3, axis=1)
+        got_t, got_w = gaussian_targets(joints, vis, image_size, heatmap_size, sigma)
+        want_t, want_w = loop_gaussian_targets(joints, vis, image_size, heatmap_size, sigma)
+        assert got_t.dtype == np.float32 and got_w.dtype == np.float32
+        assert got_t.shape == (J, heatmap_size[1], heatmap_size[0]) and got_w.shape == (J, 1)
+        np.testing.assert_array_equal(got_w, want_w)
+        np.testing.assert_array_equal(got_t, want_t)
+
+
+def test_gaussian_targets_hand_cases():
+    joints = np.array([[4 * 10.0, 4 * 20.0, 0], [-3.0, 8.0, 0], [-34.0, 8.0, 0], [400.0, 8.0, 0],
+                       [-30.0, 8.0, 0]])
+    vis = np.ones((5, 3), np.float32)
+    target, weight = gaussian_targets(joints, vis, (192, 256), (48, 64), 2)
+    assert target[0, 20, 10] == 1.0 and target[0].max() == 1.0
+    assert target[0, 20, 16] == np.float32(np.exp(-36 / 8)) and target[0, 20, 17] == 0
+    # x = -3 px → -0.75 + 0.5 → int(-0.25) = 0: the peak sits in column 0.
+    assert target[1, 2, 0] == 1.0
+    # x = -34 px → mu = -8, square [-14, -1): wholly outside, weight 0, nothing drawn.
+    # x = -30 px → mu = -7, square [-13, 0): the reference's test (br < 0) keeps weight 1 for an
+    # empty square; kept as is, since checkpoints and losses were made with it.
+    assert weight[:, 0].tolist() == [1, 1, 0, 0, 1] and not target[2:].any()
+
+
+# ----------------------------------------------------------------------------- decoding: maxima and refinement
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_get_max_preds_matches_loop(seed):
+    hm = hard_heatmaps(np.random.default_rng(seed))
+    preds, maxvals = get_max_preds(hm)
+    ref_preds, ref_maxvals = loop_get_max_preds(hm)
+    assert preds.dtype == np.float32 and preds.shape == (6, 17, 2) and maxvals.shape == (6, 17, 1)
+    np.testing.assert_array_equal(preds, ref_preds)
+    np.testing.assert_array_equal(maxvals, ref_maxvals)
+    assert not preds[:3].any()  # negative and zero maxima give (0, 0)
+
+
+def test_get_max_preds_hand_case():
+    hm = np.zeros((1, 2, 3, 4), dtype=np.float32)
+    hm[0, 0, 2, 1] = 0.7
+    hm[0, 1, 1, 3] = hm[0, 1, 2, 0] = 0.5  # tie: the first in row-major order wins
+    preds, maxvals = get_max_preds(hm)
+    np.testing.assert_array_equal(preds[0], [[1, 2], [3, 1]])
+    np.testing.assert_allclose(maxvals[0, :, 0], [0.7, 0.5])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_refine_matches_loop(seed):
+    hm = hard_heatmaps(np.random.default_rng(seed))
+    coords, _ = get_max_preds(hm)
+    refined = refine_preds(coords, hm)
+    np.testing.assert_array_equal(refined, loop_refine(coords, hm))
+    assert refined.dtype == np.float32
+
+
+def test_refine_border_rule():
+    """The lower bound is 1 < p (not 0 < p); the upper W-2 and H-2 are still refined."""
+    h, w = 10, 8
+    hm = np.zeros((1, 4, h, w), dtype=np.float32)
+    for k, (y, x) in enumerate([(5, 1), (5, 2), (5, w - 2), (h - 2, 4)]):
+        hm[0, k, y, x] = 1.0
+        hm[0, k, y, x + 1] = 0.5  # right neighbour higher than the left
+        hm[0, k, y + 1, x] = 0.5  # lower neighbour higher than the upper
+    coords, _ = get_max_preds(hm)
+    refined = refine_preds(coords, hm)
+    np.testing.assert_array_equal(refined[0], [[1, 5], [2.25, 5.25], [w - 1.75, 5.25], [4.25, h - 1.75]])
+
+
+def test_get_max_preds_rejects_wrong_rank():
+    with pytest.raises(ValueError, match="N×J×H×W"):
+        get_max_preds(np.zeros((17, 64, 48)))
+
+
+# ----------------------------------------------------------------------------- one parameter set
 
 @pytest.mark.parametrize("image_size,heatmap_size,sigma", [((192, 256), (48, 64), 2.0), ((128, 160), (32, 40), 1.5)])
 def test_encode_then_decode_finds_the_joints(image_size, heatmap_size, sigma):

@@ -1,5 +1,5 @@
-"""Tests of src/dataset.py: targets, record loading, sharding, bad input, the MindSpore pipeline."""
-import json
+"""The training and evaluation data (src/dataset.py): crops, augmentation, sharding, bad input, the MindSpore
+pipeline. The targets are src/codec.py's (test_codec.py), the records src/coco_records.py's (test_coco_records.py)."""
 import os
 import shutil
 from collections import Counter
@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
+from src.coco_records import detection_records, ground_truth_records
 from src.constants import IMAGENET_MEAN, IMAGENET_STD, PIXEL_STD
-from src.codec import gaussian_targets
 from src.dataset import (DatasetFormatError, DatasetNotFoundError, ImageReadError, KeypointDatasetGenerator,
                          keypoint_dataset)
 from src.sampler import encode_index
@@ -27,140 +27,34 @@ def paths(root, split):
     return os.path.join(root, split), os.path.join(root, "annotations", f"person_keypoints_{split}.json")
 
 
-def reference_targets(joints, joints_vis, image_size, heatmap_size, sigma):
-    """The reference's generate_target, one joint at a time (plain loop)."""
-    target_weight = np.ones((len(joints), 1), dtype=np.float32)
-    target_weight[:, 0] = joints_vis[:, 0]
-    target = np.zeros((len(joints), heatmap_size[1], heatmap_size[0]), dtype=np.float32)
-    tmp_size = sigma * 3
-    feat_stride = np.array(image_size) / np.array(heatmap_size)
-    for j in range(len(joints)):
-        mu_x = int(joints[j][0] / feat_stride[0] + 0.5)
-        mu_y = int(joints[j][1] / feat_stride[1] + 0.5)
-        ul = [int(mu_x - tmp_size), int(mu_y - tmp_size)]
-        br = [int(mu_x + tmp_size + 1), int(mu_y + tmp_size + 1)]
-        if ul[0] >= heatmap_size[0] or ul[1] >= heatmap_size[1] or br[0] < 0 or br[1] < 0:
-            target_weight[j] = 0
-            continue
-        size = 2 * tmp_size + 1
-        x = np.arange(0, size, 1, np.float32)
-        y = x[:, np.newaxis]
-        x0 = y0 = size // 2
-        g = np.exp(- ((x - x0) ** 2 + (y - y0) ** 2) / (2 * sigma ** 2))
-        g_x = max(0, -ul[0]), min(br[0], heatmap_size[0]) - ul[0]
-        g_y = max(0, -ul[1]), min(br[1], heatmap_size[1]) - ul[1]
-        img_x = max(0, ul[0]), min(br[0], heatmap_size[0])
-        img_y = max(0, ul[1]), min(br[1], heatmap_size[1])
-        if target_weight[j] > 0.5:
-            target[j][img_y[0]:img_y[1], img_x[0]:img_x[1]] = g[g_y[0]:g_y[1], g_x[0]:g_x[1]]
-    return target, target_weight
-
-
-# ----------------------------------------------------------------------------- targets
-
-@pytest.mark.parametrize("image_size,heatmap_size,sigma", [((192, 256), (48, 64), 2), ((96, 128), (24, 32), 2),
-                                                           ((192, 256), (48, 64), 3), ((288, 384), (72, 96), 1)])
-def test_gaussian_targets_match_reference_loop(image_size, heatmap_size, sigma):
-    rng = np.random.default_rng(0)
-    w, h = image_size
-    # Inside, near and across every border, far outside, and negative (int() truncates toward zero).
-    edge = [[-3.0, 50.0], [-26.0, 40.0], [-30.0, 40.0], [w + 20.0, h / 2], [w - 1.0, h - 1.0], [w / 2, -2.9],
-            [w / 2, -0.7], [-0.7, -0.7], [w + 40.0, h + 40.0], [w / 2, h + 23.0]]
-    for trial in range(30):
-        joints = np.zeros((J, 3))
-        joints[:, :2] = rng.uniform(-0.3, 1.3, (J, 2)) * (w, h)
-        if trial < 3:
-            joints[:len(edge), :2] = np.array(edge) * (1 + 0.1 * trial)
-        vis = np.repeat(rng.integers(0, 2, (J, 1)).astype(np.float32), 3, axis=1)
-        got_t, got_w = gaussian_targets(joints, vis, image_size, heatmap_size, sigma)
-        want_t, want_w = reference_targets(joints, vis, image_size, heatmap_size, sigma)
-        assert got_t.dtype == np.float32 and got_w.dtype == np.float32
-        assert got_t.shape == (J, heatmap_size[1], heatmap_size[0]) and got_w.shape == (J, 1)
-        np.testing.assert_array_equal(got_w, want_w)
-        np.testing.assert_array_equal(got_t, want_t)
-
-
-def test_gaussian_targets_hand_cases():
-    joints = np.array([[4 * 10.0, 4 * 20.0, 0], [-3.0, 8.0, 0], [-34.0, 8.0, 0], [400.0, 8.0, 0],
-                       [-30.0, 8.0, 0]])
-    vis = np.ones((5, 3), np.float32)
-    target, weight = gaussian_targets(joints, vis, (192, 256), (48, 64), 2)
-    assert target[0, 20, 10] == 1.0 and target[0].max() == 1.0
-    assert target[0, 20, 16] == np.float32(np.exp(-36 / 8)) and target[0, 20, 17] == 0
-    # x = -3 px → -0.75 + 0.5 → int(-0.25) = 0: the peak sits in column 0.
-    assert target[1, 2, 0] == 1.0
-    # x = -34 px → mu = -8, square [-14, -1): wholly outside, weight 0, nothing drawn.
-    # x = -30 px → mu = -7, square [-13, 0): the reference's test (br < 0) keeps weight 1 for an
-    # empty square; kept as is, since checkpoints and losses were made with it.
-    assert weight[:, 0].tolist() == [1, 1, 0, 0, 1] and not target[2:].any()
-
-
-# ----------------------------------------------------------------------------- loading
-
-def expected_gt_records(ann_file):
-    data = json.load(open(ann_file, encoding="utf-8"))
-    images = {img["id"]: img for img in data["images"]}
-    keep = []
-    for ann in data["annotations"]:
-        if ann["iscrowd"] or ann["num_keypoints"] == 0:
-            continue
-        img = images[ann["image_id"]]
-        x, y, w, h = ann["bbox"]
-        x1, y1 = max(0, x), max(0, y)
-        x2, y2 = min(img["width"] - 1, x1 + max(0, w - 1)), min(img["height"] - 1, y1 + max(0, h - 1))
-        if ann["area"] > 0 and x2 >= x1 and y2 >= y1:
-            keep.append((ann, [x1, y1, x2 - x1, y2 - y1]))
-    return keep
-
+# ----------------------------------------------------------------------------- records (loading itself: test_coco_records.py)
 
 @pytest.mark.parametrize("split", ["train2017", "val2017"])
-def test_load_gt_dataset_matches_json(synthetic_root, split):
-    cfg = make_cfg(synthetic_root)
-    gen = KeypointDatasetGenerator(cfg, is_train=True)
-    gen.load_gt_dataset(*paths(synthetic_root, split))
-    want = expected_gt_records(paths(synthetic_root, split)[1])
-    assert len(gen) == len(want) > 0
-    assert [a["image_id"] for a, _ in want] == gen.image_ids.tolist()
-    ann, box = want[-1]
-    kp = np.array(ann["keypoints"], np.float32).reshape(J, 3)
-    np.testing.assert_array_equal(gen.joints[-1][:, :2], kp[:, :2])
-    assert not gen.joints[-1][:, 2].any()
-    np.testing.assert_array_equal(gen.joints_vis[-1], np.repeat(np.minimum(kp[:, 2:], 1), 3, axis=1))
-    center, scale = box_to_center_scale(np.array(box), 192 / 256)
-    np.testing.assert_allclose(gen.centers[-1], center)
-    np.testing.assert_allclose(gen.scales[-1], scale)
-    assert gen.scores.tolist() == [1.0] * len(gen)
-
-
-def test_load_gt_dataset_skips_crowd_and_unlabelled(synthetic_root, tmp_path):
-    image_dir, ann_file = paths(synthetic_root, "train2017")
-    data = json.load(open(ann_file, encoding="utf-8"))
-    n = len(expected_gt_records(ann_file))
-    first = next(a for a in data["annotations"] if a["num_keypoints"] > 0)
-    second = next(a for a in data["annotations"] if a["num_keypoints"] > 0 and a is not first)
-    first["iscrowd"] = 1
-    second["num_keypoints"], second["keypoints"] = 0, [0] * (3 * J)
-    data["annotations"].append(dict(first, id=999999, iscrowd=0, area=0))
-    edited = tmp_path / "ann.json"
-    edited.write_text(json.dumps(data))
+def test_each_record_is_cropped_around_its_padded_box(synthetic_root, split):
     gen = KeypointDatasetGenerator(make_cfg(synthetic_root), is_train=True)
-    gen.load_gt_dataset(image_dir, str(edited))
-    assert len(gen) == n - 2
+    gen.load_gt_dataset(*paths(synthetic_root, split))
+    records = ground_truth_records(*paths(synthetic_root, split), J)
+    assert len(gen) == len(records.image_files) > 0
+    assert gen.image_files == records.image_files and gen.image_ids.tolist() == records.image_ids.tolist()
+    center, scale = box_to_center_scale(records.boxes, 192 / 256)
+    np.testing.assert_allclose(gen.centers, center)
+    np.testing.assert_allclose(gen.scales, scale)
+    np.testing.assert_array_equal(gen.joints, records.joints)
+    np.testing.assert_array_equal(gen.joints_vis, records.joints_vis)
+    assert gen.joints.dtype == gen.joints_vis.dtype == np.float32
 
 
 @pytest.mark.parametrize("thre", [0.0, 0.5])
-def test_load_detect_dataset_counts(synthetic_root, thre):
+def test_detections_follow_test_image_thre(synthetic_root, thre):
     cfg = make_cfg(synthetic_root, "--TEST.IMAGE_THRE", str(thre))
     bbox_file = os.path.join(synthetic_root, "person_detection_results",
                              "COCO_val2017_detections_AP_H_56_person.json")
-    dets = json.load(open(bbox_file, encoding="utf-8"))
     gen = KeypointDatasetGenerator(cfg, is_train=False)
     gen.load_detect_dataset(*paths(synthetic_root, "val2017"), bbox_file)
-    kept = [d for d in dets if d["category_id"] == 1 and d["score"] >= thre]
-    assert len(gen) == len(kept) > 0
-    np.testing.assert_allclose(gen.scores, [d["score"] for d in kept], rtol=1e-6)
-    assert gen.joints_vis.min() == 1 and not gen.joints.any()
-    assert all(os.path.isfile(f) for f in gen.image_files)
+    records = detection_records(*paths(synthetic_root, "val2017"), bbox_file, J, min_score=thre)
+    assert len(gen) == len(records.image_files) > 0
+    np.testing.assert_array_equal(gen.scores, records.scores)
+    assert gen.scores.min() >= thre
 
 
 # ----------------------------------------------------------------------------- the MindSpore dataset

@@ -1,6 +1,6 @@
-"""export.py: MINDIR and ONNX files equal the checkpoint's network; AIR and bad input fail clearly."""
+"""export.py: MINDIR and ONNX files equal the checkpoint's network; AIR and bad input fail clearly.
+The ONNX repairs themselves: test_onnx_fix.py."""
 import os
-import sys
 
 import mindspore as ms
 import numpy as np
@@ -11,15 +11,11 @@ import export
 from src.infer_mindir import mindir_input_shape
 from src.model import get_pose_net
 from src.model_utils.config import get_config
-from src.errors import MissingDependencyError
-from src.onnx_fix import (ExportableMaxPool2d, OnnxFixError, import_onnx,
-                          replace_padded_max_pools, transpose_padding)
 from tests.helpers import TINY_CONFIG, run_script
 
-#: The tiny network; an input width that is a multiple of the backbone's stride 32, so that the
-#: heatmaps are exactly a quarter of the input.
-TINY = ["--config_path", TINY_CONFIG, "--device_target", "CPU", "--MODEL.IMAGE_SIZE", "[32,64]",
-        "--POSE_RESNET.HEATMAP_SIZE", "[8,16]"]
+#: The tiny network (tests/tiny_config.yaml: 32×64 input, a multiple of the backbone's stride 32, so that
+#: the 8×16 heatmaps are exactly a quarter of it); its random checkpoint is conftest's ``tiny_ckpt``.
+TINY = ["--config_path", TINY_CONFIG]
 BATCH = 2
 
 
@@ -29,36 +25,6 @@ def stock_network(ckpt_path=None, overrides=()):
     net = get_pose_net(cfg, is_train=False, ckpt_path=ckpt_path, fast_cpu=False)
     net.set_train(False)
     return net
-
-
-def make_tiny_checkpoint(path, seed=0, overrides=()):
-    """A random-weight checkpoint of the tiny network, with BatchNorm statistics and a head that
-    make the heatmaps vary (the initial ones are nearly flat and near zero)."""
-    ms.set_context(mode=ms.GRAPH_MODE)
-    ms.set_device("CPU")
-    rng = np.random.default_rng(seed)
-    net = stock_network(overrides=overrides)
-    for name, param in net.parameters_and_names():
-        shape = param.shape
-        if name.endswith("moving_mean") or name.endswith("beta"):
-            value = rng.normal(0.0, 0.1, shape)
-        elif name.endswith("moving_variance"):
-            value = rng.uniform(0.5, 2.0, shape)
-        elif name.endswith("gamma"):
-            value = rng.uniform(0.5, 1.5, shape)
-        elif len(shape) == 4:  # convolution and deconvolution kernels, He-like scale
-            fan_in = int(np.prod(shape[1:]))
-            value = rng.normal(0.0, np.sqrt(2.0 / fan_in), shape)
-        else:
-            value = rng.normal(0.0, 0.1, shape)
-        param.set_data(ms.Tensor(value.astype(np.float32)))
-    ms.save_checkpoint(net, str(path))
-    return str(path)
-
-
-@pytest.fixture(scope="module")
-def tiny_ckpt(tmp_path_factory):
-    return make_tiny_checkpoint(tmp_path_factory.mktemp("export") / "tiny.ckpt")
 
 
 @pytest.fixture(scope="module")
@@ -102,14 +68,14 @@ def test_mindir_input_shape_is_the_export_batch(tiny_ckpt, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kernels", [None, "[3,3,3]", "[2,2,2]"])
-def test_onnx_runs_in_onnxruntime_and_equals_the_network(tiny_ckpt, reference, tmp_path, kernels):
+def test_onnx_runs_in_onnxruntime_and_equals_the_network(tiny_ckpt, reference, random_weights, tmp_path, kernels):
     onnx = pytest.importorskip("onnx")
     ort = pytest.importorskip("onnxruntime")
     images, heatmaps = reference
     overrides = []
     if kernels:  # the other deconvolution kernels: asymmetric padding (3), no padding (2)
         overrides = ["--POSE_RESNET.NUM_DECONV_KERNELS", kernels]
-        tiny_ckpt = make_tiny_checkpoint(tmp_path / "k.ckpt", 1, overrides)
+        tiny_ckpt = random_weights.checkpoint(*overrides, seed=1)
         heatmaps = stock_network(tiny_ckpt, overrides)(ms.Tensor(images)).asnumpy()
     assert export.main(export_args(tiny_ckpt, tmp_path / "tiny", "ONNX", *overrides)) == 0
     path = str(tmp_path / "tiny.onnx")
@@ -122,48 +88,6 @@ def test_onnx_runs_in_onnxruntime_and_equals_the_network(tiny_ckpt, reference, t
     session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     (output,) = session.run(None, {session.get_inputs()[0].name: images})
     assert_close(output, heatmaps, 1e-4)
-
-
-@pytest.mark.parametrize("mode", [ms.GRAPH_MODE, ms.PYNATIVE_MODE])
-def test_exportable_max_pool_equals_the_padded_max_pool(mode):
-    ms.set_context(mode=mode)
-    ms.set_device("CPU")
-    x = ms.Tensor(np.random.default_rng(0).normal(-5.0, 1.0, (2, 3, 9, 6)).astype(np.float32))  # all negative
-    expected = nn.MaxPool2d(3, 2, pad_mode="pad", padding=1)(x).asnumpy()
-    np.testing.assert_array_equal(ExportableMaxPool2d((3, 3), (2, 2), (1, 1))(x).asnumpy(), expected)
-    ms.set_context(mode=ms.GRAPH_MODE)
-
-
-def test_network_with_exportable_max_pool_is_unchanged(tiny_ckpt, reference):
-    images, heatmaps = reference
-    net = stock_network(tiny_ckpt)
-    assert replace_padded_max_pools(net) == 1
-    assert replace_padded_max_pools(net) == 0
-    np.testing.assert_array_equal(net(ms.Tensor(images)).asnumpy(), heatmaps)
-
-
-@pytest.mark.parametrize("in_size,out_size,kernel,pads,expected", [
-    # The head's layers: kernel 4 / padding 1, kernel 3 / padding 1 + output padding 1, kernel 2.
-    ([8, 6], [16, 12], [4, 4], [1, 1, 1, 1], ([1, 1, 1, 1], [0, 0])),
-    ([8, 6], [16, 12], [3, 3], [1, 1, 1, 1], ([1, 1, 1, 1], [1, 1])),
-    ([8, 6], [16, 12], [2, 2], [0, 0, 0, 0], ([0, 0, 0, 0], [0, 0])),
-    # No pads given: chosen to fit, an odd pixel at the end.
-    ([8, 6], [16, 12], [4, 4], [], ([1, 1, 1, 1], [0, 0])),
-    ([8, 6], [16, 12], [3, 3], [], ([0, 0, 1, 1], [0, 0])),
-])
-def test_transpose_padding_hand_cases(in_size, out_size, kernel, pads, expected):
-    assert transpose_padding(in_size, out_size, kernel, [2, 2], [1, 1], pads) == expected
-
-
-def test_transpose_padding_rejects_an_impossible_shape():
-    with pytest.raises(OnnxFixError, match="cannot produce"):
-        transpose_padding([8], [20], [4], [2], [1], [1, 1])
-
-
-def test_missing_onnx_package_is_a_clear_error(monkeypatch):
-    monkeypatch.setitem(sys.modules, "onnx", None)
-    with pytest.raises(MissingDependencyError, match="pip install onnx"):
-        import_onnx()
 
 
 def test_air_export_off_ascend_is_a_one_line_error(tiny_ckpt, tmp_path):

@@ -1,5 +1,5 @@
-"""The shell launchers: exit codes, paths, several servers; with stand-ins for Python and mpirun where
-the real thing would need an accelerator, and for real where the CPU can run it."""
+"""The shell launchers (scripts/*.sh): exit codes, paths, several servers; with stand-ins for Python and mpirun
+where the real thing would need an accelerator, and for real where the CPU can run it."""
 import os
 import stat
 import subprocess
@@ -91,7 +91,8 @@ def test_launchers_run_python_in_the_callers_directory(script, args, fake_python
 
 @pytest.mark.slow
 def test_relative_paths_through_a_launcher_are_found_from_the_callers_directory(synthetic_root, tmp_path):
-    """For real: a relative --config_path and --dataset_path, typed in another folder than the repository."""
+    """For real: the CPU launcher trains, with a relative --config_path and --dataset_path typed in another folder
+    than the repository."""
     work = tmp_path / "elsewhere"
     work.mkdir()
     os.symlink(synthetic_root, work / "data")
@@ -100,13 +101,35 @@ def test_relative_paths_through_a_launcher_are_found_from_the_callers_directory(
                                                        "--dataset_path", "data"], cwd=str(work))
     log = (work / "logs" / "run_standalone_train_cpu.log").read_text()
     assert out.returncode == 0, log[-3000:]
-    assert "loading dataset from data" in log
+    assert "loading dataset from data" in log and "start training" in log
     assert list_checkpoints(str(work / "ckpt"))
     # Not found: the error shows the absolute path it was taken as.
     out = run_launcher("run_standalone_train_cpu.sh", ["ckpt", "4", "1", "--config_path", "absent.yaml"],
                        cwd=str(work), timeout=120)
     assert out.returncode == 2
     assert f"configuration file not found: absent.yaml (= {work}/absent.yaml)" in out.stdout
+
+
+# ---- argument errors -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("script,args,words", [
+    ("run_standalone_train.sh", ["ck", "0"], ["usage:"]),
+    ("run_standalone_train.sh", ["ck", "x", "8"], ["DEVICE_ID", "'x'"]),
+    ("run_standalone_train.sh", ["ck", "0", "0"], ["BATCH_SIZE", "'0'"]),
+    ("run_standalone_train_gpu.sh", ["ck", "8", "-1", "0"], ["END_EPOCH", "'-1'"]),
+    ("run_standalone_train_cpu.sh", ["ck", "four", "1"], ["BATCH_SIZE", "'four'"]),
+    ("run_distribute_train.sh", ["/no/table.json", "ck", "8"], ["RANK_TABLE_FILE", "/no/table.json"]),
+    ("run_distribute_train_gpu.sh", ["ck", "8", "1", "2", "0"], ["VISIBLE_DEVICES", "DEVICE_NUM"]),
+    ("run_distribute_train_gpu.sh", ["ck", "8", "1", "1", "a"], ["VISIBLE_DEVICES", "'a'"]),
+    ("run_distribute_train_cpu.sh", ["ck", "0", "8", "1"], ["WORKER_NUM", "'0'"]),
+    ("run_eval.sh", ["/no/model.ckpt", "/no/boxes.json", "0"], ["TEST_MODEL_FILE", "/no/model.ckpt"]),
+    ("run_eval_cpu.sh", ["/no/model.ckpt"], ["usage:"]),
+])
+def test_argument_errors(script, args, words, tmp_path):
+    out = run_launcher(script, args, cwd=str(tmp_path), timeout=60)
+    assert out.returncode == 2, out.stdout + out.stderr
+    for word in words:
+        assert word in out.stderr, out.stderr
 
 
 # ---- the rank-table launcher -------------------------------------------------------------------------
@@ -197,6 +220,51 @@ def test_multi_server_argument_errors(script, args, words, tmp_path):
     assert out.returncode == 2, out.stdout + out.stderr
     for word in words:
         assert word in out.stderr, out.stderr
+
+
+# ---- run_infer_310.sh (the whole chain: test_postprocess.py) -------------------------------------------
+
+@pytest.mark.parametrize("args,env,words", [
+    ([], {}, "usage: bash scripts/run_infer_310.sh [MINDIR_PATH] [NEED_PREPROCESS] [DEVICE_ID]"),
+    (["missing.mindir", "y"], {}, "MINDIR_PATH"),
+    (["{model}", "maybe"], {}, "NEED_PREPROCESS must be 'y' or 'n', got 'maybe'"),
+    (["{model}", "y", "first"], {}, "DEVICE_ID must be an integer >= 0, got 'first'"),
+    (["{model}", "y"], {"INFER_BACKEND": "tpu"}, "INFER_BACKEND must be 'ascend310' or 'mindspore'"),
+    (["{model}", "y"], {"INFER_DEVICE": "NPU"}, "INFER_DEVICE must be 'Ascend', 'GPU' or 'CPU' for the C++ app"),
+    (["{model}", "y"], {"INFER_BACKEND": "mindspore", "INFER_DEVICE": "Ascend"},
+     "INFER_DEVICE must be 'CPU' or 'GPU' for the MindSpore runner, got 'Ascend'"),
+])
+def test_infer_310_argument_errors(tmp_path, args, env, words):
+    model_path = tmp_path / "m.mindir"
+    model_path.write_bytes(b"")
+    args = [a.replace("{model}", str(model_path)) for a in args]
+    out = run_launcher("run_infer_310.sh", args, cwd=str(tmp_path), env=env)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert words in lines[-1] and lines[-1].startswith(("error: ", "usage: ")), out.stderr
+
+
+def test_infer_310_rejects_a_file_that_is_not_a_mindir(tmp_path):
+    (tmp_path / "m.mindir").write_bytes(b"not a model")
+    out = run_launcher("run_infer_310.sh", [str(tmp_path / "m.mindir"), "n"], cwd=str(tmp_path))
+    assert out.returncode == 2 and out.stderr == (f"error: cannot read the input shape of MINDIR_PATH "
+                                                  f"'{tmp_path / 'm.mindir'}' (is it a MindIR file from export.py?)\n")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("device,words", [
+    ("", "Ascend toolkit (CANN), which the MindSpore 310 package needs, was not found"),
+    ("CPU", "MindSpore Lite not found: MS_LITE_HOME is unset"),
+])
+def test_infer_310_stops_before_preprocessing_without_a_runtime(tiny_mindir, tmp_path, no_runtime, device,
+                                                               words):
+    if os.path.isdir("/usr/local/Ascend"):
+        pytest.skip("an Ascend toolkit is installed here")
+    out = run_launcher("run_infer_310.sh", [tiny_mindir, "y"], cwd=str(tmp_path),
+                       env={"INFER_DEVICE": device} if device else {})
+    assert out.returncode == 2
+    assert "build the C++ app failed" in out.stderr and words in out.stderr, out.stderr
+    assert not (tmp_path / "preprocess.log").exists()
 
 
 # ---- run_demo.sh -----------------------------------------------------------------------------------------

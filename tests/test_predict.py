@@ -1,91 +1,19 @@
-"""Decoding and flip merge (src/predict.py) against plain per-joint loops of the reference algorithm."""
-import math
-
+"""Decoding to image space and the flip merge (src/predict.py) against plain loops of the reference algorithm."""
 import numpy as np
 import pytest
 
 from src.constants import FLIP_PAIRS, PIXEL_STD
 from src.model_utils.config import get_config
-from src.predict import (decode_batch, get_final_preds, get_max_preds, merge_flip, postprocess_outputs,
-                         refine_preds)
+from src.predict import decode_batch, get_final_preds, merge_flip, postprocess_outputs
 from src.utils.transform import affine_transform, flip_back, get_affine_transform
+from tests.reference import hard_heatmaps, loop_get_final_preds
 
 
 def _cfg(post_process=True, shift_heatmap=True):
     return get_config(["--TEST.POST_PROCESS", str(post_process), "--TEST.SHIFT_HEATMAP", str(shift_heatmap)])
 
 
-# --- plain loops: the reference algorithm, one joint at a time ---------------------------------
-
-def loop_get_max_preds(heatmaps):
-    """First maximum in row-major order by a scan; (0, 0) where the maximum is not positive."""
-    n, j, h, w = heatmaps.shape
-    preds = np.zeros((n, j, 2), dtype=np.float32)
-    maxvals = np.zeros((n, j, 1), dtype=heatmaps.dtype)
-    for a in range(n):
-        for b in range(j):
-            flat = heatmaps[a, b].ravel()
-            best = 0
-            for k in range(1, flat.size):
-                if flat[k] > flat[best]:
-                    best = k
-            maxvals[a, b, 0] = flat[best]
-            if flat[best] > 0:
-                preds[a, b] = (best % w, best // w)
-    return preds, maxvals
-
-
-def loop_refine(coords, heatmaps):
-    coords = coords.copy()
-    _, _, h, w = heatmaps.shape
-    for a in range(coords.shape[0]):
-        for b in range(coords.shape[1]):
-            hm = heatmaps[a, b]
-            px = int(math.floor(coords[a, b, 0] + 0.5))
-            py = int(math.floor(coords[a, b, 1] + 0.5))
-            if 1 < px < w - 1 and 1 < py < h - 1:
-                diff = np.array([hm[py][px + 1] - hm[py][px - 1], hm[py + 1][px] - hm[py - 1][px]])
-                coords[a, b] += np.sign(diff) * .25
-    return coords
-
-
-def loop_get_final_preds(cfg, heatmaps, center, scale):
-    coords, maxvals = loop_get_max_preds(heatmaps)
-    h, w = heatmaps.shape[2:]
-    if cfg.TEST.POST_PROCESS:
-        coords = loop_refine(coords, heatmaps)
-    return loop_transform_preds(coords, center, scale, w, h), maxvals
-
-
-def loop_transform_preds(coords, center, scale, w, h):
-    """Heatmap coordinates back to the image, one sample's transform and one joint at a time."""
-    preds = coords.copy()
-    for i in range(len(coords)):
-        trans = get_affine_transform(center[i], scale[i], 0, [w, h], inv=1)
-        for p in range(coords.shape[1]):
-            preds[i, p] = affine_transform(coords[i, p], trans)
-    return preds
-
-
 # --- inputs --------------------------------------------------------------------------------------
-
-def _hard_heatmaps(rng, n=6, j=17, h=10, w=8):
-    """Random maps plus the awkward cases: negative, zero, tied, and border/corner peaks."""
-    hm = rng.standard_normal((n, j, h, w)).astype(np.float32)
-    hm[0] = -np.abs(hm[0]) - 0.1                           # all negative
-    hm[1] = 0.0                                            # all zero
-    hm[2] = -1.0
-    hm[2, :, 3, 4] = 0.0                                   # maximum exactly zero
-    hm[3] = rng.integers(0, 3, size=(j, h, w)).astype(np.float32)  # many ties
-    corners = [(0, 0), (0, w - 1), (h - 1, 0), (h - 1, w - 1), (1, 3), (h - 2, 3), (4, 1), (4, w - 2),
-               (2, 2), (h - 3, w - 3), (0, 3), (4, 0)]
-    for k, (y, x) in enumerate(corners):
-        hm[4, k] = -0.5
-        hm[4, k, y, x] = 2.0
-        hm[5, k] = rng.random((h, w)).astype(np.float32) * 0.1
-        hm[5, k, y, x] = 1.0
-    return hm
-
 
 def _centers_scales(rng, n):
     center = rng.uniform(50, 600, size=(n, 2)).astype(np.float32)
@@ -95,54 +23,12 @@ def _centers_scales(rng, n):
 
 # --- tests ---------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_get_max_preds_matches_loop(seed):
-    hm = _hard_heatmaps(np.random.default_rng(seed))
-    preds, maxvals = get_max_preds(hm)
-    ref_preds, ref_maxvals = loop_get_max_preds(hm)
-    assert preds.dtype == np.float32 and preds.shape == (6, 17, 2) and maxvals.shape == (6, 17, 1)
-    np.testing.assert_array_equal(preds, ref_preds)
-    np.testing.assert_array_equal(maxvals, ref_maxvals)
-    assert not preds[:3].any()  # negative and zero maxima give (0, 0)
-
-
-def test_get_max_preds_hand_case():
-    hm = np.zeros((1, 2, 3, 4), dtype=np.float32)
-    hm[0, 0, 2, 1] = 0.7
-    hm[0, 1, 1, 3] = hm[0, 1, 2, 0] = 0.5  # tie: the first in row-major order wins
-    preds, maxvals = get_max_preds(hm)
-    np.testing.assert_array_equal(preds[0], [[1, 2], [3, 1]])
-    np.testing.assert_allclose(maxvals[0, :, 0], [0.7, 0.5])
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_refine_matches_loop(seed):
-    hm = _hard_heatmaps(np.random.default_rng(seed))
-    coords, _ = get_max_preds(hm)
-    refined = refine_preds(coords, hm)
-    np.testing.assert_array_equal(refined, loop_refine(coords, hm))
-    assert refined.dtype == np.float32
-
-
-def test_refine_border_rule():
-    """The lower bound is 1 < p (not 0 < p); the upper W-2 and H-2 are still refined."""
-    h, w = 10, 8
-    hm = np.zeros((1, 4, h, w), dtype=np.float32)
-    for k, (y, x) in enumerate([(5, 1), (5, 2), (5, w - 2), (h - 2, 4)]):
-        hm[0, k, y, x] = 1.0
-        hm[0, k, y, x + 1] = 0.5  # right neighbour higher than the left
-        hm[0, k, y + 1, x] = 0.5  # lower neighbour higher than the upper
-    coords, _ = get_max_preds(hm)
-    refined = refine_preds(coords, hm)
-    np.testing.assert_array_equal(refined[0], [[1, 5], [2.25, 5.25], [w - 1.75, 5.25], [4.25, h - 1.75]])
-
-
 @pytest.mark.parametrize("post_process", [True, False])
 @pytest.mark.parametrize("shape", [(6, 17, 10, 8), (3, 17, 64, 48)])
 def test_get_final_preds_matches_loop(post_process, shape):
     rng = np.random.default_rng(7)
     if shape[2] == 10:
-        hm = _hard_heatmaps(rng)
+        hm = hard_heatmaps(rng)
     else:
         hm = rng.standard_normal(shape).astype(np.float32)
     center, scale = _centers_scales(rng, len(hm))
@@ -238,13 +124,7 @@ def test_decode_batch_layout_and_pipeline():
     np.testing.assert_array_equal(flipped[1], merged[1])
 
 
-def test_get_max_preds_rejects_wrong_rank():
-    with pytest.raises(ValueError, match="N×J×H×W"):
-        get_max_preds(np.zeros((17, 64, 48)))
-
-
 def test_get_final_preds_with_default_config():
-    from src.model_utils.config import get_config  # pylint: disable=import-outside-toplevel
     cfg = get_config([])
     width, height = cfg.POSE_RESNET.HEATMAP_SIZE
     rng = np.random.default_rng(11)

@@ -15,11 +15,13 @@ def fixture_videos(synthetic_videos) -> str:
     return synthetic_videos
 
 
-def test_command_line(tmp_path):
+def test_command_line(tmp_path, capsys):
     assert main(["--output", str(tmp_path), "--num_sequences", "1", "--num_frames", "2", "--width", "96",
                  "--height", "80"]) == 0
     assert sorted(os.listdir(tmp_path / "frames" / "seq000")) == ["000001.jpg", "000002.jpg"]
-    assert run_cli(main, ["--output", str(tmp_path), "--num_frames", "0"]) == 2
+    assert run_cli(main, ["--output", str(tmp_path / "none"), "--num_frames", "0"]) == 2
+    assert capsys.readouterr().err.startswith("error: --num_sequences and --num_frames must be >= 1 (see ")
+    assert not (tmp_path / "none").exists()
 
 
 def _load(root: str, folder: str, name: str):

@@ -1,35 +1,17 @@
-"""track.py end to end with a tiny random network, and its one-line errors."""
+"""track.py end to end with the tiny random network (conftest's ``tiny_ckpt``), and its one-line errors."""
 import json
 import os
 import shutil
 
 import cv2
-import mindspore as ms
-import numpy as np
 import pytest
 
 import track
-from src.model import get_pose_net
 from src.model_utils.cli import run_cli
-from src.model_utils.config import get_config
 from src.tracking.video import VideoWriter
 from tests.helpers import TINY_CONFIG
 
 NUM_FRAMES = 4
-
-
-@pytest.fixture(scope="module")
-def tiny_ckpt(tmp_path_factory) -> str:
-    """A random tiny network whose head gives peaked heatmaps."""
-    ms.set_context(mode=ms.PYNATIVE_MODE)
-    net = get_pose_net(get_config(["--config_path", TINY_CONFIG]), is_train=False, fast_cpu=False)
-    rng = np.random.default_rng(0)
-    for param in net.get_parameters():
-        if param.name.startswith(("deconv_layers", "final_layer")) and param.name.endswith("weight"):
-            param.set_data(ms.Tensor(rng.normal(0, 0.05, param.shape).astype(np.float32)))
-    path = str(tmp_path_factory.mktemp("ckpt") / "tiny.ckpt")
-    ms.save_checkpoint(net, path)
-    return path
 
 
 @pytest.fixture(name="frames")
@@ -114,4 +96,4 @@ def test_one_line_errors(args, message, frames, tmp_path, capsys):
 
 def test_missing_checkpoint(tmp_path, capsys):
     assert run_cli(track.main, ["--eval_model_file", str(tmp_path / "no.ckpt"), "--video", str(tmp_path)]) == 2
-    assert "checkpoint not found" in capsys.readouterr().err
+    assert capsys.readouterr().err == f"error: checkpoint not found: {tmp_path / 'no.ckpt'} (TEST.MODEL_FILE)\n"

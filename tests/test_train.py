@@ -1,20 +1,19 @@
-"""Training: schedule, a few real steps, checkpoints, resume, divergence guard, launchers, msrun."""
+"""train.py end to end: checkpoints and logs, resume (also after SIGKILL) equal to a straight run, the divergence
+stop, one-line errors, and data parallelism with msrun on the CPU. Its pieces: test_callbacks.py, test_checkpoint.py,
+test_steps.py, test_lr_generator.py, test_train_step.py; its launchers: test_launchers.py."""
 import csv
 import os
 import signal
 import subprocess
 import sys
 import time
-from types import SimpleNamespace
 
 import mindspore as ms
 import numpy as np
 import pytest
 from mindspore import nn
 
-from src.callbacks import DivergenceGuard, Step, TrainingDiverged
 from src.checkpoint import list_checkpoints, restore_training_state
-from src.dataset import keypoint_dataset
 from src.lr_generator import get_lr
 from src.model import get_pose_net
 from src.model_utils.config import get_config
@@ -29,45 +28,6 @@ def tiny_args(root, ckpt_dir, *extra):
 def read_csv(path):
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
-
-
-# ---- schedule -----------------------------------------------------------------------
-
-def test_lr_schedule_hand_values():
-    lr = get_lr(0, 4, 2, lr_init=0.1, factor=0.5, epoch_number_to_drop=[1, 3])
-    np.testing.assert_allclose(lr, [0.1, 0.1, 0.05, 0.05, 0.05, 0.05, 0.025, 0.025], rtol=1e-6)
-    assert lr.dtype == np.float32
-
-
-def test_lr_schedule_from_a_middle_epoch():
-    full = get_lr(0, 140, 3, 0.001, 0.1, [90, 120])
-    tail = get_lr(100, 140, 3, 0.001, 0.1, [90, 120])
-    assert len(tail) == 40 * 3
-    np.testing.assert_array_equal(tail, full[300:])
-    np.testing.assert_allclose(tail[:3], 1e-4, rtol=1e-6)
-    np.testing.assert_allclose(tail[-1], 1e-5, rtol=1e-6)
-    np.testing.assert_allclose(get_lr(0, 2, 1, 0.01, 0.1, []), [0.01, 0.01])
-    with pytest.raises(ValueError, match="steps_per_epoch"):
-        get_lr(0, 2, 0)
-
-
-# ---- a few real steps -------------------------------------------------------------------
-
-def test_training_steps_lower_the_loss(synthetic_root):
-    ms.set_context(mode=ms.GRAPH_MODE)
-    ms.set_device("CPU")
-    ms.set_seed(0)
-    cfg = get_config(tiny_args(synthetic_root, "unused"))
-    dataset, _ = keypoint_dataset(cfg, train_mode=True, num_parallel_workers=1, shuffle=False)
-    batch = next(dataset.create_tuple_iterator(num_epochs=1))
-    net = get_pose_net(cfg, is_train=True)
-    train_net = nn.TrainOneStepCell(WithLossCell(net, JointsMSELoss(True)),
-                                    nn.Adam(net.trainable_params(), learning_rate=1e-3))
-    train_net.set_train()   # BatchNorm in training mode, as Model.train does
-    losses = [float(train_net(*batch).asnumpy()) for _ in range(15)]
-    assert all(np.isfinite(losses))
-    # Fitting one fixed batch: the loss roughly halves in 15 steps.
-    assert np.mean(losses[-3:]) < 0.8 * np.mean(losses[:3]), losses
 
 
 # ---- checkpoints, CSV, resume -----------------------------------------------------------------
@@ -150,10 +110,16 @@ def test_resume_auto_continues_to_end_epoch(trained_two_epochs, synthetic_root, 
     assert [int(r["global_step"]) for r in rows] == list(range(2 * steps + 1, 3 * steps + 1))
 
 
+def one_error_line(out) -> str:
+    """The single ``error: ...`` line of a run that refused its input (exit code 2, no traceback)."""
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), out.stderr[-3000:]
+    return lines[0]
+
+
 def test_resume_errors(synthetic_root, tmp_path):
     out = run_script("train.py", tiny_args(synthetic_root, tmp_path, "--resume", str(tmp_path / "none.ckpt")))
-    assert out.returncode == 2
-    assert "none.ckpt" in out.stderr and "Traceback" not in out.stderr
+    assert str(tmp_path / "none.ckpt") in one_error_line(out)
 
 
 def final_difference(reference_dir, other_dir):
@@ -203,17 +169,6 @@ def test_sigkill_after_a_step_checkpoint_then_resume_equals_straight(trained_two
     assert loss_rows(tmp_path) == loss_rows(straight)   # no gap, no repeat
 
 
-# ---- divergence guard ------------------------------------------------------------------------
-
-@pytest.mark.parametrize("loss", [float("nan"), float("inf")])
-def test_divergence_guard_names_epoch_and_step(loss):
-    guard = DivergenceGuard("ckpt_dir")
-    steps = [Step(24, 3, 4, 0.5, 1e-3), Step(25, 3, 5, loss, 1e-3), Step(26, 3, 6, 0.5, 1e-3)]
-    context = SimpleNamespace(original_args=lambda: {"steps": steps}, request_stop=lambda: None)
-    with pytest.raises(TrainingDiverged, match=r"epoch 3 step 5.*ckpt_dir"):
-        guard.on_train_step_end(context)
-
-
 def test_divergence_stops_training_without_saving(synthetic_root, tmp_path):
     out = run_script("train.py", tiny_args(synthetic_root, tmp_path, "--end_epoch", "2", "--TRAIN.LR", "1e30"))
     assert out.returncode == 3, out.stdout[-2000:] + out.stderr[-2000:]
@@ -221,51 +176,35 @@ def test_divergence_stops_training_without_saving(synthetic_root, tmp_path):
     assert list_checkpoints(str(tmp_path)) == []
 
 
-# ---- launchers --------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("script,args,words", [
-    ("run_standalone_train.sh", ["ck", "0"], ["usage:"]),
-    ("run_standalone_train.sh", ["ck", "x", "8"], ["DEVICE_ID", "'x'"]),
-    ("run_standalone_train.sh", ["ck", "0", "0"], ["BATCH_SIZE", "'0'"]),
-    ("run_standalone_train_gpu.sh", ["ck", "8", "-1", "0"], ["END_EPOCH", "'-1'"]),
-    ("run_standalone_train_cpu.sh", ["ck", "four", "1"], ["BATCH_SIZE", "'four'"]),
-    ("run_distribute_train.sh", ["/no/table.json", "ck", "8"], ["RANK_TABLE_FILE", "/no/table.json"]),
-    ("run_distribute_train_gpu.sh", ["ck", "8", "1", "2", "0"], ["VISIBLE_DEVICES", "DEVICE_NUM"]),
-    ("run_distribute_train_gpu.sh", ["ck", "8", "1", "1", "a"], ["VISIBLE_DEVICES", "'a'"]),
-    ("run_distribute_train_cpu.sh", ["ck", "0", "8", "1"], ["WORKER_NUM", "'0'"]),
-    ("run_eval.sh", ["/no/model.ckpt", "/no/boxes.json", "0"], ["TEST_MODEL_FILE", "/no/model.ckpt"]),
-    ("run_eval_cpu.sh", ["/no/model.ckpt"], ["usage:"]),
-])
-def test_launcher_argument_errors(script, args, words, tmp_path):
-    out = run_launcher(script, args, cwd=str(tmp_path), timeout=60)
-    assert out.returncode != 0
-    for word in words:
-        assert word in out.stderr, out.stderr
-
-
 def test_bad_configuration_is_one_line(tmp_path):
     out = run_script("train.py", ["--config_path", TINY_CONFIG, "--dataset_path", str(tmp_path / "nowhere")])
-    assert out.returncode == 2
-    assert "Traceback" not in out.stderr and "nowhere" in out.stderr
-    assert len(out.stderr.strip().splitlines()) == 1
+    assert str(tmp_path / "nowhere") in one_error_line(out)
     out = run_script("train.py", ["--config_path", TINY_CONFIG, "--device_target", "TPU"])
-    assert out.returncode == 2 and "device_target" in out.stderr and "Traceback" not in out.stderr
+    assert one_error_line(out).startswith("error: --device_target: expected one of ['Ascend', 'GPU', 'CPU'], got 'TPU'")
 
 
 def test_missing_pretrained_is_one_line(synthetic_root, tmp_path):
     out = run_script("train.py", tiny_args(synthetic_root, tmp_path, "--MODEL.INIT_WEIGHTS", "True",
                                            "--MODEL.PRETRAINED", str(tmp_path / "resnet18.ckpt")))
-    assert out.returncode == 2
-    assert "resnet18.ckpt" in out.stderr and "Traceback" not in out.stderr
+    assert str(tmp_path / "resnet18.ckpt") in one_error_line(out)
 
 
-def test_standalone_cpu_launcher_trains(synthetic_root, tmp_path):
-    out = run_launcher("run_standalone_train_cpu.sh",
-                       ["ckpt", "4", "1", "--config_path", TINY_CONFIG, "--dataset_path", str(synthetic_root)],
-                       cwd=str(tmp_path))
-    assert out.returncode == 0, out.stdout[-2000:]
-    assert list_checkpoints(str(tmp_path / "ckpt"))
-    assert "start training" in (tmp_path / "logs" / "run_standalone_train_cpu.log").read_text()
+@pytest.mark.slow
+def test_train_refuses_bad_values_before_any_work(tmp_path):
+    """Through train.py: one line per problem, exit code 2, no traceback, no data read."""
+    other = tmp_path / "typo.yaml"
+    other.write_text("device_target: CPU\nTRAIN:\n    END_EPOH: 1\n")
+    out = run_script("train.py", ["--config_path", str(other), "--dataset_path", str(tmp_path / "absent")],
+                     timeout=120)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines() == [
+        f"error: {other}: unknown configuration key 'TRAIN.END_EPOH' (did you mean 'TRAIN.END_EPOCH'?)"]
+    out = run_script("train.py", ["--device_target", "CPU", "--TRAIN.LR", "-1", "--TRAIN.BATCH_SIZE", "0",
+                                  "--dataset_path", str(tmp_path / "absent")], timeout=120)
+    assert out.returncode == 2 and "Traceback" not in out.stderr and "absent" not in out.stderr
+    assert sorted(out.stderr.strip().splitlines()) == [
+        "error: --TRAIN.BATCH_SIZE: expected an integer >= 1, got 0",
+        "error: --TRAIN.LR: expected a number > 0, got -1.0"]
 
 
 # ---- data parallelism with msrun on the CPU ---------------------------------------------------------
