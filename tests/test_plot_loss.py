@@ -87,7 +87,9 @@ def test_cli_errors(tmp_path, log_file, capsys):
     assert "loss log not found" in capsys.readouterr().err
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
     assert run_cli(main, ["--csv", str(tmp_path / "bad.csv"), "--output", str(tmp_path / "x.png")]) == 2
-    assert capsys.readouterr().err.startswith("error: ")
+    assert capsys.readouterr().err == (f"error: {tmp_path / 'bad.csv'} is not a loss log: missing column(s) epoch, "
+                                       "step, global_step, loss, lr (expected the header epoch,step,global_step,loss,lr)\n")
+    assert not (tmp_path / "x.png").exists()
     (tmp_path / "taken").mkdir()
     assert run_cli(main, ["--csv", log_file, "--output", str(tmp_path / "taken")]) == 2   # a folder, not a file
     err = capsys.readouterr().err

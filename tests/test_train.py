@@ -45,6 +45,7 @@ def trained_two_epochs(synthetic_root, tmp_path_factory):
     return ckpt_dir, out.stdout
 
 
+@pytest.mark.slow
 def test_checkpoint_names_and_logs(trained_two_epochs):
     ckpt_dir, log = trained_two_epochs
     names = [os.path.basename(p) for p in list_checkpoints(str(ckpt_dir))]
@@ -62,6 +63,7 @@ def test_checkpoint_names_and_logs(trained_two_epochs):
     np.testing.assert_allclose(lrs, get_lr(0, 2, steps, 0.001, 0.1, [1]), rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_keep_ckpt_max(synthetic_root, tmp_path):
     out = run_script("train.py", tiny_args(synthetic_root, tmp_path, "--end_epoch", "2",
                                            "--TRAIN.KEEP_CKPT_MAX", "1"))
@@ -70,6 +72,7 @@ def test_keep_ckpt_max(synthetic_root, tmp_path):
     assert len(names) == 1 and names[0].startswith("simplepose-2_")
 
 
+@pytest.mark.slow
 def test_resume_restores_optimizer_state(trained_two_epochs, synthetic_root):
     ckpt_dir, _ = trained_two_epochs
     path = list_checkpoints(str(ckpt_dir))[-1]
@@ -91,6 +94,7 @@ def test_resume_restores_optimizer_state(trained_two_epochs, synthetic_root):
     np.testing.assert_array_equal(net.final_layer.weight.asnumpy(), saved["final_layer.weight"].asnumpy())
 
 
+@pytest.mark.slow
 def test_resume_auto_continues_to_end_epoch(trained_two_epochs, synthetic_root, tmp_path):
     ckpt_dir, _ = trained_two_epochs
     work = tmp_path / "ckpt"
@@ -169,6 +173,7 @@ def test_sigkill_after_a_step_checkpoint_then_resume_equals_straight(trained_two
     assert loss_rows(tmp_path) == loss_rows(straight)   # no gap, no repeat
 
 
+@pytest.mark.slow
 def test_divergence_stops_training_without_saving(synthetic_root, tmp_path):
     out = run_script("train.py", tiny_args(synthetic_root, tmp_path, "--end_epoch", "2", "--TRAIN.LR", "1e30"))
     assert out.returncode == 3, out.stdout[-2000:] + out.stderr[-2000:]

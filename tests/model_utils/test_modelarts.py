@@ -266,6 +266,7 @@ def _checkpoints(folder) -> list:
     return sorted(name for name in os.listdir(folder) if name.endswith(".ckpt")) if os.path.isdir(folder) else []
 
 
+@pytest.mark.slow
 def test_train_as_modelarts_job(zipped_job, trained_job):
     assert "unzipping synthetic.zip" in trained_job
     assert "ModelArts: DATASET.ROOT = " + os.path.join(zipped_job, "train", "data", "synthetic") in trained_job
@@ -275,6 +276,7 @@ def test_train_as_modelarts_job(zipped_job, trained_job):
     assert not os.path.exists(os.path.join(REPO, "checkpoints", ckpts[0]))
 
 
+@pytest.mark.slow
 def test_eval_as_modelarts_job(zipped_job, trained_job):
     ckpt_dir = os.path.join(zipped_job, "obs", "train", "checkpoints")
     ckpt = _checkpoints(ckpt_dir)[0]
@@ -287,6 +289,7 @@ def test_eval_as_modelarts_job(zipped_job, trained_job):
     assert os.path.isfile(os.path.join(results, "keypoints_results.json"))
 
 
+@pytest.mark.slow
 def test_export_as_modelarts_job(zipped_job, trained_job):
     ckpt_dir = os.path.join(zipped_job, "obs", "train", "checkpoints")
     _run_script("export.py", _job_args(zipped_job, "export", *TINY, "--checkpoint_url", ckpt_dir,

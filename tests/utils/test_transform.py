@@ -106,8 +106,12 @@ def test_box_to_center_scale(box, center, scale):
     c, s = box_to_center_scale(box, 192 / 256)
     np.testing.assert_allclose(c, center, rtol=1e-6)
     np.testing.assert_allclose(s, scale, rtol=1e-6)
-    batch_c, batch_s = box_to_center_scale(np.array([box, box]), 0.75)
-    assert batch_c.shape == (2, 2) and batch_s.shape == (2, 2)
+    # A batch of boxes gives each box's own centre and scale, and the padding is a plain factor.
+    batch_c, batch_s = box_to_center_scale(np.array([box, [0, 0, 30, 40]]), 0.75)
+    np.testing.assert_allclose(batch_c, [center, [15, 20]], rtol=1e-6)
+    np.testing.assert_allclose(batch_s, [scale, [30 / 200 * 1.25, 40 / 200 * 1.25]], rtol=1e-6)
+    _, unpadded = box_to_center_scale(box, 192 / 256, padding=1.0)
+    np.testing.assert_allclose(unpadded * 1.25, scale, rtol=1e-6)
 
 
 def test_crop_spans_the_padded_box():
