@@ -229,6 +229,49 @@ def loop_max_pool(x: np.ndarray, kernel: int = 3, stride: int = 2, padding: int 
     return out
 
 
+def _windows_3x3(x: np.ndarray) -> np.ndarray:
+    """N×K×H×W → N×(K·9)×H×W, the 3×3 windows with zero padding 1 (weight O×K×3×3 order)."""
+    h, w = x.shape[2:]
+    padded = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    taps = [padded[:, :, i:i + h, j:j + w] for i in range(3) for j in range(3)]
+    return np.stack(taps, 2).reshape(x.shape[0], -1, h, w)
+
+
+def small_pose_net_gradients(case: Dict[str, np.ndarray], eps: float) -> Tuple[float, Dict[str, np.ndarray]]:
+    """One training step of 3×3 convolution (padding 1, no bias) → training-mode BatchNorm (batch statistics,
+    ``eps``) → ReLU → 1×1 convolution with bias, under the joints MSE loss with target weights, in float64
+    with the chain rule written out: the loss and the gradient of every parameter.
+
+    ``case`` holds ``image`` N×K×H×W, ``target`` N×J×H×W, ``weight`` N×J×1 and the parameters
+    ``conv.weight`` C×K×3×3, ``bn.gamma``, ``bn.beta`` (C), ``final.weight`` J×C×1×1, ``final.bias`` (J).
+    """
+    p = {name: np.asarray(value, np.float64) for name, value in case.items()}
+    c, j = p["conv.weight"].shape[0], p["final.weight"].shape[0]
+    cols = _windows_3x3(p["image"])
+    z = np.einsum("ok,nkhw->nohw", p["conv.weight"].reshape(c, -1), cols)
+    mean, var = z.mean((0, 2, 3), keepdims=True), z.var((0, 2, 3), keepdims=True)
+    inv_std = 1 / np.sqrt(var + eps)
+    z_hat = (z - mean) * inv_std
+    y = p["bn.gamma"].reshape(1, c, 1, 1) * z_hat + p["bn.beta"].reshape(1, c, 1, 1)
+    act = np.maximum(y, 0)
+    heatmaps = np.einsum("jc,nchw->njhw", p["final.weight"][:, :, 0, 0], act) + p["final.bias"].reshape(1, j, 1, 1)
+    w = p["weight"][..., None]
+    diff = (heatmaps - p["target"]) * w
+    loss = 0.5 * np.mean(diff ** 2)
+    d_heatmaps = diff * w / diff.size
+    dy = np.einsum("jc,njhw->nchw", p["final.weight"][:, :, 0, 0], d_heatmaps) * (y > 0)
+    dz = p["bn.gamma"].reshape(1, c, 1, 1) * inv_std * (
+        dy - dy.mean((0, 2, 3), keepdims=True) - z_hat * (dy * z_hat).mean((0, 2, 3), keepdims=True))
+    grads = {
+        "conv.weight": np.einsum("nohw,nkhw->ok", dz, cols).reshape(p["conv.weight"].shape),
+        "bn.gamma": (dy * z_hat).sum((0, 2, 3)),
+        "bn.beta": dy.sum((0, 2, 3)),
+        "final.weight": np.einsum("njhw,nchw->jc", d_heatmaps, act).reshape(p["final.weight"].shape),
+        "final.bias": d_heatmaps.sum((0, 2, 3)),
+    }
+    return float(loss), grads
+
+
 # ----------------------------------------------------------------------------- person records (src/coco_records.py)
 
 def loop_gt_records(ann_file: str) -> List[Tuple[Dict[str, Any], List[float]]]:
