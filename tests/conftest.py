@@ -3,9 +3,10 @@
 The layout of tests/: ``tests/test_<module>.py`` holds the tests of ``src/<module>.py``,
 ``tests/<package>/test_<module>.py`` those of ``src/<package>/<module>.py``, ``tests/test_<script>.py``
 the end-to-end tests of a top-level entry script ``<script>.py``, ``tests/bench/test_<name>.py`` those of
-``bench/<name>.py``, ``tests/test_launchers.py`` those of ``scripts/*.sh`` and ``tests/test_ascend310_infer.py``
-those of ``ascend310_infer/``. The plain loop versions of the reference algorithms that tests compare
-against are in ``tests/reference.py``; the subprocess helpers in ``tests/helpers.py``.
+``bench/<name>.py``, ``tests/test_launchers.py`` those of ``scripts/*.sh``, ``tests/test_ascend310_infer.py``
+those of ``ascend310_infer/`` and ``tests/test_docs.py`` the links of ``README.md`` and ``docs/``. The plain
+versions of the reference algorithms that tests compare against are in ``tests/reference.py``; the subprocess
+helpers in ``tests/helpers.py``.
 """
 import os
 from typing import Dict, Iterable, Sequence, Tuple
