@@ -31,7 +31,7 @@ import numpy as np
 from mindspore import Tensor, nn
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from src.fast_ops import Conv2d, Conv2dTranspose  # noqa: E402  pylint: disable=wrong-import-position
+from src.fast_ops import Conv2dTranspose  # noqa: E402  pylint: disable=wrong-import-position
 from src.model import BN_EPS, PoseResNet  # noqa: E402  pylint: disable=wrong-import-position
 from src.network_define import JointsMSELoss, WithLossCell  # noqa: E402  pylint: disable=wrong-import-position
 from src.train_step import TrainStep  # noqa: E402  pylint: disable=wrong-import-position
