@@ -12,7 +12,7 @@ from typing import Optional, Sequence
 
 from src.checkpoint import require_model_file
 from src.dataset import keypoint_dataset
-from src.evaluate.coco_eval import evaluate, results_dir
+from src.evaluate.coco_eval import evaluate_and_report, results_dir
 from src.evaluate.runner import run_inference
 from src.model import get_pose_net
 from src.model_utils.cli import run_cli, setup_logging
@@ -44,10 +44,7 @@ def run(cfg) -> int:
     logger.info("predicted %d people (%d joints each) in %d images", len(found.preds), found.preds.shape[1],
                 len(set(found.image_ids.tolist())))
 
-    out_dir = results_dir(model_file)
-    _, ap = evaluate(cfg, found.preds, out_dir, found.boxes, found.image_ids)
-    logger.info("coco eval results saved to %s", out_dir)
-    print(f"AP: {ap}")
+    evaluate_and_report(cfg, found.preds, results_dir(model_file), found.boxes, found.image_ids)
     return 0
 
 

@@ -5,7 +5,7 @@
 Reads the heatmaps the inference app wrote (``INFER.POST_RESULT_PATH/<name>_0.bin``)
 and the batch metadata preprocess.py wrote (``INFER.PRE_RESULT_PATH/meta``), drops the
 padding rows of the last batch, and decodes and evaluates them through the same
-functions as ``eval.py`` (``postprocess_outputs`` and ``evaluate``). The flip test is
+functions as ``eval.py`` (``postprocess_outputs`` and ``evaluate_and_report``). The flip test is
 used when preprocess.py wrote the mirrored batches. Results go to
 ``<TEST.MODEL_FILE without extension>/results/`` when ``TEST.MODEL_FILE`` is set (as
 eval.py), else to ``results/`` next to ``INFER.POST_RESULT_PATH``; the last line
@@ -20,7 +20,7 @@ import numpy as np
 
 from src import infer_files
 from src.evaluate import coco_eval
-from src.evaluate.coco_eval import evaluate
+from src.evaluate.coco_eval import evaluate_and_report
 from src.model_utils.cli import run_cli, setup_logging
 from src.model_utils.config import get_config
 from src.predict import postprocess_outputs
@@ -72,10 +72,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     logger.info("%d boxes from %d batches of %d read from %s", len(preds), info["num_batches"], batch_size,
                 post_dir)
 
-    out_dir = results_dir(cfg)
-    _, ap = evaluate(cfg, preds, out_dir, boxes, ids)
-    logger.info("coco eval results saved to %s", out_dir)
-    print(f"AP: {ap}")
+    evaluate_and_report(cfg, preds, results_dir(cfg), boxes, ids)
     return 0
 
 

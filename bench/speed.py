@@ -1,81 +1,291 @@
-"""CPU throughput of SimplePoseNet: MindSpore's stock operators against the CPU fast path.
+"""CPU throughput of SimplePoseNet: the CPU fast path against PyTorch, measured side by side.
 
-    python bench/speed.py [--num_layers 50] [--batch 8] [--iters 5] [--stock_iters 1] [--warmup 1]
-                          [--mode GRAPH|PYNATIVE] [--paths fast,stock] [--tasks infer,train]
-                          [--height 256 --width 192] [--threads N]
+    python bench/speed.py [--tasks infer,train] [--contenders fast,torch] [--rounds 7] [--warmup 2]
+                          [--num_layers 50] [--batch 8] [--height 256 --width 192] [--mode GRAPH|PYNATIVE]
+                          [--torch_path SITE_PACKAGES] [--peak_gflops G] [--threads N]
 
-Inference is a forward pass in eval mode; training is one step of ``TrainOneStepCell``
-(``WithLossCell`` + ``JointsMSELoss`` + Adam) on random data. Each measurement runs ``--warmup``
-untimed calls (the first one compiles) and then ``--iters`` timed calls (``--stock_iters`` for the
-stock path, whose 3×3 convolutions take about a second each on CPU). Prints one line per
-measurement: images/s and seconds per batch (the median of the timed calls).
+Contenders: ``fast`` (this project, ``MODEL.FAST_CPU``), ``stock`` (this project on MindSpore's stock
+operators, slow on the CPU: give it few rounds), ``torch`` (a plain PyTorch PoseResNet of the same
+architecture, defined below; skipped with a note when PyTorch cannot be imported). PyTorch is not a
+requirement of the project: ``--torch_path`` appends the ``site-packages`` of another environment to
+``sys.path`` (after this one's, so this environment's NumPy is the one loaded).
+
+Inference is a forward pass in eval mode (PyTorch: ``torch.inference_mode``). Training is one step
+as ``train.py`` runs it on the CPU: ``TrainStep(WithLossCell(net, JointsMSELoss(True)), nn.Adam)``;
+PyTorch: forward, the same loss, backward, ``torch.optim.Adam``. All contenders of a task get the
+same weights and the same random batch; after ``--warmup`` untimed calls each (the first compiles),
+their calls alternate for ``--rounds`` rounds, so the load of other jobs on the machine falls on all
+alike. Prints per contender the median images/s, seconds per batch, GFLOP/s and the fraction of
+``--peak_gflops``, and per task the median of the per-round ratios fast / torch (> 1: faster than
+PyTorch). GFLOP counts the convolutions' multiply-adds (×2) of a forward pass; a training step
+counts three times that (forward, input gradient, weight gradient).
 """
 import argparse
 import os
 import sys
 import time
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import mindspore as ms
 import numpy as np
 from mindspore import Tensor, nn
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from src.model import PoseResNet  # noqa: E402  pylint: disable=wrong-import-position
+from src.fast_ops import Conv2dTranspose  # noqa: E402  pylint: disable=wrong-import-position
+from src.model import BN_EPS, PoseResNet  # noqa: E402  pylint: disable=wrong-import-position
 from src.network_define import JointsMSELoss, WithLossCell  # noqa: E402  pylint: disable=wrong-import-position
+from src.train_step import TrainStep  # noqa: E402  pylint: disable=wrong-import-position
 
 NUM_JOINTS = 17
+DECONV_FILTERS, DECONV_KERNELS = (256, 256, 256), (4, 4, 4)
+#: This machine's nominal fp32 peak: 2 cores × 2.6 GHz × 32 FLOP/cycle (see docs/cpu_performance.md).
+PEAK_GFLOPS = 2 * 2.6 * 32
+LEARNING_RATE = 1e-3
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", default="infer,train", help="comma-separated: infer, train")
+    parser.add_argument("--contenders", default="fast,torch", help="comma-separated: fast, stock, torch")
+    parser.add_argument("--rounds", type=int, default=7, help="timed calls of each contender, alternating")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed calls of each first (the first compiles)")
     parser.add_argument("--num_layers", type=int, default=50, choices=(18, 34, 50, 101, 152))
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--height", type=int, default=256)
     parser.add_argument("--width", type=int, default=192)
-    parser.add_argument("--iters", type=int, default=5, help="timed calls on the fast path")
-    parser.add_argument("--stock_iters", type=int, default=1, help="timed calls on the stock path")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed calls first (the first compiles)")
     parser.add_argument("--mode", default="GRAPH", choices=("GRAPH", "PYNATIVE"), type=str.upper)
-    parser.add_argument("--paths", default="fast,stock", help="comma-separated: fast, stock")
-    parser.add_argument("--tasks", default="infer,train", help="comma-separated: infer, train")
+    parser.add_argument("--torch_path", default="", help="a site-packages directory holding PyTorch, appended to sys.path")
+    parser.add_argument("--peak_gflops", type=float, default=PEAK_GFLOPS, help="the CPU's fp32 peak, for the fraction")
     parser.add_argument("--threads", type=int, default=0,
-                        help="MindSpore CPU kernel threads (ms.set_context(runtime_num_threads)); 0 keeps the default")
+                        help="threads of both frameworks (MindSpore runtime_num_threads, torch.set_num_threads); "
+                             "0 keeps their defaults (one per core)")
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
 
 
-def build(num_layers: int, fast: bool) -> PoseResNet:
-    return PoseResNet(num_layers, NUM_JOINTS, (256, 256, 256), (4, 4, 4), fast=fast)
+# ---------------------------------------------------------------------------------------------------
+# Counting
 
 
-def time_calls(call: Callable[[], Tensor], warmup: int, iters: int) -> float:
-    """Median seconds of ``iters`` calls after ``warmup`` untimed ones (results synchronised)."""
-    for _ in range(warmup):
-        call().asnumpy()
-    times: List[float] = []
-    for _ in range(iters):
-        start = time.perf_counter()
-        call().asnumpy()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+def forward_flops(net: PoseResNet, height: int, width: int) -> float:
+    """FLOPs (2 per multiply-add) of the convolutions and deconvolutions of one image's forward pass."""
+    total = 0.0
+
+    def conv(cell: Any, shape: tuple) -> tuple:
+        nonlocal total
+        out = cell.output_shape(shape)
+        kernel = int(np.prod(cell.weight.shape[2:]))
+        if isinstance(cell, Conv2dTranspose):  # every input pixel meets every tap
+            total += 2.0 * shape[1] * out[1] * kernel * shape[2] * shape[3]
+        else:
+            total += 2.0 * out[1] * out[2] * out[3] * shape[1] * kernel
+        return out
+
+    shape = conv(net.conv1, (1, 3, height, width))
+    shape = (1, shape[1], (shape[2] - 1) // 2 + 1, (shape[3] - 1) // 2 + 1)  # max-pool 3, stride 2, padding 1
+    for layer in (net.layer1, net.layer2, net.layer3, net.layer4):
+        for block in layer:
+            block_in, out = shape, shape
+            for name in ("conv1", "conv2", "conv3"):
+                if hasattr(block, name):
+                    out = conv(getattr(block, name), out)
+            if block.down_sample_layer is not None:
+                conv(block.down_sample_layer[0], block_in)
+            shape = out
+    for block in net.deconv_layers:
+        shape = conv(block.deconv, shape)
+    conv(net.final_layer, shape)
+    return total
 
 
-def measure(args: argparse.Namespace, fast: bool, task: str) -> float:
-    rng = np.random.default_rng(args.seed)
-    images = Tensor(rng.standard_normal((args.batch, 3, args.height, args.width)).astype(np.float32))
-    net = build(args.num_layers, fast)
-    iters = args.iters if fast else args.stock_iters
+# ---------------------------------------------------------------------------------------------------
+# The PyTorch PoseResNet (the Microsoft reference's architecture, this project's parameter names)
+
+
+def torch_pose_resnet(torch: Any, num_layers: int) -> Any:
+    """A PyTorch PoseResNet of the same architecture and parameter names as :class:`PoseResNet`."""
+    tnn = torch.nn
+    bottleneck = num_layers >= 50
+    blocks = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}[num_layers]
+    expansion = 4 if bottleneck else 1
+
+    def conv_bn(cin: int, cout: int, kernel: int, stride: int = 1) -> List[Any]:
+        return [tnn.Conv2d(cin, cout, kernel, stride, kernel // 2, bias=False), tnn.BatchNorm2d(cout, eps=BN_EPS)]
+
+    class Block(tnn.Module):
+        def __init__(self, cin: int, planes: int, stride: int) -> None:
+            super().__init__()
+            sizes = [(cin, planes, 1, 1), (planes, planes, 3, stride), (planes, planes * 4, 1, 1)] if bottleneck \
+                else [(cin, planes, 3, stride), (planes, planes, 3, 1)]
+            for i, size in enumerate(sizes, 1):
+                conv, bn = conv_bn(*size)
+                setattr(self, f"conv{i}", conv)
+                setattr(self, f"bn{i}", bn)
+            self.count = len(sizes)
+            self.relu = tnn.ReLU(inplace=True)
+            self.down_sample_layer = None
+            if stride != 1 or cin != planes * expansion:
+                self.down_sample_layer = tnn.Sequential(*conv_bn(cin, planes * expansion, 1, stride))
+
+        def forward(self, x: Any) -> Any:
+            identity = x if self.down_sample_layer is None else self.down_sample_layer(x)
+            out = x
+            for i in range(1, self.count + 1):
+                out = getattr(self, f"bn{i}")(getattr(self, f"conv{i}")(out))
+                if i < self.count:
+                    out = self.relu(out)
+            return self.relu(out + identity)
+
+    class DeconvBlock(tnn.Module):
+        def __init__(self, cin: int, cout: int) -> None:
+            super().__init__()
+            self.deconv = tnn.ConvTranspose2d(cin, cout, 4, 2, 1, 0, bias=False)
+            self.bn = tnn.BatchNorm2d(cout, eps=BN_EPS)
+            self.relu = tnn.ReLU(inplace=True)
+
+        def forward(self, x: Any) -> Any:
+            return self.relu(self.bn(self.deconv(x)))
+
+    class Net(tnn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv1 = tnn.Conv2d(3, 64, 7, 2, 3, bias=False)
+            self.bn1 = tnn.BatchNorm2d(64, eps=BN_EPS)
+            self.relu = tnn.ReLU(inplace=True)
+            self.maxpool = tnn.MaxPool2d(3, 2, 1)
+            cin = 64
+            for i, (planes, count) in enumerate(zip((64, 128, 256, 512), blocks), 1):
+                layer = []
+                for j in range(count):
+                    layer.append(Block(cin, planes, 2 if j == 0 and i > 1 else 1))
+                    cin = planes * expansion
+                setattr(self, f"layer{i}", tnn.Sequential(*layer))
+            head = []
+            for filters, kernel in zip(DECONV_FILTERS, DECONV_KERNELS):
+                assert kernel == 4, "the bench's PyTorch head has kernel-4 deconvolutions"
+                head.append(DeconvBlock(cin, filters))
+                cin = filters
+            self.deconv_layers = tnn.Sequential()
+            for i, block in enumerate(head):
+                self.deconv_layers.add_module(f"deconv_{i}", block)
+            self.final_layer = tnn.Conv2d(cin, NUM_JOINTS, 1)
+
+        def forward(self, x: Any) -> Any:
+            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+            x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+            return self.final_layer(self.deconv_layers(x))
+
+    return Net()
+
+
+#: MindSpore BatchNorm parameter -> PyTorch BatchNorm2d attribute
+_BN_NAMES = {"gamma": "weight", "beta": "bias", "moving_mean": "running_mean", "moving_variance": "running_var"}
+
+
+def copy_weights_to_torch(torch: Any, net: PoseResNet, torch_net: Any) -> None:
+    """Gives the PyTorch network the MindSpore network's weights (same names, same layouts)."""
+    state = torch_net.state_dict()
+    for param in net.get_parameters():
+        prefix, _, leaf = param.name.rpartition(".")
+        name = f"{prefix}.{_BN_NAMES.get(leaf, leaf)}"
+        state[name].copy_(torch.from_numpy(param.asnumpy()))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Contenders: each is a call returning its result as NumPy (so it waits for it): the heatmaps, or the loss
+
+
+def project_call(net: PoseResNet, task: str, batch: Dict[str, np.ndarray]) -> Callable:
+    images, target, weight = (Tensor(batch[k]) for k in ("images", "target", "weight"))
     if task == "infer":
         net.set_train(False)
-        return time_calls(lambda: net(images), args.warmup, iters)
-    heatmap = (args.batch, NUM_JOINTS, args.height // 4, args.width // 4)
-    target = Tensor(rng.uniform(0, 1, heatmap).astype(np.float32))
-    weight = Tensor(np.ones((args.batch, NUM_JOINTS, 1), np.float32))
-    train_net = nn.TrainOneStepCell(WithLossCell(net, JointsMSELoss(True)),
-                                    nn.Adam(net.trainable_params(), learning_rate=1e-3))
-    train_net.set_train(True)
-    return time_calls(lambda: train_net(images, target, weight), args.warmup, iters)
+        return lambda: net(images).asnumpy()
+    optimizer = nn.Adam(net.trainable_params(), learning_rate=LEARNING_RATE)
+    step = TrainStep(WithLossCell(net, JointsMSELoss(use_target_weight=True)), optimizer)
+    step.set_train(True)
+    return lambda: step(images, target, weight).asnumpy()
+
+
+def torch_call(torch: Any, torch_net: Any, task: str, batch: Dict[str, np.ndarray]) -> Callable:
+    images, target, weight = (torch.from_numpy(batch[k]) for k in ("images", "target", "weight"))
+    if task == "infer":
+        torch_net.eval()
+
+        def infer() -> Any:
+            with torch.inference_mode():
+                return torch_net(images).numpy()
+        return infer
+    torch_net.train()
+    optimizer = torch.optim.Adam(torch_net.parameters(), lr=LEARNING_RATE)
+    weight = weight.unsqueeze(-1)  # N×J×1×1
+
+    def train() -> Any:
+        optimizer.zero_grad(set_to_none=True)
+        out = torch_net(images)
+        loss = 0.5 * torch.mean((out * weight - target * weight) ** 2)
+        loss.backward()
+        optimizer.step()
+        return np.float32(loss.item())
+    return train
+
+
+def report_agreement(first: Dict[str, np.ndarray]) -> None:
+    """Prints how far each contender's first result is from the first one's (same weights, same batch)."""
+    names = list(first)
+    for name in names[1:]:
+        base, other = np.asarray(first[names[0]], np.float64), np.asarray(first[name], np.float64)
+        error = np.max(np.abs(other - base)) / max(np.max(np.abs(base)), 1e-30)
+        print(f"first result of {name} against {names[0]}: max relative difference {error:.1e}", flush=True)
+
+
+def import_torch(path: str) -> Optional[Any]:
+    if path:
+        sys.path.append(path)
+    try:
+        import torch  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        return None
+    return torch
+
+
+def measure(args: argparse.Namespace, task: str, contenders: Sequence[str], torch: Optional[Any]) -> Dict[str, List[float]]:
+    """Seconds per call of each contender, ``args.rounds`` rounds of alternating calls."""
+    rng = np.random.default_rng(args.seed)
+    batch = {"images": rng.standard_normal((args.batch, 3, args.height, args.width)).astype(np.float32),
+             "target": rng.uniform(0, 1, (args.batch, NUM_JOINTS, args.height // 4, args.width // 4)).astype(np.float32),
+             "weight": np.ones((args.batch, NUM_JOINTS, 1), np.float32)}
+    reference = PoseResNet(args.num_layers, NUM_JOINTS, DECONV_FILTERS, DECONV_KERNELS, fast=False)
+    calls: Dict[str, Callable] = {}
+    for name in contenders:
+        if name == "torch":
+            torch_net = torch_pose_resnet(torch, args.num_layers)
+            copy_weights_to_torch(torch, reference, torch_net)
+            calls[name] = torch_call(torch, torch_net, task, batch)
+        else:
+            net = PoseResNet(args.num_layers, NUM_JOINTS, DECONV_FILTERS, DECONV_KERNELS, fast=name == "fast")
+            for source, target in zip(reference.get_parameters(), net.get_parameters()):
+                target.set_data(source.data.copy())
+            calls[name] = project_call(net, task, batch)
+    first = {}
+    for name, call in calls.items():
+        first[name] = call()
+        for _ in range(args.warmup - 1):
+            call()
+    report_agreement(first)
+    times: Dict[str, List[float]] = {name: [] for name in calls}
+    for _ in range(args.rounds):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            call()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def load_average() -> str:
+    try:
+        return " ".join(f"{v:.1f}" for v in os.getloadavg())
+    except OSError:
+        return "unknown"
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -85,20 +295,35 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.threads:
         ms.set_context(runtime_num_threads=args.threads)
     ms.set_seed(args.seed)
-    paths = [p.strip() for p in args.paths.split(",") if p.strip()]
-    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
-    print(f"SimplePoseNet ResNet-{args.num_layers}, input {args.batch}x3x{args.height}x{args.width}, "
-          f"{args.mode} mode, CPU ({os.cpu_count()} cores)", flush=True)
-    seconds_by: Dict[str, float] = {}
-    for task in tasks:
-        for path in paths:
-            seconds = measure(args, path == "fast", task)
-            seconds_by[f"{path}_{task}"] = seconds
-            label = "inference" if task == "infer" else "training"
-            print(f"{path:5s} {label:9s}: {args.batch / seconds:8.3f} img/s  ({seconds:.3f} s/batch)", flush=True)
-        if {"fast", "stock"} <= set(paths):
-            ratio = seconds_by[f"stock_{task}"] / seconds_by[f"fast_{task}"]
-            print(f"speed-up {task}: {ratio:.1f}x", flush=True)
+    contenders = [c.strip() for c in args.contenders.split(",") if c.strip()]
+    torch = import_torch(args.torch_path) if "torch" in contenders else None
+    if "torch" in contenders and torch is None:
+        print("PyTorch is not installed (or not on --torch_path): measuring without it", flush=True)
+        contenders.remove("torch")
+    elif torch is not None:
+        torch.manual_seed(args.seed)
+        if args.threads:
+            torch.set_num_threads(args.threads)
+    flops = forward_flops(PoseResNet(args.num_layers, NUM_JOINTS, DECONV_FILTERS, DECONV_KERNELS),
+                          args.height, args.width)
+    versions = f"MindSpore {ms.__version__}" + (f", PyTorch {torch.__version__}" if torch is not None else "")
+    print(f"SimplePoseNet ResNet-{args.num_layers}, input {args.batch}x3x{args.height}x{args.width}, {args.mode} mode, "
+          f"CPU ({os.cpu_count()} cores), {versions}; forward {flops / 1e9:.2f} GFLOP/image, peak "
+          f"{args.peak_gflops:.0f} GFLOP/s; {args.rounds} alternating rounds", flush=True)
+    for task in (t.strip() for t in args.tasks.split(",") if t.strip()):
+        print(f"load average before {task}: {load_average()}", flush=True)
+        times = measure(args, task, contenders, torch)
+        step_flops = flops * args.batch * (3 if task == "train" else 1)
+        label = "inference" if task == "infer" else "training"
+        for name, seconds in times.items():
+            median = float(np.median(seconds))
+            gflops = step_flops / median / 1e9
+            print(f"{name:5s} {label:9s}: {args.batch / median:7.2f} img/s  ({median:.3f} s/batch, "
+                  f"{gflops:5.1f} GFLOP/s, {100 * gflops / args.peak_gflops:3.0f} % of peak)", flush=True)
+        if "fast" in times and "torch" in times:
+            ratio = float(np.median(np.array(times["torch"]) / np.array(times["fast"])))
+            print(f"fast / torch {label}: {ratio:.2f}x (median of per-round ratios)", flush=True)
+        print(f"load average after {task}: {load_average()}", flush=True)
     return 0
 
 

@@ -149,13 +149,14 @@ def write_split(output: str, split: str, num_images: int, seed: int, workers: in
     doc = {"info": {"description": "Synthetic person keypoints (src/synthetic.py)", "version": "1.0",
                     "seed": seed},
            "licenses": [], "images": images, "annotations": annotations, "categories": categories()}
-    _dump(doc, os.path.join(output, "annotations", f"person_keypoints_{SPLITS[split]}.json"))
+    write_json(doc, os.path.join(output, "annotations", f"person_keypoints_{SPLITS[split]}.json"))
     if split == "val":
-        _dump(detections, os.path.join(output, "person_detection_results", DETECTION_FILE))
+        write_json(detections, os.path.join(output, "person_detection_results", DETECTION_FILE))
     return len(images), len(annotations)
 
 
-def _dump(obj: object, path: str) -> None:
+def write_json(obj: object, path: str) -> None:
+    """Writes ``obj`` as compact JSON to ``path``, creating its folder."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
         json.dump(obj, f, separators=(",", ":"))

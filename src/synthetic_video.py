@@ -20,7 +20,6 @@ found, and people mostly hidden (fewer than ``HIDDEN_JOINTS`` joints seen) usual
 
 Everything is a pure function of ``(seed, sequence, frame)``.
 """
-import json
 import logging
 import os
 import sys
@@ -34,7 +33,7 @@ from src.model_utils.cli import run_cli, setup_logging, tool_parser
 from src.synth.body import build_body, sample_body_params
 from src.synth.labels import annotate_people, detector_boxes
 from src.synth.render import clutter, draw_occluder, draw_person, sample_look, texture
-from src.synthetic import categories
+from src.synthetic import categories, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -214,15 +213,9 @@ def write_sequence(output: str, seed: int, sequence: int, num_frames: int, width
     doc = {"info": {"description": "Synthetic person keypoint video (src/synthetic_video.py)", "seed": seed,
                     "sequence": name},
            "licenses": [], "images": images, "annotations": annotations, "categories": categories()}
-    _dump(doc, os.path.join(output, ANNOTATIONS_DIR, name + ".json"))
-    _dump(detections, os.path.join(output, DETECTIONS_DIR, name + ".json"))
+    write_json(doc, os.path.join(output, ANNOTATIONS_DIR, name + ".json"))
+    write_json(detections, os.path.join(output, DETECTIONS_DIR, name + ".json"))
     return folder, len(annotations)
-
-
-def _dump(obj: object, path: str) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(obj, f, separators=(",", ":"))
 
 
 def generate_videos(output: str, num_sequences: int = 4, num_frames: int = 60, seed: int = 0,

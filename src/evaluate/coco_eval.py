@@ -160,3 +160,12 @@ def evaluate(cfg: Any, preds: np.ndarray, output_dir: str, all_boxes: np.ndarray
         json.dump(name_value, f, indent=2)
     logger.info("keypoint stats written to %s", stats_file)
     return name_value, name_value['AP']
+
+
+def evaluate_and_report(cfg: Any, preds: np.ndarray, output_dir: str, all_boxes: np.ndarray,
+                        img_id: np.ndarray) -> float:
+    """:func:`evaluate`, then the results folder logged and the ``AP: <value>`` line users grep for."""
+    _, ap = evaluate(cfg, preds, output_dir, all_boxes, img_id)
+    logger.info("coco eval results saved to %s", output_dir)
+    print(f"AP: {ap}")
+    return ap
