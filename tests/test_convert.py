@@ -1,6 +1,6 @@
 """src/convert.py: PyTorch reference / torchvision weights → this project's checkpoints.
 
-The parity tests build the reference architecture in PyTorch here (its module names), so they
+The parity tests build the reference architecture in PyTorch (tests/reference.py, its module names), so they
 need torch and skip without it; the naming, checking and "torch missing" paths run everywhere.
 """
 import sys
@@ -14,6 +14,7 @@ from src import convert
 from src.convert import ConversionError, TorchMissingError, check_shapes, convert_state_dict, network_shapes
 from src.model import get_pose_net
 from src.model_utils.config import get_config
+from tests import reference
 from tests.helpers import TINY_CONFIG
 
 
@@ -74,101 +75,9 @@ def test_torch_missing_message(monkeypatch, tmp_path, capsys):
 # ----------------------------------------------------------------------------- with torch
 
 def _torch_reference(num_layers: int, filters: int, joints: int = 17, with_head: bool = True):
-    """The reference's pose_resnet (module names as in human-pose-estimation.pytorch), random weights."""
+    """The reference's pose_resnet with random weights (tests/reference.py), and the torch module."""
     torch = pytest.importorskip("torch")
-    nn = torch.nn
-
-    class BasicBlock(nn.Module):
-        expansion = 1
-
-        def __init__(self, inplanes, planes, stride=1, downsample=None):
-            super().__init__()
-            self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
-            self.bn1 = nn.BatchNorm2d(planes)
-            self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
-            self.bn2 = nn.BatchNorm2d(planes)
-            self.relu = nn.ReLU()
-            self.downsample = downsample
-
-        def forward(self, x):
-            identity = x if self.downsample is None else self.downsample(x)
-            out = self.relu(self.bn1(self.conv1(x)))
-            return self.relu(self.bn2(self.conv2(out)) + identity)
-
-    class Bottleneck(nn.Module):
-        expansion = 4
-
-        def __init__(self, inplanes, planes, stride=1, downsample=None):
-            super().__init__()
-            self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
-            self.bn1 = nn.BatchNorm2d(planes)
-            self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
-            self.bn2 = nn.BatchNorm2d(planes)
-            self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=False)
-            self.bn3 = nn.BatchNorm2d(planes * 4)
-            self.relu = nn.ReLU()
-            self.downsample = downsample
-
-        def forward(self, x):
-            identity = x if self.downsample is None else self.downsample(x)
-            out = self.relu(self.bn1(self.conv1(x)))
-            out = self.relu(self.bn2(self.conv2(out)))
-            return self.relu(self.bn3(self.conv3(out)) + identity)
-
-    spec = {18: (BasicBlock, [2, 2, 2, 2]), 50: (Bottleneck, [3, 4, 6, 3])}
-    block, counts = spec[num_layers]
-
-    class PoseResNet(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.inplanes = 64
-            self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
-            self.bn1 = nn.BatchNorm2d(64)
-            self.relu = nn.ReLU()
-            self.maxpool = nn.MaxPool2d(3, 2, 1)
-            self.layer1 = self._make_layer(64, counts[0], 1)
-            self.layer2 = self._make_layer(128, counts[1], 2)
-            self.layer3 = self._make_layer(256, counts[2], 2)
-            self.layer4 = self._make_layer(512, counts[3], 2)
-            if with_head:
-                layers = []
-                for _ in range(3):
-                    layers += [nn.ConvTranspose2d(self.inplanes, filters, 4, 2, 1, 0, bias=False),
-                               nn.BatchNorm2d(filters), nn.ReLU()]
-                    self.inplanes = filters
-                self.deconv_layers = nn.Sequential(*layers)
-                self.final_layer = nn.Conv2d(filters, joints, 1, 1, 0)
-            else:
-                self.fc = nn.Linear(512 * block.expansion, 1000)
-
-        def _make_layer(self, planes, count, stride):
-            downsample = None
-            if stride != 1 or self.inplanes != planes * block.expansion:
-                downsample = nn.Sequential(nn.Conv2d(self.inplanes, planes * block.expansion, 1, stride, bias=False),
-                                           nn.BatchNorm2d(planes * block.expansion))
-            layers = [block(self.inplanes, planes, stride, downsample)]
-            self.inplanes = planes * block.expansion
-            layers += [block(self.inplanes, planes) for _ in range(count - 1)]
-            return nn.Sequential(*layers)
-
-        def forward(self, x):
-            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-            x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-            return self.final_layer(self.deconv_layers(x))
-
-    torch.manual_seed(num_layers)
-    model = PoseResNet()
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                module.weight.uniform_(0.5, 1.5)
-                module.bias.normal_(0, 0.1)
-                module.running_mean.normal_(0, 0.1)
-                module.running_var.uniform_(0.5, 1.5)
-                module.num_batches_tracked.fill_(7)
-            elif isinstance(module, (nn.ConvTranspose2d, nn.Conv2d)) and with_head:
-                module.weight.normal_(0, (2.0 / (module.weight[0].numel())) ** 0.5)
-    return torch, model.eval()
+    return torch, reference.torch_pose_resnet(torch, num_layers, filters, joints, with_head)
 
 
 @pytest.mark.parametrize("num_layers", [18, 50])
