@@ -108,7 +108,9 @@ def test_plain_state_dict_and_shape_errors(tmp_path):
     path = str(tmp_path / "plain.pth")
     torch.save(model.state_dict(), path)
     convert.convert_file(_cfg(), path, str(tmp_path / "ok.ckpt"))
-    with pytest.raises(ConversionError, match="with another shape: deconv_layers.deconv_0.deconv.weight"):
+    with pytest.raises(ConversionError, match=r"6 with another shape \(e\.g\. deconv_layers\.deconv_0\.deconv\.weight "
+                                              r"\(512, 32, 4, 4\) instead of "
+                                              r"\(512, 16, 4, 4\)"):
         convert.convert_file(_cfg("--POSE_RESNET.NUM_DECONV_FILTERS", "[16,32,32]"), path, str(tmp_path / "x.ckpt"))
     with pytest.raises(ConversionError, match=r"missing \(e.g. layer1.0.conv3.weight.*ResNet-18: set "
                                               r"POSE_RESNET.NUM_LAYERS 18"):
