@@ -28,7 +28,7 @@ from mindspore import Tensor, nn
 from mindspore.common.initializer import HeNormal, Normal, initializer
 
 from src.errors import CheckpointMismatchError, ConfigError, shown_path
-from src.fast_ops import BatchNorm2d, Conv2d, Conv2dTranspose, conv_bn
+from src.fast_ops import STOCK, BatchNorm2d, Conv2d, Conv2dTranspose, MaxPool2d, conv_bn, cpu_path, use_nhwc_inside
 from src.model_shape import (DECONV_PADDING, RESNET_LAYERS, ConfigSizeError,  # noqa: F401 (ConfigSizeError: public here)
                              check_sizes, mismatch_report)
 
@@ -41,9 +41,9 @@ HEAD_INIT_STD = 0.001  # deconvolution and final convolution weights, as the ref
 HEAD_CELLS = ("deconv_layers", "final_layer")
 
 
-def batch_norm(channels: int, fast: bool = False) -> BatchNorm2d:
-    """BatchNorm with the reference's eps and momentum; on the CPU path with the accurate backward."""
-    return BatchNorm2d(channels, eps=BN_EPS, momentum=BN_MOMENTUM, centred_grad=fast)
+def batch_norm(channels: int, fast: Union[bool, str] = False) -> BatchNorm2d:
+    """BatchNorm with the reference's eps and momentum; on the CPU paths with the accurate backward."""
+    return BatchNorm2d(channels, eps=BN_EPS, momentum=BN_MOMENTUM, centred_grad=cpu_path(fast) != STOCK)
 
 
 class BasicBlock(nn.Cell):
@@ -69,9 +69,8 @@ class BasicBlock(nn.Cell):
 
     def construct(self, x: Tensor) -> Tensor:
         identity = x if self.down_sample_layer is None else _shortcut(self.down_sample_layer, x)
-        out = self.relu(conv_bn(self.conv1, self.bn1, x))
-        out = conv_bn(self.conv2, self.bn2, out)
-        return self.relu(out + identity)
+        out = conv_bn(self.conv1, self.bn1, x, relu=True)
+        return conv_bn(self.conv2, self.bn2, out, relu=True, residual=identity)
 
 
 class Bottleneck(nn.Cell):
@@ -99,10 +98,9 @@ class Bottleneck(nn.Cell):
 
     def construct(self, x: Tensor) -> Tensor:
         identity = x if self.down_sample_layer is None else _shortcut(self.down_sample_layer, x)
-        out = self.relu(conv_bn(self.conv1, self.bn1, x))
-        out = self.relu(conv_bn(self.conv2, self.bn2, out))
-        out = conv_bn(self.conv3, self.bn3, out)
-        return self.relu(out + identity)
+        out = conv_bn(self.conv1, self.bn1, x, relu=True)
+        out = conv_bn(self.conv2, self.bn2, out, relu=True)
+        return conv_bn(self.conv3, self.bn3, out, relu=True, residual=identity)
 
 
 Block = Union[Type[BasicBlock], Type[Bottleneck]]
@@ -152,7 +150,7 @@ class DeconvBlock(nn.Cell):
         self.relu = nn.ReLU()
 
     def construct(self, x: Tensor) -> Tensor:
-        return self.relu(conv_bn(self.deconv, self.bn, x))
+        return conv_bn(self.deconv, self.bn, x, relu=True)
 
 
 class PoseResNet(nn.Cell):
@@ -189,12 +187,13 @@ class PoseResNet(nn.Cell):
         if final_kernel not in (1, 3):
             raise ConfigError(f"POSE_RESNET.FINAL_CONV_KERNEL must be 1 or 3, got {final_kernel}")
         block, blocks = RESNET_SPEC[num_layers]
+        fast = cpu_path(fast)
         self.num_layers = num_layers
         self.conv1 = Conv2d(3, 64, 7, 2, 3, fast=fast)
         self.bn1 = batch_norm(64, fast)
         self.relu = nn.ReLU()
         # PyTorch semantics: padding 1 on both sides ('same' would shift the windows)
-        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, pad_mode="pad", padding=1)
+        self.maxpool = MaxPool2d(kernel_size=3, stride=2, padding=1, fast=fast)
         self.layer1 = _make_layer(block, 64, 64, blocks[0], 1, fast)
         self.layer2 = _make_layer(block, 64 * block.expansion, 128, blocks[1], 2, fast)
         self.layer3 = _make_layer(block, 128 * block.expansion, 256, blocks[2], 2, fast)
@@ -208,6 +207,8 @@ class PoseResNet(nn.Cell):
         self.final_layer = Conv2d(channels, num_joints, final_kernel, 1, 1 if final_kernel == 3 else 0,
                                   has_bias=True, fast=fast)
         self._init_weights()
+        if self.conv1.onednn:
+            use_nhwc_inside(self, self.conv1, self.final_layer)
 
     def _init_weights(self) -> None:
         """Backbone convolutions: He normal, fan_out, ReLU gain (torchvision's choice; the reference
@@ -228,7 +229,7 @@ class PoseResNet(nn.Cell):
                     param.set_data(initializer(value, param.shape, param.dtype))
 
     def construct(self, x: Tensor) -> Tensor:
-        x = self.maxpool(self.relu(conv_bn(self.conv1, self.bn1, x)))
+        x = self.maxpool(conv_bn(self.conv1, self.bn1, x, relu=True))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.final_layer(self.deconv_layers(x))
 
@@ -284,9 +285,9 @@ def load_network_checkpoint(net: nn.Cell, path: str) -> None:
     load_parameters(list(net.get_parameters()), ms.load_checkpoint(path), path, "network checkpoint")
 
 
-def use_fast_cpu(cfg: Any) -> bool:
-    """The CPU formulations are used on ``device_target`` CPU unless ``MODEL.FAST_CPU`` is False."""
-    return str(cfg.device_target) == "CPU" and bool(getattr(cfg.MODEL, "FAST_CPU", True))
+def use_fast_cpu(cfg: Any) -> Union[bool, str]:
+    """The CPU path on ``device_target`` CPU, ``MODEL.FAST_CPU`` (see :func:`src.fast_ops.cpu_path`); else False."""
+    return getattr(cfg.MODEL, "FAST_CPU", True) if str(cfg.device_target) == "CPU" else False
 
 
 def get_pose_net(cfg: Any, is_train: bool, ckpt_path: Optional[str] = None,
@@ -311,7 +312,7 @@ def get_pose_net(cfg: Any, is_train: bool, ckpt_path: Optional[str] = None,
         raise ConfigError(f"POSE_RESNET.NUM_DECONV_FILTERS {filters} and NUM_DECONV_KERNELS {kernels} must each "
                          f"have POSE_RESNET.NUM_DECONV_LAYERS = {num_deconv} entries")
     check_sizes(list(cfg.MODEL.IMAGE_SIZE), list(pose.HEATMAP_SIZE), num_deconv)
-    fast = use_fast_cpu(cfg) if fast_cpu is None else bool(fast_cpu)
+    fast = use_fast_cpu(cfg) if fast_cpu is None else fast_cpu
     net = PoseResNet(int(pose.NUM_LAYERS), int(cfg.MODEL.NUM_JOINTS), filters, kernels,
                      bool(pose.DECONV_WITH_BIAS), int(pose.FINAL_CONV_KERNEL), fast=fast)
     if is_train and cfg.MODEL.INIT_WEIGHTS:
