@@ -30,8 +30,8 @@ Paths (``fast``): ``False`` / ``"stock"``: MindSpore's operators; ``"im2col"``: 
 ``"onednn"``: oneDNN primitives in custom operators (:mod:`src.network.onednn`), where forward,
 backward-data and backward-weights are oneDNN's and inference folds BatchNorm and fuses bias, residual
 addition and ReLU; ``True``: the fastest available, ``"onednn"`` where its operators build, else
-``"im2col"``. On the oneDNN path a network keeps its activations NHWC between layers
-(:func:`use_nhwc_inside`); a layer on its own takes and returns NCHW.
+``"im2col"``. On the oneDNN path a network in inference keeps its activations NHWC between layers
+(:func:`use_nhwc_inside`); training, and a layer on its own, take and return NCHW.
 
 Symbols: N batch, C input channels, O output channels, H×W spatial size, k kernel size.
 """
@@ -184,8 +184,10 @@ class Conv2d(_FastForward, nn.Conv2d):
                 conv_output_size(shape[3], self.kernel_hw[1], self.stride_hw[1], self.padding_hw[1]))
 
     def construct(self, x: Tensor) -> Tensor:
-        if self.onednn:  # differentiable in either mode; conv_bn fuses in inference
-            return self.dnn.train_forward(x, self.weight, self.bias)
+        if self.onednn:
+            if self.training or not self.dnn.nhwc_inside:  # differentiable, NCHW
+                return self.dnn.train_forward(x, self.weight, self.bias)
+            return self.dnn.infer(x, self.weight, self.bias)  # inference inside a network (the last layer)
         if not self.fast:
             return super().construct(x)
         return self.fast_forward(x)
@@ -219,14 +221,12 @@ class _CentredGradient(nn.Cell):
         # The kernel of bias_add's backward: the channel sums of an N×C×H×W tensor, twice as fast
         # as ReduceSum over (0, 2, 3) on the CPU (as bias_add is against a broadcast subtraction).
         self.channel_sums = BiasAddGrad(data_format="NCHW")
-        #: ``y`` is an NHWC activation seen as (N·H·W)×C×1×1: sample every 8th pixel instead of row
-        self.flat = False
 
     def construct(self, y: Tensor, beta: Tensor) -> Tensor:
         return y
 
     def bprop(self, y: Tensor, beta: Tensor, out: Tensor, dout: Tensor) -> Tuple[Tensor, Tensor]:
-        sample = dout[::ROW_STRIDE] if self.flat else dout[:, :, ::ROW_STRIDE, :]
+        sample = dout[:, :, ::ROW_STRIDE, :]
         shift = self.channel_sums(sample) / (sample.shape[0] * sample.shape[2] * sample.shape[3])
         count = y.shape[0] * y.shape[2] * y.shape[3]
         return ops.bias_add(dout, -shift), shift * count
@@ -261,25 +261,12 @@ class BatchNorm2d(nn.BatchNorm2d):
         super().__init__(num_features, eps=eps, momentum=momentum)
         self.centred_grad = bool(centred_grad)
         self.centre = _CentredGradient()
-        self.nhwc = False
-
-    def set_nhwc(self) -> None:
-        """Takes N×H×W×C activations (the oneDNN path inside a network), normalised as (N·H·W)×C×1×1."""
-        self.nhwc = True
-        self.centre.flat = True
 
     def construct(self, x: Tensor) -> Tensor:
-        shape = x.shape
-        if self.nhwc:
-            x = x.reshape(-1, shape[3], 1, 1)
         if not (self.training and self.centred_grad):
-            y = super().construct(x)
-        else:
-            y = self.centre(self.bn_train(x, self.gamma, self.beta, self.moving_mean, self.moving_variance)[0],
-                            self.beta)
-        if self.nhwc:
-            y = y.reshape(shape)
-        return y
+            return super().construct(x)
+        y = self.bn_train(x, self.gamma, self.beta, self.moving_mean, self.moving_variance)[0]
+        return self.centre(y, self.beta)
 
 
 def conv_bn(conv: Union[Conv2d, "Conv2dTranspose"], bn: nn.BatchNorm2d, x: Tensor, relu: bool = False,
@@ -304,8 +291,8 @@ def conv_bn(conv: Union[Conv2d, "Conv2dTranspose"], bn: nn.BatchNorm2d, x: Tenso
     Returns:
         N×O×Ho×Wo (or N×Ho×Wo×O).
     """
-    if conv.onednn and not bn.training and not conv.has_bias:
-        return conv.dnn.infer(x, conv.weight, None, bn, relu, residual)
+    if conv.onednn and not bn.training and conv.dnn.nhwc_inside:
+        return conv.dnn.infer(x, conv.weight, conv.bias, bn, relu, residual)
     out = _conv_bn(conv, bn, x)
     if residual is not None:
         out = out + residual
@@ -328,11 +315,11 @@ def _conv_bn(conv: Union[Conv2d, "Conv2dTranspose"], bn: nn.BatchNorm2d, x: Tens
 
 
 class MaxPool2d(nn.Cell):
-    """Max-pooling with symmetric zero padding (PyTorch's), stock or, inside a network on the oneDNN
-    path (:func:`use_nhwc_inside`), oneDNN's on NHWC activations.
+    """Max-pooling with symmetric zero padding (PyTorch's): stock, or, in inference inside a network on
+    the oneDNN path (:func:`use_nhwc_inside`), oneDNN's on NHWC activations.
 
     Inputs:
-        - **x** (Tensor) - N×C×H×W float32 (N×H×W×C on the oneDNN path).
+        - **x** (Tensor) - N×C×H×W float32 (N×H×W×C in inference on the oneDNN path).
 
     Outputs:
         Tensor of shape N×C×Ho×Wo (N×Ho×Wo×C), ``Ho = (H + 2·padding − kernel) // stride + 1``.
@@ -346,28 +333,28 @@ class MaxPool2d(nn.Cell):
         self.nhwc = False
 
     def set_nhwc(self) -> None:
-        """Takes and returns N×H×W×C activations, pooled by oneDNN."""
+        """In inference, takes and returns N×H×W×C activations, pooled by oneDNN."""
         self.dnn = _onednn_ops().MaxPoolOps(onednn.library_path(), self.kernel_size, self.stride, self.padding)
         self.nhwc = True
 
     def construct(self, x: Tensor) -> Tensor:
-        if self.nhwc:
+        if self.nhwc and not self.training:
             return self.dnn(x)
         return self.pool(x)
 
 
 def use_nhwc_inside(net: nn.Cell, first: nn.Cell, last: nn.Cell) -> None:
-    """Makes the oneDNN layers of ``net`` pass NHWC activations to each other.
+    """Makes the oneDNN layers of ``net`` pass NHWC activations to each other in inference.
 
-    Every layer on the oneDNN path (convolutions, transposed convolutions, BatchNorms, the max-pool)
-    then takes and returns N×H×W×C, except that ``first`` takes the network's N×C×H×W input and
-    ``last`` returns N×C×H×W. Residual additions and ReLU do not
-    care about the layout. Only for networks whose every convolution is on the oneDNN path.
+    In inference every convolution and transposed convolution (BatchNorm folded in, :func:`conv_bn`)
+    and the max-pool then take and return N×H×W×C, except that ``first`` takes the network's N×C×H×W
+    input and ``last`` returns N×C×H×W; residual additions and ReLU are fused. Training keeps NCHW.
+    Only for networks whose every convolution is on the oneDNN path.
     """
     for _, cell in net.cells_and_names():
         if isinstance(cell, (Conv2d, Conv2dTranspose)) and cell.onednn:
             cell.dnn.set_layout(src_nhwc=cell is not first, dst_nhwc=cell is not last)
-        elif isinstance(cell, (BatchNorm2d, MaxPool2d)):
+        elif isinstance(cell, MaxPool2d):
             cell.set_nhwc()
 
 
@@ -547,8 +534,10 @@ class Conv2dTranspose(_FastForward, nn.Conv2dTranspose):
         return self._by_phases(x, weight)
 
     def construct(self, x: Tensor) -> Tensor:
-        if self.onednn:  # differentiable in either mode; conv_bn fuses in inference
-            return self.dnn.train_forward(x, self.weight, self.bias)
+        if self.onednn:
+            if self.training or not self.dnn.nhwc_inside:  # differentiable, NCHW
+                return self.dnn.train_forward(x, self.weight, self.bias)
+            return self.dnn.infer(x, self.weight, self.bias)  # inference inside a network (the last layer)
         if not self.fast:
             return super().construct(x)
         return self.fast_forward(x)

@@ -184,11 +184,12 @@ Runtime &Rt() {
 struct Config {
   int stride = 1, pad = 0, kernel = 1;
   bool src_nhwc = true, dst_nhwc = true, relu = false, deconv = false, residual = false;
-  int affine = 0;  // inference: 0 none, 1 bias, 2 BatchNorm (gamma, beta, mean, variance)
+  int affine = 0;  // inference: 0 none, 1 bias, 2 BatchNorm (gamma, beta, mean, variance), 3 bias and BatchNorm
   float eps = 1e-5f;
   bool bias = false;  // training: the layer has a bias
 };
 
+// cfg[kAffine]: see Config::affine.
 enum CfgIndex { kStride, kPad, kKernel, kSrcNhwc, kDstNhwc, kRelu, kDeconv, kResidual, kAffine, kEps, kBias, kCfgLen };
 
 Config ReadConfig(const void *data, int64_t length) {
@@ -434,12 +435,14 @@ T *Lookup(const std::string &key, bool &fresh) {
   return made.get();
 }
 
-// Inference: y = act(conv(x, w·s) + (β − μ·s) [+ residual]), s = γ / sqrt(σ² + eps); or with a bias; or neither.
-// Inputs: x, w, [bias | γ, β, μ, σ²], [residual], cfg. Output: y.
+// Inference: y = act(conv(x, w·s) + (b − μ)·s + β [+ residual]), s = γ / sqrt(σ² + eps), with or without a bias b;
+// or with a bias and no BatchNorm; or neither. Inputs: x, w, [bias], [γ, β, μ, σ²], [residual], cfg. Output: y.
 int ConvInfer(int nparam, void **params, int *ndims, int64_t **shapes) {
   int last = nparam - 2;
   Config cfg = ReadConfig(params[last], shapes[last][0]);
-  int n_affine = cfg.affine == 2 ? 4 : cfg.affine;
+  const int kAffineInputs[] = {0, 1, 4, 5};
+  if (cfg.affine < 0 || cfg.affine > 3) throw std::runtime_error("affine mode " + std::to_string(cfg.affine));
+  int n_affine = kAffineInputs[cfg.affine];
   int res_index = 2 + n_affine;
   memory::dims src = Nchw(shapes[0], cfg.src_nhwc), dst = Nchw(shapes[nparam - 1], cfg.dst_nhwc);
   Geometry g = MakeGeometry(src, dst, cfg);
@@ -477,14 +480,16 @@ int ConvInfer(int nparam, void **params, int *ndims, int64_t **shapes) {
   if (!op->loaded || a != op->sum_a || b != op->sum_b) {
     const float *w = static_cast<const float *>(params[1]);
     std::vector<float> folded(w, w + wcount);
-    if (cfg.affine == 2) {
-      const float *gamma = static_cast<const float *>(params[2]), *beta = static_cast<const float *>(params[3]);
-      const float *mean = static_cast<const float *>(params[4]), *var = static_cast<const float *>(params[5]);
+    if (cfg.affine >= 2) {
+      int first = cfg.affine == 3 ? 3 : 2;
+      const float *gamma = static_cast<const float *>(params[first]), *beta = static_cast<const float *>(params[first + 1]);
+      const float *mean = static_cast<const float *>(params[first + 2]), *var = static_cast<const float *>(params[first + 3]);
+      const float *own = cfg.affine == 3 ? static_cast<const float *>(params[2]) : nullptr;
       float *bias = static_cast<float *>(op->bias.get_data_handle());
       std::vector<float> scale(out_ch);
       for (int64_t o = 0; o < out_ch; ++o) {
         scale[o] = gamma[o] / std::sqrt(var[o] + cfg.eps);
-        bias[o] = beta[o] - mean[o] * scale[o];
+        bias[o] = ((own ? own[o] : 0.f) - mean[o]) * scale[o] + beta[o];
       }
       size_t taps = size_t(g.wei[2]) * g.wei[3];
       if (cfg.deconv) {  // C×O×k×k
