@@ -1,7 +1,8 @@
 """CPU throughput of SimplePoseNet: the CPU fast path against PyTorch, measured side by side.
 
     python bench/speed.py [--tasks infer,train] [--contenders fast,torch,onnx] [--rounds 7] [--warmup 2]
-                          [--num_layers 50] [--batch 8] [--height 256 --width 192] [--mode GRAPH|PYNATIVE]
+                          [--num_layers 50] [--deconv_filters 256] [--batch 8] [--height 256 --width 192]
+                          [--mode GRAPH|PYNATIVE]
                           [--torch_path SITE_PACKAGES] [--peak_gflops G] [--threads N]
 
 Contenders: ``fast`` (this project, ``MODEL.FAST_CPU True``: the oneDNN operators where they build, else
@@ -18,8 +19,7 @@ PyTorch: forward, the same loss, backward, ``torch.optim.Adam``. All contenders 
 same weights and the same random batch; after ``--warmup`` untimed calls each (the first compiles),
 their calls alternate for ``--rounds`` rounds, so the load of other jobs on the machine falls on all
 alike. Prints per contender the median images/s, seconds per batch, GFLOP/s and the fraction of
-``--peak_gflops``, and per task the median of the per-round ratios fast / other (> 1: faster than the other;
-PyTorch). GFLOP counts the convolutions' multiply-adds (×2) of a forward pass; a training step
+``--peak_gflops``, and per task the median of the per-round ratios fast / other (> 1: the fast path is faster). GFLOP counts the convolutions' multiply-adds (×2) of a forward pass; a training step
 counts three times that (forward, input gradient, weight gradient).
 """
 import argparse
@@ -60,6 +60,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=7, help="timed calls of each contender, alternating")
     parser.add_argument("--warmup", type=int, default=2, help="untimed calls of each first (the first compiles)")
     parser.add_argument("--num_layers", type=int, default=50, choices=(18, 34, 50, 101, 152))
+    parser.add_argument("--deconv_filters", type=int, default=256, help="channels of each deconvolution (demo: 128)")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--height", type=int, default=256)
     parser.add_argument("--width", type=int, default=192)
@@ -114,7 +115,7 @@ def forward_flops(net: PoseResNet, height: int, width: int) -> float:
 # The PyTorch PoseResNet (the Microsoft reference's architecture, this project's parameter names)
 
 
-def torch_pose_resnet(torch: Any, num_layers: int) -> Any:
+def torch_pose_resnet(torch: Any, num_layers: int, deconv_filters: int = DECONV_FILTERS[0]) -> Any:
     """A PyTorch PoseResNet of the same architecture and parameter names as :class:`PoseResNet`."""
     tnn = torch.nn
     bottleneck = num_layers >= 50
@@ -173,7 +174,7 @@ def torch_pose_resnet(torch: Any, num_layers: int) -> Any:
                     cin = planes * expansion
                 setattr(self, f"layer{i}", tnn.Sequential(*layer))
             head = []
-            for filters, kernel in zip(DECONV_FILTERS, DECONV_KERNELS):
+            for filters, kernel in zip((deconv_filters,) * 3, DECONV_KERNELS):
                 assert kernel == 4, "the bench's PyTorch head has kernel-4 deconvolutions"
                 head.append(DeconvBlock(cin, filters))
                 cin = filters
@@ -285,19 +286,19 @@ def measure(args: argparse.Namespace, task: str, contenders: Sequence[str], torc
     batch = {"images": rng.standard_normal((args.batch, 3, args.height, args.width)).astype(np.float32),
              "target": rng.uniform(0, 1, (args.batch, NUM_JOINTS, args.height // 4, args.width // 4)).astype(np.float32),
              "weight": np.ones((args.batch, NUM_JOINTS, 1), np.float32)}
-    reference = PoseResNet(args.num_layers, NUM_JOINTS, DECONV_FILTERS, DECONV_KERNELS, fast=False)
+    reference = PoseResNet(args.num_layers, NUM_JOINTS, (args.deconv_filters,) * 3, DECONV_KERNELS, fast=False)
     calls: Dict[str, Callable] = {}
     paths = {"fast": True, "im2col": "im2col", "stock": False}
     for name in contenders:
         if name == "torch":
-            torch_net = torch_pose_resnet(torch, args.num_layers)
+            torch_net = torch_pose_resnet(torch, args.num_layers, args.deconv_filters)
             copy_weights_to_torch(torch, reference, torch_net)
             calls[name] = torch_call(torch, torch_net, task, batch)
         elif name == "onnx":
             if task == "infer":
                 calls[name] = onnx_call(reference, batch, folder, args.threads)
         else:
-            net = PoseResNet(args.num_layers, NUM_JOINTS, DECONV_FILTERS, DECONV_KERNELS, fast=paths[name])
+            net = PoseResNet(args.num_layers, NUM_JOINTS, (args.deconv_filters,) * 3, DECONV_KERNELS, fast=paths[name])
             for source, target in zip(reference.get_parameters(), net.get_parameters()):
                 target.set_data(source.data.copy())
             calls[name] = project_call(net, task, batch)
@@ -343,7 +344,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         torch.manual_seed(args.seed)
         if args.threads:
             torch.set_num_threads(args.threads)
-    flops = forward_flops(PoseResNet(args.num_layers, NUM_JOINTS, DECONV_FILTERS, DECONV_KERNELS),
+    flops = forward_flops(PoseResNet(args.num_layers, NUM_JOINTS, (args.deconv_filters,) * 3, DECONV_KERNELS),
                           args.height, args.width)
     versions = f"MindSpore {ms.__version__}" + (f", PyTorch {torch.__version__}" if torch is not None else "")
     print(f"SimplePoseNet ResNet-{args.num_layers}, input {args.batch}x3x{args.height}x{args.width}, {args.mode} mode, "

@@ -71,7 +71,8 @@ def cpu_path(fast: Union[bool, str]) -> str:
     if value in ("false", STOCK):
         return STOCK
     if value == IM2COL:
-        _announce(logging.INFO, "CPU convolutions: the im2col path (MODEL.FAST_CPU im2col)")
+        if not _ANNOUNCED:  # (after a fallback to im2col, the layers are built with "im2col": said already)
+            _announce(logging.INFO, "CPU convolutions: the im2col path (MODEL.FAST_CPU im2col)")
         return IM2COL
     if value not in ("true", ONEDNN):
         raise ConfigError(f"MODEL.FAST_CPU must be True, False, onednn or im2col, got {fast!r}")
