@@ -167,6 +167,9 @@ class Conv2d(_FastForward, nn.Conv2d):
         self.weight_numel = int(np.prod(self.weight.shape))
         self.onednn = self.path == ONEDNN and self.kernel_hw[0] == self.kernel_hw[1] and self.stride_hw[0] == self.stride_hw[1]
         self.fast = self.onednn or (self.path != STOCK and (self.kernel_hw != (1, 1) or self.stride_hw != (1, 1)))
+        # a 1×1, stride-1 convolution in NCHW is already a fast matrix product: in training (NCHW between
+        # layers) MindSpore's was 7 % faster over a ResNet-50 step than oneDNN's, which reorders to NHWC and back
+        self.stock_in_training = self.kernel_hw == (1, 1) and self.stride_hw == (1, 1)
         if self.onednn:
             self.dnn = _onednn_ops().ConvOps(onednn.library_path(), out_channels, self.kernel_hw[0], self.stride_hw[0],
                                              self.padding_hw[0], has_bias=has_bias)
@@ -186,6 +189,8 @@ class Conv2d(_FastForward, nn.Conv2d):
 
     def construct(self, x: Tensor) -> Tensor:
         if self.onednn:
+            if self.training and self.stock_in_training:
+                return super().construct(x)
             if self.training or not self.dnn.nhwc_inside:  # differentiable, NCHW
                 return self.dnn.train_forward(x, self.weight, self.bias)
             return self.dnn.infer(x, self.weight, self.bias)  # inference inside a network (the last layer)
