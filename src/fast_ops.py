@@ -320,9 +320,9 @@ def _conv_bn(conv: Union[Conv2d, "Conv2dTranspose"], bn: nn.BatchNorm2d, x: Tens
     return ops.bias_add(out, bn.beta - bn.moving_mean * scale)
 
 
-class MaxPool2d(nn.Cell):
-    """Max-pooling with symmetric zero padding (PyTorch's): stock, or, in inference inside a network on
-    the oneDNN path (:func:`use_nhwc_inside`), oneDNN's on NHWC activations.
+class MaxPool2d(nn.MaxPool2d):
+    """``nn.MaxPool2d`` with symmetric zero padding (PyTorch's); in inference inside a network on the
+    oneDNN path (:func:`use_nhwc_inside`), oneDNN's on NHWC activations.
 
     Inputs:
         - **x** (Tensor) - N×C×H×W float32 (N×H×W×C in inference on the oneDNN path).
@@ -331,22 +331,21 @@ class MaxPool2d(nn.Cell):
         Tensor of shape N×C×Ho×Wo (N×Ho×Wo×C), ``Ho = (H + 2·padding − kernel) // stride + 1``.
     """
 
-    def __init__(self, kernel_size: int, stride: int, padding: int, fast: Union[bool, str] = False) -> None:
-        super().__init__()
-        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
-        self.path = cpu_path(fast)
-        self.pool = nn.MaxPool2d(kernel_size=kernel_size, stride=stride, pad_mode="pad", padding=padding)
+    def __init__(self, kernel_size: int, stride: int, padding: int) -> None:
+        super().__init__(kernel_size=kernel_size, stride=stride, pad_mode="pad", padding=padding)
+        self.pool_size, self.pool_stride, self.pool_padding = kernel_size, stride, padding
         self.nhwc = False
 
     def set_nhwc(self) -> None:
         """In inference, takes and returns N×H×W×C activations, pooled by oneDNN."""
-        self.dnn = _onednn_ops().MaxPoolOps(onednn.library_path(), self.kernel_size, self.stride, self.padding)
+        self.dnn = _onednn_ops().MaxPoolOps(onednn.library_path(), self.pool_size, self.pool_stride,
+                                            self.pool_padding)
         self.nhwc = True
 
     def construct(self, x: Tensor) -> Tensor:
         if self.nhwc and not self.training:
             return self.dnn(x)
-        return self.pool(x)
+        return super().construct(x)
 
 
 def use_nhwc_inside(net: nn.Cell, first: nn.Cell, last: nn.Cell) -> None:

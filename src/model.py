@@ -193,7 +193,7 @@ class PoseResNet(nn.Cell):
         self.bn1 = batch_norm(64, fast)
         self.relu = nn.ReLU()
         # PyTorch semantics: padding 1 on both sides ('same' would shift the windows)
-        self.maxpool = MaxPool2d(kernel_size=3, stride=2, padding=1, fast=fast)
+        self.maxpool = MaxPool2d(kernel_size=3, stride=2, padding=1)
         self.layer1 = _make_layer(block, 64, 64, blocks[0], 1, fast)
         self.layer2 = _make_layer(block, 64 * block.expansion, 128, blocks[1], 2, fast)
         self.layer3 = _make_layer(block, 128 * block.expansion, 256, blocks[2], 2, fast)
