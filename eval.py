@@ -10,12 +10,12 @@ import logging
 import sys
 from typing import Optional, Sequence
 
-from src.checkpoint import require_model_file
+from src.training.checkpoint import require_model_file
 from src.dataset import keypoint_dataset
 from src.evaluate.coco_eval import evaluate_and_report, results_dir
-from src.evaluate.runner import run_inference
+from src.inference.runner import run_inference
 from src.model import get_pose_net
-from src.model_utils.cli import run_cli, setup_logging
+from src.utils.cli import run_cli, setup_logging
 from src.model_utils.config import get_config
 from src.model_utils.device_adapter import get_device_id, init_context
 from src.model_utils.modelarts import eval_post_process, eval_pre_process

@@ -10,7 +10,7 @@ operators whatever ``MODEL.FAST_CPU`` says: the exported graph must run on any b
 AIR needs an Ascend device and is deprecated in MindSpore 2.10 (MINDIR is the format
 MindSpore Lite reads). ONNX needs the ``onnx`` package; the padded max-pool is
 spelled with exportable operators and the file is repaired after MindSpore's export so
-that onnxruntime runs it (see ``src/onnx_fix.py``).
+that onnxruntime runs it (see ``src/deploy/onnx_fix.py``).
 """
 import logging
 import os
@@ -21,15 +21,15 @@ from typing import Any, Optional, Sequence
 import mindspore as ms
 import numpy as np
 
-from src.checkpoint import require_model_file
+from src.training.checkpoint import require_model_file
 from src.model import get_pose_net
 from src.errors import UserError
-from src.model_utils.cli import run_cli, setup_logging
+from src.utils.cli import run_cli, setup_logging
 from src.model_utils.config import get_config
 from src.model_utils.device_adapter import get_device_id, init_context
 from src.model_utils.modelarts import export_pre_process
 from src.model_utils.moxing_adapter import moxing_wrapper
-from src.onnx_fix import fix_conv_transpose, import_onnx, replace_padded_max_pools
+from src.deploy.onnx_fix import fix_conv_transpose, import_onnx, replace_padded_max_pools
 
 logger = logging.getLogger("export")
 
@@ -51,7 +51,7 @@ def export_input(cfg: Any) -> ms.Tensor:
 
 
 def repair_onnx(path: str) -> None:
-    """Makes MindSpore's ONNX file loadable by onnxruntime (see ``src/onnx_fix.py``), in place."""
+    """Makes MindSpore's ONNX file loadable by onnxruntime (see ``src/deploy/onnx_fix.py``), in place."""
     onnx = import_onnx()
     model = onnx.load(path)
     fixed = fix_conv_transpose(model)

@@ -19,13 +19,13 @@ from typing import List, Optional, Sequence
 import cv2
 import numpy as np
 
-from src.checkpoint import require_model_file
+from src.training.checkpoint import require_model_file
 from src.constants import RESULTS_FILE
-from src.infer_image import (boxes_for_images, draw_people, image_id_of, list_images, predict_people,
+from src.inference.images import (boxes_for_images, draw_people, image_id_of, list_images, predict_people,
                              results_entries)
 from src.model import get_pose_net
 from src.errors import UserError
-from src.model_utils.cli import run_cli, setup_logging
+from src.utils.cli import run_cli, setup_logging
 from src.model_utils.config import get_config
 from src.model_utils.device_adapter import get_device_id, init_context
 from src.utils.image import read_image

@@ -18,10 +18,10 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from src import infer_files
+from src.deploy import bin_files
 from src.evaluate import coco_eval
 from src.evaluate.coco_eval import evaluate_and_report
-from src.model_utils.cli import run_cli, setup_logging
+from src.utils.cli import run_cli, setup_logging
 from src.model_utils.config import get_config
 from src.predict import postprocess_outputs
 
@@ -40,7 +40,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     cfg = get_config(argv)
     setup_logging()
     pre_dir, post_dir = cfg.INFER.PRE_RESULT_PATH, cfg.INFER.POST_RESULT_PATH
-    info = infer_files.read_info(pre_dir)
+    info = bin_files.read_info(pre_dir)
     batch_size, flip = info["batch_size"], info["flip_test"]
     if flip != bool(cfg.TEST.FLIP_TEST):
         logger.warning("TEST.FLIP_TEST is %s but preprocess.py ran with %s: following the preprocessed data",
@@ -50,12 +50,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     preds, boxes, ids = [], [], []
     for index in range(info["num_batches"]):
-        meta = infer_files.read_meta(pre_dir, batch_size, index)
+        meta = bin_files.read_meta(pre_dir, batch_size, index)
         real = slice(0, meta.count)
-        output = infer_files.read_result(infer_files.result_path(post_dir, batch_size, index), shape)[real]
+        output = bin_files.read_result(bin_files.result_path(post_dir, batch_size, index), shape)[real]
         flipped = None
         if flip:
-            flipped = infer_files.read_result(infer_files.result_path(post_dir, batch_size, index, True),
+            flipped = bin_files.read_result(bin_files.result_path(post_dir, batch_size, index, True),
                                               shape)[real]
         batch_preds, batch_boxes = postprocess_outputs(cfg, output, meta.center[real], meta.scale[real],
                                                        meta.score[real], flipped)
@@ -63,11 +63,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         boxes.append(batch_boxes)
         ids.append(meta.image_id[real])
     if not preds:
-        raise infer_files.InferFilesError(f"{pre_dir} holds no batches; run preprocess.py on a data set with "
+        raise bin_files.InferFilesError(f"{pre_dir} holds no batches; run preprocess.py on a data set with "
                                           f"person boxes")
     preds, boxes, ids = np.concatenate(preds), np.concatenate(boxes), np.concatenate(ids)
     if len(preds) != info["num_samples"]:
-        raise infer_files.InferFilesError(f"the batch metadata count {len(preds)} boxes but preprocess.py "
+        raise bin_files.InferFilesError(f"the batch metadata count {len(preds)} boxes but preprocess.py "
                                           f"wrote {info['num_samples']}; run preprocess.py again")
     logger.info("%d boxes from %d batches of %d read from %s", len(preds), info["num_batches"], batch_size,
                 post_dir)

@@ -18,9 +18,9 @@ import sys
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from src.checkpoint import require_model_file
+from src.training.checkpoint import require_model_file
 from src.model import get_pose_net
-from src.model_utils.cli import UserError, run_cli, setup_logging
+from src.utils.cli import UserError, run_cli, setup_logging
 from src.model_utils.config import get_config
 from src.model_utils.device_adapter import get_device_id, init_context
 from src.tracking.draw import draw_tracks

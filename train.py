@@ -6,7 +6,7 @@ Builds, in order: context, distributed init, training records, resume point and 
 network, schedule, optimizer, training Cell, dataset, callbacks; then ``Model.train``.
 Checkpoints are written by rank 0 (every rank with ``TRAIN.SAVE_ALL_RANKS``) as
 ``simplepose-<epoch>_<step>.ckpt`` at epoch ends and every ``TRAIN.SAVE_STEPS`` steps; a run
-resumed from any of them continues exactly where it stopped (:mod:`src.steps`).
+resumed from any of them continues exactly where it stopped (:mod:`src.training.steps`).
 """
 import logging
 import os
@@ -18,20 +18,20 @@ from mindspore import nn
 from mindspore.amp import DynamicLossScaler
 from mindspore.train import Model
 
-from src.callbacks import DivergenceGuard, EpochEndHook, LossCsvLogger, StepRecord, TrainingDiverged, TrainLogger
-from src.checkpoint import CheckpointSaver, find_resume_checkpoint, restore_training_state, resume_step
+from src.training.callbacks import DivergenceGuard, EpochEndHook, LossCsvLogger, StepRecord, TrainingDiverged, TrainLogger
+from src.training.checkpoint import CheckpointSaver, find_resume_checkpoint, restore_training_state, resume_step
 from src.dataset import keypoint_pipeline, load_keypoint_records
-from src.lr_generator import get_lr
+from src.training.lr_generator import get_lr
 from src.model import get_pose_net
 from src.errors import UserError
-from src.model_utils.cli import run_cli, setup_logging
+from src.utils.cli import run_cli, setup_logging
 from src.model_utils.config import get_config
 from src.model_utils.device_adapter import get_device_id, get_device_num, get_rank_id, init_context
 from src.model_utils.modelarts import train_pre_process
 from src.model_utils.moxing_adapter import moxing_wrapper
 from src.network_define import JointsMSELoss, WithLossCell
-from src.steps import make_plan, steps_per_epoch
-from src.train_step import TrainStep
+from src.training.steps import make_plan, steps_per_epoch
+from src.training.train_step import TrainStep
 
 logger = logging.getLogger("train")
 

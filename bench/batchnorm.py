@@ -1,4 +1,4 @@
-"""Cost per training step of the CPU path's accurate BatchNorm backward (``src.fast_ops.BatchNorm2d``).
+"""Cost per training step of the CPU path's accurate BatchNorm backward (``src.network.fast_ops.BatchNorm2d``).
 
     python bench/batchnorm.py [--nets r50,demo] [--rounds 7] [--warmup 2] [--mode GRAPH|PYNATIVE]
 
@@ -25,7 +25,7 @@ import numpy as np
 from mindspore import Tensor, nn
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from src.fast_ops import BatchNorm2d  # noqa: E402  pylint: disable=wrong-import-position
+from src.network.fast_ops import BatchNorm2d  # noqa: E402  pylint: disable=wrong-import-position
 from src.model import PoseResNet  # noqa: E402  pylint: disable=wrong-import-position
 from src.network_define import JointsMSELoss, WithLossCell  # noqa: E402  pylint: disable=wrong-import-position
 

@@ -2,9 +2,9 @@
 
     python bench/checkpoint_cost.py [--num_layers 50] [--height 256 --width 192] [--repeat 5] [--dir DIR]
 
-Builds the training Cell ``train.py`` builds on the CPU (network, Adam, :class:`src.train_step.TrainStep`),
+Builds the training Cell ``train.py`` builds on the CPU (network, Adam, :class:`src.training.train_step.TrainStep`),
 runs one step so every state is allocated, then writes the checkpoint ``train.py`` writes
-(:class:`src.checkpoint.CheckpointSaver`) ``--repeat`` times and prints the median seconds and the size.
+(:class:`src.training.checkpoint.CheckpointSaver`) ``--repeat`` times and prints the median seconds and the size.
 Also times one read of the step record (the callbacks' per-call cost). ``--dir`` is where the files go
 (default: a temporary folder on the same disk as the repository's ``/tmp``).
 """
@@ -21,10 +21,10 @@ import numpy as np
 from mindspore import nn
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from src.checkpoint import CheckpointSaver  # noqa: E402  pylint: disable=wrong-import-position
+from src.training.checkpoint import CheckpointSaver  # noqa: E402  pylint: disable=wrong-import-position
 from src.model_utils.config import get_config  # noqa: E402  pylint: disable=wrong-import-position
 from src.model import get_pose_net  # noqa: E402  pylint: disable=wrong-import-position
-from src.steps import make_plan  # noqa: E402  pylint: disable=wrong-import-position
+from src.training.steps import make_plan  # noqa: E402  pylint: disable=wrong-import-position
 from train import build_train_network  # noqa: E402  pylint: disable=wrong-import-position
 
 

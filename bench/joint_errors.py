@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from src.constants import COCO_KEYPOINT_NAMES, PIXEL_STD  # noqa: E402  pylint: disable=wrong-import-position
 from src.evaluate.coco_eval import default_ann_file  # noqa: E402  pylint: disable=wrong-import-position
 from src.errors import UserError  # noqa: E402  pylint: disable=wrong-import-position
-from src.model_utils.cli import run_cli  # noqa: E402  pylint: disable=wrong-import-position
+from src.utils.cli import run_cli  # noqa: E402  pylint: disable=wrong-import-position
 from src.model_utils.config import get_config  # noqa: E402  pylint: disable=wrong-import-position
 from src.utils.nms import oks_iou  # noqa: E402  pylint: disable=wrong-import-position
 from src.utils.transform import box_to_center_scale  # noqa: E402  pylint: disable=wrong-import-position

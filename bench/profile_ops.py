@@ -26,7 +26,7 @@ from mindspore import Tensor, nn
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from src.model import PoseResNet  # noqa: E402  pylint: disable=wrong-import-position
 from src.network_define import JointsMSELoss, WithLossCell  # noqa: E402  pylint: disable=wrong-import-position
-from src.train_step import TrainStep  # noqa: E402  pylint: disable=wrong-import-position
+from src.training.train_step import TrainStep  # noqa: E402  pylint: disable=wrong-import-position
 
 NUM_JOINTS = 17
 #: kind of work -> MindSpore CPU operator types (anything else counts as "other")

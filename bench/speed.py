@@ -31,10 +31,10 @@ import numpy as np
 from mindspore import Tensor, nn
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from src.fast_ops import Conv2dTranspose  # noqa: E402  pylint: disable=wrong-import-position
+from src.network.fast_ops import Conv2dTranspose  # noqa: E402  pylint: disable=wrong-import-position
 from src.model import BN_EPS, PoseResNet  # noqa: E402  pylint: disable=wrong-import-position
 from src.network_define import JointsMSELoss, WithLossCell  # noqa: E402  pylint: disable=wrong-import-position
-from src.train_step import TrainStep  # noqa: E402  pylint: disable=wrong-import-position
+from src.training.train_step import TrainStep  # noqa: E402  pylint: disable=wrong-import-position
 
 NUM_JOINTS = 17
 DECONV_FILTERS, DECONV_KERNELS = (256, 256, 256), (4, 4, 4)

@@ -12,7 +12,7 @@ its 3×3 convolution; PyTorch's ``output_padding`` semantics for the transposed 
 On ``device_target`` CPU the convolutions with a kernel > 1 or a stride and the deconvolutions run as
 matrix products, inference folds BatchNorm into the kernels where that pays, and training's
 BatchNorm backward centres its upstream gradient to keep γ's gradient accurate (see
-:mod:`src.fast_ops`), with the same parameters; ``fast_cpu=False`` (or ``MODEL.FAST_CPU: False``)
+:mod:`src.network.fast_ops`), with the same parameters; ``fast_cpu=False`` (or ``MODEL.FAST_CPU: False``)
 keeps MindSpore's stock operators, as exported graphs need.
 
 Symbols: N batch, J joints, H×W input size (heatmaps are H/4 × W/4).
@@ -28,8 +28,8 @@ from mindspore import Tensor, nn
 from mindspore.common.initializer import HeNormal, Normal, initializer
 
 from src.errors import CheckpointMismatchError, ConfigError, shown_path
-from src.fast_ops import BatchNorm2d, Conv2d, Conv2dTranspose, conv_bn
-from src.model_shape import (DECONV_PADDING, RESNET_LAYERS, ConfigSizeError,  # noqa: F401 (ConfigSizeError: public here)
+from src.network.fast_ops import BatchNorm2d, Conv2d, Conv2dTranspose, conv_bn
+from src.network.shape import (DECONV_PADDING, RESNET_LAYERS, ConfigSizeError,  # noqa: F401 (ConfigSizeError: public here)
                              check_sizes, mismatch_report)
 
 logger = logging.getLogger(__name__)
@@ -165,7 +165,7 @@ class PoseResNet(nn.Cell):
         deconv_kernels: kernel of each deconvolution layer (2, 3 or 4).
         deconv_with_bias: give the deconvolutions a bias.
         final_kernel: kernel of the final convolution (1, or 3 with padding 1).
-        fast: use the CPU formulations of :mod:`src.fast_ops` (same parameters).
+        fast: use the CPU formulations of :mod:`src.network.fast_ops` (same parameters).
 
     Inputs:
         - **x** (Tensor) - N×3×H×W, normalised float32; H and W multiples of 32.
@@ -259,7 +259,7 @@ def load_parameters(params: Sequence[ms.Parameter], checkpoint: Dict[str, Any], 
 
     Raises:
         CheckpointMismatchError: with counts and examples of the missing and mis-shaped parameters
-            (:func:`src.model_shape.mismatch_report`).
+            (:func:`src.network.shape.mismatch_report`).
     """
     problems = mismatch_report({p.name: tuple(p.shape) for p in params},
                                {name: tuple(value.shape) for name, value in checkpoint.items()})

@@ -1,4 +1,4 @@
-"""Network outputs to evaluation rows: the flip merge, decoding (:mod:`src.codec`), box rows.
+"""Network outputs to evaluation rows: the flip merge, decoding (:mod:`src.data.codec`), box rows.
 
 Symbols: N people (a batch of person crops), J joints, H×W heatmap size.
 Heatmap space is the grid of a heatmap (``x`` in ``[0, W)``, ``y`` in ``[0, H)``);
@@ -13,14 +13,14 @@ from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
 
-from src.codec import HeatmapCodec, get_max_preds, refine_preds  # noqa: F401 (the original's names, here)
+from src.data.codec import HeatmapCodec, get_max_preds, refine_preds  # noqa: F401 (the original's names, here)
 from src.constants import FLIP_PAIRS, PIXEL_STD
 from src.utils.transform import flip_back
 
 
 def get_final_preds(config: Any, batch_heatmaps: np.ndarray, center: np.ndarray,
                     scale: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """Keypoints in image space from a batch of heatmaps: :meth:`src.codec.HeatmapCodec.decode` of the
+    """Keypoints in image space from a batch of heatmaps: :meth:`src.data.codec.HeatmapCodec.decode` of the
     configuration's codec (the original's name and arguments).
 
     Args:

@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from src.constants import COCO_KEYPOINT_NAMES, COCO_SKELETON, NUM_COCO_JOINTS
-from src.model_utils.cli import run_cli, setup_logging, tool_parser
+from src.utils.cli import run_cli, setup_logging, tool_parser
 from src.synth.labels import annotate, detector_boxes
 from src.synth.render import clutter, draw_occluder, render_person, texture
 

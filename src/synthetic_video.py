@@ -29,7 +29,7 @@ from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from src.model_utils.cli import run_cli, setup_logging, tool_parser
+from src.utils.cli import run_cli, setup_logging, tool_parser
 from src.synth.body import build_body, sample_body_params
 from src.synth.labels import annotate_people, detector_boxes
 from src.synth.render import clutter, draw_occluder, draw_person, sample_look, texture

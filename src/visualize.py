@@ -19,7 +19,7 @@ import numpy as np
 
 from src.constants import COCO_KEYPOINT_NAMES, COCO_SKELETON
 from src.errors import DatasetFormatError, DrawingError, ImageReadError, shown_path
-from src.model_utils.cli import run_cli, setup_logging, tool_parser
+from src.utils.cli import run_cli, setup_logging, tool_parser
 from src.utils.image import imread_bgr
 
 logger = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from src.constants import COCO_SIGMAS
 from src.utils.transform import affine_transform, get_affine_transform
 
 
-# ----------------------------------------------------------------------------- heatmap targets (src/codec.py)
+# ----------------------------------------------------------------------------- heatmap targets (src/data/codec.py)
 
 def loop_gaussian_targets(joints: np.ndarray, joints_vis: np.ndarray, image_size: Sequence[int],
                           heatmap_size: Sequence[int], sigma: float) -> Tuple[np.ndarray, np.ndarray]:
@@ -49,7 +49,7 @@ def loop_gaussian_targets(joints: np.ndarray, joints_vis: np.ndarray, image_size
     return target, target_weight
 
 
-# ----------------------------------------------------------------------------- decoding (src/codec.py, src/predict.py)
+# ----------------------------------------------------------------------------- decoding (src/data/codec.py, src/predict.py)
 
 def hard_heatmaps(rng: np.random.Generator, n: int = 6, j: int = 17, h: int = 10, w: int = 8) -> np.ndarray:
     """N×J×H×W float32 maps for the parity tests of decoding: random maps (rows 6 and on) plus the awkward
@@ -199,7 +199,7 @@ def loop_joints_mse(output: np.ndarray, target: np.ndarray, weight: np.ndarray, 
     return loss / joints
 
 
-# ----------------------------------------------------------------------------- PyTorch layer semantics (src/model.py, src/fast_ops.py)
+# ----------------------------------------------------------------------------- PyTorch layer semantics (src/model.py, src/network/fast_ops.py)
 
 def loop_conv_transpose(x: np.ndarray, w: np.ndarray, stride: int, padding: int, output_padding: int) -> np.ndarray:
     """PyTorch's ConvTranspose2d: scatter each input pixel times the kernel, crop ``padding`` at the
@@ -272,7 +272,7 @@ def small_pose_net_gradients(case: Dict[str, np.ndarray], eps: float) -> Tuple[f
     return float(loss), grads
 
 
-# ----------------------------------------------------------------------------- person records (src/coco_records.py)
+# ----------------------------------------------------------------------------- person records (src/data/coco_records.py)
 
 def loop_gt_records(ann_file: str) -> List[Tuple[Dict[str, Any], List[float]]]:
     """The reference's ``_load_coco_keypoint_annotation_kernal`` filter: ``(annotation, clipped [x, y, w, h])``

@@ -9,7 +9,7 @@ import mindspore as ms
 import numpy as np
 import pytest
 
-from src.model_utils.cli import run_cli
+from src.utils.cli import run_cli
 from src import convert
 from src.convert import ConversionError, TorchMissingError, check_shapes, convert_state_dict, network_shapes
 from src.model import get_pose_net

@@ -1,5 +1,5 @@
 """The training and evaluation data (src/dataset.py): crops, augmentation, sharding, bad input, the MindSpore
-pipeline. The targets are src/codec.py's (test_codec.py), the records src/coco_records.py's (test_coco_records.py)."""
+pipeline. The targets are src/data/codec.py's (test_codec.py), the records src/data/coco_records.py's (test_coco_records.py)."""
 import os
 import shutil
 from collections import Counter
@@ -8,11 +8,11 @@ import cv2
 import numpy as np
 import pytest
 
-from src.coco_records import detection_records, ground_truth_records
+from src.data.coco_records import detection_records, ground_truth_records
 from src.constants import IMAGENET_MEAN, IMAGENET_STD, PIXEL_STD
 from src.dataset import (DatasetFormatError, DatasetNotFoundError, ImageReadError, KeypointDatasetGenerator,
                          keypoint_dataset)
-from src.sampler import encode_index
+from src.data.sampler import encode_index
 from src.model_utils.config import get_config
 from src.utils.transform import affine_transform, box_to_center_scale, get_affine_transform
 
@@ -235,7 +235,7 @@ def test_corrupt_image_is_skipped_and_counted_in_training(dataset_copy, caplog):
     dataset, gen = keypoint_dataset(cfg, train_mode=True, num_parallel_workers=2)
     rows = sum(len(b[0]) for b in dataset.create_tuple_iterator(output_numpy=True, num_epochs=1))
     assert rows == len(gen) // 2 * 2
-    with caplog.at_level("WARNING", logger="src.skipped_images"):
+    with caplog.at_level("WARNING", logger="src.data.skipped_images"):
         skipped = gen.report_skipped_images()
     assert len(skipped) >= n_bad and set(skipped) == {bad}
     assert f"{len(skipped)} unreadable training images" in caplog.text and bad in caplog.text

@@ -1,5 +1,5 @@
 """infer.py: the same keypoints as eval.py for a box, the whole image without one, pictures, one-line errors.
-Its boxes and image lists (src/infer_image.py): test_infer_image.py."""
+Its boxes and image lists (src/inference/images.py): test_infer_image.py."""
 import json
 import os
 
@@ -11,10 +11,10 @@ import pytest
 import infer
 from src.dataset import keypoint_dataset
 from src.evaluate.coco_eval import rescore
-from src.evaluate.runner import run_inference
-from src.infer_image import predict_people
+from src.inference.runner import run_inference
+from src.inference.images import predict_people
 from src.model import get_pose_net
-from src.model_utils.cli import run_cli
+from src.utils.cli import run_cli
 from src.model_utils.config import get_config
 from tests.helpers import TINY_CONFIG, run_script
 

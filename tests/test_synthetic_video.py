@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from src.model_utils.cli import run_cli
+from src.utils.cli import run_cli
 from src.synthetic_video import main, render_sequence
 
 

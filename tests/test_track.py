@@ -9,7 +9,7 @@ import pytest
 
 import track
 from src.evaluate.coco_eval import rescore
-from src.model_utils.cli import run_cli
+from src.utils.cli import run_cli
 from src.tracking.video import VideoWriter
 from tests.helpers import TINY_CONFIG
 

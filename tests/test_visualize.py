@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from src.errors import DrawingError, ImageReadError
-from src.model_utils.cli import run_cli
+from src.utils.cli import run_cli
 from src.visualize import (CENTRE_COLOUR, LEFT_COLOUR, RIGHT_COLOUR, draw_results, draw_skeleton, limb_colour,
                            main, tile)
 

@@ -20,7 +20,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 import yaml
 
 from src.errors import ConfigError, shown_path
-from src.model_utils.cli import program_name, summary
+from src.utils.cli import program_name, summary
 from src.model_utils.config_rules import RULES, check_rules
 
 logger = logging.getLogger(__name__)
@@ -252,7 +252,7 @@ def _choice_problems(flat: Dict[str, Any], choices: Dict[str, Any], labels: Dict
 def format_help(values: Dict[str, Any], helps: Dict[str, Any], choices: Dict[str, Any],
                 prog: str = "python <script>.py", description: str = "") -> str:
     """The ``--help`` text: the usage line, ``description``, and every key with its default, help and
-    allowed values (the shape of the tools' argparse help, see :mod:`src.model_utils.cli`)."""
+    allowed values (the shape of the tools' argparse help, see :mod:`src.utils.cli`)."""
     flat_help, flat_choices = _flatten(helps), _flatten(choices)
     lines = [f"usage: {prog} [--config_path FILE] [--key value ...] [--SECTION.KEY value ...]", ""]
     if description:

@@ -12,7 +12,7 @@ compatibility with the original configuration and read by nothing (``TEST.BBOX_T
 """
 from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
-from src.model_shape import DECONV_PADDING, ConfigSizeError, check_sizes
+from src.network.shape import DECONV_PADDING, ConfigSizeError, check_sizes
 
 
 class Rule(NamedTuple):

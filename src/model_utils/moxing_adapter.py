@@ -29,7 +29,7 @@ from typing import Any, Callable, Optional
 from urllib.parse import unquote, urlparse
 
 from src.errors import MoxingUnavailableError, SyncError, SyncTimeoutError
-from src.model_utils.cli import setup_logging
+from src.utils.cli import setup_logging
 from src.model_utils.local_adapter import get_device_id, get_device_num, get_job_id, get_rank_id
 from src.model_utils.profiling import profiling
 

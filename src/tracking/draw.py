@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from src.errors import DrawingError, ImageReadError, shown_path
-from src.model_utils.cli import run_cli, setup_logging, tool_parser
+from src.utils.cli import run_cli, setup_logging, tool_parser
 from src.tracking.metrics import as_poses
 from src.utils.image import imread_bgr
 from src.visualize import draw_skeleton

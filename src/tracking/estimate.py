@@ -4,7 +4,7 @@ from typing import Any
 import numpy as np
 
 from src.constants import PIXEL_STD
-from src.infer_image import predict_people
+from src.inference.images import predict_people
 from src.tracking.tracker import Estimator
 from src.utils.transform import box_to_center_scale
 
@@ -23,7 +23,7 @@ def padded_count(count: int, batch_size: int) -> int:
 
 
 def network_estimator(cfg: Any, net: Any) -> Estimator:
-    """Poses of a frame's boxes by :func:`src.infer_image.predict_people` (the evaluation's crop, flip
+    """Poses of a frame's boxes by :func:`src.inference.images.predict_people` (the evaluation's crop, flip
     test, decoding and rescoring), with the evaluation's person areas ``prod(scale * PIXEL_STD)``.
     The boxes are padded (with copies of the first) to :func:`padded_count` and the copies dropped."""
     image_size = [int(v) for v in cfg.MODEL.IMAGE_SIZE]

@@ -21,7 +21,7 @@ import os
 import sys
 from typing import Dict, Optional, Sequence
 
-from src.model_utils.cli import run_cli, setup_logging, tool_parser
+from src.utils.cli import run_cli, setup_logging, tool_parser
 from src.tracking.metrics import (TrackingFilesError, tracked_by_frame, keypoint_ap, load_ground_truth,
                                   load_tracks, mot_accumulator, mot_summary)
 

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from src.errors import BoxesError, VideoError
-from src.infer_image import boxes_for_images, image_id_of, list_images, load_detections
+from src.inference.images import boxes_for_images, image_id_of, list_images, load_detections
 from src.utils.image import read_image
 
 logger = logging.getLogger(__name__)

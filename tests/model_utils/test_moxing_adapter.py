@@ -9,7 +9,7 @@ import pytest
 
 from src.errors import UserError
 from src.model_utils import moxing_adapter
-from src.model_utils.cli import run_cli
+from src.utils.cli import run_cli
 from src.model_utils.config import get_config
 from src.model_utils.modelarts import CODE_DIR as REPO
 from src.model_utils.moxing_adapter import (MoxingUnavailableError, SyncError, SyncTimeoutError, copy_path,

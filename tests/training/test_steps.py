@@ -1,8 +1,8 @@
-"""Step arithmetic (src/steps.py): steps per epoch, sink sizes, the plan of a run and where it resumes.
+"""Step arithmetic (src/training/steps.py): steps per epoch, sink sizes, the plan of a run and where it resumes.
 The callbacks that follow the plan: test_callbacks.py."""
 import pytest
 
-from src.steps import chunk_steps, largest_divisor, make_plan, steps_per_epoch
+from src.training.steps import chunk_steps, largest_divisor, make_plan, steps_per_epoch
 
 
 @pytest.mark.parametrize("records,batch,group,expected", [(100, 8, 1, 12), (100, 8, 3, 4), (7, 8, 1, 0),

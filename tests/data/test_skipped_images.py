@@ -1,4 +1,4 @@
-"""The log of unreadable training images (src/skipped_images.py): shared by forked workers, reported per epoch."""
+"""The log of unreadable training images (src/data/skipped_images.py): shared by forked workers, reported per epoch."""
 import gc
 import logging
 import multiprocessing
@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from src.skipped_images import SkippedImageLog
+from src.data.skipped_images import SkippedImageLog
 
 
 def _note_in_a_child(log: SkippedImageLog, names) -> None:
@@ -26,7 +26,7 @@ def test_skips_noted_by_forked_workers_are_reported_once_by_the_main_process(cap
         worker.join(timeout=60)
         assert worker.exitcode == 0
     assert os.path.isfile(log.path)          # a worker's exit does not remove the main process's file
-    with caplog.at_level(logging.WARNING, logger="src.skipped_images"):
+    with caplog.at_level(logging.WARNING, logger="src.data.skipped_images"):
         skipped = log.report()
     assert sorted(skipped) == ["a.jpg", "b.jpg", "b.jpg", "c.jpg"]
     assert "4 unreadable training images were skipped and replaced this epoch: a.jpg, b.jpg, c.jpg" in caplog.text
@@ -39,7 +39,7 @@ def test_report_without_reset_keeps_the_list_and_long_lists_are_shortened(caplog
     names = [f"{i:03d}.jpg" for i in range(25)]
     for name in names:
         log.note(name)
-    with caplog.at_level(logging.WARNING, logger="src.skipped_images"):
+    with caplog.at_level(logging.WARNING, logger="src.data.skipped_images"):
         assert log.report(reset=False) == names
         assert log.report() == names
     assert "25 unreadable training images" in caplog.records[-1].getMessage()

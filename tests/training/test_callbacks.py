@@ -1,4 +1,4 @@
-"""The training callbacks (src/callbacks.py, and src/checkpoint.py's saver) as MindSpore calls them in dataset
+"""The training callbacks (src/training/callbacks.py, and src/training/checkpoint.py's saver) as MindSpore calls them in dataset
 sink mode: every step logged, written to the CSV and checked for divergence, checkpoints where due.
 
 On the CPU MindSpore calls step callbacks after every step even in sink mode, so a CPU run cannot
@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from mindspore import nn
 
-from src.callbacks import (DivergenceGuard, EpochEndHook, LossCsvLogger, Step, StepRecord, TrainingDiverged,
+from src.training.callbacks import (DivergenceGuard, EpochEndHook, LossCsvLogger, Step, StepRecord, TrainingDiverged,
                            TrainLogger)
-from src.checkpoint import CheckpointSaver, list_checkpoints
-from src.lr_generator import get_lr
-from src.steps import TrainPlan, make_plan
+from src.training.checkpoint import CheckpointSaver, list_checkpoints
+from src.training.lr_generator import get_lr
+from src.training.steps import TrainPlan, make_plan
 
 
 @pytest.mark.parametrize("loss", [float("nan"), float("inf")])
@@ -91,7 +91,7 @@ def test_sink_mode_callbacks_see_every_step(tmp_path, caplog):
                  EpochEndHook(plan, lambda: epoch_ends.append(int(device.global_step.asnumpy()[0]))),
                  LossCsvLogger(str(tmp_path / "loss_log.csv")),
                  CheckpointSaver(saver_net, str(tmp_path), plan, save_epoch=1, save_steps=8, keep_max=10)]
-    with caplog.at_level("INFO", logger="src.callbacks"):
+    with caplog.at_level("INFO", logger="src.training.callbacks"):
         run_sinks(plan, callbacks, device)
 
     rows = read_rows(tmp_path / "loss_log.csv")

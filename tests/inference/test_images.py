@@ -1,4 +1,4 @@
-"""Person boxes for infer.py (src/infer_image.py): from the command line, from a detection file, or the
+"""Person boxes for infer.py (src/inference/images.py): from the command line, from a detection file, or the
 whole image; image lists and ids. infer.py end to end: test_infer.py."""
 import json
 import os
@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from src.infer_image import BoxesError, boxes_for_images, image_id_of, list_images
+from src.inference.images import BoxesError, boxes_for_images, image_id_of, list_images
 
 
 def test_boxes_from_command_line_single_image(tmp_path):

@@ -1,4 +1,4 @@
-"""The ONNX repairs (src/onnx_fix.py): an exportable max-pool with the same values, and ConvTranspose nodes
+"""The ONNX repairs (src/deploy/onnx_fix.py): an exportable max-pool with the same values, and ConvTranspose nodes
 rewritten so that onnxruntime gives the shape and values MindSpore meant. export.py's ONNX files: test_export.py."""
 import sys
 
@@ -10,7 +10,7 @@ from mindspore import nn
 from src.errors import MissingDependencyError
 from src.model import get_pose_net
 from src.model_utils.config import get_config
-from src.onnx_fix import (ExportableMaxPool2d, OnnxFixError, fix_conv_transpose, import_onnx,
+from src.deploy.onnx_fix import (ExportableMaxPool2d, OnnxFixError, fix_conv_transpose, import_onnx,
                           mindspore_pads_to_onnx, replace_padded_max_pools, transpose_padding)
 from tests.helpers import TINY_CONFIG
 from tests.reference import loop_conv_transpose

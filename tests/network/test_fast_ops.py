@@ -1,4 +1,4 @@
-"""The CPU fast path (src/fast_ops.py): its convolutions and deconvolutions equal MindSpore's stock operators
+"""The CPU fast path (src/network/fast_ops.py): its convolutions and deconvolutions equal MindSpore's stock operators
 in values and gradients, layer by layer and as a whole network, and follow PyTorch's deconvolution formula;
 its BatchNorm's training gradients are as accurate as PyTorch's against a float64 reference."""
 from typing import Dict, Tuple
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from mindspore import Tensor, nn
 
-from src.fast_ops import BatchNorm2d, Conv2d, Conv2dTranspose, conv_bn
+from src.network.fast_ops import BatchNorm2d, Conv2d, Conv2dTranspose, conv_bn
 from src.model import get_pose_net
 from src.model_utils.config import get_config
 from src.network_define import JointsMSELoss, WithLossCell
@@ -136,7 +136,7 @@ def test_whole_network_fast_equals_stock(mode, random_weights):
 
 # ----------------------------------------------------------------------------- BatchNorm gradient accuracy
 #
-# Gradient accuracy of a training step on the CPU path (src/fast_ops.py BatchNorm2d) against an exact
+# Gradient accuracy of a training step on the CPU path (src/network/fast_ops.py BatchNorm2d) against an exact
 # float64 NumPy reference (tests/reference.py: small_pose_net_gradients).
 #
 # The network is the end of SimplePoseNet in small: a 3×3 convolution, training-mode BatchNorm, ReLU

@@ -3,7 +3,7 @@
 Symbols: N person boxes of one image, J joints, H×W network input.
 Boxes are ``[x, y, w, h]`` in image pixels. Crops, normalisation, flip test and decoding are
 those of ``eval.py`` (:func:`src.dataset.crop_person`, :func:`src.dataset.normalize_ops`,
-:func:`src.evaluate.runner.predict_heatmaps`, :func:`src.predict.postprocess_outputs`,
+:func:`src.inference.runner.predict_heatmaps`, :func:`src.predict.postprocess_outputs`,
 :func:`src.evaluate.coco_eval.rescore`), so a box gives the same keypoints here as there.
 """
 import json
@@ -17,7 +17,7 @@ import numpy as np
 from src.dataset import crop_person, normalize_ops
 from src.errors import BoxesError, UserError, shown_path
 from src.evaluate.coco_eval import rescore
-from src.evaluate.runner import predict_heatmaps
+from src.inference.runner import predict_heatmaps
 from src.predict import postprocess_outputs
 from src.utils.transform import box_to_center_scale
 from src.visualize import draw_skeleton

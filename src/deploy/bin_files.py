@@ -14,7 +14,7 @@ Hh×Wh heatmap. ``PRE`` is ``INFER.PRE_RESULT_PATH``, ``POST`` is
 The last batch is padded with zero images up to B; ``count`` in its metadata is
 the number of real crops, so postprocess.py drops the padding rows and every
 crop is counted once. The inference apps (``ascend310_infer`` and
-``src.infer_mindir``) only see the ``.bin`` files: one model input per file,
+``src.deploy.mindir``) only see the ``.bin`` files: one model input per file,
 one output file per input.
 """
 import json

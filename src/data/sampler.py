@@ -15,7 +15,7 @@ from typing import Iterator, Tuple
 import mindspore.dataset as ds
 import numpy as np
 
-from src.steps import steps_per_epoch
+from src.training.steps import steps_per_epoch
 
 _SEED_MASK = 2 ** 32 - 1
 

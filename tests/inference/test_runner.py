@@ -1,4 +1,4 @@
-"""The evaluation loop (src/evaluate/runner.py): the network over every batch, the mirrored pass, decoding."""
+"""The evaluation loop (src/inference/runner.py): the network over every batch, the mirrored pass, decoding."""
 import mindspore as ms
 import mindspore.dataset as ds
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 from mindspore import nn, ops
 
 from src.errors import EvaluationError
-from src.evaluate.runner import predict_heatmaps, run_inference
+from src.inference.runner import predict_heatmaps, run_inference
 from src.model_utils.config import get_config
 from src.predict import postprocess_outputs
 

@@ -1,4 +1,4 @@
-"""Training checkpoints (src/checkpoint.py): names, the newest first found, where a resumed run starts, the
+"""Training checkpoints (src/training/checkpoint.py): names, the newest first found, where a resumed run starts, the
 state restored, and the checks that name what does not fit. The saver inside a run: test_callbacks.py;
 train.py's own checkpoints resumed: test_train.py."""
 import os
@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from mindspore import nn
 
-from src.checkpoint import (CheckpointSaver, checkpoint_epoch, checkpoint_name, find_resume_checkpoint,
+from src.training.checkpoint import (CheckpointSaver, checkpoint_epoch, checkpoint_name, find_resume_checkpoint,
                             list_checkpoints, require_model_file, restore_training_state, resume_step)
 from src.errors import CheckpointMismatchError, ConfigError, UserError
-from src.steps import make_plan
+from src.training.steps import make_plan
 
 
 def scalars(**values):

@@ -17,9 +17,9 @@ from mindspore import nn
 from mindspore.train import Callback
 
 from src.errors import CheckpointMismatchError, ConfigError, UserError, shown_path
-from src.model_shape import mismatch_report
-from src.steps import TrainPlan
-from src.train_step import LOSS_RECORD
+from src.network.shape import mismatch_report
+from src.training.steps import TrainPlan
+from src.training.train_step import LOSS_RECORD
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class CheckpointSaver(Callback):
     ``save_steps``-th step of an epoch (0: never), and at the last step of the run; keeps the
     newest ``keep_max`` checkpoints of the folder.
 
-    It saves at the last step of ``cb_params.steps`` (see :class:`src.callbacks.StepRecord`); in
+    It saves at the last step of ``cb_params.steps`` (see :class:`src.training.callbacks.StepRecord`); in
     dataset sink mode the sink size divides the epoch and ``save_steps``, so the steps due fall
     at the end of a sink. Place it last among the callbacks.
     """

@@ -1,4 +1,4 @@
-"""What every command shares (src/model_utils/cli.py): one ``error:`` line per problem and exit code 2 for bad
+"""What every command shares (src/utils/cli.py): one ``error:`` line per problem and exit code 2 for bad
 input, 130 for Ctrl-C, tracebacks only for bugs, and one ``--help`` shape for the scripts and the tools."""
 import sys
 import types
@@ -7,7 +7,7 @@ import pytest
 
 from src import plot_loss
 from src.errors import ConfigError, UsageError, UserError
-from src.model_utils.cli import program_name, run_cli, summary, tool_parser
+from src.utils.cli import program_name, run_cli, summary, tool_parser
 from src.model_utils.config import get_config
 
 TOOL_DOC = """Draw something from a file.

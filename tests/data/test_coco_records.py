@@ -1,4 +1,4 @@
-"""Person records from COCO files (src/coco_records.py): the reference's filter, detections, file errors."""
+"""Person records from COCO files (src/data/coco_records.py): the reference's filter, detections, file errors."""
 import json
 import logging
 import os
@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from src.coco_records import (detection_records, ground_truth_records, load_json, require_dir,
+from src.data.coco_records import (detection_records, ground_truth_records, load_json, require_dir,
                               resolve_bbox_file)
 from src.errors import DatasetFormatError, DatasetNotFoundError
 from tests.reference import loop_gt_records
@@ -99,7 +99,7 @@ def test_detections_of_unknown_images_are_skipped_with_a_warning(synthetic_root,
     dets += [dict(dets[0], image_id=-5), dict(dets[0], image_id=-6)]
     bbox_file = tmp_path / "dets.json"
     bbox_file.write_text(json.dumps(dets))
-    with caplog.at_level(logging.WARNING, logger="src.coco_records"):
+    with caplog.at_level(logging.WARNING, logger="src.data.coco_records"):
         records = detection_records(image_dir, ann_file, str(bbox_file), J)
     assert len(records.image_files) == known
     assert f"2 boxes in {bbox_file} refer to images not in {ann_file}; skipped" in caplog.text

@@ -1,8 +1,8 @@
-"""The learning-rate schedule (src/lr_generator.py): a step decay per epoch, hand values, resumable."""
+"""The learning-rate schedule (src/training/lr_generator.py): a step decay per epoch, hand values, resumable."""
 import numpy as np
 import pytest
 
-from src.lr_generator import get_lr
+from src.training.lr_generator import get_lr
 
 
 def test_lr_schedule_hand_values():

@@ -1,9 +1,9 @@
-"""The heatmap codec (src/codec.py): Gaussian targets, maxima and the quarter-pixel refinement against the
+"""The heatmap codec (src/data/codec.py): Gaussian targets, maxima and the quarter-pixel refinement against the
 reference's plain loops and hand cases; encoding and decoding with one parameter set."""
 import numpy as np
 import pytest
 
-from src.codec import HeatmapCodec, gaussian_targets, get_max_preds, refine_preds
+from src.data.codec import HeatmapCodec, gaussian_targets, get_max_preds, refine_preds
 from src.constants import PIXEL_STD
 from src.model_utils.config import get_config
 from tests.reference import hard_heatmaps, loop_gaussian_targets, loop_get_max_preds, loop_refine

@@ -1,4 +1,4 @@
-"""The network's shape rules (src/model_shape.py): which sizes fit, which ResNet a checkpoint holds, and the
+"""The network's shape rules (src/network/shape.py): which sizes fit, which ResNet a checkpoint holds, and the
 one-line report of a checkpoint that does not fit."""
 import functools
 import os
@@ -8,7 +8,7 @@ import pytest
 from src import model
 from src.errors import ConfigSizeError
 from src.model import PoseResNet
-from src.model_shape import check_sizes, heatmap_size_for, mismatch_report, resnet_depth
+from src.network.shape import check_sizes, heatmap_size_for, mismatch_report, resnet_depth
 from tests.helpers import ROOT
 
 

@@ -1,6 +1,6 @@
 """Runs an exported MindIR over a folder of ``.bin`` batches with MindSpore (CPU or GPU).
 
-    python -m src.infer_mindir --mindir_path MODEL.mindir --input0_path DIR
+    python -m src.deploy.mindir --mindir_path MODEL.mindir --input0_path DIR
                                [--device_target CPU|GPU] [--device_id 0] [--output_dir .]
 
 The same contract as the Ascend 310 app in ``ascend310_infer/``: every ``DIR/<name>.bin``
@@ -22,8 +22,8 @@ from mindspore import nn
 from mindspore.train import mind_ir_pb2  # the MindIR protobuf schema shipped with MindSpore
 
 from src.errors import shown_path
-from src.infer_files import OUTPUT_SUFFIX, InferFilesError, list_inputs
-from src.model_utils.cli import run_cli, setup_logging, tool_parser
+from src.deploy.bin_files import OUTPUT_SUFFIX, InferFilesError, list_inputs
+from src.utils.cli import run_cli, setup_logging, tool_parser
 from src.model_utils.device_adapter import set_device
 
 logger = logging.getLogger("infer_mindir")
@@ -34,7 +34,7 @@ TIME_FILE = "test_perform_static.txt"
 
 
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
-    parser = tool_parser("python -m src.infer_mindir", __doc__)
+    parser = tool_parser("python -m src.deploy.mindir", __doc__)
     parser.add_argument("--mindir_path", required=True, help="exported model (.mindir)")
     parser.add_argument("--input0_path", required=True, help="folder of input .bin files")
     parser.add_argument("--device_target", default="CPU", choices=["CPU", "GPU"])

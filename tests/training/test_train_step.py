@@ -1,4 +1,4 @@
-"""The training step (src/train_step.py), and the float16 step of Ascend/GPU training run on the CPU."""
+"""The training step (src/training/train_step.py), and the float16 step of Ascend/GPU training run on the CPU."""
 import mindspore as ms
 import numpy as np
 import pytest
@@ -8,7 +8,7 @@ from mindspore.amp import DynamicLossScaleManager, DynamicLossScaler
 from src.model import get_pose_net
 from src.model_utils.config import get_config
 from src.network_define import JointsMSELoss, WithLossCell
-from src.train_step import TrainStep
+from src.training.train_step import TrainStep
 from tests.helpers import TINY_CONFIG
 from train import build_train_network
 

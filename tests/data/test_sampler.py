@@ -1,9 +1,9 @@
-"""The training sample order (src/sampler.py): shared shuffle, rank shards, resume at any step."""
+"""The training sample order (src/data/sampler.py): shared shuffle, rank shards, resume at any step."""
 import mindspore.dataset as ds
 import numpy as np
 import pytest
 
-from src.sampler import TrainingSampler, decode_index, encode_index, epoch_order, rank_shard
+from src.data.sampler import TrainingSampler, decode_index, encode_index, epoch_order, rank_shard
 
 
 def stream(sampler, iterations):

@@ -3,7 +3,7 @@
 MindSpore calls the step callbacks after every step without dataset sink mode (and on the CPU
 in any mode), but only once per sink on Ascend and GPU in sink mode. So the callbacks here never
 count calls: :class:`StepRecord` (first in the list) reads the optimizer's ``global_step`` and
-the training Cell's loss record (:class:`src.train_step.TrainStep`) and puts the steps done since
+the training Cell's loss record (:class:`src.training.train_step.TrainStep`) and puts the steps done since
 its last call in ``cb_params.steps``, one :class:`Step` each, which the other callbacks use. Every
 step's loss reaches the logs, the CSV and the guard in both modes; in sink mode they arrive at the
 end of each sink.
@@ -19,7 +19,7 @@ import numpy as np
 from mindspore.train import Callback
 
 from src.errors import TrainingDiverged
-from src.steps import TrainPlan
+from src.training.steps import TrainPlan
 from src.utils.progress import StatusLine
 
 logger = logging.getLogger(__name__)

@@ -1,0 +1,1 @@
+"""The network's building blocks and shape rules: CPU formulations of the convolutions and BatchNorm."""
