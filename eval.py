@@ -10,7 +10,7 @@ import logging
 import sys
 from typing import Optional, Sequence
 
-from src.training.checkpoint import require_model_file
+from src.network.weights import require_model_file
 from src.dataset import keypoint_dataset
 from src.evaluate.coco_eval import evaluate_and_report, results_dir
 from src.inference.runner import run_inference

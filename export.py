@@ -21,7 +21,7 @@ from typing import Any, Optional, Sequence
 import mindspore as ms
 import numpy as np
 
-from src.training.checkpoint import require_model_file
+from src.network.weights import require_model_file
 from src.model import get_pose_net
 from src.errors import UserError
 from src.utils.cli import run_cli, setup_logging

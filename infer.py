@@ -19,7 +19,7 @@ from typing import List, Optional, Sequence
 import cv2
 import numpy as np
 
-from src.training.checkpoint import require_model_file
+from src.network.weights import require_model_file
 from src.constants import RESULTS_FILE
 from src.inference.images import (boxes_for_images, draw_people, image_id_of, list_images, predict_people,
                              results_entries)

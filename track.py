@@ -18,7 +18,7 @@ import sys
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from src.training.checkpoint import require_model_file
+from src.network.weights import require_model_file
 from src.model import get_pose_net
 from src.utils.cli import UserError, run_cli, setup_logging
 from src.model_utils.config import get_config

@@ -24,7 +24,6 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from src.constants import PIXEL_STD  # noqa: E402  pylint: disable=wrong-import-position
 from src.dataset import KeypointDatasetGenerator  # noqa: E402  pylint: disable=wrong-import-position
 from src.evaluate.coco_eval import default_ann_file, evaluate  # noqa: E402  pylint: disable=wrong-import-position
-from src.model import check_sizes  # noqa: E402  pylint: disable=wrong-import-position
 from src.utils.cli import run_cli  # noqa: E402  pylint: disable=wrong-import-position
 from src.model_utils.config import get_config  # noqa: E402  pylint: disable=wrong-import-position
 from src.predict import get_final_preds  # noqa: E402  pylint: disable=wrong-import-position
@@ -60,10 +59,7 @@ def main(argv: Optional[Sequence[str]]) -> int:
     parser.add_argument("--noise", default="0,0.5,1", help="comma-separated noise levels, heatmap pixels")
     parser.add_argument("--seed", type=int, default=0)
     args, rest = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
-    cfg = get_config(rest)
-    # Only sizes the network can produce: the table is meant to pick one.
-    check_sizes(list(cfg.MODEL.IMAGE_SIZE), list(cfg.POSE_RESNET.HEATMAP_SIZE),
-                int(cfg.POSE_RESNET.NUM_DECONV_LAYERS))
+    cfg = get_config(rest)   # refuses sizes the network cannot produce: the table is meant to pick one
     logging.basicConfig(level=logging.WARNING)
     width, height = cfg.MODEL.IMAGE_SIZE
     sigma = cfg.POSE_RESNET.SIGMA

@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import track  # noqa: E402  pylint: disable=wrong-import-position
-from src.training.checkpoint import require_model_file  # noqa: E402  pylint: disable=wrong-import-position
+from src.network.weights import require_model_file  # noqa: E402  pylint: disable=wrong-import-position
 from src.model import get_pose_net  # noqa: E402  pylint: disable=wrong-import-position
 from src.utils.cli import run_cli, setup_logging  # noqa: E402  pylint: disable=wrong-import-position
 from src.model_utils.config import get_config  # noqa: E402  pylint: disable=wrong-import-position

@@ -1,9 +1,9 @@
-"""Named constants shared by the data pipeline, the decoder and the evaluation.
+"""Named constants shared by the data pipeline, the network, the decoder and the evaluation.
 
 Coordinates follow the reference implementation: ``[x, y]`` in pixels, boxes as
 ``[x, y, w, h]``, and a person's *scale* is the box size divided by ``PIXEL_STD``.
 """
-from typing import Tuple
+from typing import Dict, Tuple
 
 #: Pixels per unit of "scale"; a box of scale 1.0 spans 200 pixels.
 PIXEL_STD: float = 200.0
@@ -44,6 +44,19 @@ IMAGENET_STD: Tuple[float, float, float] = (0.229, 0.224, 0.225)
 
 #: Column names of the keypoint dataset, in order.
 DATASET_COLUMNS: Tuple[str, ...] = ("image", "target", "weight", "scale", "center", "score", "id")
+
+#: The ResNet backbone divides the input size by this.
+BACKBONE_STRIDE: int = 32
+#: Deconvolution kernel -> (padding, output_padding) giving an output of exactly twice the input.
+DECONV_PADDING: Dict[int, Tuple[int, int]] = {4: (1, 0), 3: (1, 1), 2: (0, 0)}
+#: ResNet depth -> (bottleneck blocks?, blocks in layer1..layer4) (He et al., Table 1).
+RESNET_LAYERS: Dict[int, Tuple[bool, Tuple[int, int, int, int]]] = {
+    18: (False, (2, 2, 2, 2)),
+    34: (False, (3, 4, 6, 3)),
+    50: (True, (3, 4, 6, 3)),
+    101: (True, (3, 4, 23, 3)),
+    152: (True, (3, 8, 36, 3)),
+}
 
 #: The COCO results file that eval.py, postprocess.py and infer.py write in their results folder.
 RESULTS_FILE: str = "keypoints_results.json"

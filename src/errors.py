@@ -21,7 +21,7 @@ class ConfigError(UserError, ValueError):
 
 
 class ConfigSizeError(ConfigError):
-    """The configured input and heatmap sizes do not fit the network (``src.network.shape``)."""
+    """The configured input and heatmap sizes do not fit the network (``src.model_utils.config_rules``)."""
 
 
 class UsageError(UserError):

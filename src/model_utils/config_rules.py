@@ -12,7 +12,8 @@ compatibility with the original configuration and read by nothing (``TEST.BBOX_T
 """
 from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
-from src.network.shape import DECONV_PADDING, ConfigSizeError, check_sizes
+from src.constants import BACKBONE_STRIDE, DECONV_PADDING
+from src.errors import ConfigSizeError
 
 
 class Rule(NamedTuple):
@@ -108,6 +109,30 @@ RULES: Dict[str, Rule] = {
 
 
 # ---- rules between keys: each returns the problem (one line) or None --------------------------
+
+def heatmap_size_for(image_size: Sequence[int], num_deconv: int) -> list:
+    """The heatmap size ``[w, h]`` the network produces for ``image_size`` ``[w, h]``."""
+    return [int(v) // BACKBONE_STRIDE * 2 ** num_deconv for v in image_size]
+
+
+def check_sizes(image_size: Sequence[int], heatmap_size: Sequence[int], num_deconv: int) -> None:
+    """Checks that the network maps ``image_size`` [w, h] to ``heatmap_size`` [w, h].
+
+    The backbone divides by 32 (so the input must be a multiple of 32) and each
+    deconvolution doubles: the heatmap is ``image / 32 * 2**num_deconv``.
+
+    Raises:
+        ConfigSizeError: naming the keys and the sizes that would fit.
+    """
+    if len(image_size) != 2 or any(int(v) <= 0 or int(v) % BACKBONE_STRIDE for v in image_size):
+        raise ConfigSizeError(f"MODEL.IMAGE_SIZE {list(image_size)} must be [width, height] with both multiples "
+                              f"of 32 (the ResNet backbone divides by 32), e.g. [192, 256] or [96, 128]")
+    expected = heatmap_size_for(image_size, num_deconv)
+    if list(map(int, heatmap_size)) != expected:
+        raise ConfigSizeError(f"POSE_RESNET.HEATMAP_SIZE {list(heatmap_size)} does not match the network: "
+                              f"MODEL.IMAGE_SIZE {list(image_size)} with {num_deconv} deconvolution layers gives "
+                              f"{expected}; set --POSE_RESNET.HEATMAP_SIZE {expected}")
+
 
 def _deconv_lists(cfg: Mapping[str, Any]) -> Optional[str]:
     layers = cfg["POSE_RESNET.NUM_DECONV_LAYERS"]

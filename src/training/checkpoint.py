@@ -16,8 +16,8 @@ import mindspore as ms
 from mindspore import nn
 from mindspore.train import Callback
 
-from src.errors import CheckpointMismatchError, ConfigError, UserError, shown_path
-from src.network.shape import mismatch_report
+from src.errors import CheckpointMismatchError, UserError, shown_path
+from src.network.weights import mismatch_report
 from src.training.steps import TrainPlan
 from src.training.train_step import LOSS_RECORD
 
@@ -180,13 +180,3 @@ def restore_training_state(train_net: nn.Cell, optimizer: nn.Optimizer, path: st
     epoch, step = divmod(max(done, 1) - 1, steps_per_epoch)
     logger.info("resumed after step %d of epoch %d (global step %d)", step + 1, epoch + 1, done)
     return done
-
-
-def require_model_file(cfg, purpose: str) -> str:
-    """``TEST.MODEL_FILE``, checked to be set and to exist, for the scripts that load a network."""
-    model_file = cfg.TEST.MODEL_FILE
-    if not model_file:
-        raise ConfigError(f"no checkpoint to {purpose}: pass --eval_model_file PATH (or set TEST.MODEL_FILE)")
-    if not os.path.isfile(model_file):
-        raise FileNotFoundError(f"checkpoint not found: {shown_path(model_file)} (TEST.MODEL_FILE)")
-    return model_file

@@ -6,7 +6,8 @@ import yaml
 
 from src.model_utils import config as config_module
 from src.model_utils.config import DEFAULT_CONFIG_PATH, ConfigError, get_config
-from src.model_utils.config_rules import CROSS_RULES, RULES
+from src.errors import ConfigSizeError
+from src.model_utils.config_rules import CROSS_RULES, RULES, check_sizes, heatmap_size_for
 
 
 #: One refused value per rule of RULES (command-line text).
@@ -128,3 +129,22 @@ def test_help_says_what_is_allowed(capsys):
         get_config(["--help"])
     out = capsys.readouterr().out
     assert "Allowed: a number in (0, 1]." in out and "Choices: ['Ascend', 'GPU', 'CPU']." in out
+
+
+@pytest.mark.parametrize("image,heatmap,words", [
+    ([48, 64], [12, 16], ["MODEL.IMAGE_SIZE", "[48, 64]", "multiples of 32"]),
+    ([192, 256], [64, 48], ["POSE_RESNET.HEATMAP_SIZE", "[48, 64]"]),
+])
+def test_sizes_the_network_cannot_produce_are_named(image, heatmap, words):
+    with pytest.raises(ConfigSizeError) as err:
+        check_sizes(image, heatmap, 3)
+    for word in words:
+        assert word in str(err.value)
+    check_sizes([96, 128], [24, 32], 3)
+    check_sizes([192, 256], [24, 32], 2)
+
+
+def test_heatmap_size_is_the_input_over_32_doubled_per_deconvolution():
+    assert heatmap_size_for([192, 256], 3) == [48, 64]
+    assert heatmap_size_for([288, 384], 3) == [72, 96]
+    assert heatmap_size_for([96, 128], 2) == [12, 16]

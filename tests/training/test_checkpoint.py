@@ -10,8 +10,8 @@ import pytest
 from mindspore import nn
 
 from src.training.checkpoint import (CheckpointSaver, checkpoint_epoch, checkpoint_name, find_resume_checkpoint,
-                            list_checkpoints, require_model_file, restore_training_state, resume_step)
-from src.errors import CheckpointMismatchError, ConfigError, UserError
+                            list_checkpoints, restore_training_state, resume_step)
+from src.errors import CheckpointMismatchError, UserError
 from src.training.steps import make_plan
 
 
@@ -103,13 +103,3 @@ def test_a_checkpoint_of_another_network_cannot_resume(tmp_path):
     message = str(err.value)
     assert message.startswith(f"{path} cannot resume this run: ") and "with another shape (e.g. " in message
     assert "missing (e.g. " in message and "Resume needs a training checkpoint" in message
-
-
-def test_the_model_file_of_eval_export_and_infer(tmp_path):
-    path = tmp_path / "a.ckpt"
-    path.write_bytes(b"")
-    assert require_model_file(SimpleNamespace(TEST=SimpleNamespace(MODEL_FILE=str(path))), "run") == str(path)
-    with pytest.raises(ConfigError, match=r"^no checkpoint to evaluate: pass --eval_model_file PATH"):
-        require_model_file(SimpleNamespace(TEST=SimpleNamespace(MODEL_FILE="")), "evaluate")
-    with pytest.raises(FileNotFoundError, match=r"^checkpoint not found: .*b.ckpt \(TEST.MODEL_FILE\)$"):
-        require_model_file(SimpleNamespace(TEST=SimpleNamespace(MODEL_FILE=str(tmp_path / "b.ckpt"))), "run")

@@ -1,14 +1,14 @@
-"""The network's shape rules (src/network/shape.py): which sizes fit, which ResNet a checkpoint holds, and the
-one-line report of a checkpoint that does not fit."""
+"""Parameter files of the network (src/network/weights.py): which ResNet a checkpoint holds, the one-line report
+of a checkpoint that does not fit, and the model file of the scripts that load a network."""
 import functools
 import os
+from types import SimpleNamespace
 
 import pytest
 
-from src import model
-from src.errors import ConfigSizeError
+from src.errors import ConfigError
 from src.model import PoseResNet
-from src.network.shape import check_sizes, heatmap_size_for, mismatch_report, resnet_depth
+from src.network.weights import mismatch_report, require_model_file, resnet_depth
 from tests.helpers import ROOT
 
 
@@ -29,26 +29,6 @@ def reference_r50_shapes():
     with open(os.path.join(ROOT, "tests", "data", "simple_pose_r50_params.txt"), encoding="utf-8") as f:
         rows = [line.split() for line in f if line.strip()]
     return {name: tuple(int(d) for d in shape.split("x")) for name, shape, _ in rows}
-
-
-@pytest.mark.parametrize("image,heatmap,words", [
-    ([48, 64], [12, 16], ["MODEL.IMAGE_SIZE", "[48, 64]", "multiples of 32"]),
-    ([192, 256], [64, 48], ["POSE_RESNET.HEATMAP_SIZE", "[48, 64]"]),
-])
-def test_sizes_the_network_cannot_produce_are_named(image, heatmap, words):
-    with pytest.raises(ConfigSizeError) as err:
-        check_sizes(image, heatmap, 3)
-    for word in words:
-        assert word in str(err.value)
-    check_sizes([96, 128], [24, 32], 3)
-    check_sizes([192, 256], [24, 32], 2)
-    assert model.ConfigSizeError is ConfigSizeError and model.check_sizes is check_sizes   # the names src.model gives
-
-
-def test_heatmap_size_is_the_input_over_32_doubled_per_deconvolution():
-    assert heatmap_size_for([192, 256], 3) == [48, 64]
-    assert heatmap_size_for([288, 384], 3) == [72, 96]
-    assert heatmap_size_for([96, 128], 2) == [12, 16]
 
 
 def test_resnet_depth_of_parameter_names():
@@ -80,3 +60,13 @@ def test_mismatch_report_names_the_depth_of_another_resnet():
     assert report.startswith("24 with another shape (e.g. layer1.0.conv1.weight (64, 64, 1, 1) instead of "
                              "(64, 64, 3, 3), ") and "missing" not in report and len(report) < 500
     assert "its blocks" not in mismatch_report(r18, {k: v for k, v in r18.items() if k != "final_layer.bias"})
+
+
+def test_the_model_file_of_eval_export_and_infer(tmp_path):
+    path = tmp_path / "a.ckpt"
+    path.write_bytes(b"")
+    assert require_model_file(SimpleNamespace(TEST=SimpleNamespace(MODEL_FILE=str(path))), "run") == str(path)
+    with pytest.raises(ConfigError, match=r"^no checkpoint to evaluate: pass --eval_model_file PATH"):
+        require_model_file(SimpleNamespace(TEST=SimpleNamespace(MODEL_FILE="")), "evaluate")
+    with pytest.raises(FileNotFoundError, match=r"^checkpoint not found: .*b.ckpt \(TEST.MODEL_FILE\)$"):
+        require_model_file(SimpleNamespace(TEST=SimpleNamespace(MODEL_FILE=str(tmp_path / "b.ckpt"))), "run")
