@@ -1,6 +1,6 @@
 """Optical flow for pose tracking: how far each OpenCV method moves joints from where they go.
 
-    python bench/flow_methods.py --videos DIR [--rounds 3]
+    python -m bench.flow_methods --videos DIR [--rounds 3]
 
 ``DIR`` is written by ``python -m src.synthetic_video``. For every pair of consecutive frames, the
 labelled joints of each person seen in both (visibility 2 in both frames) are moved along the flow
@@ -21,9 +21,8 @@ from typing import Dict, List, Optional, Sequence
 import cv2
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from src.synthetic_video import ANNOTATIONS_DIR, FRAMES_DIR  # noqa: E402  pylint: disable=wrong-import-position
-from src.tracking.flow import propagate  # noqa: E402  pylint: disable=wrong-import-position
+from src.synthetic_video import ANNOTATIONS_DIR, FRAMES_DIR
+from src.tracking.flow import propagate
 
 METHODS = {
     "DIS ultrafast": lambda: cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST).calc,

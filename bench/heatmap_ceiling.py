@@ -1,6 +1,6 @@
 """The COCO AP that perfect (or slightly noisy) heatmaps reach at a given input size.
 
-    python bench/heatmap_ceiling.py [--config_path demo_config.yaml] [--dataset_path data/synthetic]
+    python -m bench.heatmap_ceiling [--config_path demo_config.yaml] [--dataset_path data/synthetic]
                                     [--noise 0,0.5,1] [--seed 0]
 
 For every labelled person of the validation set (ground-truth boxes), the target heatmaps the
@@ -20,14 +20,13 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from src.constants import PIXEL_STD  # noqa: E402  pylint: disable=wrong-import-position
-from src.dataset import KeypointDatasetGenerator  # noqa: E402  pylint: disable=wrong-import-position
-from src.evaluate.coco_eval import default_ann_file, evaluate  # noqa: E402  pylint: disable=wrong-import-position
-from src.utils.cli import run_cli  # noqa: E402  pylint: disable=wrong-import-position
-from src.model_utils.config import get_config  # noqa: E402  pylint: disable=wrong-import-position
-from src.predict import get_final_preds  # noqa: E402  pylint: disable=wrong-import-position
-from src.utils.transform import affine_transform, get_affine_transform  # noqa: E402  pylint: disable=wrong-import-position
+from src.constants import PIXEL_STD
+from src.dataset import KeypointDatasetGenerator
+from src.evaluate.coco_eval import default_ann_file, evaluate
+from src.utils.cli import run_cli
+from src.model_utils.config import get_config
+from src.predict import get_final_preds
+from src.utils.transform import affine_transform, get_affine_transform
 
 
 def ceiling_ap(cfg, noise_px: float, seed: int) -> float:

@@ -1,6 +1,6 @@
 """Per-joint errors of an evaluation's predictions, in heatmap pixels of each person's crop.
 
-    python bench/joint_errors.py --results RUN/results/keypoints_results.json
+    python -m bench.joint_errors --results RUN/results/keypoints_results.json
                                  [--config_path demo_config.yaml] [--ann FILE] [--min_oks 0.1]
 
 Each predicted person is matched to the labelled person of the same image with which it has the
@@ -22,14 +22,13 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from src.constants import COCO_KEYPOINT_NAMES, PIXEL_STD  # noqa: E402  pylint: disable=wrong-import-position
-from src.evaluate.coco_eval import default_ann_file  # noqa: E402  pylint: disable=wrong-import-position
-from src.errors import UserError  # noqa: E402  pylint: disable=wrong-import-position
-from src.utils.cli import run_cli  # noqa: E402  pylint: disable=wrong-import-position
-from src.model_utils.config import get_config  # noqa: E402  pylint: disable=wrong-import-position
-from src.utils.nms import oks_iou  # noqa: E402  pylint: disable=wrong-import-position
-from src.utils.transform import box_to_center_scale  # noqa: E402  pylint: disable=wrong-import-position
+from src.constants import COCO_KEYPOINT_NAMES, PIXEL_STD
+from src.evaluate.coco_eval import default_ann_file
+from src.errors import UserError
+from src.utils.cli import run_cli
+from src.model_utils.config import get_config
+from src.utils.nms import oks_iou
+from src.utils.transform import box_to_center_scale
 
 
 def coco_oks(pred: np.ndarray, truth: np.ndarray, area: float) -> float:

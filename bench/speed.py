@@ -1,6 +1,6 @@
 """CPU throughput of SimplePoseNet: the CPU fast path against PyTorch, measured side by side.
 
-    python bench/speed.py [--tasks infer,train] [--contenders fast,torch] [--rounds 7] [--warmup 2]
+    python -m bench.speed [--tasks infer,train] [--contenders fast,torch] [--rounds 7] [--warmup 2]
                           [--num_layers 50] [--batch 8] [--height 256 --width 192] [--mode GRAPH|PYNATIVE]
                           [--torch_path SITE_PACKAGES] [--peak_gflops G] [--threads N]
 
@@ -30,11 +30,13 @@ import mindspore as ms
 import numpy as np
 from mindspore import Tensor, nn
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from src.network.fast_ops import Conv2dTranspose  # noqa: E402  pylint: disable=wrong-import-position
-from src.model import BN_EPS, PoseResNet  # noqa: E402  pylint: disable=wrong-import-position
-from src.network_define import JointsMSELoss, WithLossCell  # noqa: E402  pylint: disable=wrong-import-position
-from src.training.train_step import TrainStep  # noqa: E402  pylint: disable=wrong-import-position
+from bench.reference import torch_pose_resnet
+from src.convert import convert_state_dict
+from src.model import PoseResNet
+from src.network.fast_ops import Conv2dTranspose
+from src.network.weights import load_parameters
+from src.network_define import JointsMSELoss, WithLossCell
+from src.training.train_step import TrainStep
 
 NUM_JOINTS = 17
 DECONV_FILTERS, DECONV_KERNELS = (256, 256, 256), (4, 4, 4)
@@ -106,96 +108,13 @@ def forward_flops(net: PoseResNet, height: int, width: int) -> float:
 
 
 # ---------------------------------------------------------------------------------------------------
-# The PyTorch PoseResNet (the Microsoft reference's architecture, this project's parameter names)
+# The same weights in both frameworks
 
 
-def torch_pose_resnet(torch: Any, num_layers: int) -> Any:
-    """A PyTorch PoseResNet of the same architecture and parameter names as :class:`PoseResNet`."""
-    tnn = torch.nn
-    bottleneck = num_layers >= 50
-    blocks = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}[num_layers]
-    expansion = 4 if bottleneck else 1
-
-    def conv_bn(cin: int, cout: int, kernel: int, stride: int = 1) -> List[Any]:
-        return [tnn.Conv2d(cin, cout, kernel, stride, kernel // 2, bias=False), tnn.BatchNorm2d(cout, eps=BN_EPS)]
-
-    class Block(tnn.Module):
-        def __init__(self, cin: int, planes: int, stride: int) -> None:
-            super().__init__()
-            sizes = [(cin, planes, 1, 1), (planes, planes, 3, stride), (planes, planes * 4, 1, 1)] if bottleneck \
-                else [(cin, planes, 3, stride), (planes, planes, 3, 1)]
-            for i, size in enumerate(sizes, 1):
-                conv, bn = conv_bn(*size)
-                setattr(self, f"conv{i}", conv)
-                setattr(self, f"bn{i}", bn)
-            self.count = len(sizes)
-            self.relu = tnn.ReLU(inplace=True)
-            self.down_sample_layer = None
-            if stride != 1 or cin != planes * expansion:
-                self.down_sample_layer = tnn.Sequential(*conv_bn(cin, planes * expansion, 1, stride))
-
-        def forward(self, x: Any) -> Any:
-            identity = x if self.down_sample_layer is None else self.down_sample_layer(x)
-            out = x
-            for i in range(1, self.count + 1):
-                out = getattr(self, f"bn{i}")(getattr(self, f"conv{i}")(out))
-                if i < self.count:
-                    out = self.relu(out)
-            return self.relu(out + identity)
-
-    class DeconvBlock(tnn.Module):
-        def __init__(self, cin: int, cout: int) -> None:
-            super().__init__()
-            self.deconv = tnn.ConvTranspose2d(cin, cout, 4, 2, 1, 0, bias=False)
-            self.bn = tnn.BatchNorm2d(cout, eps=BN_EPS)
-            self.relu = tnn.ReLU(inplace=True)
-
-        def forward(self, x: Any) -> Any:
-            return self.relu(self.bn(self.deconv(x)))
-
-    class Net(tnn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.conv1 = tnn.Conv2d(3, 64, 7, 2, 3, bias=False)
-            self.bn1 = tnn.BatchNorm2d(64, eps=BN_EPS)
-            self.relu = tnn.ReLU(inplace=True)
-            self.maxpool = tnn.MaxPool2d(3, 2, 1)
-            cin = 64
-            for i, (planes, count) in enumerate(zip((64, 128, 256, 512), blocks), 1):
-                layer = []
-                for j in range(count):
-                    layer.append(Block(cin, planes, 2 if j == 0 and i > 1 else 1))
-                    cin = planes * expansion
-                setattr(self, f"layer{i}", tnn.Sequential(*layer))
-            head = []
-            for filters, kernel in zip(DECONV_FILTERS, DECONV_KERNELS):
-                assert kernel == 4, "the bench's PyTorch head has kernel-4 deconvolutions"
-                head.append(DeconvBlock(cin, filters))
-                cin = filters
-            self.deconv_layers = tnn.Sequential()
-            for i, block in enumerate(head):
-                self.deconv_layers.add_module(f"deconv_{i}", block)
-            self.final_layer = tnn.Conv2d(cin, NUM_JOINTS, 1)
-
-        def forward(self, x: Any) -> Any:
-            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-            x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-            return self.final_layer(self.deconv_layers(x))
-
-    return Net()
-
-
-#: MindSpore BatchNorm parameter -> PyTorch BatchNorm2d attribute
-_BN_NAMES = {"gamma": "weight", "beta": "bias", "moving_mean": "running_mean", "moving_variance": "running_var"}
-
-
-def copy_weights_to_torch(torch: Any, net: PoseResNet, torch_net: Any) -> None:
-    """Gives the PyTorch network the MindSpore network's weights (same names, same layouts)."""
-    state = torch_net.state_dict()
-    for param in net.get_parameters():
-        prefix, _, leaf = param.name.rpartition(".")
-        name = f"{prefix}.{_BN_NAMES.get(leaf, leaf)}"
-        state[name].copy_(torch.from_numpy(param.asnumpy()))
+def copy_weights_from_torch(torch_net: Any, net: PoseResNet) -> None:
+    """Gives the MindSpore network the PyTorch network's weights, through the project's converter."""
+    state = {name: value.detach().numpy() for name, value in torch_net.state_dict().items()}
+    load_parameters(list(net.get_parameters()), convert_state_dict(state), "the PyTorch network", "bench")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -263,10 +182,11 @@ def measure(args: argparse.Namespace, task: str, contenders: Sequence[str], torc
              "weight": np.ones((args.batch, NUM_JOINTS, 1), np.float32)}
     reference = PoseResNet(args.num_layers, NUM_JOINTS, DECONV_FILTERS, DECONV_KERNELS, fast=False)
     calls: Dict[str, Callable] = {}
+    if torch is not None:
+        torch_net = torch_pose_resnet(torch, args.num_layers, DECONV_FILTERS[0], NUM_JOINTS)
+        copy_weights_from_torch(torch_net, reference)
     for name in contenders:
         if name == "torch":
-            torch_net = torch_pose_resnet(torch, args.num_layers)
-            copy_weights_to_torch(torch, reference, torch_net)
             calls[name] = torch_call(torch, torch_net, task, batch)
         else:
             net = PoseResNet(args.num_layers, NUM_JOINTS, DECONV_FILTERS, DECONV_KERNELS, fast=name == "fast")

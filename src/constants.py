@@ -57,6 +57,3 @@ RESNET_LAYERS: Dict[int, Tuple[bool, Tuple[int, int, int, int]]] = {
     101: (True, (3, 4, 23, 3)),
     152: (True, (3, 8, 36, 3)),
 }
-
-#: The COCO results file that eval.py, postprocess.py and infer.py write in their results folder.
-RESULTS_FILE: str = "keypoints_results.json"

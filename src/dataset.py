@@ -21,7 +21,7 @@ from src.data.codec import HeatmapCodec
 from src.data.coco_records import (HOW_TO_GET_DATA, PersonRecords, detection_records, ground_truth_records,
                               require_dir, resolve_bbox_file)
 from src.constants import DATASET_COLUMNS, IMAGENET_MEAN, IMAGENET_STD, PIXEL_STD
-from src.errors import DatasetFormatError, DatasetNotFoundError, ImageReadError, shown_path  # noqa: F401
+from src.errors import DatasetFormatError, ImageReadError, shown_path
 from src.data.sampler import TrainingSampler, decode_index
 from src.data.skipped_images import SkippedImageLog
 from src.utils.image import imread_bgr, read_image
@@ -29,8 +29,7 @@ from src.utils.transform import (affine_transform, box_to_center_scale, flip_pai
                                  get_affine_transform)
 
 __all__ = ["flip_pairs", "KeypointDatasetGenerator", "keypoint_dataset", "load_keypoint_records",
-           "keypoint_pipeline", "crop_person", "normalize_ops", "DatasetNotFoundError",
-           "DatasetFormatError", "ImageReadError"]
+           "keypoint_pipeline", "crop_person", "normalize_ops"]
 
 logger = logging.getLogger(__name__)
 
@@ -273,9 +272,6 @@ def keypoint_pipeline(config: Any, generator: KeypointDatasetGenerator, rank: in
         generator.rank = rank
         sampler = TrainingSampler(len(generator), batch_size, rank, group_size, generator.seed, shuffle,
                                   first_step, chunk_steps)
-        if sampler.steps_per_epoch == 0:
-            logger.warning("%d training records in this shard are fewer than one batch of %d: no steps per epoch",
-                           len(generator) // max(1, group_size), batch_size)
         shard: Dict[str, Any] = {"sampler": sampler}
     elif group_size > 1:
         # Evaluation gives every record to exactly one rank.

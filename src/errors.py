@@ -67,7 +67,7 @@ class TrainingDiverged(RuntimeError):
 # ---- tools ---------------------------------------------------------------------------------------------
 
 class BoxesError(UserError, ValueError):
-    """The person boxes given to ``infer.py`` cannot be read (``src.inference.images``)."""
+    """A detection file or a list of person boxes cannot be read (``src.data.detections``)."""
 
 
 class InferFilesError(UserError, ValueError):

@@ -23,7 +23,6 @@ from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Type, Union
 
 import mindspore as ms
-import numpy as np
 from mindspore import Tensor, nn
 from mindspore.common.initializer import HeNormal, Normal, initializer
 

@@ -5,10 +5,10 @@ Heatmap space is the grid of a heatmap (``x`` in ``[0, W)``, ``y`` in ``[0, H)``
 image space is the pixel grid of the original image. A crop is described by its
 centre ``[cx, cy]`` (image pixels) and scale ``[sx, sy]`` (units of PIXEL_STD).
 
-Everything here is vectorized over people and joints. ``eval.py`` and
-``postprocess.py`` both go through :func:`postprocess_outputs`, so the flip merge
-and the decoding cannot drift apart between the two.
+Everything here is vectorized over people and joints. Every script decodes with one
+:class:`PoseDecoder`, so the flip merge and the decoding cannot drift apart between them.
 """
+from dataclasses import dataclass
 from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
@@ -65,56 +65,54 @@ def merge_flip(output: np.ndarray, output_flipped: np.ndarray, shift_heatmap: bo
     return merged
 
 
-def decode_batch(config: Any, heatmaps: np.ndarray, center: np.ndarray, scale: np.ndarray,
-                 score: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """Rows of the evaluation arrays for one batch.
+@dataclass(frozen=True)
+class PoseDecoder:
+    """Network outputs of a batch of crops to evaluation rows: the flip merge, then the codec's decoding.
 
-    Args:
-        config: Configuration; reads ``TEST.POST_PROCESS``.
-        heatmaps: N×J×H×W heatmaps (already flip-merged when flip test is on).
-        center: N×2 crop centres in image pixels.
-        scale: N×2 crop scales in units of PIXEL_STD.
-        score: N person (detector) scores.
+    Built once per run (:meth:`from_config`); ``eval.py``, ``infer.py``, ``track.py`` (through
+    :class:`src.inference.estimator.PoseEstimator`) and ``postprocess.py`` all decode with it, so the
+    flip merge and the decoding cannot drift apart between them.
 
-    Returns:
-        ``(preds, boxes)``: N×J×3 float32 ``[x, y, maxval]`` in image space and
-        N×6 float64 ``[cx, cy, sx, sy, area, score]`` with
-        ``area = prod(scale * PIXEL_STD)``, the reference's ``all_preds`` and
-        ``all_boxes`` layouts.
+    Attributes:
+        codec: The heatmap codec (input and heatmap sizes, the refinement of ``TEST.POST_PROCESS``).
+        shift_heatmap: Shift the flipped-back heatmaps one pixel right (``TEST.SHIFT_HEATMAP``).
+        flip_pairs: Left/right joint index pairs.
     """
-    center = np.asarray(center)[:, :2]
-    scale = np.asarray(scale)[:, :2]
-    coords, maxvals = get_final_preds(config, heatmaps, center, scale)
-    preds = np.concatenate([coords, maxvals.astype(np.float32)], axis=2)
-    boxes = np.empty((len(preds), 6), dtype=np.float64)
-    boxes[:, 0:2] = center
-    boxes[:, 2:4] = scale
-    # In the scale's own dtype (float32 from the dataset), as the reference computes it.
-    boxes[:, 4] = np.prod(scale * PIXEL_STD, axis=1)
-    boxes[:, 5] = np.asarray(score, dtype=np.float64).reshape(-1)
-    return preds, boxes
+    codec: HeatmapCodec
+    shift_heatmap: bool = True
+    flip_pairs: Tuple[Tuple[int, int], ...] = FLIP_PAIRS
 
+    @classmethod
+    def from_config(cls, cfg: Any) -> "PoseDecoder":
+        return cls(HeatmapCodec.from_config(cfg), bool(cfg.TEST.SHIFT_HEATMAP))
 
-def postprocess_outputs(config: Any, output: np.ndarray, center: np.ndarray, scale: np.ndarray,
-                        score: np.ndarray,
-                        output_flipped: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
-    """Network outputs of one batch to evaluation rows: flip merge, then decode.
+    def decode(self, output: np.ndarray, center: np.ndarray, scale: np.ndarray, score: np.ndarray,
+               output_flipped: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
+        """Rows of the evaluation arrays for one batch.
 
-    The single pipeline shared by ``eval.py`` and ``postprocess.py``.
+        Args:
+            output: N×J×H×W heatmaps of the input.
+            center: N×2 crop centres in image pixels.
+            scale: N×2 crop scales in units of PIXEL_STD.
+            score: N person (detector) scores.
+            output_flipped: N×J×H×W heatmaps of the mirrored input, or None when the flip test is off.
 
-    Args:
-        config: Configuration; reads ``TEST.SHIFT_HEATMAP`` and ``TEST.POST_PROCESS``.
-        output: N×J×H×W heatmaps of the input.
-        center: N×2 crop centres in image pixels.
-        scale: N×2 crop scales in units of PIXEL_STD.
-        score: N person scores.
-        output_flipped: N×J×H×W heatmaps of the mirrored input, or None when the
-            flip test is off.
-
-    Returns:
-        ``(preds N×J×3, boxes N×6)`` as in :func:`decode_batch`.
-    """
-    heatmaps = np.asarray(output)
-    if output_flipped is not None:
-        heatmaps = merge_flip(heatmaps, output_flipped, bool(config.TEST.SHIFT_HEATMAP))
-    return decode_batch(config, heatmaps, center, scale, score)
+        Returns:
+            ``(preds, boxes)``: N×J×3 float32 ``[x, y, maxval]`` in image space and N×6 float64
+            ``[cx, cy, sx, sy, area, score]`` with ``area = prod(scale * PIXEL_STD)``, the reference's
+            ``all_preds`` and ``all_boxes`` layouts.
+        """
+        heatmaps = np.asarray(output)
+        if output_flipped is not None:
+            heatmaps = merge_flip(heatmaps, output_flipped, self.shift_heatmap, self.flip_pairs)
+        center = np.asarray(center)[:, :2]
+        scale = np.asarray(scale)[:, :2]
+        coords, maxvals = self.codec.decode(heatmaps, center, scale)
+        preds = np.concatenate([coords, maxvals.astype(np.float32)], axis=2)
+        boxes = np.empty((len(preds), 6), dtype=np.float64)
+        boxes[:, 0:2] = center
+        boxes[:, 2:4] = scale
+        # In the scale's own dtype (float32 from the dataset), as the reference computes it.
+        boxes[:, 4] = np.prod(scale * PIXEL_STD, axis=1)
+        boxes[:, 5] = np.asarray(score, dtype=np.float64).reshape(-1)
+        return preds, boxes

@@ -29,11 +29,12 @@ from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from src.utils.cli import run_cli, setup_logging, tool_parser
+from src.data.detections import write_detections
 from src.synth.body import build_body, sample_body_params
-from src.synth.labels import annotate_people, detector_boxes
+from src.synth.labels import annotate_people, categories, detector_boxes
 from src.synth.render import clutter, draw_occluder, draw_person, sample_look, texture
-from src.synthetic import categories, write_json
+from src.utils.cli import run_cli, setup_logging, tool_parser
+from src.utils.jsonio import write_json
 
 logger = logging.getLogger(__name__)
 
@@ -213,8 +214,10 @@ def write_sequence(output: str, seed: int, sequence: int, num_frames: int, width
     doc = {"info": {"description": "Synthetic person keypoint video (src/synthetic_video.py)", "seed": seed,
                     "sequence": name},
            "licenses": [], "images": images, "annotations": annotations, "categories": categories()}
-    write_json(doc, os.path.join(output, ANNOTATIONS_DIR, name + ".json"))
-    write_json(detections, os.path.join(output, DETECTIONS_DIR, name + ".json"))
+    for folder in (ANNOTATIONS_DIR, DETECTIONS_DIR):
+        os.makedirs(os.path.join(output, folder), exist_ok=True)
+    write_json(os.path.join(output, ANNOTATIONS_DIR, name + ".json"), doc, compact=True)
+    write_detections(os.path.join(output, DETECTIONS_DIR, name + ".json"), detections)
     return folder, len(annotations)
 
 

@@ -4,9 +4,11 @@ import pytest
 
 from src.constants import FLIP_PAIRS, PIXEL_STD
 from src.model_utils.config import get_config
-from src.predict import decode_batch, get_final_preds, merge_flip, postprocess_outputs
+from src.data.codec import HeatmapCodec
+from src.predict import PoseDecoder, get_final_preds, merge_flip
 from src.utils.transform import affine_transform, flip_back, get_affine_transform
-from tests.reference import hard_heatmaps, loop_get_final_preds
+from bench.reference import loop_get_final_preds
+from tests.reference import hard_heatmaps
 
 
 def _cfg(post_process=True, shift_heatmap=True):
@@ -99,14 +101,16 @@ def test_merge_flip_shift_moves_one_pixel_right():
     assert shifted[0, 0, 1, 0] == 0.5 and shifted[0, 0, 1, 1] == 0.5 and shifted[0, 0, 3].sum() == 0.0
 
 
-def test_decode_batch_layout_and_pipeline():
+def test_pose_decoder_layout_and_pipeline():
     rng = np.random.default_rng(5)
     out = rng.standard_normal((4, 17, 64, 48)).astype(np.float32)
     out_flipped = rng.standard_normal((4, 17, 64, 48)).astype(np.float32)
     center, scale = _centers_scales(rng, 4)
     score = rng.random(4)
     cfg = _cfg()
-    preds, boxes = decode_batch(cfg, out, center, scale, score)
+    decoder = PoseDecoder.from_config(cfg)
+    assert decoder == PoseDecoder(HeatmapCodec.from_config(cfg), bool(cfg.TEST.SHIFT_HEATMAP))
+    preds, boxes = decoder.decode(out, center, scale, score)
     coords, maxvals = get_final_preds(cfg, out, center, scale)
     assert preds.shape == (4, 17, 3) and preds.dtype == np.float32 and boxes.shape == (4, 6)
     np.testing.assert_array_equal(preds[:, :, :2], coords)
@@ -116,12 +120,13 @@ def test_decode_batch_layout_and_pipeline():
     np.testing.assert_allclose(boxes[:, 4], scale[:, 0] * scale[:, 1] * PIXEL_STD ** 2, rtol=1e-6)
     np.testing.assert_array_equal(boxes[:, 5], score)
 
-    plain = postprocess_outputs(cfg, out, center, scale, score)
-    np.testing.assert_array_equal(plain[0], preds)
-    flipped = postprocess_outputs(cfg, out, center, scale, score, output_flipped=out_flipped)
-    merged = decode_batch(cfg, merge_flip(out, out_flipped, True), center, scale, score)
+    flipped = decoder.decode(out, center, scale, score, output_flipped=out_flipped)
+    merged = decoder.decode(merge_flip(out, out_flipped, True), center, scale, score)
     np.testing.assert_array_equal(flipped[0], merged[0])
     np.testing.assert_array_equal(flipped[1], merged[1])
+    unshifted = PoseDecoder(decoder.codec, shift_heatmap=False).decode(out, center, scale, score, out_flipped)
+    np.testing.assert_array_equal(unshifted[0], decoder.decode(merge_flip(out, out_flipped, False), center, scale,
+                                                               score)[0])
 
 
 def test_get_final_preds_with_default_config():

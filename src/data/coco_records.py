@@ -7,7 +7,6 @@ or the file that is missing with the way to get it (:class:`src.errors.DatasetNo
 Symbols: N records, J joints. Joints are ``[x, y, 0]`` in image pixels (N×J×3) with a
 visibility of 0/1 repeated per coordinate (N×J×3), as in the reference.
 """
-import json
 import logging
 import os
 from collections import defaultdict
@@ -15,7 +14,9 @@ from typing import Any, Dict, List, NamedTuple, Optional
 
 import numpy as np
 
-from src.errors import DatasetFormatError, DatasetNotFoundError, shown_path
+from src.data.detections import read_detections
+from src.errors import BoxesError, DatasetFormatError, DatasetNotFoundError, shown_path
+from src.utils.jsonio import read_json
 
 logger = logging.getLogger(__name__)
 
@@ -45,18 +46,8 @@ class PersonRecords(NamedTuple):
 
 
 def load_json(path: str, what: str) -> Any:
-    """The contents of JSON file ``path`` (``what`` names it in errors)."""
-    if not os.path.isfile(path):
-        raise DatasetNotFoundError(f"{what} not found: {shown_path(path)}. {HOW_TO_GET_DATA}")
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except json.JSONDecodeError as err:
-        raise DatasetFormatError(f"{what} {path} is not valid JSON ({err.msg} at line {err.lineno}, "
-                                 f"column {err.colno}); download or generate it again") from err
-    except UnicodeDecodeError as err:
-        raise DatasetFormatError(f"{what} {path} is not a UTF-8 JSON file ({err}); "
-                                 "download or generate it again") from err
+    """The contents of JSON file ``path`` (``what`` names it in errors, which say how to get the data)."""
+    return read_json(path, what, DatasetFormatError, HOW_TO_GET_DATA, DatasetNotFoundError)
 
 
 def require_dir(path: str, what: str) -> None:
@@ -133,20 +124,22 @@ def detection_records(image_path: str, ann_file: str, bbox_file: str, num_joints
     """
     require_dir(image_path, "image folder")
     images = _images_by_id(load_json(ann_file, "annotation file"), ann_file)
-    dets = load_json(bbox_file, "detection file")
-    if not isinstance(dets, list):
-        raise DatasetFormatError(f"{bbox_file} is not a detection-results file (expected a JSON list)")
-
+    if not os.path.isfile(bbox_file):
+        raise DatasetNotFoundError(f"detection file not found: {shown_path(bbox_file)}. {HOW_TO_GET_DATA}")
     files, boxes, scores, ids = [], [], [], []
     unknown = 0
-    for det in dets:
+    for det in read_detections(bbox_file, "detection file"):
+        if "image_id" not in det:
+            raise BoxesError(f"detection file {bbox_file}: a detection names no 'image_id' (the evaluation finds "
+                             f"images by id): {str(det)[:120]}")
         try:
-            if det["category_id"] != 1 or det["score"] < min_score:
-                continue
-            box, score, image_id = [float(v) for v in det["bbox"][:4]], float(det["score"]), det["image_id"]
-        except (KeyError, TypeError, ValueError, IndexError) as err:
-            raise DatasetFormatError(f"{bbox_file}: a detection lacks a valid 'image_id', "
-                                     f"'category_id', 'bbox' or 'score' ({err})") from err
+            box, score = [float(v) for v in det["bbox"][:4]], float(det.get("score", 1.0))
+        except (TypeError, ValueError) as err:
+            raise BoxesError(f"detection file {bbox_file}: a 'bbox' or 'score' is not numbers ({err}): "
+                             f"{str(det)[:120]}") from err
+        if score < min_score:
+            continue
+        image_id = det["image_id"]
         if image_id not in images:
             unknown += 1
             continue

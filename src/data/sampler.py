@@ -10,14 +10,22 @@ batches an uninterrupted run sees, and the ranks never overlap except for the pa
 The sampler yields *encoded* indices ``epoch · N + record`` so that the dataset's generator knows
 the epoch of each sample and seeds its augmentation with ``(seed, epoch, rank, record)``.
 """
+import math
 from typing import Iterator, Tuple
 
 import mindspore.dataset as ds
 import numpy as np
 
-from src.training.steps import steps_per_epoch
-
 _SEED_MASK = 2 ** 32 - 1
+
+
+def steps_per_epoch(num_records: int, batch_size: int, group_size: int = 1) -> int:
+    """Full batches per epoch on each rank.
+
+    Every rank gets ``ceil(N / group_size)`` records (the shuffled order is padded by wrapping
+    around so the shards are equal) and drops the last partial batch.
+    """
+    return math.ceil(num_records / max(1, group_size)) // batch_size
 
 
 def epoch_order(num_records: int, seed: int, epoch: int, shuffle: bool = True) -> np.ndarray:

@@ -21,8 +21,8 @@ import numpy as np
 from mindspore import nn
 from mindspore.train import mind_ir_pb2  # the MindIR protobuf schema shipped with MindSpore
 
-from src.errors import shown_path
-from src.deploy.bin_files import OUTPUT_SUFFIX, InferFilesError, list_inputs
+from src.errors import InferFilesError, shown_path
+from src.deploy.bin_files import OUTPUT_SUFFIX, list_inputs
 from src.utils.cli import run_cli, setup_logging, tool_parser
 from src.model_utils.device_adapter import set_device
 

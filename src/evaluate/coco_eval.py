@@ -2,9 +2,9 @@
 
 Symbols: N person boxes over the data set, J joints. ``preds`` is N×J×3
 ``[x, y, maxval]`` in image pixels; ``all_boxes`` is N×6
-``[cx, cy, sx, sy, area, score]`` (see ``src.predict.decode_batch``).
+``[cx, cy, sx, sy, area, score]`` (see :meth:`src.predict.PoseDecoder.decode`). The files
+written are those of :mod:`src.evaluate.results`.
 """
-import json
 import logging
 import os
 from collections import OrderedDict
@@ -12,8 +12,9 @@ from typing import Any, Optional, Tuple
 
 import numpy as np
 
-from src.constants import COCO_SIGMAS, RESULTS_FILE
+from src.constants import COCO_SIGMAS
 from src.errors import EvaluationError, import_optional, shown_path
+from src.evaluate.results import RESULTS_FILE, STATS_FILE, evaluation_entries, write_results, write_stats
 from src.utils.nms import oks_nms_per_image
 
 logger = logging.getLogger(__name__)
@@ -21,14 +22,6 @@ logger = logging.getLogger(__name__)
 #: Names of COCOeval's ten keypoint statistics, in order (spelled as the reference does).
 STATS_NAMES: Tuple[str, ...] = ('AP', 'Ap .5', 'AP .75', 'AP (M)', 'AP (L)',
                                 'AR', 'AR .5', 'AR .75', 'AR (M)', 'AR (L)')
-
-STATS_FILE = 'keypoints_stats.json'
-
-
-def results_dir(model_file: str) -> str:
-    """Where the evaluation of ``model_file`` (a checkpoint or an exported model) writes its results:
-    ``<model_file without extension>/results``."""
-    return os.path.join(os.path.splitext(model_file)[0], "results")
 
 
 def _import_cocotools() -> Tuple[Any, Any]:
@@ -59,29 +52,6 @@ def rescore(maxvals: np.ndarray, box_scores: np.ndarray, in_vis_thre: float) -> 
 def default_ann_file(cfg: Any) -> str:
     """``DATASET.ROOT/annotations/person_keypoints_<DATASET.TEST_SET>.json``."""
     return os.path.join(cfg.DATASET.ROOT, 'annotations', f'person_keypoints_{cfg.DATASET.TEST_SET}.json')
-
-
-def write_keypoint_results(res_file: str, preds: np.ndarray, scores: np.ndarray, boxes: np.ndarray,
-                           image_ids: np.ndarray) -> None:
-    """Writes people as a COCO keypoint results file (category 1).
-
-    Args:
-        res_file: Output JSON path.
-        preds: K×J×3 ``[x, y, maxval]``, flattened to ``keypoints``.
-        scores: K person scores.
-        boxes: K×6 ``[cx, cy, sx, sy, area, score]``; centre and scale are kept
-            in each entry as the reference does (COCO ignores them).
-        image_ids: K image ids.
-    """
-    flat = preds.reshape(len(preds), -1).astype(np.float64).tolist()
-    results = [{'image_id': image_id, 'category_id': 1, 'keypoints': keypoints, 'score': score,
-                'center': center, 'scale': scale}
-               for image_id, keypoints, score, center, scale in zip(
-                   np.asarray(image_ids).tolist(), flat, np.asarray(scores).tolist(),
-                   boxes[:, 0:2].tolist(), boxes[:, 2:4].tolist())]
-    with open(res_file, 'w') as f:
-        # dumps (one C-encoder pass) is about twice as fast as dump's chunked Python encoder.
-        f.write(json.dumps(results))
 
 
 def _coco_keypoint_stats(ann_file: str, res_file: str, image_ids: np.ndarray) -> np.ndarray:
@@ -144,7 +114,7 @@ def evaluate(cfg: Any, preds: np.ndarray, output_dir: str, all_boxes: np.ndarray
 
     os.makedirs(output_dir, exist_ok=True)
     res_file = os.path.join(output_dir, RESULTS_FILE)
-    write_keypoint_results(res_file, preds[keep], scores[keep], all_boxes[keep], img_id[keep])
+    write_results(res_file, evaluation_entries(preds[keep], scores[keep], all_boxes[keep], img_id[keep]))
     logger.info("keypoint results written to %s", res_file)
 
     if 'test' in cfg.DATASET.TEST_SET:
@@ -156,8 +126,7 @@ def evaluate(cfg: Any, preds: np.ndarray, output_dir: str, all_boxes: np.ndarray
     stats = _coco_keypoint_stats(ann_file, res_file, img_id)
     name_value = OrderedDict((name, float(value)) for name, value in zip(STATS_NAMES, stats))
     stats_file = os.path.join(output_dir, STATS_FILE)
-    with open(stats_file, 'w') as f:
-        json.dump(name_value, f, indent=2)
+    write_stats(stats_file, name_value)
     logger.info("keypoint stats written to %s", stats_file)
     return name_value, name_value['AP']
 

@@ -1,13 +1,12 @@
-"""Runs the network over an evaluation dataset and collects decoded predictions."""
+"""Runs the pose estimator over an evaluation dataset and collects decoded predictions."""
 import logging
 import time
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-import mindspore as ms
 import numpy as np
 
 from src.errors import EvaluationError
-from src.predict import postprocess_outputs
+from src.inference.estimator import PoseEstimator
 from src.utils.progress import Progress
 
 logger = logging.getLogger(__name__)
@@ -27,17 +26,8 @@ class Predictions(NamedTuple):
     image_ids: np.ndarray
 
 
-def predict_heatmaps(net: ms.nn.Cell, images: np.ndarray, flip_test: bool):
-    """Heatmaps of a batch N×3×H×W, and of its mirror image when ``flip_test``."""
-    output = net(ms.Tensor(images)).asnumpy()
-    flipped = None
-    if flip_test:
-        flipped = net(ms.Tensor(np.ascontiguousarray(images[:, :, :, ::-1]))).asnumpy()
-    return output, flipped
-
-
-def run_inference(cfg: Any, net: ms.nn.Cell, dataset, num_samples: int) -> Predictions:
-    """Predicts every box of ``dataset`` (columns of ``keypoint_dataset``, eval mode).
+def run_inference(estimator: PoseEstimator, dataset, num_samples: int) -> Predictions:
+    """Predicts every box of ``dataset`` (columns of ``keypoint_dataset``, eval mode) with ``estimator``.
 
     Logs progress: a line redrawn in place on a terminal, and the original's
     ``N samples validated in S seconds`` every ``REPORT_EVERY`` samples.
@@ -47,9 +37,8 @@ def run_inference(cfg: Any, net: ms.nn.Cell, dataset, num_samples: int) -> Predi
     chunk_start = time.time()
     progress = Progress(num_samples, unit="boxes", log=False)   # the log has the original's lines below
     for batch in dataset.create_dict_iterator(output_numpy=True, num_epochs=1):
-        output, flipped = predict_heatmaps(net, batch["image"], bool(cfg.TEST.FLIP_TEST))
-        batch_preds, batch_boxes = postprocess_outputs(cfg, output, batch["center"], batch["scale"],
-                                                       batch["score"], flipped)
+        batch_preds, batch_boxes = estimator.estimate_crops(batch["image"], batch["center"], batch["scale"],
+                                                            batch["score"])
         preds.append(batch_preds)
         boxes.append(batch_boxes)
         ids.append(np.asarray(batch["id"]).reshape(-1))
@@ -61,7 +50,7 @@ def run_inference(cfg: Any, net: ms.nn.Cell, dataset, num_samples: int) -> Predi
         progress.update(len(batch_preds))
     progress.close()
     logger.info("%d boxes predicted in %.1f s (%.1f boxes/s%s)", done, progress.elapsed, progress.rate,
-                ", flip test" if cfg.TEST.FLIP_TEST else "")
+                ", flip test" if estimator.settings.flip_test else "")
     if not preds:
         raise EvaluationError("the evaluation set is empty: no person boxes to predict")
     return Predictions(np.concatenate(preds), np.concatenate(boxes), np.concatenate(ids))

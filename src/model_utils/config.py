@@ -64,7 +64,14 @@ class Config:
         return self.__dict__.get(name, default)
 
     def set(self, dotted_key: str, value: Any) -> None:
-        """Replaces the value of an existing key (``"ckpt_save_dir"``, ``"DATASET.ROOT"``)."""
+        """Replaces the value of an existing key (``"ckpt_save_dir"``, ``"DATASET.ROOT"``).
+
+        The new value is checked where it enters, as :func:`get_config` checks the others: against
+        the type of the value it replaces and the key's rule (:mod:`src.model_utils.config_rules`).
+
+        Raises:
+            ConfigError: an unknown key, or a value of another type or outside the key's rule.
+        """
         *parents, leaf = dotted_key.split(".")
         node = self
         for part in parents:
@@ -73,6 +80,10 @@ class Config:
                 raise ConfigError(f"no configuration section '{part}' in '{dotted_key}'")
         if leaf not in node.__dict__:
             raise ConfigError(f"unknown configuration key '{dotted_key}'")
+        value = _check_type(dotted_key, value, node.__dict__[leaf])
+        rule = RULES.get(dotted_key)
+        if rule is not None and not rule.test(value):
+            raise ConfigError(f"{dotted_key}: expected {rule.allowed}, got {value!r}")
         node.__dict__[leaf] = value
 
     def to_dict(self) -> Dict[str, Any]:

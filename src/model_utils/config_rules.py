@@ -6,9 +6,9 @@ must satisfy, :data:`CROSS_RULES` what keys must satisfy together. Adding a rule
 
     "TRAIN.PRINT_STEP": integer_from(1),
 
-Keys without a rule are free text or flags (paths, URLs, names, booleans), or are kept only for
-compatibility with the original configuration and read by nothing (``TEST.BBOX_THRE``,
-``TEST.NMS_THRE``, ``MODEL.NAME``).
+Keys without a rule are free text or flags (paths, URLs, names, booleans). ``TEST.BBOX_THRE`` and
+``TEST.NMS_THRE`` are the original's and, as in the reference, read by nothing: they stay so that its
+configuration files load, and a value other than the original's is warned about (:data:`UNUSED`).
 """
 from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
@@ -166,6 +166,18 @@ def _lr_steps(cfg: Mapping[str, Any]) -> Optional[str]:
     return None
 
 
+#: Keys of the original's configuration that nothing reads (as in the reference), with its values.
+UNUSED: Dict[str, Tuple[Any, str]] = {
+    "TEST.BBOX_THRE": (1.0, "person boxes are filtered by TEST.IMAGE_THRE"),
+    "TEST.NMS_THRE": (1.0, "OKS-NMS uses TEST.OKS_THRE"),
+}
+
+
+def _unused(cfg: Mapping[str, Any]) -> Optional[str]:
+    changed = [f"{key} ({cfg[key]}): not used, {why}" for key, (value, why) in UNUSED.items() if cfg[key] != value]
+    return "; ".join(changed) or None
+
+
 class CrossRule(NamedTuple):
     """``check`` over ``keys``; the problem it finds is refused, or only shown when ``warning``."""
     keys: tuple
@@ -180,6 +192,7 @@ CROSS_RULES = (
     CrossRule(("TRAIN.BEGIN_EPOCH", "TRAIN.END_EPOCH"), _epochs),
     # A shortened run (--end_epoch 2 with the default [90, 120]) is common and harmless: said, not refused.
     CrossRule(("TRAIN.LR_STEP", "TRAIN.END_EPOCH"), _lr_steps, warning=True),
+    CrossRule(tuple(UNUSED), _unused, warning=True),
 )
 
 

@@ -16,15 +16,6 @@ from dataclasses import dataclass
 from typing import Tuple
 
 
-def steps_per_epoch(num_records: int, batch_size: int, group_size: int = 1) -> int:
-    """Full batches per epoch on each rank.
-
-    Every rank gets ``ceil(N / group_size)`` records (the shuffled order is padded by wrapping
-    around so the shards are equal) and drops the last partial batch.
-    """
-    return math.ceil(num_records / max(1, group_size)) // batch_size
-
-
 def largest_divisor(value: int, limit: int) -> int:
     """The largest divisor of ``value`` (> 0) that is at most ``limit`` (>= 1)."""
     best = 1

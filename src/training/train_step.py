@@ -10,6 +10,8 @@ from mindspore import Parameter, Tensor, nn, ops
 from mindspore.amp import DynamicLossScaler, all_finite
 from mindspore.context import ParallelMode
 
+from src.network_define import JointsMSELoss, WithLossCell
+
 #: Name of the loss record in the training Cell (left out of checkpoints).
 LOSS_RECORD = "loss_record"
 
@@ -96,3 +98,24 @@ class TrainStep(nn.Cell):
         else:
             loss = ops.depend(loss, self.optimizer(grads))
         return ops.depend(loss, ops.scatter_update(self.loss_record, index, loss.reshape((1,))))
+
+
+#: Dynamic loss scaling of float16 training, as the original port's ``Model(..., amp_level="O2")``
+#: started it (MindSpore's ``DynamicLossScaleManager()`` defaults): scale, factor, window.
+LOSS_SCALE = (2 ** 24, 2, 2000)
+
+
+def build_train_network(device_target: str, net: nn.Cell, optimizer: nn.Optimizer,
+                        record_size: int = 1) -> TrainStep:
+    """The training Cell: float32 on the CPU; float16 (O2) with dynamic loss scaling on Ascend/GPU.
+
+    O2 runs the network in float16 except BatchNorm (MindSpore's black list), whose parameters and
+    arithmetic stay float32; the network it returns casts the heatmaps back to float32, so the
+    loss is computed in float32. ``record_size``: steps per sink (see :class:`TrainStep`).
+    """
+    if device_target == "CPU":
+        return TrainStep(WithLossCell(net, JointsMSELoss(use_target_weight=True)), optimizer,
+                         record_size=record_size)
+    amp_net = ms.amp.auto_mixed_precision(net, "O2")
+    with_loss = WithLossCell(amp_net, JointsMSELoss(use_target_weight=True))
+    return TrainStep(with_loss, optimizer, DynamicLossScaler(*LOSS_SCALE), record_size)

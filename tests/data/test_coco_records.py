@@ -9,7 +9,7 @@ import pytest
 
 from src.data.coco_records import (detection_records, ground_truth_records, load_json, require_dir,
                               resolve_bbox_file)
-from src.errors import DatasetFormatError, DatasetNotFoundError
+from src.errors import BoxesError, DatasetFormatError, DatasetNotFoundError
 from tests.reference import loop_gt_records
 
 J = 17
@@ -111,7 +111,7 @@ def test_missing_files_and_folders_say_how_to_get_the_data(tmp_path):
     with pytest.raises(DatasetNotFoundError) as err:
         load_json(str(tmp_path / "none.json"), "annotation file")
     message = str(err.value)
-    assert message.startswith(f"annotation file not found: {tmp_path / 'none.json'}. ")
+    assert message.startswith(f"annotation file not found: '{tmp_path / 'none.json'}'; ")
     assert "python -m src.synthetic --output DIR" in message and "cocodataset.org" in message
     with pytest.raises(DatasetNotFoundError, match="image folder not found: .*val2017"):
         require_dir(str(tmp_path / "val2017"), "image folder")
@@ -119,7 +119,7 @@ def test_missing_files_and_folders_say_how_to_get_the_data(tmp_path):
 
 @pytest.mark.parametrize("content,words", [
     (b'{"images": [', "is not valid JSON (Expecting value at line 1, column 13)"),
-    (b"\xff\xfe not text", "is not a UTF-8 JSON file"),
+    (b"\xff\xfe not text", "is not UTF-8 text"),
 ])
 def test_unreadable_json_names_the_file(tmp_path, content, words):
     path = tmp_path / "ann.json"
@@ -142,10 +142,16 @@ def test_wrong_structure_names_the_file_and_entry(synthetic_root, tmp_path):
     with pytest.raises(DatasetFormatError, match=f"annotation {person['id']} of image {person['image_id']} lacks"):
         ground_truth_records(image_dir, str(path), J)
     path.write_text(json.dumps({"image_id": 1}))
-    with pytest.raises(DatasetFormatError, match="bad.json is not a detection-results file"):
+    with pytest.raises(BoxesError, match="bad.json: expected a JSON list of detections"):
         detection_records(image_dir, ann_file, str(path), J)
-    path.write_text(json.dumps([{"image_id": 1, "category_id": 1, "bbox": [0, 0, 5, 5]}]))
-    with pytest.raises(DatasetFormatError, match="a detection lacks a valid 'image_id', 'category_id', 'bbox' or"):
+    path.write_text(json.dumps([{"image_id": 1, "category_id": 1, "score": 0.5}]))
+    with pytest.raises(BoxesError, match="bad.json: a detection lacks 'bbox'"):
+        detection_records(image_dir, ann_file, str(path), J)
+    path.write_text(json.dumps([{"file_name": "a.jpg", "category_id": 1, "bbox": [0, 0, 5, 5]}]))
+    with pytest.raises(BoxesError, match="bad.json: a detection names no 'image_id'"):
+        detection_records(image_dir, ann_file, str(path), J)
+    path.write_text(json.dumps([{"image_id": 1, "bbox": [0, 0, "wide", 5]}]))
+    with pytest.raises(BoxesError, match="bad.json: a 'bbox' or 'score' is not numbers"):
         detection_records(image_dir, ann_file, str(path), J)
 
 

@@ -6,7 +6,8 @@ import pytest
 from src.data.codec import HeatmapCodec, gaussian_targets, get_max_preds, refine_preds
 from src.constants import PIXEL_STD
 from src.model_utils.config import get_config
-from tests.reference import hard_heatmaps, loop_gaussian_targets, loop_get_max_preds, loop_refine
+from bench.reference import loop_get_max_preds, loop_refine
+from tests.reference import hard_heatmaps, loop_gaussian_targets
 
 J = 17
 

@@ -3,7 +3,7 @@ import mindspore.dataset as ds
 import numpy as np
 import pytest
 
-from src.data.sampler import TrainingSampler, decode_index, encode_index, epoch_order, rank_shard
+from src.data.sampler import TrainingSampler, decode_index, encode_index, epoch_order, rank_shard, steps_per_epoch
 
 
 def stream(sampler, iterations):
@@ -96,3 +96,9 @@ def test_mindspore_iterates_the_sampler_once_per_epoch_in_order():
     got = [[int(v) for batch_ in iterator for v in batch_[0]] for _ in range(4)]
     expected = [[int(i) for step in range(3 * k, 3 * k + 3) for i in sampler.step_indices(step)] for k in range(4)]
     assert got == expected
+
+
+@pytest.mark.parametrize("records,batch,group,expected", [(100, 8, 1, 12), (100, 8, 3, 4), (7, 8, 1, 0),
+                                                         (149813, 64, 1, 2340), (149813, 32, 8, 585)])
+def test_steps_per_epoch(records, batch, group, expected):
+    assert steps_per_epoch(records, batch, group) == expected

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from mindspore import nn
 
-from src.errors import MissingDependencyError
+from src.errors import MissingDependencyError, OnnxFixError
 from src.model import get_pose_net
 from src.model_utils.config import get_config
-from src.deploy.onnx_fix import (ExportableMaxPool2d, OnnxFixError, fix_conv_transpose, import_onnx,
-                          mindspore_pads_to_onnx, replace_padded_max_pools, transpose_padding)
+from src.deploy.onnx_fix import (ExportableMaxPool2d, fix_conv_transpose, import_onnx, mindspore_pads_to_onnx,
+                                 replace_padded_max_pools, transpose_padding)
 from tests.helpers import TINY_CONFIG
 from tests.reference import loop_conv_transpose
 

@@ -6,7 +6,8 @@ import os
 import numpy as np
 import pytest
 
-from src.inference.images import BoxesError, boxes_for_images, image_id_of, list_images
+from src.errors import BoxesError
+from src.inference.images import boxes_for_images, image_id_of, list_images
 
 
 def test_boxes_from_command_line_single_image(tmp_path):

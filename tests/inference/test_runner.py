@@ -1,35 +1,15 @@
-"""The evaluation loop (src/inference/runner.py): the network over every batch, the mirrored pass, decoding."""
+"""The evaluation loop (src/inference/runner.py): the estimator over every batch, in order, decoded."""
 import mindspore as ms
 import mindspore.dataset as ds
 import numpy as np
 import pytest
-from mindspore import nn, ops
 
 from src.errors import EvaluationError
-from src.inference.runner import predict_heatmaps, run_inference
+from src.inference.estimator import PoseEstimator
+from src.inference.runner import run_inference
 from src.model_utils.config import get_config
-from src.predict import postprocess_outputs
-
-
-class QuarterMaps(nn.Cell):
-    """17 'heatmaps' at a quarter of the input size: channel k is input channel k mod 3, subsampled."""
-
-    def construct(self, x):
-        return ops.tile(x[:, :, ::4, ::4], (1, 6, 1, 1))[:, :17]
-
-
-def quarter_maps(images: np.ndarray) -> np.ndarray:
-    return np.tile(images[:, :, ::4, ::4], (1, 6, 1, 1))[:, :17]
-
-
-def test_predict_heatmaps_runs_the_mirror_image_when_asked():
-    ms.set_context(mode=ms.PYNATIVE_MODE)
-    images = np.random.default_rng(0).standard_normal((2, 3, 16, 12)).astype(np.float32)
-    output, flipped = predict_heatmaps(QuarterMaps(), images, flip_test=False)
-    np.testing.assert_array_equal(output, quarter_maps(images))
-    assert flipped is None
-    _, flipped = predict_heatmaps(QuarterMaps(), images, flip_test=True)
-    np.testing.assert_array_equal(flipped, quarter_maps(np.ascontiguousarray(images[:, :, :, ::-1])))
+from src.predict import PoseDecoder
+from tests.inference.quarter_maps import QuarterMaps, quarter_maps
 
 
 @pytest.mark.parametrize("flip_test", [False, True])
@@ -43,11 +23,11 @@ def test_every_batch_is_decoded_in_order(flip_test):
                "scale": rng.uniform(0.5, 2.0, (7, 2)).astype(np.float32),
                "score": rng.random(7).astype(np.float32), "id": np.arange(100, 107, dtype=np.int32)}
     dataset = ds.NumpySlicesDataset(columns, shuffle=False).batch(3)
-    found = run_inference(cfg, QuarterMaps(), dataset, 7)
+    found = run_inference(PoseEstimator.from_config(cfg, QuarterMaps()), dataset, 7)
     images = columns["image"]
     flipped = quarter_maps(np.ascontiguousarray(images[:, :, :, ::-1])) if flip_test else None
-    preds, boxes = postprocess_outputs(cfg, quarter_maps(images), columns["center"], columns["scale"],
-                                       columns["score"], flipped)
+    preds, boxes = PoseDecoder.from_config(cfg).decode(quarter_maps(images), columns["center"], columns["scale"],
+                                                       columns["score"], flipped)
     np.testing.assert_allclose(found.preds, preds, rtol=1e-6, atol=1e-5)
     np.testing.assert_allclose(found.boxes, boxes, rtol=1e-6)
     np.testing.assert_array_equal(found.image_ids, columns["id"])
@@ -59,4 +39,4 @@ def test_an_empty_set_is_a_clear_error():
             return iter(())
 
     with pytest.raises(EvaluationError, match="no person boxes"):
-        run_inference(get_config([]), QuarterMaps(), NoBatches(), 0)
+        run_inference(PoseEstimator.from_config(get_config([]), QuarterMaps()), NoBatches(), 0)

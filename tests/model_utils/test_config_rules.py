@@ -5,8 +5,8 @@ import pytest
 import yaml
 
 from src.model_utils import config as config_module
-from src.model_utils.config import DEFAULT_CONFIG_PATH, ConfigError, get_config
-from src.errors import ConfigSizeError
+from src.model_utils.config import DEFAULT_CONFIG_PATH, get_config
+from src.errors import ConfigError, ConfigSizeError
 from src.model_utils.config_rules import CROSS_RULES, RULES, check_sizes, heatmap_size_for
 
 
@@ -122,6 +122,18 @@ def test_unreachable_lr_steps_are_a_warning_not_an_error(caplog):
     with caplog.at_level("WARNING"):
         get_config(["--end_epoch", "2", "--TRAIN.LR_STEP", "[1]"])
     assert "LR_STEP" not in caplog.text
+
+
+def test_the_originals_unused_keys_load_and_another_value_is_said(caplog):
+    with caplog.at_level("WARNING"):
+        get_config([])
+    assert "not used" not in caplog.text
+    with caplog.at_level("WARNING"):
+        get_config(["--TEST.NMS_THRE", "0.5", "--TEST.BBOX_THRE", "0.3"])
+    assert ("TEST.BBOX_THRE (0.3): not used, person boxes are filtered by TEST.IMAGE_THRE; "
+            "TEST.NMS_THRE (0.5): not used, OKS-NMS uses TEST.OKS_THRE") in caplog.text
+    with pytest.raises(ConfigError, match="MODEL.NAME"):
+        get_config(["--MODEL.NAME", "hrnet"])
 
 
 def test_help_says_what_is_allowed(capsys):

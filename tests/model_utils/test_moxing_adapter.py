@@ -7,13 +7,12 @@ import types
 
 import pytest
 
-from src.errors import UserError
+from src.errors import MoxingUnavailableError, SyncError, SyncTimeoutError, UserError
 from src.model_utils import moxing_adapter
 from src.utils.cli import run_cli
 from src.model_utils.config import get_config
 from src.model_utils.modelarts import CODE_DIR as REPO
-from src.model_utils.moxing_adapter import (MoxingUnavailableError, SyncError, SyncTimeoutError, copy_path,
-                                            is_sync_process, moxing_wrapper, sync_data)
+from src.model_utils.moxing_adapter import copy_path, is_sync_process, moxing_wrapper, sync_data
 from tests.model_utils.local_obs import job_config, tree, write
 
 pytestmark = pytest.mark.usefixtures("one_job")

@@ -4,7 +4,8 @@ import json
 import numpy as np
 import pytest
 
-from src.tracking.metrics import TrackingFilesError, as_poses, coco_oks, load_ground_truth, load_tracks
+from src.errors import TrackingFilesError
+from src.tracking.metrics import as_poses, coco_oks, load_ground_truth
 
 
 def test_coco_oks_counts_labelled_joints_with_the_labels_area():
@@ -47,12 +48,3 @@ def test_bad_ground_truth_names_the_file(tmp_path, text, words):
     with pytest.raises(TrackingFilesError) as err:
         load_ground_truth(str(path))
     assert str(path) in str(err.value) and words in str(err.value)
-
-
-def test_tracks_file_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="tracks file not found"):
-        load_tracks(str(tmp_path / "none.json"))
-    path = tmp_path / "t.json"
-    path.write_text('{"frames": {}}')
-    with pytest.raises(TrackingFilesError, match="is not a tracks.json of track.py"):
-        load_tracks(str(path))

@@ -2,13 +2,7 @@
 The callbacks that follow the plan: test_callbacks.py."""
 import pytest
 
-from src.training.steps import chunk_steps, largest_divisor, make_plan, steps_per_epoch
-
-
-@pytest.mark.parametrize("records,batch,group,expected", [(100, 8, 1, 12), (100, 8, 3, 4), (7, 8, 1, 0),
-                                                         (149813, 64, 1, 2340), (149813, 32, 8, 585)])
-def test_steps_per_epoch(records, batch, group, expected):
-    assert steps_per_epoch(records, batch, group) == expected
+from src.training.steps import chunk_steps, largest_divisor, make_plan
 
 
 @pytest.mark.parametrize("value,limit", [(2340, 100), (2339, 100), (12, 12), (12, 5), (1, 1), (360, 7)])

@@ -8,9 +8,8 @@ from mindspore.amp import DynamicLossScaleManager, DynamicLossScaler
 from src.model import get_pose_net
 from src.model_utils.config import get_config
 from src.network_define import JointsMSELoss, WithLossCell
-from src.training.train_step import TrainStep
+from src.training.train_step import TrainStep, build_train_network
 from tests.helpers import TINY_CONFIG
-from train import build_train_network
 
 
 def tiny(*extra):
@@ -59,7 +58,7 @@ def float16_step():
     ms.set_seed(0)
     net = get_pose_net(cfg, is_train=True)   # the stock operators, as on a GPU
     optimizer = nn.Adam(net.trainable_params(), learning_rate=1e-3)
-    step = build_train_network(cfg, net, optimizer, record_size=4)
+    step = build_train_network(cfg.device_target, net, optimizer, record_size=4)
     step.set_train()
     return net, step
 
