@@ -1,7 +1,7 @@
 """What a person detector costs per frame in track.py (``--detector``), on randomly initialised stand-ins.
 
     python bench/detector_speed.py [--models yolox-tiny,yolox-s,yolov8n] [--rounds 10] [--frame 1280x720]
-                                   [--keep DIR]
+                                   [--pose_config demo_config.yaml --people 4] [--keep DIR]
 
 No detector weights can be downloaded here, so each model is a stand-in built with ONNX's helpers:
 plain convolution stages (3×3, stride 2, then 1×1/3×3 residual bottlenecks, SiLU), detection heads
@@ -17,7 +17,10 @@ does.
 Per model: the median over ``--rounds`` frames of ``PersonDetector`` on one frame (letterbox,
 onnxruntime, decoding, NMS) and of onnxruntime's ``run`` alone, the models taken in turn each round
 so that other load on the machine falls on all alike. onnxruntime uses its default threads (one per
-physical core).
+physical core). With ``--pose_config``, the pose network of that configuration (random weights,
+``device_target`` CPU, graph mode) also runs in each round as the tracker runs it on a frame: the
+evaluation's crop, flip test and decoding on ``--people`` boxes; each detector's time is then also
+given as a multiple of that (the median of the per-round ratios).
 """
 import argparse
 import math
@@ -26,7 +29,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -147,12 +150,34 @@ def build(spec: Spec, path: str, seed: int = 0) -> int:
     return g.flops
 
 
+def pose_estimator(config: str) -> Callable[[np.ndarray, np.ndarray, np.ndarray], Any]:
+    """The tracker's pose estimator on the network of ``config``, with random weights."""
+    # pylint: disable=import-outside-toplevel
+    from src.model import get_pose_net
+    from src.model_utils.config import get_config
+    from src.model_utils.device_adapter import init_context
+    from src.tracking.estimate import network_estimator
+    cfg = get_config(["--config_path", config, "--device_target", "CPU"])
+    init_context(cfg)
+    net = get_pose_net(cfg, is_train=False)
+    net.set_train(False)
+    return network_estimator(cfg, net)
+
+
+def people_boxes(count: int, width: int, height: int) -> np.ndarray:
+    """``count`` person-shaped boxes side by side across a ``width``×``height`` frame."""
+    step = width / max(count, 1)
+    return np.array([[i * step + step * 0.2, height * 0.2, step * 0.6, height * 0.6] for i in range(count)])
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, of {list(MODELS)}")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--frame", default="1280x720", help="frame size WxH")
     parser.add_argument("--keep", default="", help="folder to keep the stand-in ONNX files in")
+    parser.add_argument("--pose_config", default="", help="also time the pose network of this configuration")
+    parser.add_argument("--people", type=int, default=4, help="boxes a frame for the pose network")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     unknown = [n for n in names if n not in MODELS]
@@ -169,8 +194,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         detectors[name] = PersonDetector(DetectorSettings(path))
         detectors[name](frame)                               # first runs: allocations, not counted
     tensor = {n: np.zeros((1, 3, d.input_size[1], d.input_size[0]), np.float32) for n, d in detectors.items()}
-    whole, run = defaultdict(list), defaultdict(list)
+    estimate, boxes = None, people_boxes(args.people, width, height)
+    if args.pose_config:
+        estimate = pose_estimator(args.pose_config)
+        for _ in range(2):                                   # the first call compiles the graph
+            estimate(frame, boxes, np.ones(len(boxes)))
+    whole, run, poses = defaultdict(list), defaultdict(list), []
     for _ in range(args.rounds):
+        if estimate is not None:
+            start = time.perf_counter()
+            estimate(frame, boxes, np.ones(len(boxes)))
+            poses.append(time.perf_counter() - start)
         for name, det in detectors.items():
             start = time.perf_counter()
             det(frame)
@@ -179,11 +213,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             det.session.run(None, {det.session.get_inputs()[0].name: tensor[name]})
             run[name].append(time.perf_counter() - start)
     print(f"{width}x{height} frame; {os.cpu_count()} CPUs; median of {args.rounds} rounds")
-    print(f"{'stand-in':<12} {'input':>9} {'GFLOPs':>7} {'real':>6} {'ms/frame':>9} {'ms run':>7}")
+    if poses:
+        print(f"pose network ({args.pose_config}), {args.people} people: {np.median(poses) * 1000:.1f} ms/frame")
+    print(f"{'stand-in':<12} {'input':>9} {'GFLOPs':>7} {'real':>6} {'ms/frame':>9} {'ms run':>7}"
+          + (" × pose" if poses else ""))
     for name in names:
         spec = MODELS[name]
+        ratio = f" {np.median(np.array(whole[name]) / np.array(poses)):7.2f}" if poses else ""
         print(f"{name:<12} {spec.input_size[0]:>4}x{spec.input_size[1]:<4} {flops[name] / 1e9:7.2f} "
-              f"{spec.real_gflops:6.2f} {np.median(whole[name]) * 1000:9.1f} {np.median(run[name]) * 1000:7.1f}")
+              f"{spec.real_gflops:6.2f} {np.median(whole[name]) * 1000:9.1f} {np.median(run[name]) * 1000:7.1f}"
+              + ratio)
     return 0
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from src.tracking.detector import DetectorSettings, PersonDetector
-from tests.helpers import ROOT
+from tests.helpers import ROOT, TINY_CONFIG
 
 
 @pytest.fixture(name="bench")
@@ -28,8 +28,12 @@ def test_stand_ins_have_the_real_flops_and_layout(bench, name, layout, tmp_path)
     assert len(boxes) == len(scores) == 0                      # scores stay near the prior of 0.01
 
 
-def test_the_table_prints(bench, capsys):
-    assert bench.main(["--models", "yolox-tiny", "--rounds", "1", "--frame", "320x240"]) == 0
+def test_the_table_prints_with_the_pose_network_for_comparison(bench, capsys):
+    args = ["--models", "yolox-tiny", "--rounds", "1", "--frame", "320x240", "--pose_config", TINY_CONFIG,
+            "--people", "2"]
+    assert bench.main(args) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("320x240 frame")
-    assert lines[-1].split()[:4] == ["yolox-tiny", "416x416", "6.44", "6.45"]
+    assert lines[0].startswith("320x240 frame") and lines[1].startswith("pose network") and "2 people" in lines[1]
+    row = lines[-1].split()
+    assert row[:4] == ["yolox-tiny", "416x416", "6.44", "6.45"] and len(row) == 7
+    assert float(row[6]) == pytest.approx(float(row[4]) / float(lines[1].split()[-2]), abs=0.006)  # one round
