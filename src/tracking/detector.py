@@ -43,7 +43,7 @@ import logging
 import math
 import os
 import time
-from typing import Any, Dict, List, NamedTuple, Sequence, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -263,6 +263,11 @@ def rows_of(output: np.ndarray) -> np.ndarray:
     return output.astype(np.float32, copy=False) if output.ndim == 2 else None
 
 
+def _first_line(err: Exception) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
 # ---- the detector ----------------------------------------------------------------------------------
 
 class PersonDetector:
@@ -292,8 +297,7 @@ class PersonDetector:
         try:
             self.session = ort.InferenceSession(path, options, providers=providers)
         except Exception as err:  # pylint: disable=broad-except  # onnxruntime's own classes vary by version
-            raise DetectorError(f"detector {path}: not an ONNX model onnxruntime can load "
-                                f"({str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__})") from err
+            raise DetectorError(f"detector {path}: not an ONNX model onnxruntime can load ({_first_line(err)})") from err
         self._input, self.input_size, self._dtype = self._check_input()
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
         outputs = self._run(np.full((1, 3, self.input_size[1], self.input_size[0]), PAD_VALUE, self._dtype))
@@ -332,7 +336,7 @@ class PersonDetector:
             return self.session.run(None, {self._input: tensor})
         except Exception as err:  # pylint: disable=broad-except
             raise DetectorError(f"detector {self.settings.model}: onnxruntime could not run it on a "
-                                f"{tensor.shape[3]}x{tensor.shape[2]} image ({str(err).strip().splitlines()[0]}); "
+                                f"{tensor.shape[3]}x{tensor.shape[2]} image ({_first_line(err)}); "
                                 f"for a model with a dynamic input size set TRACK.DETECTOR_INPUT_SIZE") from err
 
     def _layout(self, outputs: List[np.ndarray]) -> str:
@@ -394,11 +398,15 @@ class DetectorBoxes:
     """Person boxes per frame from the detector (``FrameBoxes``' interface): on every ``every``-th frame
     from the first; none on the frames between, where the tracker's propagated boxes carry people.
 
+    Args:
+        detector: A :class:`PersonDetector` (image → ``(boxes K×4, scores K)``).
+        every: Run it on every this many frames.
+
     Attributes:
         runs: Frames the detector ran on; seconds: their time.
     """
 
-    def __init__(self, detector: PersonDetector, every: int = 1):
+    def __init__(self, detector: Callable[[np.ndarray], Tuple[np.ndarray, np.ndarray]], every: int = 1):
         self.detector, self.every = detector, max(1, int(every))
         self.runs, self.seconds = 0, 0.0
 
