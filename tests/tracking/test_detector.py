@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from src.errors import DetectorError, DetectorLayoutError, MissingDependencyError
+from src.model_utils.config import DEFAULT_CONFIG_PATH, get_config, load_yaml
 from src.tracking import detector as detector_module
 from src.tracking.detector import (STRIDES, STRIDES_P6, DetectorBoxes, DetectorSettings, PersonDetector,
                                    anchor_grid, corners, decode_yolox, grid_count, input_tensor, letterbox,
@@ -265,3 +266,9 @@ def test_detector_boxes_every_k_frames():
     assert found[1][0].shape == (0, 4) and found[1][1].shape == (0,)
     every = DetectorBoxes(fake)
     assert all(len(every(f)[0]) == 1 for f in frames)
+
+
+def test_settings_and_layouts_are_the_configuration_s():
+    assert DetectorSettings.from_config(get_config([])) == DetectorSettings("")      # the same defaults
+    _, _, choices = load_yaml(DEFAULT_CONFIG_PATH)
+    assert choices["TRACK"]["DETECTOR_LAYOUT"] == ["auto", *detector_module.LAYOUTS]
