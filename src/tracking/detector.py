@@ -297,7 +297,8 @@ class PersonDetector:
         try:
             self.session = ort.InferenceSession(path, options, providers=providers)
         except Exception as err:  # pylint: disable=broad-except  # onnxruntime's own classes vary by version
-            raise DetectorError(f"detector {path}: not an ONNX model onnxruntime can load ({_first_line(err)})") from err
+            raise DetectorError(f"detector {path}: not an ONNX model onnxruntime can load "
+                                f"({_first_line(err)})") from err
         self._input, self.input_size, self._dtype = self._check_input()
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
         outputs = self._run(np.full((1, 3, self.input_size[1], self.input_size[0]), PAD_VALUE, self._dtype))
