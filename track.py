@@ -1,15 +1,16 @@
 """Pose tracking in a video: the paper's flow-based pose propagation and greedy matching.
 
-    python track.py --eval_model_file CKPT --video VIDEO_OR_FRAME_FOLDER [--boxes DETECTIONS]
+    python track.py --eval_model_file CKPT --video VIDEO_OR_FRAME_FOLDER [--boxes DETECTIONS | --detector MODEL.onnx]
                     [--output DIR] [--device_target CPU] [--key value ...]
 
 Person boxes per frame come from ``--boxes`` (a COCO detection-results file; or
-``'[[x,y,w,h],...]'`` for the first frame, or nothing: the first frame is one whole-image box)
-plus the boxes of the previous frame's people moved along the optical flow. Poses come from the
-evaluation's crop, flip test and decoding; ids from greedy matching on flow-based OKS over the
-last ``TRACK.KEEP_FRAMES`` frames (``src/tracking/tracker.py``). Writes ``<output>/tracks.json``
-and the annotated video ``<output>/tracks.mp4``. ``--video``, ``--boxes`` and ``--output`` are
-aliases of ``TRACK.VIDEO``, ``TRACK.BOXES`` and ``TRACK.OUTPUT``.
+``'[[x,y,w,h],...]'`` for the first frame), else from ``--detector`` (an ONNX person detector run
+every ``TRACK.DETECTOR_EVERY`` frames, ``src/tracking/detector.py``), else the first frame is one
+whole-image box; plus the boxes of the previous frame's people moved along the optical flow.
+Poses come from the evaluation's crop, flip test and decoding; ids from greedy matching on
+flow-based OKS over the last ``TRACK.KEEP_FRAMES`` frames (``src/tracking/tracker.py``). Writes ``<output>/tracks.json``
+and the annotated video ``<output>/tracks.mp4``. ``--video``, ``--boxes``, ``--detector`` and
+``--output`` are aliases of ``TRACK.VIDEO``, ``TRACK.BOXES``, ``TRACK.DETECTOR`` and ``TRACK.OUTPUT``.
 """
 import logging
 import os
@@ -21,6 +22,7 @@ from src.inference.estimator import PoseEstimator
 from src.inference.loading import load_network
 from src.model_utils.config import get_config
 from src.network.weights import require_model_file
+from src.tracking.detector import DetectorBoxes, DetectorSettings, PersonDetector
 from src.tracking.pipeline import build_tracker, track_frames
 from src.tracking.tracker import TrackSettings
 from src.tracking.tracks_file import TRACKS_FILE, write_tracks
@@ -30,7 +32,8 @@ from src.utils.cli import run_cli, setup_logging
 logger = logging.getLogger("track")
 
 VIDEO_FILE = "tracks.mp4"
-_ALIASES = {"--video": "--TRACK.VIDEO", "--boxes": "--TRACK.BOXES", "--output": "--TRACK.OUTPUT"}
+_ALIASES = {"--video": "--TRACK.VIDEO", "--boxes": "--TRACK.BOXES", "--detector": "--TRACK.DETECTOR",
+            "--output": "--TRACK.OUTPUT"}
 
 
 def _aliases(argv: Sequence[str]) -> List[str]:
@@ -49,6 +52,11 @@ def run(cfg: Any) -> int:
         raise UserError("no video: pass --video VIDEO_FILE_OR_FRAME_FOLDER (TRACK.VIDEO)")
     source = FrameSource(cfg.TRACK.VIDEO)
     frame_boxes = FrameBoxes(cfg.TRACK.BOXES, float(cfg.TEST.IMAGE_THRE))
+    if cfg.TRACK.DETECTOR and cfg.TRACK.BOXES.strip():
+        logger.warning("TRACK.DETECTOR %s is not used: the boxes come from TRACK.BOXES", cfg.TRACK.DETECTOR)
+    elif cfg.TRACK.DETECTOR:
+        detector_settings = DetectorSettings.from_config(cfg)
+        frame_boxes = DetectorBoxes(PersonDetector(detector_settings), detector_settings.every)
     net = load_network(cfg, model_file)
     estimator = PoseEstimator.from_config(cfg, net, pad_batches=True)
     settings = TrackSettings.from_config(cfg)
@@ -60,7 +68,9 @@ def run(cfg: Any) -> int:
     writer = VideoWriter(video_path, fps) if cfg.TRACK.WRITE_VIDEO else None
 
     logger.info("tracking %s (%s frames; boxes: %s)", cfg.TRACK.VIDEO, source.count or "?",
-                cfg.TRACK.BOXES or "the whole first frame, then propagation")
+                cfg.TRACK.BOXES or (f"the detector every {cfg.TRACK.DETECTOR_EVERY} frames, and propagation"
+                                    if isinstance(frame_boxes, DetectorBoxes)
+                                    else "the whole first frame, then propagation"))
     frames, elapsed = track_frames(tracker, source, frame_boxes, writer, settings.in_vis_thre)
 
     tracks_path = os.path.join(out_dir, TRACKS_FILE)
@@ -69,7 +79,9 @@ def run(cfg: Any) -> int:
     logger.info("%d people in %d frames, %d tracks (%d people from propagated boxes); tracks written to %s%s",
                 num_people, len(frames), num_tracks, tracker.num_propagated, tracks_path,
                 f", video to {video_path}" if writer is not None else "")
-    logger.info("time: flow %.1f s, poses %.1f s, matching %.1f s, all %.1f s",
+    logger.info("time: %sflow %.1f s, poses %.1f s, matching %.1f s, all %.1f s",
+                f"detector {frame_boxes.seconds:.1f} s ({frame_boxes.runs} frames), "
+                if isinstance(frame_boxes, DetectorBoxes) else "",
                 tracker.seconds["flow"], tracker.seconds["poses"], tracker.seconds["matching"], elapsed)
     print(f"frames/s: {len(frames) / max(elapsed, 1e-9):.2f}")
     return 0

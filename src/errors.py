@@ -103,6 +103,15 @@ class TrackingFilesError(UserError, ValueError):
     """A ground-truth or tracks file that cannot be read or does not fit the other (``src.tracking.metrics``)."""
 
 
+class DetectorError(UserError, ValueError):
+    """A person detector file that is not an ONNX model onnxruntime runs on an image (``src.tracking.detector``)."""
+
+
+class DetectorLayoutError(DetectorError):
+    """A detector whose outputs have none of the known layouts, or not the one asked for
+    (``src.tracking.detector``)."""
+
+
 # ---- ModelArts -----------------------------------------------------------------------------------------
 
 class MoxingUnavailableError(UserError):

@@ -45,6 +45,12 @@ def size_pair(low: int) -> Rule:
     return Rule(f"[width, height], two integers >= {low}", lambda v: len(v) == 2 and min(v) >= low)
 
 
+def size_pair_of_multiples(step: int) -> Rule:
+    """``[width, height]``, two positive multiples of ``step``."""
+    return Rule(f"[width, height], two positive multiples of {step}",
+                lambda v: len(v) == 2 and all(x >= step and x % step == 0 for x in v))
+
+
 def integers_from(low: int) -> Rule:
     return Rule(f"a list of integers >= {low}", lambda v: all(x >= low for x in v))
 
@@ -105,6 +111,10 @@ RULES: Dict[str, Rule] = {
     "TRACK.NMS_THRE": number_in(0, 1),
     "TRACK.MIN_SCORE": number_in(0, 1),
     "TRACK.FPS": number_from(0),                       # 0: the input video's rate
+    "TRACK.DETECTOR_EVERY": integer_from(1),           # 1: every frame
+    "TRACK.DETECTOR_SCORE_THRE": number_in(0, 1),
+    "TRACK.DETECTOR_NMS_THRE": number_in(0, 1),
+    "TRACK.DETECTOR_INPUT_SIZE": size_pair_of_multiples(32),   # the detectors' largest stride
 }
 
 
