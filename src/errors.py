@@ -103,6 +103,11 @@ class TrackingFilesError(UserError, ValueError):
     """A ground-truth or tracks file that cannot be read or does not fit the other (``src.tracking.metrics``)."""
 
 
+class PoseTrackFormatError(UserError, ValueError):
+    """A PoseTrack ground-truth or prediction file that cannot be read, or predictions that do not fit the
+    ground truth (``src.tracking.posetrack``, ``src.tracking.posetrack_eval``)."""
+
+
 # ---- ModelArts -----------------------------------------------------------------------------------------
 
 class MoxingUnavailableError(UserError):
