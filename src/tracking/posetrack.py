@@ -26,7 +26,7 @@ In memory a video is a :class:`PoseVideo` of :class:`PoseFrame` s, people's join
 benchmark scores the other 15 (:data:`EVAL_JOINT_NAMES`). So COCO's nose, ears and 12 body joints
 have the same index in both lists; PoseTrack has no eyes, COCO no head bottom and head top
 (:data:`POSETRACK_OF_COCO`, :data:`COCO_OF_POSETRACK`). :func:`posetrack_from_coco` fills the two head
-joints of a COCO pose from the shoulders and the face (:func:`approximate_head`).
+joints of a COCO pose from the shoulders and the ears (:func:`approximate_head`).
 """
 import json
 import logging
@@ -77,12 +77,13 @@ POSETRACK_OF_COCO: Tuple[int, ...] = (0, -1, -1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12
 COCO_OF_POSETRACK: Tuple[int, ...] = (0, -1, -1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16)
 #: Track ids a prediction file may hold (the benchmark's rule).
 MAX_PREDICTED_TRACK_ID: int = 999
-#: Where the head joints lie on the line from the shoulders' midpoint through the face's centre (in
+#: Where the head joints lie on the line from the shoulders' midpoint through the head's centre (in
 #: units of that distance): the upper neck half-way, the top of the head half as far again beyond the
-#: face. The face's centre is about the head's centre, and the head spans about that distance.
+#: centre (the head is about as tall as its centre is high above the shoulders).
 HEAD_BOTTOM_AT, HEAD_TOP_AT = 0.5, 1.5
-#: COCO's face joints (nose, eyes, ears) and shoulders.
+#: COCO's face joints (nose, eyes, ears), their weights for the head's centre, and the shoulders.
 _COCO_FACE, _COCO_SHOULDERS = (0, 1, 2, 3, 4), (5, 6)
+FACE_WEIGHTS: Tuple[float, ...] = (0.1, 0.1, 0.1, 1.0, 1.0)
 _SKELETON = [[16, 14], [14, 12], [17, 15], [15, 13], [12, 13], [6, 12], [7, 13], [6, 7], [6, 8], [7, 9],
              [8, 10], [9, 11], [2, 3], [1, 2], [1, 3], [2, 4], [3, 5], [4, 6], [5, 7]]
 
@@ -147,10 +148,12 @@ class PoseVideo(NamedTuple):
 def approximate_head(coco: np.ndarray) -> np.ndarray:
     """PoseTrack's ``head_bottom`` and ``head_top`` of COCO poses, which have neither.
 
-    Both lie on the line from the shoulders' midpoint through the face's centre (the face joints'
-    mean, weighted by their scores): at :data:`HEAD_BOTTOM_AT` and :data:`HEAD_TOP_AT` of that
-    distance. Their score is the lower of the shoulders' and the face's mean scores. A heuristic: a
-    network trained on PoseTrack's joints predicts them itself.
+    Both lie on the line from the shoulders' midpoint through the head's centre: at
+    :data:`HEAD_BOTTOM_AT` and :data:`HEAD_TOP_AT` of that distance. The head's centre is the ears'
+    midpoint (the centre from any side, where the nose and eyes are not), the nose and eyes counting a
+    tenth as much (:data:`FACE_WEIGHTS`), each also weighted by its score: they matter where the ears
+    are unsure. The score is the lower of the shoulders' mean score and the face's (so weighted). A
+    heuristic: a network trained on PoseTrack's joints predicts these joints itself.
 
     Args:
         coco: N×17×3 COCO poses ``[x, y, score]``.
@@ -161,10 +164,11 @@ def approximate_head(coco: np.ndarray) -> np.ndarray:
     coco = np.asarray(coco, dtype=np.float64).reshape(-1, NUM_COCO_JOINTS, 3)
     shoulders = coco[:, _COCO_SHOULDERS]
     face = coco[:, _COCO_FACE]
-    weights = np.clip(face[:, :, 2], 1e-6, None)
+    weights = np.array(FACE_WEIGHTS)[None] * np.clip(face[:, :, 2], 1e-6, None)
     centre = (face[:, :, :2] * weights[:, :, None]).sum(axis=1) / weights.sum(axis=1, keepdims=True)
     base = shoulders[:, :, :2].mean(axis=1)
-    score = np.minimum(shoulders[:, :, 2].mean(axis=1), face[:, :, 2].mean(axis=1))
+    face_score = face[:, :, 2] @ np.array(FACE_WEIGHTS) / sum(FACE_WEIGHTS)
+    score = np.minimum(shoulders[:, :, 2].mean(axis=1), face_score)
     ends = base[:, None] + np.array([HEAD_BOTTOM_AT, HEAD_TOP_AT])[None, :, None] * (centre - base)[:, None]
     return np.concatenate([ends, np.repeat(score[:, None, None], 2, axis=1)], axis=2)
 

@@ -34,13 +34,20 @@ def test_joint_lists_and_the_coco_mapping_both_ways():
                                                                                             "head_top"]
 
 
-def test_head_joints_from_shoulders_and_face():
+def test_head_joints_from_shoulders_and_ears():
     coco = np.zeros((1, 17, 3))
     coco[0, 5], coco[0, 6] = [0, 100, 0.8], [20, 100, 0.6]       # shoulders: midpoint (10, 100), mean score 0.7
-    coco[0, :5] = [10, 80, 1.0]                                    # face centre (10, 80)
+    coco[0, :5] = [10, 80, 1.0]                                    # head centre (10, 80)
     np.testing.assert_allclose(approximate_head(coco)[0], [[10, 90, 0.7], [10, 70, 0.7]])
-    coco[0, 1:5] = [50, 80, 0.0]                                   # unsure face points hardly count
-    np.testing.assert_allclose(approximate_head(coco)[0, :, :2], [[10, 90], [10, 70]], atol=1e-3)
+    # Nose and eyes count a tenth as much as the ears: centre x = (2 × 10 + 0.3 × 33) / 2.3 = 13.
+    coco[0, :3, 0] = 33
+    np.testing.assert_allclose(approximate_head(coco)[0, :, :2], [[11.5, 90], [14.5, 70]])
+    # Unsure ears (score 0.01) leave the centre to the nose and eyes; the score is the face's weighted mean.
+    coco[0, 3:5] = [[-40, 80, 0.01], [-40, 80, 0.01]]
+    head = approximate_head(coco)[0]
+    centre_x = (0.3 * 33 - 0.02 * 40) / 0.32
+    np.testing.assert_allclose(head[:, :2], [[10 + (centre_x - 10) / 2, 90], [10 + 1.5 * (centre_x - 10), 70]])
+    np.testing.assert_allclose(head[:, 2], (0.3 + 0.02) / 2.3)
 
 
 def test_coco_poses_as_posetrack_and_back():
