@@ -271,12 +271,12 @@ def _keypoint_order(doc: Dict[str, Any], path: str) -> np.ndarray:
     categories = doc.get("categories")
     if not categories:
         return np.arange(NUM_POSETRACK_JOINTS)
-    names = categories[0].get("keypoints", POSETRACK_KEYPOINT_NAMES) if isinstance(categories[0], dict) else None
-    unknown = [n for n in names or [None] if n not in POSETRACK_KEYPOINT_NAMES]
-    missing = [n for n in EVAL_JOINT_NAMES if n not in (names or ())]
+    names = categories[0].get("keypoints", POSETRACK_KEYPOINT_NAMES) if isinstance(categories[0], dict) else []
+    unknown = [str(n) for n in names if n not in POSETRACK_KEYPOINT_NAMES]
+    missing = [n for n in EVAL_JOINT_NAMES if n not in names]
     if unknown or missing:
-        raise PoseTrackFormatError(f"{path}: categories[0].keypoints must name PoseTrack's joints "
-                                   f"({', '.join(map(str, unknown or missing))} is not among them or missing)")
+        problem = f"unknown: {', '.join(unknown)}" if unknown else f"missing: {', '.join(missing)}"
+        raise PoseTrackFormatError(f"{path}: categories[0].keypoints must name PoseTrack's joints ({problem})")
     return np.array([POSETRACK_KEYPOINT_NAMES.index(n) for n in names])
 
 
@@ -315,9 +315,9 @@ def _person_2018(ann: Dict[str, Any], order: np.ndarray, path: str, predictions:
         kpts = np.asarray(ann["keypoints"], dtype=np.float64).reshape(len(order), 3)
         scores = np.asarray(ann["scores"], dtype=np.float64).reshape(len(order)) if predictions else None
     except (TypeError, ValueError) as err:
-        raise PoseTrackFormatError(f"{path}: {where}: 'keypoints' must be {len(order)} × [x, y, v]"
-                                   f"{' and scores ' + str(len(order)) + ' numbers' if predictions else ''} ({err})") \
-            from err
+        scores_rule = f" and 'scores' {len(order)} numbers" if predictions else ""
+        raise PoseTrackFormatError(f"{path}: {where}: 'keypoints' must be {len(order)} × [x, y, v]{scores_rule} "
+                                   f"({err})") from err
     poses = np.zeros((NUM_POSETRACK_JOINTS, 3))
     present = np.zeros(NUM_POSETRACK_JOINTS, bool)
     # The benchmark's rule: a joint written [0, 0, 0] is not there; any other is.

@@ -59,7 +59,7 @@ logger = logging.getLogger(__name__)
 
 #: Largest matching distance in head sizes (PCKh@0.5), and the head size in head-box diagonals.
 PCKH_THRESHOLD, HEAD_SIZE_FACTOR = 0.5, 0.6
-#: The file of metrics written to ``--output``; ``track.py``'s own file, passed over in prediction folders.
+#: The file of metrics written to ``--output`` and ``track.py``'s own file: passed over in prediction folders.
 METRICS_FILE, TRACKS_FILE = "posetrack_metrics.json", "tracks.json"
 #: Track id of the stand-in person of ``--poseval_quirks`` in frames with nobody labelled or predicted.
 _PLACEHOLDER_ID = -1
@@ -273,11 +273,9 @@ def evaluate(videos: Sequence[Tuple[PoseVideo, PoseVideo]], poseval_quirks: bool
     """
     mm = import_optional("motmetrics", "PoseTrack's MOT metrics", "pip install motmetrics==1.4.0")
     handler = mm.metrics.create()
-    names = ("num_objects", "num_misses", "num_false_positives", "num_switches", "num_detections")
-    sums = {name: np.zeros(NUM_EVAL_JOINTS) for name in names + ("distance",)}
-    scores, correct, labelled = [[] for _ in range(NUM_EVAL_JOINTS)], [[] for _ in range(NUM_EVAL_JOINTS)], \
-        np.zeros(NUM_EVAL_JOINTS)
-    num_frames = 0
+    counts = {name: np.zeros(NUM_EVAL_JOINTS) for name in _MOT_COUNTS + ("distance",)}
+    scores, correct = [[] for _ in range(NUM_EVAL_JOINTS)], [[] for _ in range(NUM_EVAL_JOINTS)]
+    labelled, num_frames = np.zeros(NUM_EVAL_JOINTS), 0
     for gt, pred in videos:
         pairs = scored_frames(gt, pred)
         num_frames += len(pairs)
@@ -290,34 +288,53 @@ def evaluate(videos: Sequence[Tuple[PoseVideo, PoseVideo]], poseval_quirks: bool
                 correct[j].append(result.correct[result.predicted[:, j], j])
             if poseval_quirks and k == len(pairs) - 1:
                 continue
-            placeholder = poseval_quirks and (len(gt_frame.track_ids) == 0 or len(pred_frame.track_ids) == 0)
+            stand_in = poseval_quirks and (len(gt_frame.track_ids) == 0 or len(pred_frame.track_ids) == 0)
             for acc, (gt_ids, pred_ids, dist) in zip(accumulators, result.mot):
-                if placeholder:
+                if stand_in:
                     acc.update([_PLACEHOLDER_ID], [_PLACEHOLDER_ID], np.full((1, 1), np.nan))
                 else:
                     acc.update(gt_ids.tolist(), pred_ids.tolist(), dist)
         for j, acc in enumerate(accumulators):
-            counts = handler.compute(acc, metrics=list(names), return_dataframe=False, name="joint")
-            for name in names:
-                sums[name][j] += counts[name]
-            events = acc.mot_events
-            sums["distance"][j] += float(np.nansum(events.loc[events.Type.isin(["MATCH", "SWITCH"]), "D"]))
+            for name, value in _mot_counts(handler, acc).items():
+                counts[name][j] += value
     ap = np.array([average_precision(np.concatenate(scores[j]), np.concatenate(correct[j]), int(labelled[j]))
                    for j in range(NUM_EVAL_JOINTS)]).reshape(NUM_EVAL_JOINTS, 3)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        objects = np.where(sums["num_objects"] > 0, sums["num_objects"], np.nan)
-        found = sums["num_detections"]
-        mota = 1.0 - (sums["num_misses"] + sums["num_false_positives"] + sums["num_switches"]) / objects
-        motp = np.where(found > 0, 1.0 - sums["distance"] / np.where(found > 0, found, 1), 0.0)
-        precision = found / np.where(found + sums["num_false_positives"] > 0, found + sums["num_false_positives"],
-                                     np.nan)
-        recall = found / objects
-    counts = {"labelled": sums["num_objects"].astype(np.int64), "matches": found.astype(np.int64),
-              "misses": sums["num_misses"].astype(np.int64),
-              "false_positives": sums["num_false_positives"].astype(np.int64),
-              "switches": sums["num_switches"].astype(np.int64)}
+    mota, motp, precision, recall = mot_figures(counts)
+    kept = {"labelled": "num_objects", "matches": "num_detections", "misses": "num_misses",
+            "false_positives": "num_false_positives", "switches": "num_switches"}
     return PoseTrackResult(100 * ap[:, 0], 100 * ap[:, 1], 100 * ap[:, 2], 100 * mota, 100 * motp, 100 * precision,
-                           100 * recall, counts, len(videos), num_frames)
+                           100 * recall, {key: counts[name].astype(np.int64) for key, name in kept.items()},
+                           len(videos), num_frames)
+
+
+#: py-motmetrics' counts the MOT figures are made of.
+_MOT_COUNTS = ("num_objects", "num_misses", "num_false_positives", "num_switches", "num_detections")
+
+
+def _mot_counts(handler: Any, acc: Any) -> Dict[str, float]:
+    """An accumulator's :data:`_MOT_COUNTS` and ``distance``, the summed distance of its matches.
+
+    Only the matched pairs' distances (events ``MATCH`` and ``SWITCH``): py-motmetrics also records a
+    ``RAW`` event, with its distance, for every candidate pair.
+    """
+    counts = handler.compute(acc, metrics=list(_MOT_COUNTS), return_dataframe=False, name="joint")
+    events = acc.mot_events
+    distance = float(np.nansum(events.loc[events.Type.isin(["MATCH", "SWITCH"]), "D"]))
+    return {**{name: float(counts[name]) for name in _MOT_COUNTS}, "distance": distance}
+
+
+def mot_figures(counts: Dict[str, np.ndarray]) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per joint MOTA, MOTP, precision and recall in [0, 1] of summed :func:`_mot_counts`.
+
+    MOTA and recall are NaN where nothing is labelled, precision where nothing is predicted; MOTP is 0
+    where nothing matches (as poseval's).
+    """
+    labelled = np.where(counts["num_objects"] > 0, counts["num_objects"], np.nan)
+    matches, false_positives = counts["num_detections"], counts["num_false_positives"]
+    predicted = np.where(matches + false_positives > 0, matches + false_positives, np.nan)
+    mota = 1.0 - (counts["num_misses"] + false_positives + counts["num_switches"]) / labelled
+    motp = np.where(matches > 0, 1.0 - counts["distance"] / np.maximum(matches, 1), 0.0)
+    return mota, motp, matches / predicted, matches / labelled
 
 
 # ---------------------------------------------------------------------------------------------- files, table
@@ -326,7 +343,8 @@ def _json_files(paths: Sequence[str], what: str) -> List[str]:
     files = []
     for path in paths:
         if os.path.isdir(path):
-            files += sorted(f for f in glob.glob(os.path.join(path, "*.json")) if os.path.basename(f) != TRACKS_FILE)
+            files += sorted(f for f in glob.glob(os.path.join(path, "*.json"))
+                            if os.path.basename(f) not in (TRACKS_FILE, METRICS_FILE))
         elif os.path.isfile(path):
             files.append(path)
         else:

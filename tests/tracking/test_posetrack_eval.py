@@ -17,7 +17,7 @@ from src.tracking import posetrack_eval
 from src.tracking.posetrack import (EVAL_JOINT_NAMES, POSETRACK_KEYPOINT_NAMES, PoseFrame, PoseVideo,
                                     read_video, write_predictions, write_video)
 from src.tracking.posetrack_eval import (assign_people, average_precision, evaluate, grouped, head_sizes,
-                                         inside_polygons, joint_distances, total)
+                                         inside_polygons, joint_distances, mot_figures, total)
 from tests.helpers import TINY_CONFIG
 
 FRAMES, OFFSETS = 4, (0.0, 300.0)
@@ -106,6 +106,17 @@ def test_average_precision_by_hand():
     assert average_precision(np.array([0.5]), np.array([True]), 1) == (1.0, 1.0, 1.0)
     assert average_precision(np.zeros(0), np.zeros(0, bool), 3) == (0.0, 0.0, 0.0)
     assert np.isnan(average_precision(np.array([0.5]), np.array([False]), 0)[0])
+
+
+def test_mot_figures_and_where_nothing_is_labelled_or_predicted():
+    counts = {"num_objects": np.array([4.0, 0, 2]), "num_detections": np.array([3.0, 0, 0]),
+              "num_misses": np.array([1.0, 0, 2]), "num_false_positives": np.array([1.0, 3, 0]),
+              "num_switches": np.array([1.0, 0, 0]), "distance": np.array([0.6, 0, 0])}
+    mota, motp, precision, recall = mot_figures(counts)
+    np.testing.assert_allclose(mota, [1 - 3 / 4, np.nan, 0.0])
+    np.testing.assert_allclose(motp, [1 - 0.6 / 3, 0.0, 0.0])
+    np.testing.assert_allclose(precision, [3 / 4, 0.0, np.nan])
+    np.testing.assert_allclose(recall, [3 / 4, np.nan, 0.0])
 
 
 def test_points_inside_polygons_by_the_even_odd_rule():
