@@ -112,6 +112,11 @@ class DetectorLayoutError(DetectorError):
     (``src.tracking.detector``)."""
 
 
+class PoseTrackFormatError(UserError, ValueError):
+    """A PoseTrack ground-truth or prediction file that cannot be read, or predictions that do not fit the
+    ground truth (``src.tracking.posetrack``, ``src.tracking.posetrack_eval``)."""
+
+
 # ---- ModelArts -----------------------------------------------------------------------------------------
 
 class MoxingUnavailableError(UserError):
