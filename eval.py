@@ -6,20 +6,22 @@ Person boxes come from ``TEST.COCO_BBOX_FILE`` (or the ground truth with
 ``TEST.USE_GT_BBOX``). Results go to ``<checkpoint without extension>/results/``;
 the last line printed is ``AP: <float>``.
 """
+import functools
 import logging
 import sys
 from typing import Optional, Sequence
 
-from src.checkpoint import require_model_file
 from src.dataset import keypoint_dataset
-from src.evaluate.coco_eval import evaluate_and_report, results_dir
-from src.evaluate.runner import run_inference
-from src.model import get_pose_net
-from src.model_utils.cli import run_cli, setup_logging
+from src.evaluate.coco_eval import evaluate_and_report
+from src.evaluate.results import results_dir
+from src.inference.estimator import PoseEstimator
+from src.inference.loading import load_network
+from src.inference.runner import run_inference
 from src.model_utils.config import get_config
-from src.model_utils.device_adapter import get_device_id, init_context
 from src.model_utils.modelarts import eval_post_process, eval_pre_process
 from src.model_utils.moxing_adapter import moxing_wrapper
+from src.network.weights import require_model_file
+from src.utils.cli import run_cli, setup_logging
 
 logger = logging.getLogger("eval")
 
@@ -28,19 +30,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return run(get_config(argv))
 
 
-@moxing_wrapper(pre_process=eval_pre_process, post_process=eval_post_process)
+@moxing_wrapper(pre_process=functools.partial(eval_pre_process, results_dir=results_dir),
+                post_process=functools.partial(eval_post_process, results_dir=results_dir))
 def run(cfg) -> int:
     """Evaluates with ``cfg`` (with ``enable_modelarts``, between ModelArts' copies in and out)."""
     setup_logging()
     model_file = require_model_file(cfg, "evaluate")
-    init_context(cfg, device_id=get_device_id())
-    logger.info("use flip test: %s", cfg.TEST.FLIP_TEST)
-    logger.info("loading model ckpt from %s", model_file)
-    net = get_pose_net(cfg, is_train=False, ckpt_path=model_file)
-    net.set_train(False)
+    net = load_network(cfg, model_file)
+    estimator = PoseEstimator.from_config(cfg, net)
+    logger.info("use flip test: %s", estimator.settings.flip_test)
 
     dataset, generator = keypoint_dataset(cfg, train_mode=False, num_parallel_workers=cfg.TEST.DATALOADER_WORKERS)
-    found = run_inference(cfg, net, dataset, len(generator))
+    found = run_inference(estimator, dataset, len(generator))
     logger.info("predicted %d people (%d joints each) in %d images", len(found.preds), found.preds.shape[1],
                 len(set(found.image_ids.tolist())))
 

@@ -10,7 +10,7 @@ operators whatever ``MODEL.FAST_CPU`` says: the exported graph must run on any b
 AIR needs an Ascend device and is deprecated in MindSpore 2.10 (MINDIR is the format
 MindSpore Lite reads). ONNX needs the ``onnx`` package; the padded max-pool is
 spelled with exportable operators and the file is repaired after MindSpore's export so
-that onnxruntime runs it (see ``src/onnx_fix.py``).
+that onnxruntime runs it (see ``src/deploy/onnx_fix.py``).
 """
 import logging
 import os
@@ -21,27 +21,18 @@ from typing import Any, Optional, Sequence
 import mindspore as ms
 import numpy as np
 
-from src.checkpoint import require_model_file
-from src.model import get_pose_net
+from src.deploy.onnx_fix import fix_conv_transpose, import_onnx, replace_padded_max_pools
 from src.errors import UserError
-from src.model_utils.cli import run_cli, setup_logging
+from src.inference.loading import load_network
 from src.model_utils.config import get_config
-from src.model_utils.device_adapter import get_device_id, init_context
 from src.model_utils.modelarts import export_pre_process
 from src.model_utils.moxing_adapter import moxing_wrapper
-from src.onnx_fix import fix_conv_transpose, import_onnx, replace_padded_max_pools
+from src.network.weights import require_model_file
+from src.utils.cli import run_cli, setup_logging
 
 logger = logging.getLogger("export")
 
 EXTENSIONS = {"MINDIR": ".mindir", "AIR": ".air", "ONNX": ".onnx"}
-
-
-def build_export_network(cfg: Any, ckpt_path: str) -> ms.nn.Cell:
-    """The network in inference mode with the checkpoint's weights and MindSpore's stock operators."""
-    cfg.MODEL.FAST_CPU = False  # the CPU fast path is a runtime optimisation, never exported
-    net = get_pose_net(cfg, is_train=False, ckpt_path=ckpt_path, fast_cpu=False)
-    net.set_train(False)
-    return net
 
 
 def export_input(cfg: Any) -> ms.Tensor:
@@ -51,7 +42,7 @@ def export_input(cfg: Any) -> ms.Tensor:
 
 
 def repair_onnx(path: str) -> None:
-    """Makes MindSpore's ONNX file loadable by onnxruntime (see ``src/onnx_fix.py``), in place."""
+    """Makes MindSpore's ONNX file loadable by onnxruntime (see ``src/deploy/onnx_fix.py``), in place."""
     onnx = import_onnx()
     model = onnx.load(path)
     fixed = fix_conv_transpose(model)
@@ -85,10 +76,8 @@ def run(cfg: Any) -> int:
     if file_format == "ONNX":
         import_onnx()  # fail before the network is built
     model_file = require_model_file(cfg, "export")
-
-    init_context(cfg, device_id=get_device_id())
-    logger.info("loading model ckpt from %s", model_file)
-    net = build_export_network(cfg, model_file)
+    # The CPU fast path is a runtime optimisation, never exported: the stock operators run on any backend.
+    net = load_network(cfg, model_file, fast_cpu=False)
     inputs = export_input(cfg)
     if file_format == "ONNX":
         replaced = replace_padded_max_pools(net)

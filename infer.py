@@ -10,7 +10,6 @@ Crops, flip test (``TEST.FLIP_TEST``) and decoding are those of ``eval.py``. Wri
 ``<output>/keypoints_results.json`` (COCO results format) and ``<output>/<name>_pose.jpg``.
 ``--output`` is an alias of the configuration key ``infer_output``.
 """
-import json
 import logging
 import os
 import sys
@@ -19,15 +18,15 @@ from typing import List, Optional, Sequence
 import cv2
 import numpy as np
 
-from src.checkpoint import require_model_file
-from src.constants import RESULTS_FILE
-from src.infer_image import (boxes_for_images, draw_people, image_id_of, list_images, predict_people,
-                             results_entries)
-from src.model import get_pose_net
 from src.errors import UserError
-from src.model_utils.cli import run_cli, setup_logging
+from src.evaluate.results import RESULTS_FILE, image_entries, write_results
+from src.inference.estimator import PoseEstimator
+from src.inference.images import boxes_for_images, image_id_of, list_images
+from src.inference.loading import load_network
 from src.model_utils.config import get_config
-from src.model_utils.device_adapter import get_device_id, init_context
+from src.network.weights import require_model_file
+from src.utils.cli import run_cli, setup_logging
+from src.utils.drawing import draw_people
 from src.utils.image import read_image
 
 logger = logging.getLogger("infer")
@@ -49,9 +48,9 @@ def run(cfg) -> int:
         raise UserError("no image: pass --img_path IMAGE_OR_FOLDER")
     images = list_images(cfg.img_path)
     boxes = boxes_for_images(images, cfg.boxes, float(cfg.TEST.IMAGE_THRE))
-    init_context(cfg, device_id=get_device_id())
-    net = get_pose_net(cfg, is_train=False, ckpt_path=model_file)
-    net.set_train(False)
+    net = load_network(cfg, model_file)
+    estimator = PoseEstimator.from_config(cfg, net)
+    vis_thre = estimator.settings.in_vis_thre
     out_dir = cfg.infer_output
     os.makedirs(out_dir, exist_ok=True)
 
@@ -69,17 +68,14 @@ def run(cfg) -> int:
         else:
             box, score, image_id = found
         picture_path = os.path.join(out_dir, os.path.splitext(os.path.basename(path))[0] + "_pose.jpg")
-        preds = np.zeros((0, int(cfg.MODEL.NUM_JOINTS), 3), np.float32)
-        if len(box):
-            preds, person_scores = predict_people(cfg, net, image, box, score)
-            results += results_entries(preds, person_scores, image_id, os.path.basename(path))
-        if not cv2.imwrite(picture_path, draw_people(image, box, preds, float(cfg.TEST.IN_VIS_THRE))):
+        people = estimator.estimate(image, box, score)
+        results += image_entries(people.poses, people.scores, image_id, os.path.basename(path))
+        if not cv2.imwrite(picture_path, draw_people(image, box, people.poses, vis_thre)):
             raise OSError(f"cannot write {picture_path}")
         logger.info("%s: %d people -> %s", path, len(box), picture_path)
 
     res_file = os.path.join(out_dir, RESULTS_FILE)
-    with open(res_file, "w", encoding="utf-8") as f:
-        json.dump(results, f)
+    write_results(res_file, results)
     logger.info("%d people in %d images; keypoints written to %s", len(results), len(images), res_file)
     return 0
 

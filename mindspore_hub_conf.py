@@ -14,7 +14,7 @@ heatmap size the network produces. The network is built for inference (no ImageN
 from typing import Any
 
 from src.model import PoseResNet, get_pose_net
-from src.model_shape import heatmap_size_for
+from src.model_utils.config_rules import heatmap_size_for
 from src.model_utils.config import get_config
 
 NETWORK_NAME = "simple_pose"

@@ -6,15 +6,15 @@ Crops every person box of ``DATASET.TEST_SET`` (detections from ``TEST.COCO_BBOX
 or the ground truth with ``TEST.USE_GT_BBOX``) exactly as ``eval.py`` does, and writes
 them under ``INFER.PRE_RESULT_PATH`` in batches of ``TEST.BATCH_SIZE`` (the batch size
 the model was exported with). The layout, including the padding of the last batch, is
-described in ``src/infer_files.py``.
+described in ``src/deploy/bin_files.py``.
 """
 import logging
 import sys
 from typing import Optional, Sequence
 
-from src import infer_files
+from src.deploy import bin_files
 from src.dataset import keypoint_dataset
-from src.model_utils.cli import run_cli, setup_logging
+from src.utils.cli import run_cli, setup_logging
 from src.model_utils.config import get_config
 
 logger = logging.getLogger("preprocess")
@@ -28,14 +28,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     flip = bool(cfg.TEST.FLIP_TEST)
     dataset, generator = keypoint_dataset(cfg, train_mode=False, num_parallel_workers=cfg.TEST.DATALOADER_WORKERS)
 
-    infer_files.make_dirs(pre_dir)
-    infer_files.clear_batches(pre_dir)
+    bin_files.make_dirs(pre_dir)
+    bin_files.clear_batches(pre_dir)
     num_batches = num_samples = 0
     for batch in dataset.create_dict_iterator(output_numpy=True, num_epochs=1):
-        num_samples += infer_files.write_batch(pre_dir, num_batches, batch_size, batch["image"], batch["center"],
+        num_samples += bin_files.write_batch(pre_dir, num_batches, batch_size, batch["image"], batch["center"],
                                                batch["scale"], batch["score"], batch["id"], flip)
         num_batches += 1
-    infer_files.write_info(pre_dir, batch_size, cfg.MODEL.IMAGE_SIZE, num_batches, num_samples, flip)
+    bin_files.write_info(pre_dir, batch_size, cfg.MODEL.IMAGE_SIZE, num_batches, num_samples, flip)
     padding = num_batches * batch_size - num_samples
     logger.info("%d boxes written as %d batches of %d%s (%d padding rows in the last batch) to %s",
                 num_samples, num_batches, batch_size, " with their mirrored copies" if flip else "",

@@ -6,7 +6,7 @@ Builds, in order: context, distributed init, training records, resume point and 
 network, schedule, optimizer, training Cell, dataset, callbacks; then ``Model.train``.
 Checkpoints are written by rank 0 (every rank with ``TRAIN.SAVE_ALL_RANKS``) as
 ``simplepose-<epoch>_<step>.ckpt`` at epoch ends and every ``TRAIN.SAVE_STEPS`` steps; a run
-resumed from any of them continues exactly where it stopped (:mod:`src.steps`).
+resumed from any of them continues exactly where it stopped (:mod:`src.training.steps`).
 """
 import logging
 import os
@@ -15,45 +15,24 @@ from typing import Optional, Sequence
 
 import mindspore as ms
 from mindspore import nn
-from mindspore.amp import DynamicLossScaler
 from mindspore.train import Model
 
-from src.callbacks import DivergenceGuard, EpochEndHook, LossCsvLogger, StepRecord, TrainingDiverged, TrainLogger
-from src.checkpoint import CheckpointSaver, find_resume_checkpoint, restore_training_state, resume_step
+from src.training.callbacks import DivergenceGuard, EpochEndHook, LossCsvLogger, StepRecord, TrainingDiverged, TrainLogger
+from src.training.checkpoint import CheckpointSaver, find_resume_checkpoint, restore_training_state, resume_step
 from src.dataset import keypoint_pipeline, load_keypoint_records
-from src.lr_generator import get_lr
+from src.training.lr_generator import get_lr
 from src.model import get_pose_net
 from src.errors import UserError
-from src.model_utils.cli import run_cli, setup_logging
+from src.utils.cli import run_cli, setup_logging
 from src.model_utils.config import get_config
-from src.model_utils.device_adapter import get_device_id, get_device_num, get_rank_id, init_context
+from src.model_utils.device_adapter import get_device_id, init_context
 from src.model_utils.modelarts import train_pre_process
 from src.model_utils.moxing_adapter import moxing_wrapper
-from src.network_define import JointsMSELoss, WithLossCell
-from src.steps import make_plan, steps_per_epoch
-from src.train_step import TrainStep
+from src.data.sampler import steps_per_epoch
+from src.training.steps import make_plan
+from src.training.train_step import build_train_network
 
 logger = logging.getLogger("train")
-
-#: Dynamic loss scaling of float16 training, as the original port's ``Model(..., amp_level="O2")``
-#: started it (MindSpore's ``DynamicLossScaleManager()`` defaults): scale, factor, window.
-LOSS_SCALE = (2 ** 24, 2, 2000)
-
-
-def build_train_network(cfg, net: nn.Cell, optimizer: nn.Optimizer, record_size: int = 1) -> TrainStep:
-    """The training Cell: float32 on the CPU; float16 (O2) with dynamic loss scaling on Ascend/GPU.
-
-    O2 runs the network in float16 except BatchNorm (MindSpore's black list), whose parameters and
-    arithmetic stay float32; the network it returns casts the heatmaps back to float32, so the
-    loss is computed in float32. ``record_size``: steps per sink (see :class:`TrainStep`).
-    """
-    if cfg.device_target == "CPU":
-        return TrainStep(WithLossCell(net, JointsMSELoss(use_target_weight=True)), optimizer,
-                         record_size=record_size)
-    amp_net = ms.amp.auto_mixed_precision(net, "O2")
-    with_loss = WithLossCell(amp_net, JointsMSELoss(use_target_weight=True))
-    return TrainStep(with_loss, optimizer, DynamicLossScaler(*LOSS_SCALE), record_size)
-
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     return run(get_config(argv))
@@ -62,16 +41,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 @moxing_wrapper(pre_process=train_pre_process)
 def run(cfg) -> int:
     """Trains with ``cfg`` (with ``enable_modelarts``, between ModelArts' copies in and out)."""
-    rank, group_size = 0, 1
-    if cfg.run_distribute:
-        rank, group_size = get_rank_id(), get_device_num()
+    rank, group_size = init_context(cfg, device_id=get_device_id(), distributed=cfg.run_distribute)
     setup_logging(rank)
     logger.info("loading parse...")
-    init_context(cfg, device_id=get_device_id(), distributed=cfg.run_distribute)
     if cfg.run_distribute:
-        from mindspore.communication import get_group_size, get_rank
-        rank, group_size = get_rank(), get_group_size()
-        setup_logging(rank)
         logger.info("Now we use %d devices! This is No.%d", group_size, rank)
     train = cfg.TRAIN
     logger.info("batch size :%d", train.BATCH_SIZE)
@@ -98,7 +71,7 @@ def run(cfg) -> int:
     net = get_pose_net(cfg, is_train=resume_path is None)
     lr = get_lr(0, train.END_EPOCH, steps, train.LR, train.LR_FACTOR, train.LR_STEP)
     optimizer = nn.Adam(net.trainable_params(), learning_rate=ms.Tensor(lr))
-    train_net = build_train_network(cfg, net, optimizer, plan.chunk)
+    train_net = build_train_network(cfg.device_target, net, optimizer, plan.chunk)
     if resume_path:
         restore_training_state(train_net, optimizer, resume_path, steps, saved)
     else:

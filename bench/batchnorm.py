@@ -1,6 +1,6 @@
-"""Cost per training step of the CPU path's accurate BatchNorm backward (``src.fast_ops.BatchNorm2d``).
+"""Cost per training step of the CPU path's accurate BatchNorm backward (``src.network.fast_ops.BatchNorm2d``).
 
-    python bench/batchnorm.py [--nets r50,demo] [--rounds 7] [--warmup 2] [--mode GRAPH|PYNATIVE]
+    python -m bench.batchnorm [--nets r50,demo] [--rounds 7] [--warmup 2] [--mode GRAPH|PYNATIVE]
 
 For each network, two training steps on the CPU fast path (``TrainOneStepCell`` with
 ``WithLossCell`` + ``JointsMSELoss`` + Adam, on random data) are built from the same weights: one
@@ -15,7 +15,6 @@ Networks: ``r50`` ResNet-50 at 256×192, 256 deconvolution channels, batch 8 (as
 ``demo`` the demo's ResNet-18 at 160×128, 128 deconvolution channels, batch 16.
 """
 import argparse
-import os
 import sys
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -24,10 +23,9 @@ import mindspore as ms
 import numpy as np
 from mindspore import Tensor, nn
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from src.fast_ops import BatchNorm2d  # noqa: E402  pylint: disable=wrong-import-position
-from src.model import PoseResNet  # noqa: E402  pylint: disable=wrong-import-position
-from src.network_define import JointsMSELoss, WithLossCell  # noqa: E402  pylint: disable=wrong-import-position
+from src.network.fast_ops import BatchNorm2d
+from src.model import PoseResNet
+from src.network_define import JointsMSELoss, WithLossCell
 
 NUM_JOINTS = 17
 #: name -> (ResNet depth, deconvolution channels, batch, height, width)

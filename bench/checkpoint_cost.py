@@ -1,10 +1,10 @@
 """What a training checkpoint costs: time to write one and its size, for a network of a given depth.
 
-    python bench/checkpoint_cost.py [--num_layers 50] [--height 256 --width 192] [--repeat 5] [--dir DIR]
+    python -m bench.checkpoint_cost [--num_layers 50] [--height 256 --width 192] [--repeat 5] [--dir DIR]
 
-Builds the training Cell ``train.py`` builds on the CPU (network, Adam, :class:`src.train_step.TrainStep`),
+Builds the training Cell ``train.py`` builds on the CPU (network, Adam, :class:`src.training.train_step.TrainStep`),
 runs one step so every state is allocated, then writes the checkpoint ``train.py`` writes
-(:class:`src.checkpoint.CheckpointSaver`) ``--repeat`` times and prints the median seconds and the size.
+(:class:`src.training.checkpoint.CheckpointSaver`) ``--repeat`` times and prints the median seconds and the size.
 Also times one read of the step record (the callbacks' per-call cost). ``--dir`` is where the files go
 (default: a temporary folder on the same disk as the repository's ``/tmp``).
 """
@@ -20,12 +20,11 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from src.checkpoint import CheckpointSaver  # noqa: E402  pylint: disable=wrong-import-position
-from src.model_utils.config import get_config  # noqa: E402  pylint: disable=wrong-import-position
-from src.model import get_pose_net  # noqa: E402  pylint: disable=wrong-import-position
-from src.steps import make_plan  # noqa: E402  pylint: disable=wrong-import-position
-from train import build_train_network  # noqa: E402  pylint: disable=wrong-import-position
+from src.training.checkpoint import CheckpointSaver
+from src.model_utils.config import get_config
+from src.model import get_pose_net
+from src.training.steps import make_plan
+from src.training.train_step import build_train_network
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -48,7 +47,7 @@ def main(argv: Sequence[str]) -> int:
     steps = 2340   # a COCO epoch at batch 64
     plan = make_plan(steps, 0, 140)
     optimizer = nn.Adam(net.trainable_params(), learning_rate=ms.Tensor(np.full(plan.last_step, 1e-3, np.float32)))
-    train_net = build_train_network(cfg, net, optimizer)
+    train_net = build_train_network(cfg.device_target, net, optimizer)
     train_net.set_train()
     batch = 2
     image = ms.Tensor(np.random.default_rng(0).standard_normal((batch, 3, args.height, args.width)), ms.float32)

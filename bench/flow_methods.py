@@ -1,6 +1,6 @@
 """Optical flow for pose tracking: how far each OpenCV method moves joints from where they go.
 
-    python bench/flow_methods.py --videos DIR [--rounds 3]
+    python -m bench.flow_methods --videos DIR [--rounds 3]
 
 ``DIR`` is written by ``python -m src.synthetic_video``. For every pair of consecutive frames, the
 labelled joints of each person seen in both (visibility 2 in both frames) are moved along the flow
@@ -11,7 +11,6 @@ passes, the methods taken in turn inside each pass so that other load on the mac
 of them alike. "no flow" (joints left where they were) is the baseline.
 """
 import argparse
-import json
 import os
 import sys
 import time
@@ -21,9 +20,9 @@ from typing import Dict, List, Optional, Sequence
 import cv2
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from src.synthetic_video import ANNOTATIONS_DIR, FRAMES_DIR  # noqa: E402  pylint: disable=wrong-import-position
-from src.tracking.flow import propagate  # noqa: E402  pylint: disable=wrong-import-position
+from src.data.annotations import read_annotations
+from src.synthetic_video import ANNOTATIONS_DIR, FRAMES_DIR
+from src.tracking.flow import propagate
 
 METHODS = {
     "DIS ultrafast": lambda: cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST).calc,
@@ -37,8 +36,7 @@ def load_pairs(videos: str) -> List[tuple]:
     """(previous grey frame, grey frame, K×2 joints before, K×2 joints after) per frame pair."""
     pairs = []
     for name in sorted(os.listdir(os.path.join(videos, ANNOTATIONS_DIR))):
-        with open(os.path.join(videos, ANNOTATIONS_DIR, name), encoding="utf-8") as f:
-            doc = json.load(f)
+        doc = read_annotations(os.path.join(videos, ANNOTATIONS_DIR, name), "ground-truth file")
         joints: Dict[int, Dict[int, np.ndarray]] = defaultdict(dict)
         for ann in doc["annotations"]:
             joints[ann["image_id"]][ann["track_id"]] = np.asarray(ann["keypoints"], np.float64).reshape(-1, 3)

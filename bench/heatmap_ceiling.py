@@ -1,6 +1,6 @@
 """The COCO AP that perfect (or slightly noisy) heatmaps reach at a given input size.
 
-    python bench/heatmap_ceiling.py [--config_path demo_config.yaml] [--dataset_path data/synthetic]
+    python -m bench.heatmap_ceiling [--config_path demo_config.yaml] [--dataset_path data/synthetic]
                                     [--noise 0,0.5,1] [--seed 0]
 
 For every labelled person of the validation set (ground-truth boxes), the target heatmaps the
@@ -20,15 +20,13 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from src.constants import PIXEL_STD  # noqa: E402  pylint: disable=wrong-import-position
-from src.dataset import KeypointDatasetGenerator  # noqa: E402  pylint: disable=wrong-import-position
-from src.evaluate.coco_eval import default_ann_file, evaluate  # noqa: E402  pylint: disable=wrong-import-position
-from src.model import check_sizes  # noqa: E402  pylint: disable=wrong-import-position
-from src.model_utils.cli import run_cli  # noqa: E402  pylint: disable=wrong-import-position
-from src.model_utils.config import get_config  # noqa: E402  pylint: disable=wrong-import-position
-from src.predict import get_final_preds  # noqa: E402  pylint: disable=wrong-import-position
-from src.utils.transform import affine_transform, get_affine_transform  # noqa: E402  pylint: disable=wrong-import-position
+from src.constants import PIXEL_STD
+from src.dataset import KeypointDatasetGenerator
+from src.evaluate.coco_eval import default_ann_file, evaluate
+from src.utils.cli import run_cli
+from src.model_utils.config import get_config
+from src.predict import get_final_preds
+from src.utils.transform import affine_transform, get_affine_transform
 
 
 def ceiling_ap(cfg, noise_px: float, seed: int) -> float:
@@ -60,10 +58,7 @@ def main(argv: Optional[Sequence[str]]) -> int:
     parser.add_argument("--noise", default="0,0.5,1", help="comma-separated noise levels, heatmap pixels")
     parser.add_argument("--seed", type=int, default=0)
     args, rest = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
-    cfg = get_config(rest)
-    # Only sizes the network can produce: the table is meant to pick one.
-    check_sizes(list(cfg.MODEL.IMAGE_SIZE), list(cfg.POSE_RESNET.HEATMAP_SIZE),
-                int(cfg.POSE_RESNET.NUM_DECONV_LAYERS))
+    cfg = get_config(rest)   # refuses sizes the network cannot produce: the table is meant to pick one
     logging.basicConfig(level=logging.WARNING)
     width, height = cfg.MODEL.IMAGE_SIZE
     sigma = cfg.POSE_RESNET.SIGMA

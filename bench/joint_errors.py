@@ -1,6 +1,6 @@
 """Per-joint errors of an evaluation's predictions, in heatmap pixels of each person's crop.
 
-    python bench/joint_errors.py --results RUN/results/keypoints_results.json
+    python -m bench.joint_errors --results RUN/results/keypoints_results.json
                                  [--config_path demo_config.yaml] [--ann FILE] [--min_oks 0.1]
 
 Each predicted person is matched to the labelled person of the same image with which it has the
@@ -14,7 +14,6 @@ the medians of the signed x and y offsets (a systematic shift shows there) and t
 of the distance (gross misplacements).
 """
 import argparse
-import json
 import os
 import sys
 from collections import defaultdict
@@ -22,14 +21,15 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from src.constants import COCO_KEYPOINT_NAMES, PIXEL_STD  # noqa: E402  pylint: disable=wrong-import-position
-from src.evaluate.coco_eval import default_ann_file  # noqa: E402  pylint: disable=wrong-import-position
-from src.errors import UserError  # noqa: E402  pylint: disable=wrong-import-position
-from src.model_utils.cli import run_cli  # noqa: E402  pylint: disable=wrong-import-position
-from src.model_utils.config import get_config  # noqa: E402  pylint: disable=wrong-import-position
-from src.utils.nms import oks_iou  # noqa: E402  pylint: disable=wrong-import-position
-from src.utils.transform import box_to_center_scale  # noqa: E402  pylint: disable=wrong-import-position
+from src.data.annotations import read_annotations
+from src.evaluate.results import read_results
+from src.constants import COCO_KEYPOINT_NAMES, PIXEL_STD
+from src.evaluate.coco_eval import default_ann_file
+from src.errors import UserError
+from src.utils.cli import run_cli
+from src.model_utils.config import get_config
+from src.utils.nms import oks_iou
+from src.utils.transform import box_to_center_scale
 
 
 def coco_oks(pred: np.ndarray, truth: np.ndarray, area: float) -> float:
@@ -87,10 +87,8 @@ def main(argv: Optional[Sequence[str]]) -> int:
     for path in (args.results, ann_file):
         if not os.path.isfile(path):
             raise UserError(f"file not found: {path}")
-    with open(args.results, encoding="utf-8") as f:
-        results = json.load(f)
-    with open(ann_file, encoding="utf-8") as f:
-        annotations = json.load(f)
+    results = read_results(args.results)
+    annotations = read_annotations(ann_file)
     best_oks, offsets = joint_errors(results, annotations, cfg.MODEL.IMAGE_SIZE,
                                      cfg.POSE_RESNET.HEATMAP_SIZE, args.min_oks)
     every = np.concatenate(offsets)

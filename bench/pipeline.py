@@ -1,6 +1,6 @@
 """Data pipeline benchmark: training samples/s of ``keypoint_dataset`` and where a sample's time goes.
 
-    python bench/pipeline.py [--root DIR] [--workers 1 2] [--batches 40] [--stage_samples 400]
+    python -m bench.pipeline [--root DIR] [--workers 1 2] [--batches 40] [--stage_samples 400]
 
 Without ``--root`` a 200-image synthetic training set is written to a temporary folder.
 Throughput is measured on the full training pipeline (decode, augmentation, crop, targets,
@@ -20,11 +20,10 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from src.dataset import KeypointDatasetGenerator, keypoint_dataset  # noqa: E402
-from src.model_utils.config import get_config  # noqa: E402
-from src.synthetic import generate  # noqa: E402
+from src.dataset import KeypointDatasetGenerator, keypoint_dataset
+from src.model_utils.config import get_config
+from src.synthetic import generate
 
 SIZES: Tuple[Tuple[int, int], ...] = ((192, 256), (96, 128))  # [W, H]
 

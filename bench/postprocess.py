@@ -12,13 +12,12 @@ and joint for the quarter-pixel step and the affine back-projection, and per
 image for rescoring and OKS-NMS) are timed on the first ``--loop-fraction`` of
 the images and extrapolated by box count.
 
-Usage: python bench/postprocess.py [--boxes N] [--images M] [--batch-size B]
+Usage: python -m bench.postprocess [--boxes N] [--images M] [--batch-size B]
                                    [--loop-fraction F] [--seed S]
 """
 import argparse
 import contextlib
 import os
-import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -26,17 +25,16 @@ from typing import Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
 
-from src.constants import FLIP_PAIRS, NUM_COCO_JOINTS  # noqa: E402
-from src.evaluate.coco_eval import rescore, write_keypoint_results  # noqa: E402
-from src.model_utils.config import get_config  # noqa: E402
-from src.predict import decode_batch, merge_flip  # noqa: E402
-from src.utils.nms import oks_nms_per_image  # noqa: E402
-from src.utils.transform import flip_back  # noqa: E402
-from tests.reference import loop_oks_nms, loop_refine, loop_rescore, loop_transform_preds  # noqa: E402
+from src.constants import FLIP_PAIRS, NUM_COCO_JOINTS
+from src.evaluate.coco_eval import rescore
+from src.evaluate.results import evaluation_entries, write_results
+from src.model_utils.config import get_config
+from src.inference.decoder import PoseDecoder
+from src.predict import merge_flip
+from src.utils.nms import oks_nms_per_image
+from src.utils.transform import flip_back
+from bench.reference import loop_oks_nms, loop_refine, loop_rescore, loop_transform_preds
 
 NOISE_BANK = 64
 MAX_PER_IMAGE = 100
@@ -163,6 +161,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     boxes = np.empty((n, 6))
     loop_preds = np.empty((loop_boxes, NUM_COCO_JOINTS, 3), dtype=np.float32)
     timed = Stopwatch()
+    decoder = PoseDecoder.from_config(cfg)
     for start in range(0, n, args.batch_size):
         rows = slice(start, min(n, start + args.batch_size))
         heatmaps = render_heatmaps(boxes_in['peaks'][rows], boxes_in['peak_value'][rows], noise, heatmap_size, start)
@@ -171,8 +170,8 @@ def main(argv: Optional[List[str]] = None) -> None:
             merge_flip(heatmaps, mirrored, cfg.TEST.SHIFT_HEATMAP)
         # The unmerged maps are decoded: the shift would blur the synthetic peaks; the cost is the same.
         with timed("decode"):
-            preds[rows], boxes[rows] = decode_batch(cfg, heatmaps, boxes_in['center'][rows],
-                                                    boxes_in['scale'][rows], boxes_in['score'][rows])
+            preds[rows], boxes[rows] = decoder.decode(heatmaps, boxes_in['center'][rows], boxes_in['scale'][rows],
+                                                      boxes_in['score'][rows])
         if start < loop_boxes:
             part = slice(start, min(loop_boxes, rows.stop))
             with timed("loop_decode"):
@@ -185,8 +184,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     with timed("nms"):
         keep = oks_nms_per_image(preds, scores, boxes[:, 4], image_id, cfg.TEST.OKS_THRE)
     with tempfile.TemporaryDirectory() as tmp, timed("json"):
-        write_keypoint_results(os.path.join(tmp, "keypoints_results.json"), preds[keep], scores[keep],
-                               boxes[keep], image_id[keep])
+        write_results(os.path.join(tmp, "keypoints_results.json"),
+                      evaluation_entries(preds[keep], scores[keep], boxes[keep], image_id[keep]))
     if loop_boxes:
         np.testing.assert_allclose(loop_preds, preds[:loop_boxes], rtol=0, atol=1e-3)
         loop_rescore_and_nms(cfg, preds[:loop_boxes], boxes[:loop_boxes], image_id[:loop_boxes], timed)

@@ -1,6 +1,6 @@
 """Where the time of the CPU fast path goes: MindSpore's profiler over a few steps, by kind of work.
 
-    python bench/profile_ops.py [--tasks infer,train] [--num_layers 50] [--batch 8] [--height 256 --width 192]
+    python -m bench.profile_ops [--tasks infer,train] [--num_layers 50] [--batch 8] [--height 256 --width 192]
                                 [--steps 2] [--warmup 2] [--output DIR] [--top 12] [--fast True|onednn|im2col]
 
 For each task (inference: a forward pass in eval mode; training: one step of
@@ -23,10 +23,9 @@ import mindspore as ms
 import numpy as np
 from mindspore import Tensor, nn
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from src.model import PoseResNet  # noqa: E402  pylint: disable=wrong-import-position
-from src.network_define import JointsMSELoss, WithLossCell  # noqa: E402  pylint: disable=wrong-import-position
-from src.train_step import TrainStep  # noqa: E402  pylint: disable=wrong-import-position
+from src.model import PoseResNet
+from src.network_define import JointsMSELoss, WithLossCell
+from src.training.train_step import TrainStep
 
 NUM_JOINTS = 17
 #: kind of work -> MindSpore CPU operator types (anything else counts as "other")

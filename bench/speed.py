@@ -1,15 +1,15 @@
 """CPU throughput of SimplePoseNet: the CPU fast path against PyTorch, measured side by side.
 
-    python bench/speed.py [--tasks infer,train] [--contenders fast,torch,onnx] [--rounds 7] [--warmup 2]
+    python -m bench.speed [--tasks infer,train] [--contenders fast,torch,onnx] [--rounds 7] [--warmup 2]
                           [--num_layers 50] [--deconv_filters 256] [--batch 8] [--height 256 --width 192]
-                          [--mode GRAPH|PYNATIVE]
-                          [--torch_path SITE_PACKAGES] [--peak_gflops G] [--threads N]
+                          [--mode GRAPH|PYNATIVE] [--torch_path SITE_PACKAGES] [--peak_gflops G] [--threads N]
 
 Contenders: ``fast`` (this project, ``MODEL.FAST_CPU True``: the oneDNN operators where they build, else
 im2col), ``im2col`` (``MODEL.FAST_CPU im2col``), ``stock`` (this project on MindSpore's stock operators, slow
-on the CPU: give it few rounds), ``torch`` (a plain PyTorch PoseResNet of the same architecture, defined
-below; skipped with a note when PyTorch cannot be imported), ``onnx`` (inference only: ONNX Runtime running
-the project's ONNX export of the same weights, as ``export.py --EXPORT.FILE_FORMAT ONNX`` writes it). PyTorch is not a
+on the CPU: give it few rounds), ``torch`` (the reference's PoseResNet in PyTorch, ``bench/reference.py``,
+with the same weights; skipped with a note when PyTorch cannot be imported), ``onnx`` (inference only: ONNX
+Runtime running the project's ONNX export of the same weights, as ``export.py --EXPORT.FILE_FORMAT ONNX``
+writes it). PyTorch is not a
 requirement of the project: ``--torch_path`` appends the ``site-packages`` of another environment to
 ``sys.path`` (after this one's, so this environment's NumPy is the one loaded).
 
@@ -34,11 +34,13 @@ import mindspore as ms
 import numpy as np
 from mindspore import Tensor, nn
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from src.fast_ops import Conv2dTranspose  # noqa: E402  pylint: disable=wrong-import-position
-from src.model import BN_EPS, PoseResNet  # noqa: E402  pylint: disable=wrong-import-position
-from src.network_define import JointsMSELoss, WithLossCell  # noqa: E402  pylint: disable=wrong-import-position
-from src.train_step import TrainStep  # noqa: E402  pylint: disable=wrong-import-position
+from bench.reference import torch_pose_resnet
+from src.convert import convert_state_dict
+from src.model import PoseResNet
+from src.network.fast_ops import Conv2dTranspose
+from src.network.weights import load_parameters
+from src.network_define import JointsMSELoss, WithLossCell
+from src.training.train_step import TrainStep
 
 NUM_JOINTS = 17
 DECONV_FILTERS, DECONV_KERNELS = (256, 256, 256), (4, 4, 4)
@@ -112,96 +114,13 @@ def forward_flops(net: PoseResNet, height: int, width: int) -> float:
 
 
 # ---------------------------------------------------------------------------------------------------
-# The PyTorch PoseResNet (the Microsoft reference's architecture, this project's parameter names)
+# The same weights in both frameworks
 
 
-def torch_pose_resnet(torch: Any, num_layers: int, deconv_filters: int = DECONV_FILTERS[0]) -> Any:
-    """A PyTorch PoseResNet of the same architecture and parameter names as :class:`PoseResNet`."""
-    tnn = torch.nn
-    bottleneck = num_layers >= 50
-    blocks = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}[num_layers]
-    expansion = 4 if bottleneck else 1
-
-    def conv_bn(cin: int, cout: int, kernel: int, stride: int = 1) -> List[Any]:
-        return [tnn.Conv2d(cin, cout, kernel, stride, kernel // 2, bias=False), tnn.BatchNorm2d(cout, eps=BN_EPS)]
-
-    class Block(tnn.Module):
-        def __init__(self, cin: int, planes: int, stride: int) -> None:
-            super().__init__()
-            sizes = [(cin, planes, 1, 1), (planes, planes, 3, stride), (planes, planes * 4, 1, 1)] if bottleneck \
-                else [(cin, planes, 3, stride), (planes, planes, 3, 1)]
-            for i, size in enumerate(sizes, 1):
-                conv, bn = conv_bn(*size)
-                setattr(self, f"conv{i}", conv)
-                setattr(self, f"bn{i}", bn)
-            self.count = len(sizes)
-            self.relu = tnn.ReLU(inplace=True)
-            self.down_sample_layer = None
-            if stride != 1 or cin != planes * expansion:
-                self.down_sample_layer = tnn.Sequential(*conv_bn(cin, planes * expansion, 1, stride))
-
-        def forward(self, x: Any) -> Any:
-            identity = x if self.down_sample_layer is None else self.down_sample_layer(x)
-            out = x
-            for i in range(1, self.count + 1):
-                out = getattr(self, f"bn{i}")(getattr(self, f"conv{i}")(out))
-                if i < self.count:
-                    out = self.relu(out)
-            return self.relu(out + identity)
-
-    class DeconvBlock(tnn.Module):
-        def __init__(self, cin: int, cout: int) -> None:
-            super().__init__()
-            self.deconv = tnn.ConvTranspose2d(cin, cout, 4, 2, 1, 0, bias=False)
-            self.bn = tnn.BatchNorm2d(cout, eps=BN_EPS)
-            self.relu = tnn.ReLU(inplace=True)
-
-        def forward(self, x: Any) -> Any:
-            return self.relu(self.bn(self.deconv(x)))
-
-    class Net(tnn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.conv1 = tnn.Conv2d(3, 64, 7, 2, 3, bias=False)
-            self.bn1 = tnn.BatchNorm2d(64, eps=BN_EPS)
-            self.relu = tnn.ReLU(inplace=True)
-            self.maxpool = tnn.MaxPool2d(3, 2, 1)
-            cin = 64
-            for i, (planes, count) in enumerate(zip((64, 128, 256, 512), blocks), 1):
-                layer = []
-                for j in range(count):
-                    layer.append(Block(cin, planes, 2 if j == 0 and i > 1 else 1))
-                    cin = planes * expansion
-                setattr(self, f"layer{i}", tnn.Sequential(*layer))
-            head = []
-            for filters, kernel in zip((deconv_filters,) * 3, DECONV_KERNELS):
-                assert kernel == 4, "the bench's PyTorch head has kernel-4 deconvolutions"
-                head.append(DeconvBlock(cin, filters))
-                cin = filters
-            self.deconv_layers = tnn.Sequential()
-            for i, block in enumerate(head):
-                self.deconv_layers.add_module(f"deconv_{i}", block)
-            self.final_layer = tnn.Conv2d(cin, NUM_JOINTS, 1)
-
-        def forward(self, x: Any) -> Any:
-            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-            x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-            return self.final_layer(self.deconv_layers(x))
-
-    return Net()
-
-
-#: MindSpore BatchNorm parameter -> PyTorch BatchNorm2d attribute
-_BN_NAMES = {"gamma": "weight", "beta": "bias", "moving_mean": "running_mean", "moving_variance": "running_var"}
-
-
-def copy_weights_to_torch(torch: Any, net: PoseResNet, torch_net: Any) -> None:
-    """Gives the PyTorch network the MindSpore network's weights (same names, same layouts)."""
-    state = torch_net.state_dict()
-    for param in net.get_parameters():
-        prefix, _, leaf = param.name.rpartition(".")
-        name = f"{prefix}.{_BN_NAMES.get(leaf, leaf)}"
-        state[name].copy_(torch.from_numpy(param.asnumpy()))
+def copy_weights_from_torch(torch_net: Any, net: PoseResNet) -> None:
+    """Gives the MindSpore network the PyTorch network's weights, through the project's converter."""
+    state = {name: value.detach().numpy() for name, value in torch_net.state_dict().items()}
+    load_parameters(list(net.get_parameters()), convert_state_dict(state), "the PyTorch network", "bench")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -243,19 +162,23 @@ def torch_call(torch: Any, torch_net: Any, task: str, batch: Dict[str, np.ndarra
 
 
 def onnx_call(net: PoseResNet, batch: Dict[str, np.ndarray], folder: str, threads: int) -> Callable:
-    """ONNX Runtime on the project's ONNX export of ``net`` (stock operators), as export.py writes it."""
+    """ONNX Runtime on the project's ONNX export of ``net`` (stock operators), made as export.py makes it."""
     import onnxruntime  # pylint: disable=import-outside-toplevel
-    import export  # pylint: disable=import-outside-toplevel
-    from src.onnx_fix import replace_padded_max_pools  # pylint: disable=import-outside-toplevel
+    from src.deploy.onnx_fix import (fix_conv_transpose, import_onnx,  # pylint: disable=import-outside-toplevel
+                                     replace_padded_max_pools)
     net.set_train(False)
     replace_padded_max_pools(net)
     base = os.path.join(folder, "speed")
     ms.export(net, Tensor(batch["images"]), file_name=base, file_format="ONNX")
-    export.repair_onnx(base + ".onnx")
+    onnx = import_onnx()
+    model = onnx.load(base + ".onnx")
+    fix_conv_transpose(model)
+    path = os.path.join(folder, "speed_fixed.onnx")
+    onnx.save(model, path)
     options = onnxruntime.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads
-    session = onnxruntime.InferenceSession(base + ".onnx", options, providers=["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     return lambda: session.run(None, {name: batch["images"]})[0]
 
@@ -289,10 +212,11 @@ def measure(args: argparse.Namespace, task: str, contenders: Sequence[str], torc
     reference = PoseResNet(args.num_layers, NUM_JOINTS, (args.deconv_filters,) * 3, DECONV_KERNELS, fast=False)
     calls: Dict[str, Callable] = {}
     paths = {"fast": True, "im2col": "im2col", "stock": False}
+    if torch is not None:
+        torch_net = torch_pose_resnet(torch, args.num_layers, args.deconv_filters, NUM_JOINTS)
+        copy_weights_from_torch(torch_net, reference)
     for name in contenders:
         if name == "torch":
-            torch_net = torch_pose_resnet(torch, args.num_layers, args.deconv_filters)
-            copy_weights_to_torch(torch, reference, torch_net)
             calls[name] = torch_call(torch, torch_net, task, batch)
         elif name == "onnx":
             if task == "infer":

@@ -1,10 +1,11 @@
 """The paper's tracking ablation on synthetic videos: joint propagation and flow-based similarity on and off.
 
-    python bench/tracking_ablation.py --videos DIR --output OUT --config_path demo_config.yaml
+    python -m bench.tracking_ablation --videos DIR --output OUT --config_path demo_config.yaml
                                       --eval_model_file CKPT [--key value ...]
 
 ``DIR`` is written by ``python -m src.synthetic_video``. The network is loaded once; every variant
-tracks every sequence with its detections (``DIR/detections``) through ``track.py``'s loop and
+tracks every sequence with its detections (``DIR/detections``) through ``track.py``'s pipeline
+(:mod:`src.tracking.pipeline`) and
 writes ``OUT/<variant>/<sequence>/tracks.json``, scored by ``python -m src.tracking.evaluate``'s
 ``score``. Prints one row per variant: MOTA, IDF1, ID switches, false positives, misses, keypoint
 AP, and frames/s over all sequences (the pose network's graph compiled beforehand on every batch
@@ -24,20 +25,17 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import track  # noqa: E402  pylint: disable=wrong-import-position
-from src.checkpoint import require_model_file  # noqa: E402  pylint: disable=wrong-import-position
-from src.model import get_pose_net  # noqa: E402  pylint: disable=wrong-import-position
-from src.model_utils.cli import run_cli, setup_logging  # noqa: E402  pylint: disable=wrong-import-position
-from src.model_utils.config import get_config  # noqa: E402  pylint: disable=wrong-import-position
-from src.model_utils.device_adapter import init_context  # noqa: E402  pylint: disable=wrong-import-position
-from src.synthetic_video import (  # noqa: E402  pylint: disable=wrong-import-position
-    ANNOTATIONS_DIR, DETECTIONS_DIR, FRAMES_DIR)
-from src.tracking.estimate import network_estimator, padded_count  # noqa: E402  pylint: disable=wrong-import-position
-from src.tracking.evaluate import score  # noqa: E402  pylint: disable=wrong-import-position
-from src.tracking.flow import make_flow  # noqa: E402  pylint: disable=wrong-import-position
-from src.tracking.tracker import PoseTracker, TrackSettings  # noqa: E402  pylint: disable=wrong-import-position
-from src.tracking.video import FrameBoxes, FrameSource  # noqa: E402  pylint: disable=wrong-import-position
+from src.inference.estimator import PoseEstimator, padded_count
+from src.inference.loading import load_network
+from src.model_utils.config import get_config
+from src.network.weights import require_model_file
+from src.synthetic_video import ANNOTATIONS_DIR, DETECTIONS_DIR, FRAMES_DIR
+from src.tracking.evaluate import score
+from src.tracking.pipeline import build_tracker, track_frames
+from src.tracking.tracker import TrackSettings
+from src.tracking.tracks_file import TRACKS_FILE, write_tracks
+from src.tracking.video import FrameBoxes, FrameSource
+from src.utils.cli import run_cli, setup_logging
 
 VARIANTS: Dict[str, Dict[str, object]] = {
     "no flow": {"propagate_boxes": False, "similarity": "oks"},
@@ -48,12 +46,13 @@ VARIANTS: Dict[str, Dict[str, object]] = {
 }
 
 
-def warm_up(estimate, image_size: Sequence[int], batch_size: int) -> None:
+def warm_up(estimator: PoseEstimator) -> None:
     """Runs the estimator once on every padded batch shape, so no timed frame compiles a graph."""
-    image = np.zeros((int(image_size[1]) * 2, int(image_size[0]) * 2, 3), np.uint8)
-    count = 1
+    width, height = estimator.settings.image_size
+    image = np.zeros((height * 2, width * 2, 3), np.uint8)
+    count, batch_size = 1, estimator.settings.batch_size
     while count <= batch_size:
-        estimate(image, np.tile([[0.0, 0.0, 10.0, 20.0]], (count, 1)), np.ones(count))
+        estimator.estimate(image, np.tile([[0.0, 0.0, 10.0, 20.0]], (count, 1)), np.ones(count))
         count = padded_count(count + 1, batch_size)
 
 
@@ -66,11 +65,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     setup_logging(level=logging.WARNING)
     cfg = get_config(rest)
     model_file = require_model_file(cfg, "track with")
-    init_context(cfg)
-    net = get_pose_net(cfg, is_train=False, ckpt_path=model_file)
-    net.set_train(False)
-    estimate = network_estimator(cfg, net)
-    warm_up(estimate, cfg.MODEL.IMAGE_SIZE, int(cfg.TEST.BATCH_SIZE))
+    net = load_network(cfg, model_file)
+    estimator = PoseEstimator.from_config(cfg, net, pad_batches=True)
+    warm_up(estimator)
     base = TrackSettings.from_config(cfg)
     names = sorted(os.path.splitext(n)[0] for n in os.listdir(os.path.join(args.videos, ANNOTATIONS_DIR)))
     rows: List[str] = []
@@ -78,14 +75,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         settings = base._replace(**VARIANTS[variant])
         gt_files, tracks_files, frames_done, seconds = [], [], 0, 0.0
         for name in names:
-            tracker = PoseTracker(settings, estimate, make_flow(cfg.TRACK.FLOW) if settings.uses_flow else None)
+            tracker = build_tracker(settings, estimator, cfg.TRACK.FLOW)
             source = FrameSource(os.path.join(args.videos, FRAMES_DIR, name))
             boxes = FrameBoxes(os.path.join(args.videos, DETECTIONS_DIR, name + ".json"), float(cfg.TEST.IMAGE_THRE))
-            frames, elapsed = track.track_frames(tracker, source, boxes, None, float(cfg.TEST.IN_VIS_THRE))
+            frames, elapsed = track_frames(tracker, source, boxes, None, settings.in_vis_thre)
             out_dir = os.path.join(args.output, variant.replace(" ", "_").replace(",", ""), name)
             os.makedirs(out_dir, exist_ok=True)
-            tracks_files.append(os.path.join(out_dir, track.TRACKS_FILE))
-            track.write_tracks(tracks_files[-1], source.path, model_file, settings, cfg.TRACK.FLOW, frames)
+            tracks_files.append(os.path.join(out_dir, TRACKS_FILE))
+            write_tracks(tracks_files[-1], source.path, model_file, settings, cfg.TRACK.FLOW, frames)
             gt_files.append(os.path.join(args.videos, ANNOTATIONS_DIR, name + ".json"))
             frames_done += len(frames)
             seconds += elapsed

@@ -40,7 +40,7 @@ if ! "$PY" "$ROOT/train.py" "${COMMON[@]}" --ckpt_save_dir "$OUT/ckpt" --resume 
     echo "error: training failed, see $OUT/train.log" >&2
     exit 1
 fi
-CKPT="$("$PY" -c "import sys; from src.checkpoint import list_checkpoints; print((list_checkpoints(sys.argv[1]) or [''])[-1])" "$OUT/ckpt")"
+CKPT="$("$PY" -c "import sys; from src.training.checkpoint import list_checkpoints; print((list_checkpoints(sys.argv[1]) or [''])[-1])" "$OUT/ckpt")"
 [ -n "$CKPT" ] || { echo "error: no checkpoint in $OUT/ckpt" >&2; exit 1; }
 
 echo "== evaluating $CKPT (log: $OUT/eval.log)"

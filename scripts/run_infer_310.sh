@@ -5,7 +5,7 @@
 #   --KEY value: configuration overrides for preprocess.py and postprocess.py (e.g. --dataset_path,
 #   --coco_bbox_file, --TEST.USE_GT_BBOX True); the input batch size and image size are read from the MindIR.
 # Environment: INFER_BACKEND=ascend310 (default: build ascend310_infer into ./infer_app and run it) or mindspore
-#   (run src/infer_mindir.py); INFER_DEVICE, the device of either: Ascend (the app's default), GPU or CPU (the
+#   (run src/deploy/mindir.py); INFER_DEVICE, the device of either: Ascend (the app's default), GPU or CPU (the
 #   runner's default; the runner takes CPU or GPU). The app on GPU or CPU needs MindSpore Lite (MS_LITE_HOME);
 #   on Ascend it uses MindSpore Lite when MS_LITE_HOME is set, the MindSpore 310 package otherwise.
 # Works in the current folder: preprocess_Result/, result_Files/, time_Result/, results/, infer_app/ and the logs
@@ -62,7 +62,7 @@ step() {
 }
 
 # The input shape B×3×H×W the model was exported with: preprocess.py writes batches of it.
-SHAPE="$("$PY" -c 'import sys; from src.infer_mindir import mindir_input_shape; print(*mindir_input_shape(sys.argv[1]))' "$MINDIR" 2>/dev/null)" \
+SHAPE="$("$PY" -c 'import sys; from src.deploy.mindir import mindir_input_shape; print(*mindir_input_shape(sys.argv[1]))' "$MINDIR" 2>/dev/null)" \
     || die "cannot read the input shape of MINDIR_PATH '$MINDIR' (is it a MindIR file from export.py?)"
 read -r BATCH _ HEIGHT WIDTH <<< "$SHAPE"
 PATHS=(--INFER.PRE_RESULT_PATH "$PRE" --INFER.POST_RESULT_PATH "$POST")
@@ -90,7 +90,7 @@ if [ "$BACKEND" = ascend310 ]; then
         "$APP/env.sh" "$APP/main" --mindir_path="$MINDIR" --input0_path="$PRE/00_data" \
         --device_target="$INFER_DEVICE" --device_id="$DEVICE_ID" --output_dir="$CALLER_PWD"
 else
-    step "inference (MindSpore, $INFER_DEVICE)" infer.log "$PY" -m src.infer_mindir --mindir_path "$MINDIR" \
+    step "inference (MindSpore, $INFER_DEVICE)" infer.log "$PY" -m src.deploy.mindir --mindir_path "$MINDIR" \
         --input0_path "$PRE/00_data" --device_target "$INFER_DEVICE" --device_id "$DEVICE_ID" --output_dir "$CALLER_PWD"
 fi
 grep -h "mean inference time" "$CALLER_PWD/time_Result/test_perform_static.txt" || true

@@ -1,9 +1,9 @@
-"""Named constants shared by the data pipeline, the decoder and the evaluation.
+"""Named constants shared by the data pipeline, the network, the decoder and the evaluation.
 
 Coordinates follow the reference implementation: ``[x, y]`` in pixels, boxes as
 ``[x, y, w, h]``, and a person's *scale* is the box size divided by ``PIXEL_STD``.
 """
-from typing import Tuple
+from typing import Dict, Tuple
 
 #: Pixels per unit of "scale"; a box of scale 1.0 spans 200 pixels.
 PIXEL_STD: float = 200.0
@@ -12,6 +12,8 @@ PIXEL_STD: float = 200.0
 BOX_PADDING: float = 1.25
 
 NUM_COCO_JOINTS: int = 17
+#: COCO's category id of a person (annotations, detections, results).
+PERSON_CATEGORY: int = 1
 
 COCO_KEYPOINT_NAMES: Tuple[str, ...] = (
     "nose", "left_eye", "right_eye", "left_ear", "right_ear",
@@ -45,5 +47,15 @@ IMAGENET_STD: Tuple[float, float, float] = (0.229, 0.224, 0.225)
 #: Column names of the keypoint dataset, in order.
 DATASET_COLUMNS: Tuple[str, ...] = ("image", "target", "weight", "scale", "center", "score", "id")
 
-#: The COCO results file that eval.py, postprocess.py and infer.py write in their results folder.
-RESULTS_FILE: str = "keypoints_results.json"
+#: The ResNet backbone divides the input size by this.
+BACKBONE_STRIDE: int = 32
+#: Deconvolution kernel -> (padding, output_padding) giving an output of exactly twice the input.
+DECONV_PADDING: Dict[int, Tuple[int, int]] = {4: (1, 0), 3: (1, 1), 2: (0, 0)}
+#: ResNet depth -> (bottleneck blocks?, blocks in layer1..layer4) (He et al., Table 1).
+RESNET_LAYERS: Dict[int, Tuple[bool, Tuple[int, int, int, int]]] = {
+    18: (False, (2, 2, 2, 2)),
+    34: (False, (3, 4, 6, 3)),
+    50: (True, (3, 4, 6, 3)),
+    101: (True, (3, 4, 23, 3)),
+    152: (True, (3, 8, 36, 3)),
+}

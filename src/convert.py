@@ -31,8 +31,8 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from src.errors import ConversionError, MissingDependencyError, TorchMissingError, import_optional, shown_path
-from src.model_shape import mismatch_report
-from src.model_utils.cli import run_cli, setup_logging, tool_parser
+from src.network.weights import mismatch_report
+from src.utils.cli import run_cli, setup_logging, tool_parser
 from src.model_utils.config import get_config
 
 logger = logging.getLogger(__name__)

@@ -2,8 +2,8 @@
 
 Symbols: N records (one person each), J joints, H×W network input, Hh×Wh heatmap.
 A record's crop is given by ``center`` ``[cx, cy]`` (image pixels) and ``scale`` ``[sx, sy]``
-(units of ``PIXEL_STD`` pixels). Records come from :mod:`src.coco_records`, targets from the
-heatmap codec (:mod:`src.codec`), the training order from :mod:`src.sampler`.
+(units of ``PIXEL_STD`` pixels). Records come from :mod:`src.data.coco_records`, targets from the
+heatmap codec (:mod:`src.data.codec`), the training order from :mod:`src.data.sampler`.
 
 Images are read with OpenCV and stay in **BGR** order; the ImageNet mean/std are applied
 to that order, as the reference and the original port did (their checkpoints depend on it).
@@ -17,20 +17,19 @@ import mindspore.dataset as ds
 import mindspore.dataset.vision as vision
 import numpy as np
 
-from src.codec import HeatmapCodec
-from src.coco_records import (HOW_TO_GET_DATA, PersonRecords, detection_records, ground_truth_records,
+from src.data.codec import HeatmapCodec
+from src.data.coco_records import (HOW_TO_GET_DATA, PersonRecords, detection_records, ground_truth_records,
                               require_dir, resolve_bbox_file)
 from src.constants import DATASET_COLUMNS, IMAGENET_MEAN, IMAGENET_STD, PIXEL_STD
-from src.errors import DatasetFormatError, DatasetNotFoundError, ImageReadError, shown_path  # noqa: F401
-from src.sampler import TrainingSampler, decode_index
-from src.skipped_images import SkippedImageLog
+from src.errors import DatasetFormatError, ImageReadError, shown_path
+from src.data.sampler import TrainingSampler, decode_index
+from src.data.skipped_images import SkippedImageLog
 from src.utils.image import imread_bgr, read_image
 from src.utils.transform import (affine_transform, box_to_center_scale, flip_pairs, fliplr_joints,
                                  get_affine_transform)
 
 __all__ = ["flip_pairs", "KeypointDatasetGenerator", "keypoint_dataset", "load_keypoint_records",
-           "keypoint_pipeline", "crop_person", "normalize_ops", "DatasetNotFoundError",
-           "DatasetFormatError", "ImageReadError"]
+           "keypoint_pipeline", "crop_person", "normalize_ops"]
 
 logger = logging.getLogger(__name__)
 
@@ -81,12 +80,12 @@ class KeypointDatasetGenerator:
 
     Training draws the augmentation of each sample (scale, rotation, shift, flip, in the
     reference's order) from a generator seeded with ``(TRAIN.SEED, epoch, rank, record)``:
-    ``generator[i]`` takes the indices of :class:`src.sampler.TrainingSampler`, which encode
+    ``generator[i]`` takes the indices of :class:`src.data.sampler.TrainingSampler`, which encode
     the epoch (a plain record index is epoch 0). The draws are thus the same whichever worker
     process makes the sample and however often the run was resumed, and differ between ranks.
 
     A training image that cannot be read is replaced by a random other sample and noted in a
-    :class:`src.skipped_images.SkippedImageLog`; ``report_skipped_images()`` (called at the end
+    :class:`src.data.skipped_images.SkippedImageLog`; ``report_skipped_images()`` (called at the end
     of an epoch) logs the total and the file names. In evaluation an unreadable image raises
     ``ImageReadError``.
     """
@@ -125,7 +124,7 @@ class KeypointDatasetGenerator:
 
     def load_detect_dataset(self, image_path: str, ann_file: str, bbox_file: str) -> None:
         """One record per person detection (category 1) with ``score >= TEST.IMAGE_THRE``
-        (see :func:`src.coco_records.detection_records`)."""
+        (see :func:`src.data.coco_records.detection_records`)."""
         logger.info("loading dataset from %s", image_path)
         self._set_records(detection_records(image_path, ann_file, bbox_file, self.num_joints, self.image_thre))
         logger.info("Total boxes: %d", len(self))
@@ -143,7 +142,7 @@ class KeypointDatasetGenerator:
     def generate_heatmap(self, joints: np.ndarray, joints_vis: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         """Targets of one person: ``(target J×Hh×Wh float32, target_weight J×1 float32)``.
 
-        ``joints`` are J×3 in input-crop pixels; see :meth:`src.codec.HeatmapCodec.encode`.
+        ``joints`` are J×3 in input-crop pixels; see :meth:`src.data.codec.HeatmapCodec.encode`.
         """
         return self.codec.encode(joints, joints_vis)
 
@@ -259,7 +258,7 @@ def keypoint_pipeline(config: Any, generator: KeypointDatasetGenerator, rank: in
                       shuffle: Optional[bool] = None, first_step: int = 0, chunk_steps: int = 0) -> Any:
     """The batched MindSpore dataset over ``generator`` (see :func:`keypoint_dataset`).
 
-    Training takes its samples from a :class:`src.sampler.TrainingSampler`: one dataset epoch is
+    Training takes its samples from a :class:`src.data.sampler.TrainingSampler`: one dataset epoch is
     ``chunk_steps`` steps (default: a whole epoch), and the first ``first_step`` global steps are
     skipped (a resumed run continues the stream of the uninterrupted run). Steps before
     ``first_step`` in its chunk are skipped by ``set_init_step``, which MindSpore does without
@@ -273,9 +272,6 @@ def keypoint_pipeline(config: Any, generator: KeypointDatasetGenerator, rank: in
         generator.rank = rank
         sampler = TrainingSampler(len(generator), batch_size, rank, group_size, generator.seed, shuffle,
                                   first_step, chunk_steps)
-        if sampler.steps_per_epoch == 0:
-            logger.warning("%d training records in this shard are fewer than one batch of %d: no steps per epoch",
-                           len(generator) // max(1, group_size), batch_size)
         shard: Dict[str, Any] = {"sampler": sampler}
     elif group_size > 1:
         # Evaluation gives every record to exactly one rank.
@@ -309,7 +305,7 @@ def keypoint_dataset(config: Any, ann_file: Optional[str] = None, image_path: Op
     ``weight`` N×J×1, ``scale`` N×2, ``center`` N×2, ``score`` N, ``id`` N. Batches hold
     ``TRAIN.BATCH_SIZE`` (last partial batch dropped) or ``TEST.BATCH_SIZE``.
 
-    Training order (:mod:`src.sampler`): one shuffle per epoch seeded by ``TRAIN.SEED`` and the
+    Training order (:mod:`src.data.sampler`): one shuffle per epoch seeded by ``TRAIN.SEED`` and the
     epoch, the same on every rank; with ``group_size > 1`` each rank takes an equal shard (a few
     records repeat so every rank runs the same number of steps). Evaluation gives every record to
     exactly one rank (``rank::group_size``).

@@ -2,7 +2,7 @@
 
 A :class:`UserError` is bad input a user can fix (a missing file, a malformed annotation, a wrong
 setting), with a message that says what to do: every entry point prints it as one ``error: ...``
-line and exits with code 2, without a traceback (:func:`src.model_utils.cli.run_cli`). The other
+line and exits with code 2, without a traceback (:func:`src.utils.cli.run_cli`). The other
 classes here are the typed cases, each raised by the module named in its docstring; those modules
 import them from here, so both ``src.errors.X`` and the module's ``X`` name the same class.
 """
@@ -21,11 +21,11 @@ class ConfigError(UserError, ValueError):
 
 
 class ConfigSizeError(ConfigError):
-    """The configured input and heatmap sizes do not fit the network (``src.model_shape``)."""
+    """The configured input and heatmap sizes do not fit the network (``src.model_utils.config_rules``)."""
 
 
 class UsageError(UserError):
-    """Command-line words a ``python -m src.<tool>`` command does not take (``src.model_utils.cli``)."""
+    """Command-line words a ``python -m src.<tool>`` command does not take (``src.utils.cli``)."""
 
 
 class MissingDependencyError(UserError, ImportError):
@@ -53,7 +53,7 @@ class ImageReadError(UserError, OSError):
 
 class CheckpointMismatchError(UserError, ValueError):
     """A checkpoint lacks parameters the network needs, or holds them with other shapes (``src.model``,
-    ``src.checkpoint``)."""
+    ``src.training.checkpoint``)."""
 
 
 class EvaluationError(UserError, ValueError):
@@ -61,22 +61,22 @@ class EvaluationError(UserError, ValueError):
 
 
 class TrainingDiverged(RuntimeError):
-    """The training loss became NaN or infinite (``src.callbacks``; ``train.py`` exits with code 3)."""
+    """The training loss became NaN or infinite (``src.training.callbacks``; ``train.py`` exits with code 3)."""
 
 
 # ---- tools ---------------------------------------------------------------------------------------------
 
 class BoxesError(UserError, ValueError):
-    """The person boxes given to ``infer.py`` cannot be read (``src.infer_image``)."""
+    """A detection file or a list of person boxes cannot be read (``src.data.detections``)."""
 
 
 class InferFilesError(UserError, ValueError):
     """The ``.bin`` files of preprocess.py or of the inference app are missing or inconsistent
-    (``src.infer_files``)."""
+    (``src.deploy.bin_files``)."""
 
 
 class OnnxFixError(UserError, ValueError):
-    """The exported ONNX graph is not one the repair understands (``src.onnx_fix``)."""
+    """The exported ONNX graph is not one the repair understands (``src.deploy.onnx_fix``)."""
 
 
 class ConversionError(UserError, ValueError):
@@ -101,6 +101,20 @@ class VideoError(UserError, OSError):
 
 class TrackingFilesError(UserError, ValueError):
     """A ground-truth or tracks file that cannot be read or does not fit the other (``src.tracking.metrics``)."""
+
+
+class DetectorError(UserError, ValueError):
+    """A person detector file that is not an ONNX model onnxruntime runs on an image (``src.tracking.detector``)."""
+
+
+class DetectorLayoutError(DetectorError):
+    """A detector whose outputs have none of the known layouts, or not the one asked for
+    (``src.tracking.detector``)."""
+
+
+class PoseTrackFormatError(UserError, ValueError):
+    """A PoseTrack ground-truth or prediction file that cannot be read, or predictions that do not fit the
+    ground truth (``src.tracking.posetrack``, ``src.tracking.posetrack_eval``)."""
 
 
 # ---- ModelArts -----------------------------------------------------------------------------------------

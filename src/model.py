@@ -12,7 +12,7 @@ its 3×3 convolution; PyTorch's ``output_padding`` semantics for the transposed 
 On ``device_target`` CPU the convolutions with a kernel > 1 or a stride and the deconvolutions run as
 matrix products, inference folds BatchNorm into the kernels where that pays, and training's
 BatchNorm backward centres its upstream gradient to keep γ's gradient accurate (see
-:mod:`src.fast_ops`), with the same parameters; ``fast_cpu=False`` (or ``MODEL.FAST_CPU: False``)
+:mod:`src.network.fast_ops`), with the same parameters; ``fast_cpu=False`` (or ``MODEL.FAST_CPU: False``)
 keeps MindSpore's stock operators, as exported graphs need.
 
 Symbols: N batch, J joints, H×W input size (heatmaps are H/4 × W/4).
@@ -23,14 +23,14 @@ from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Type, Union
 
 import mindspore as ms
-import numpy as np
 from mindspore import Tensor, nn
 from mindspore.common.initializer import HeNormal, Normal, initializer
 
-from src.errors import CheckpointMismatchError, ConfigError, shown_path
-from src.fast_ops import STOCK, BatchNorm2d, Conv2d, Conv2dTranspose, MaxPool2d, conv_bn, cpu_path, use_nhwc_inside
-from src.model_shape import (DECONV_PADDING, RESNET_LAYERS, ConfigSizeError,  # noqa: F401 (ConfigSizeError: public here)
-                             check_sizes, mismatch_report)
+from src.constants import DECONV_PADDING, RESNET_LAYERS
+from src.errors import shown_path
+from src.network.fast_ops import (STOCK, BatchNorm2d, Conv2d, Conv2dTranspose, MaxPool2d, conv_bn, cpu_path,
+                                  use_nhwc_inside)
+from src.network.weights import load_network_checkpoint, load_parameters
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ class PoseResNet(nn.Cell):
         deconv_kernels: kernel of each deconvolution layer (2, 3 or 4).
         deconv_with_bias: give the deconvolutions a bias.
         final_kernel: kernel of the final convolution (1, or 3 with padding 1).
-        fast: use the CPU formulations of :mod:`src.fast_ops` (same parameters).
+        fast: use the CPU formulations of :mod:`src.network.fast_ops` (same parameters).
 
     Inputs:
         - **x** (Tensor) - N×3×H×W, normalised float32; H and W multiples of 32.
@@ -176,16 +176,13 @@ class PoseResNet(nn.Cell):
                  deconv_kernels: Sequence[int], deconv_with_bias: bool = False, final_kernel: int = 1,
                  fast: bool = False) -> None:
         super().__init__()
-        if num_layers not in RESNET_SPEC:
-            raise ConfigError(f"POSE_RESNET.NUM_LAYERS must be one of {sorted(RESNET_SPEC)}, got {num_layers}")
-        if len(deconv_filters) != len(deconv_kernels):
-            raise ConfigError(f"POSE_RESNET.NUM_DECONV_FILTERS {list(deconv_filters)} and NUM_DECONV_KERNELS "
-                             f"{list(deconv_kernels)} must have one entry per deconvolution layer")
-        bad = [k for k in deconv_kernels if k not in DECONV_PADDING]
-        if bad:
-            raise ConfigError(f"POSE_RESNET.NUM_DECONV_KERNELS entries must be in {sorted(DECONV_PADDING)}, got {bad}")
-        if final_kernel not in (1, 3):
-            raise ConfigError(f"POSE_RESNET.FINAL_CONV_KERNEL must be 1 or 3, got {final_kernel}")
+        # The configuration rules refuse bad values with the key's name; these are the arguments' own checks.
+        if num_layers not in RESNET_SPEC or final_kernel not in (1, 3):
+            raise ValueError(f"num_layers must be in {sorted(RESNET_SPEC)} and final_kernel 1 or 3, "
+                             f"got {num_layers} and {final_kernel}")
+        if len(deconv_filters) != len(deconv_kernels) or any(k not in DECONV_PADDING for k in deconv_kernels):
+            raise ValueError(f"one deconvolution kernel in {sorted(DECONV_PADDING)} per entry of deconv_filters "
+                             f"{list(deconv_filters)} expected, got {list(deconv_kernels)}")
         block, blocks = RESNET_SPEC[num_layers]
         fast = cpu_path(fast)
         self.num_layers = num_layers
@@ -255,38 +252,8 @@ class PoseResNet(nn.Cell):
         load_parameters(self.backbone_parameters(), ms.load_checkpoint(path), path, "MODEL.PRETRAINED")
 
 
-def load_parameters(params: Sequence[ms.Parameter], checkpoint: Dict[str, Any], path: str, what: str) -> None:
-    """Copies ``checkpoint[p.name]`` into each of ``params`` after checking names and shapes.
-
-    Raises:
-        CheckpointMismatchError: with counts and examples of the missing and mis-shaped parameters
-            (:func:`src.model_shape.mismatch_report`).
-    """
-    problems = mismatch_report({p.name: tuple(p.shape) for p in params},
-                               {name: tuple(value.shape) for name, value in checkpoint.items()})
-    if problems:
-        raise CheckpointMismatchError(f"checkpoint {path} ({what}) does not fit the network: {problems}; "
-                                      "check POSE_RESNET.NUM_LAYERS and the head settings")
-    for param in params:
-        value = checkpoint[param.name]
-        data = value.asnumpy() if hasattr(value, "asnumpy") else np.asarray(value)
-        param.set_data(Tensor(data, param.dtype))
-
-
-def load_network_checkpoint(net: nn.Cell, path: str) -> None:
-    """Loads every parameter of ``net`` from the checkpoint ``path`` (extra entries ignored).
-
-    Raises:
-        FileNotFoundError: ``path`` is not a file.
-        CheckpointMismatchError: parameters missing from the file or of other shapes.
-    """
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"checkpoint not found: '{shown_path(path)}'")
-    load_parameters(list(net.get_parameters()), ms.load_checkpoint(path), path, "network checkpoint")
-
-
 def use_fast_cpu(cfg: Any) -> Union[bool, str]:
-    """The CPU path on ``device_target`` CPU, ``MODEL.FAST_CPU`` (see :func:`src.fast_ops.cpu_path`); else False."""
+    """The CPU path on ``device_target`` CPU, ``MODEL.FAST_CPU`` (see :func:`src.network.fast_ops.cpu_path`); else False."""
     return getattr(cfg.MODEL, "FAST_CPU", True) if str(cfg.device_target) == "CPU" else False
 
 
@@ -306,15 +273,9 @@ def get_pose_net(cfg: Any, is_train: bool, ckpt_path: Optional[str] = None,
         The network, mapping N×3×H×W to N×J×H/4×W/4 (with 3 deconvolution layers).
     """
     pose = cfg.POSE_RESNET
-    num_deconv = int(pose.NUM_DECONV_LAYERS)
-    filters, kernels = list(pose.NUM_DECONV_FILTERS), list(pose.NUM_DECONV_KERNELS)
-    if len(filters) != num_deconv or len(kernels) != num_deconv:
-        raise ConfigError(f"POSE_RESNET.NUM_DECONV_FILTERS {filters} and NUM_DECONV_KERNELS {kernels} must each "
-                         f"have POSE_RESNET.NUM_DECONV_LAYERS = {num_deconv} entries")
-    check_sizes(list(cfg.MODEL.IMAGE_SIZE), list(pose.HEATMAP_SIZE), num_deconv)
     fast = use_fast_cpu(cfg) if fast_cpu is None else fast_cpu
-    net = PoseResNet(int(pose.NUM_LAYERS), int(cfg.MODEL.NUM_JOINTS), filters, kernels,
-                     bool(pose.DECONV_WITH_BIAS), int(pose.FINAL_CONV_KERNEL), fast=fast)
+    net = PoseResNet(int(pose.NUM_LAYERS), int(cfg.MODEL.NUM_JOINTS), list(pose.NUM_DECONV_FILTERS),
+                     list(pose.NUM_DECONV_KERNELS), bool(pose.DECONV_WITH_BIAS), int(pose.FINAL_CONV_KERNEL), fast=fast)
     if is_train and cfg.MODEL.INIT_WEIGHTS:
         net.init_backbone(cfg.MODEL.PRETRAINED)
     if ckpt_path:

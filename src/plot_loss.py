@@ -4,7 +4,7 @@
 
 Top panel: the loss of every step (light) and the mean loss of each epoch (a dark step line
 over that epoch's steps). Bottom panel: the learning rate per step. The x axis is the global
-step. ``loss_log.csv`` is written by training (:class:`src.callbacks.LossCsvLogger`) with the
+step. ``loss_log.csv`` is written by training (:class:`src.training.callbacks.LossCsvLogger`) with the
 columns ``epoch, step, global_step, loss, lr``.
 """
 import csv
@@ -19,7 +19,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from src.errors import LossLogError, shown_path
-from src.model_utils.cli import run_cli, setup_logging, tool_parser
+from src.utils.cli import run_cli, setup_logging, tool_parser
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,6 @@ rendered, and the detections are jittered ground truth with misses and false ala
 Everything is a pure function of ``(seed, split, index)``, so the output is identical for a given
 seed whatever the number of worker processes.
 """
-import json
 import logging
 import os
 import sys
@@ -26,10 +25,12 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from src.constants import COCO_KEYPOINT_NAMES, COCO_SKELETON, NUM_COCO_JOINTS
-from src.model_utils.cli import run_cli, setup_logging, tool_parser
-from src.synth.labels import annotate, detector_boxes
+from src.constants import NUM_COCO_JOINTS, PERSON_CATEGORY
+from src.data.annotations import write_annotations
+from src.data.detections import write_detections
+from src.synth.labels import annotate, categories, detector_boxes
 from src.synth.render import clutter, draw_occluder, render_person, texture
+from src.utils.cli import run_cli, setup_logging, tool_parser
 
 logger = logging.getLogger(__name__)
 
@@ -107,13 +108,6 @@ def _write_one(job: Tuple[int, str, int, str, int]) -> Tuple[Dict[str, object], 
     return info, anns, dets
 
 
-def categories() -> List[Dict[str, object]]:
-    """The COCO person category with its 17 keypoint names and 1-based skeleton."""
-    return [{"supercategory": "person", "id": 1, "name": "person",
-             "keypoints": list(COCO_KEYPOINT_NAMES),
-             "skeleton": [[a + 1, b + 1] for a, b in COCO_SKELETON]}]
-
-
 def write_split(output: str, split: str, num_images: int, seed: int, workers: int = 1
                 ) -> Tuple[int, int]:
     """Writes the images and annotation file of one split (and the detections for val).
@@ -136,7 +130,7 @@ def write_split(output: str, split: str, num_images: int, seed: int, workers: in
             for ann in anns:
                 annotations.append({"id": len(annotations) + 1 + (VAL_ID_OFFSET if split == "val" else 0),
                                     "image_id": info["id"], **ann})
-            detections.extend({"image_id": info["id"], "category_id": 1, **d} for d in dets)
+            detections.extend({"image_id": info["id"], "category_id": PERSON_CATEGORY, **d} for d in dets)
             if k % step == 0 or k == num_images:
                 logger.info("%s: %d/%d images (%.1f s)", SPLITS[split], k, num_images, time.time() - start)
 
@@ -149,17 +143,12 @@ def write_split(output: str, split: str, num_images: int, seed: int, workers: in
     doc = {"info": {"description": "Synthetic person keypoints (src/synthetic.py)", "version": "1.0",
                     "seed": seed},
            "licenses": [], "images": images, "annotations": annotations, "categories": categories()}
-    write_json(doc, os.path.join(output, "annotations", f"person_keypoints_{SPLITS[split]}.json"))
+    os.makedirs(os.path.join(output, "annotations"), exist_ok=True)
+    write_annotations(os.path.join(output, "annotations", f"person_keypoints_{SPLITS[split]}.json"), doc)
     if split == "val":
-        write_json(detections, os.path.join(output, "person_detection_results", DETECTION_FILE))
+        os.makedirs(os.path.join(output, "person_detection_results"), exist_ok=True)
+        write_detections(os.path.join(output, "person_detection_results", DETECTION_FILE), detections)
     return len(images), len(annotations)
-
-
-def write_json(obj: object, path: str) -> None:
-    """Writes ``obj`` as compact JSON to ``path``, creating its folder."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(obj, f, separators=(",", ":"))
 
 
 def generate(output: str, num_train: int = 1000, num_val: int = 200, seed: int = 0,

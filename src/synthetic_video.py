@@ -5,6 +5,7 @@
     DIR/frames/seq000/000001.jpg ...          (file name: the frame's image id, from 1)
     DIR/annotations/seq000.json               (COCO keypoints; each person has a ``track_id``)
     DIR/detections/seq000.json                (COCO detection results, as the still set's)
+    DIR/posetrack18/seq000.json               (with --posetrack: PoseTrack 2018 ground truth)
 
 Each sequence shows 2-4 figures of :mod:`src.synthetic` (its body model, colours, renderer and
 annotator, animated here) walking across a static cluttered background at different depths: they
@@ -18,6 +19,13 @@ The detections are the still set's jittered boxes (with its misses, duplicates a
 with extra misses of the kind a video detector has: runs of a few frames in which a person is not
 found, and people mostly hidden (fewer than ``HIDDEN_JOINTS`` joints seen) usually missed.
 
+With ``--posetrack`` the labels are also written in PoseTrack 2018's format
+(:mod:`src.tracking.posetrack`): the nose and body joints are the COCO labels' (the ears left
+unlabelled, as PoseTrack's), ``head_bottom`` and ``head_top`` the bottom and top of the figure's head
+along its axis and ``bbox_head`` the box of its head's circle (both from the body model); a joint is
+labelled when it is in the frame, hidden or not, as PoseTrack labels them. People left without
+keypoint labels (too small) become ignore regions (their boxes).
+
 Everything is a pure function of ``(seed, sequence, frame)``.
 """
 import logging
@@ -29,15 +37,19 @@ from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from src.model_utils.cli import run_cli, setup_logging, tool_parser
+from src.constants import PERSON_CATEGORY
+from src.data.annotations import write_annotations
+from src.data.detections import write_detections
 from src.synth.body import build_body, sample_body_params
-from src.synth.labels import annotate_people, detector_boxes
+from src.synth.labels import annotate_people, categories, detector_boxes
 from src.synth.render import clutter, draw_occluder, draw_person, sample_look, texture
-from src.synthetic import categories, write_json
+from src.tracking.posetrack import (POSETRACK_KEYPOINT_NAMES, UNLABELLED_JOINTS, PoseFrame, PoseVideo,
+                                    posetrack_from_coco, write_video)
+from src.utils.cli import run_cli, setup_logging, tool_parser
 
 logger = logging.getLogger(__name__)
 
-FRAMES_DIR, ANNOTATIONS_DIR, DETECTIONS_DIR = "frames", "annotations", "detections"
+FRAMES_DIR, ANNOTATIONS_DIR, DETECTIONS_DIR, POSETRACK_DIR = "frames", "annotations", "detections", "posetrack18"
 JPEG_QUALITY = 90
 #: A detector miss run starts with this probability per person and frame and lasts 2-6 frames.
 MISS_RUN_START = 0.03
@@ -119,10 +131,12 @@ def _plan_walker(rng: np.random.Generator, num_frames: int, width: int, height: 
 
 
 class Frame(NamedTuple):
-    """One rendered frame: the image, its annotations (with ``track_id``) and its detections."""
+    """One rendered frame: the image, its annotations (with ``track_id``), its detections, and per
+    annotation its head (``head_ends`` 2×2 bottom and top, ``head_box`` ``[x1, y1, x2, y2]``)."""
     image: np.ndarray
     annotations: List[Dict[str, object]]
     detections: List[Dict[str, object]]
+    heads: List[Dict[str, np.ndarray]] = []
 
 
 def render_sequence(seed: int, sequence: int, num_frames: int, width: int = 480,
@@ -161,10 +175,11 @@ def render_sequence(seed: int, sequence: int, num_frames: int, width: int = 480,
             # The same generator state every frame: the same occluder, standing still.
             draw_occluder(np.random.default_rng(occluder_seed), img, label, 0, occluder_at)
 
-        anns = []
-        for ann, track_id in zip(annotate_people(label, people), track_ids):
+        anns, heads = [], []
+        for ann, track_id, person in zip(annotate_people(label, people), track_ids, people):
             if ann is not None:
                 anns.append({**ann, "track_id": track_id})
+                heads.append({"head_ends": person["head_ends"], "head_box": person["head_box"]})
         found = []
         for ann in anns:
             k = ann["track_id"]
@@ -181,16 +196,38 @@ def render_sequence(seed: int, sequence: int, num_frames: int, width: int = 480,
         cv2.setRNGSeed(int(frame_rng.integers(2 ** 31)))
         cv2.randn(noise, (0.0, 0.0, 0.0), (noise_sigma,) * 3)
         image = np.clip(img.astype(np.float32) * gain + bias + noise, 0, 255).astype(np.uint8)
-        yield Frame(image, anns, dets)
+        yield Frame(image, anns, dets, heads)
 
 
 def sequence_name(sequence: int) -> str:
     return f"seq{sequence:03d}"
 
 
+def posetrack_frame(frame: Frame, file_name: str, image_id: int, width: int, height: int,
+                    **extra: object) -> PoseFrame:
+    """A frame's labels as PoseTrack 2018 ground truth (see the module docstring)."""
+    regions = tuple(np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], np.float64)
+                    for x, y, w, h in (ann["bbox"] for ann in frame.annotations if ann["num_keypoints"] == 0))
+    labelled = [k for k, ann in enumerate(frame.annotations) if ann["num_keypoints"] > 0]
+    if not labelled:
+        return PoseFrame.empty(file_name, image_id, True, **extra)._replace(ignore_regions=regions)
+    poses = posetrack_from_coco(np.array([frame.annotations[k]["keypoints"] for k in labelled]), head=False)
+    ends = np.stack([frame.heads[k]["head_ends"] for k in labelled])   # P×2×2: head bottom, head top
+    poses[:, 1:3, :2] = ends
+    present = poses[:, :, 2] > 0
+    present[:, 1:3] = np.all((ends >= 0) & (ends <= [width - 1, height - 1]), axis=2)
+    present[:, [POSETRACK_KEYPOINT_NAMES.index(name) for name in UNLABELLED_JOINTS]] = False
+    poses[:, :, 2] = 1.0
+    return PoseFrame(file_name, image_id, True, np.array([frame.annotations[k]["track_id"] for k in labelled]),
+                     poses, present, np.stack([frame.heads[k]["head_box"] for k in labelled]),
+                     np.array([frame.annotations[k]["bbox"] for k in labelled], np.float64),
+                     np.full(len(labelled), np.nan), regions, dict(extra))
+
+
 def write_sequence(output: str, seed: int, sequence: int, num_frames: int, width: int = 480,
-                   height: int = 360) -> Tuple[str, int]:
-    """Writes one sequence's frames, annotation file and detection file.
+                   height: int = 360, posetrack: bool = False) -> Tuple[str, int]:
+    """Writes one sequence's frames, annotation file and detection file, and with ``posetrack`` its
+    PoseTrack 2018 ground truth (image ids as PoseTrack's: 1, the sequence in 6 digits, the frame in 4).
 
     Returns:
         ``(frame folder, number of person annotations)``.
@@ -198,7 +235,7 @@ def write_sequence(output: str, seed: int, sequence: int, num_frames: int, width
     name = sequence_name(sequence)
     folder = os.path.join(output, FRAMES_DIR, name)
     os.makedirs(folder, exist_ok=True)
-    images, annotations, detections = [], [], []
+    images, annotations, detections, posetrack_frames = [], [], [], []
     for t, frame in enumerate(render_sequence(seed, sequence, num_frames, width, height)):
         image_id = t + 1
         file_name = f"{image_id:06d}.jpg"
@@ -208,23 +245,33 @@ def write_sequence(output: str, seed: int, sequence: int, num_frames: int, width
                        "frame_index": t})
         for ann in frame.annotations:
             annotations.append({"id": len(annotations) + 1, "image_id": image_id, **ann})
-        detections.extend({"image_id": image_id, "file_name": file_name, "category_id": 1, **d}
+        detections.extend({"image_id": image_id, "file_name": file_name, "category_id": PERSON_CATEGORY, **d}
                           for d in frame.detections)
+        if posetrack:
+            posetrack_frames.append(posetrack_frame(
+                frame, f"{FRAMES_DIR}/{name}/{file_name}", 10 ** 10 + sequence * 10 ** 4 + t, width, height,
+                frame_id=10 ** 10 + sequence * 10 ** 4 + t, vid_id=f"{sequence:06d}", nframes=num_frames))
     doc = {"info": {"description": "Synthetic person keypoint video (src/synthetic_video.py)", "seed": seed,
                     "sequence": name},
            "licenses": [], "images": images, "annotations": annotations, "categories": categories()}
-    write_json(doc, os.path.join(output, ANNOTATIONS_DIR, name + ".json"))
-    write_json(detections, os.path.join(output, DETECTIONS_DIR, name + ".json"))
+    for folder in (ANNOTATIONS_DIR, DETECTIONS_DIR):
+        os.makedirs(os.path.join(output, folder), exist_ok=True)
+    write_annotations(os.path.join(output, ANNOTATIONS_DIR, name + ".json"), doc)
+    write_detections(os.path.join(output, DETECTIONS_DIR, name + ".json"), detections)
+    if posetrack:
+        write_video(os.path.join(output, POSETRACK_DIR, name + ".json"),
+                    PoseVideo(name + ".json", 2018, posetrack_frames))
     return folder, len(annotations)
 
 
 def generate_videos(output: str, num_sequences: int = 4, num_frames: int = 60, seed: int = 0,
-                    width: int = 480, height: int = 360) -> List[str]:
-    """Writes ``num_sequences`` sequences under ``output``; returns their frame folders."""
+                    width: int = 480, height: int = 360, posetrack: bool = False) -> List[str]:
+    """Writes ``num_sequences`` sequences under ``output`` (with ``posetrack``, also in PoseTrack 2018's
+    format); returns their frame folders."""
     folders = []
     for sequence in range(num_sequences):
         start = time.time()
-        folder, count = write_sequence(output, seed, sequence, num_frames, width, height)
+        folder, count = write_sequence(output, seed, sequence, num_frames, width, height, posetrack)
         logger.info("%s: %d frames, %d person annotations (%.1f s)", folder, num_frames, count,
                     time.time() - start)
         folders.append(folder)
@@ -239,13 +286,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="random seed; same seed, same files")
     parser.add_argument("--width", type=int, default=480, help="frame width (default 480)")
     parser.add_argument("--height", type=int, default=360, help="frame height (default 360)")
+    parser.add_argument("--posetrack", action="store_true",
+                        help="also write the labels as PoseTrack 2018 ground truth to DIR/posetrack18/")
     args = parser.parse_args(argv)
     setup_logging()
     if args.num_sequences < 1 or args.num_frames < 1:
         parser.error("--num_sequences and --num_frames must be >= 1")
     if args.width < 64 or args.height < 64:
         parser.error("--width and --height must be >= 64")
-    generate_videos(args.output, args.num_sequences, args.num_frames, args.seed, args.width, args.height)
+    generate_videos(args.output, args.num_sequences, args.num_frames, args.seed, args.width, args.height,
+                    args.posetrack)
     logger.info("videos written to %s", args.output)
     return 0
 

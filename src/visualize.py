@@ -5,10 +5,8 @@
 
 The annotation file gives each result's ``image_id`` its file name in ``IMAGE_DIR``.
 
-Left limbs are drawn in blue-green, right limbs in orange, the centre line in
-white; joints whose confidence is under the visibility threshold are left out.
+Skeletons are drawn by :func:`src.utils.drawing.draw_skeleton`.
 """
-import json
 import logging
 import os
 import sys
@@ -17,68 +15,14 @@ from typing import Dict, List, Optional, Sequence
 import cv2
 import numpy as np
 
-from src.constants import COCO_KEYPOINT_NAMES, COCO_SKELETON
-from src.errors import DatasetFormatError, DrawingError, ImageReadError, shown_path
-from src.model_utils.cli import run_cli, setup_logging, tool_parser
+from src.errors import DrawingError, ImageReadError, shown_path
+from src.data.annotations import image_files, read_annotations
+from src.evaluate.results import read_results
+from src.utils.cli import run_cli, setup_logging, tool_parser
+from src.utils.drawing import draw_skeleton, tile
 from src.utils.image import imread_bgr
 
 logger = logging.getLogger(__name__)
-
-# BGR colours.
-LEFT_COLOUR = (200, 160, 0)
-RIGHT_COLOUR = (0, 128, 255)
-CENTRE_COLOUR = (255, 255, 255)
-
-
-def _side(joint: int) -> int:
-    name = COCO_KEYPOINT_NAMES[joint]
-    return -1 if name.startswith("left") else 1 if name.startswith("right") else 0
-
-
-def limb_colour(a: int, b: int):
-    """Colour of the limb a–b: left, right or centre."""
-    side = _side(a) + _side(b)
-    return LEFT_COLOUR if side < 0 else RIGHT_COLOUR if side > 0 else CENTRE_COLOUR
-
-
-def draw_skeleton(image: np.ndarray, keypoints: np.ndarray, vis_thre: float = 0.2,
-                  thickness: Optional[int] = None) -> np.ndarray:
-    """Draws one person on ``image`` (BGR, modified in place and returned).
-
-    Args:
-        image: H×W×3 uint8 BGR image.
-        keypoints: J×3 ``[x, y, confidence]`` in image pixels.
-        vis_thre: Joints with a lower confidence are not drawn, nor their limbs.
-        thickness: Line thickness; by default scaled with the image size.
-    """
-    keypoints = np.asarray(keypoints, dtype=np.float64).reshape(-1, 3)
-    thickness = thickness or max(1, int(round(max(image.shape[:2]) / 200)))
-    shown = keypoints[:, 2] >= vis_thre
-    for a, b in COCO_SKELETON:
-        if shown[a] and shown[b]:
-            pa = tuple(int(round(v)) for v in keypoints[a, :2])
-            pb = tuple(int(round(v)) for v in keypoints[b, :2])
-            cv2.line(image, pa, pb, limb_colour(a, b), thickness, cv2.LINE_AA)
-    for j in np.flatnonzero(shown):
-        centre = tuple(int(round(v)) for v in keypoints[j, :2])
-        colour = limb_colour(j, j)
-        cv2.circle(image, centre, thickness + 1, colour, -1, cv2.LINE_AA)
-        cv2.circle(image, centre, thickness + 1, (0, 0, 0), 1, cv2.LINE_AA)
-    return image
-
-
-def tile(images: Sequence[np.ndarray], columns: int = 3, cell: int = 320) -> np.ndarray:
-    """Images resized to fit ``cell``×``cell`` and laid out in a grid (BGR uint8)."""
-    rows = (len(images) + columns - 1) // columns
-    canvas = np.full((rows * cell, columns * cell, 3), 32, dtype=np.uint8)
-    for i, img in enumerate(images):
-        zoom = cell / max(img.shape[:2])
-        small = cv2.resize(img, (max(1, int(img.shape[1] * zoom)), max(1, int(img.shape[0] * zoom))),
-                           interpolation=cv2.INTER_AREA)
-        y, x = (i // columns) * cell, (i % columns) * cell
-        canvas[y:y + small.shape[0], x:x + small.shape[1]] = small
-    return canvas
-
 
 def draw_results(results: List[Dict], image_files: Dict[int, str], output: str, num_images: int = 6,
                  min_score: float = 0.3, vis_thre: float = 0.2) -> List[int]:
@@ -121,10 +65,13 @@ def draw_results(results: List[Dict], image_files: Dict[int, str], output: str, 
 
 
 def image_files_from_annotations(ann_file: str, image_dir: str) -> Dict[int, str]:
-    """Image id to path, from a COCO annotation file's ``images`` list."""
-    with open(ann_file, encoding="utf-8") as f:
-        images = json.load(f)["images"]
-    return {int(img["id"]): os.path.join(image_dir, img["file_name"]) for img in images}
+    """Image id to path, from a COCO annotation file's ``images`` list.
+
+    Raises:
+        FileNotFoundError: no file at ``ann_file``.
+        DatasetFormatError: not JSON, or without an ``images`` list of ``{id, file_name}``.
+    """
+    return image_files(read_annotations(ann_file), ann_file, image_dir)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -138,12 +85,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--vis_thre", type=float, default=0.2)
     args = parser.parse_args(argv)
     setup_logging()
-    try:
-        with open(args.results, encoding="utf-8") as f:
-            results = json.load(f)
-        image_files = image_files_from_annotations(args.ann, args.images)
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
-        raise DatasetFormatError(f"{args.results} or {args.ann} is not the JSON file it should be ({err})") from err
+    results = read_results(args.results)
+    image_files = image_files_from_annotations(args.ann, args.images)
     drawn = draw_results(results, image_files, args.output, args.num_images, args.min_score, args.vis_thre)
     logger.info("drew %d images with predicted skeletons to %s", len(drawn), os.path.abspath(args.output))
     return 0

@@ -1,6 +1,6 @@
 """src/convert.py: PyTorch reference / torchvision weights → this project's checkpoints.
 
-The parity tests build the reference architecture in PyTorch (tests/reference.py, its module names), so they
+The parity tests build the reference architecture in PyTorch (bench/reference.py, its module names), so they
 need torch and skip without it; the naming, checking and "torch missing" paths run everywhere.
 """
 import sys
@@ -9,12 +9,13 @@ import mindspore as ms
 import numpy as np
 import pytest
 
-from src.model_utils.cli import run_cli
+from src.errors import ConversionError, TorchMissingError
+from src.utils.cli import run_cli
 from src import convert
-from src.convert import ConversionError, TorchMissingError, check_shapes, convert_state_dict, network_shapes
+from src.convert import check_shapes, convert_state_dict, network_shapes
 from src.model import get_pose_net
 from src.model_utils.config import get_config
-from tests import reference
+from bench import reference
 from tests.helpers import TINY_CONFIG
 
 
@@ -75,7 +76,7 @@ def test_torch_missing_message(monkeypatch, tmp_path, capsys):
 # ----------------------------------------------------------------------------- with torch
 
 def _torch_reference(num_layers: int, filters: int, joints: int = 17, with_head: bool = True):
-    """The reference's pose_resnet with random weights (tests/reference.py), and the torch module."""
+    """The reference's pose_resnet with random weights (bench/reference.py), and the torch module."""
     torch = pytest.importorskip("torch")
     return torch, reference.torch_pose_resnet(torch, num_layers, filters, joints, with_head)
 

@@ -1,5 +1,5 @@
 """The training and evaluation data (src/dataset.py): crops, augmentation, sharding, bad input, the MindSpore
-pipeline. The targets are src/codec.py's (test_codec.py), the records src/coco_records.py's (test_coco_records.py)."""
+pipeline. The targets are src/data/codec.py's (test_codec.py), the records src/data/coco_records.py's (test_coco_records.py)."""
 import os
 import shutil
 from collections import Counter
@@ -8,11 +8,11 @@ import cv2
 import numpy as np
 import pytest
 
-from src.coco_records import detection_records, ground_truth_records
+from src.errors import BoxesError, DatasetFormatError, DatasetNotFoundError, ImageReadError
+from src.data.coco_records import detection_records, ground_truth_records
 from src.constants import IMAGENET_MEAN, IMAGENET_STD, PIXEL_STD
-from src.dataset import (DatasetFormatError, DatasetNotFoundError, ImageReadError, KeypointDatasetGenerator,
-                         keypoint_dataset)
-from src.sampler import encode_index
+from src.dataset import KeypointDatasetGenerator, keypoint_dataset
+from src.data.sampler import encode_index
 from src.model_utils.config import get_config
 from src.utils.transform import affine_transform, box_to_center_scale, get_affine_transform
 
@@ -203,12 +203,13 @@ def test_missing_detection_file(dataset_copy):
     assert "USE_GT_BBOX" in str(err.value)
 
 
-@pytest.mark.parametrize("name", ["annotations/person_keypoints_val2017.json",
-                                  "person_detection_results/COCO_val2017_detections_AP_H_56_person.json"])
-def test_malformed_json_names_the_file(dataset_copy, name):
+@pytest.mark.parametrize("name,error", [
+    ("annotations/person_keypoints_val2017.json", DatasetFormatError),
+    ("person_detection_results/COCO_val2017_detections_AP_H_56_person.json", BoxesError)])
+def test_malformed_json_names_the_file(dataset_copy, name, error):
     path = dataset_copy / name
     path.write_text(path.read_text()[:-40])
-    with pytest.raises(DatasetFormatError) as err:
+    with pytest.raises(error) as err:
         keypoint_dataset(make_cfg(dataset_copy), train_mode=False)
     assert str(path) in str(err.value) and "not valid JSON" in str(err.value)
 
@@ -235,7 +236,7 @@ def test_corrupt_image_is_skipped_and_counted_in_training(dataset_copy, caplog):
     dataset, gen = keypoint_dataset(cfg, train_mode=True, num_parallel_workers=2)
     rows = sum(len(b[0]) for b in dataset.create_tuple_iterator(output_numpy=True, num_epochs=1))
     assert rows == len(gen) // 2 * 2
-    with caplog.at_level("WARNING", logger="src.skipped_images"):
+    with caplog.at_level("WARNING", logger="src.data.skipped_images"):
         skipped = gen.report_skipped_images()
     assert len(skipped) >= n_bad and set(skipped) == {bad}
     assert f"{len(skipped)} unreadable training images" in caplog.text and bad in caplog.text

@@ -2,7 +2,7 @@
 equal, bit for bit (test_postprocess.py); as a ModelArts job: model_utils/test_modelarts.py; on a missing
 device: model_utils/test_device_adapter.py."""
 import eval as eval_script
-from src.model_utils.cli import run_cli
+from src.utils.cli import run_cli
 from tests.helpers import TINY_CONFIG
 
 

@@ -8,7 +8,7 @@ import pytest
 from mindspore import nn
 
 import export
-from src.infer_mindir import mindir_input_shape
+from src.deploy.mindir import mindir_input_shape
 from src.model import get_pose_net
 from src.model_utils.config import get_config
 from tests.helpers import TINY_CONFIG, run_script

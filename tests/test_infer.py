@@ -1,5 +1,5 @@
 """infer.py: the same keypoints as eval.py for a box, the whole image without one, pictures, one-line errors.
-Its boxes and image lists (src/infer_image.py): test_infer_image.py."""
+Its boxes and image lists (src/inference/images.py): tests/inference/test_images.py."""
 import json
 import os
 
@@ -11,10 +11,10 @@ import pytest
 import infer
 from src.dataset import keypoint_dataset
 from src.evaluate.coco_eval import rescore
-from src.evaluate.runner import run_inference
-from src.infer_image import predict_people
+from src.inference.estimator import PoseEstimator
+from src.inference.runner import run_inference
 from src.model import get_pose_net
-from src.model_utils.cli import run_cli
+from src.utils.cli import run_cli
 from src.model_utils.config import get_config
 from tests.helpers import TINY_CONFIG, run_script
 
@@ -49,7 +49,7 @@ def _eval_keypoints(root: str, ckpt: str, box, score: float, tmp_path) -> np.nda
     net = get_pose_net(cfg, is_train=False, ckpt_path=ckpt)
     net.set_train(False)
     dataset, generator = keypoint_dataset(cfg, bbox_file=str(det_file), train_mode=False, num_parallel_workers=1)
-    found = run_inference(cfg, net, dataset, len(generator))
+    found = run_inference(PoseEstimator.from_config(cfg, net), dataset, len(generator))
     ms.set_context(mode=ms.PYNATIVE_MODE)
     return found.preds, rescore(found.preds[:, :, 2], np.array([score]), float(cfg.TEST.IN_VIS_THRE))
 
@@ -98,10 +98,11 @@ def test_infer_whole_image_and_folder(synthetic_root, tiny_ckpt, tmp_path):
     cfg = get_config(["--config_path", TINY_CONFIG])
     net = get_pose_net(cfg, is_train=False, ckpt_path=tiny_ckpt)
     net.set_train(False)
+    estimator = PoseEstimator.from_config(cfg, net)
     for entry in results:
         picture = cv2.imread(str(folder / entry["file_name"]))
         height, width = picture.shape[:2]
-        preds, scores = predict_people(cfg, net, picture, np.array([[0.0, 0.0, width, height]]), np.ones(1))
+        preds, scores, _ = estimator.estimate(picture, np.array([[0.0, 0.0, width, height]]), np.ones(1))
         keypoints = np.asarray(entry["keypoints"]).reshape(17, 3)
         np.testing.assert_allclose(keypoints[:, :2], preds[0, :, :2], atol=1e-3)
         np.testing.assert_allclose(keypoints[:, 2], preds[0, :, 2], rtol=1e-4, atol=1e-7)

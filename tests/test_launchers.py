@@ -9,7 +9,7 @@ import mindspore as ms
 import numpy as np
 import pytest
 
-from src.checkpoint import list_checkpoints
+from src.training.checkpoint import list_checkpoints
 from tests.helpers import ROOT, TINY_CONFIG, run_launcher
 
 # A stand-in for the Python interpreter: records its working directory, the launcher's environment

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from mindspore_hub_conf import create_network
-from src.model_utils.config import ConfigError, get_config
+from src.errors import ConfigError
+from src.model_utils.config import get_config
 from tests.helpers import ROOT, TINY_CONFIG
 
 

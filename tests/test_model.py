@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from mindspore import Tensor, nn
 
-from src.model import (RESNET_SPEC, BasicBlock, Bottleneck, CheckpointMismatchError, PoseResNet,
-                       get_pose_net)
+from src.errors import CheckpointMismatchError
+from src.model import RESNET_SPEC, BasicBlock, Bottleneck, PoseResNet, get_pose_net
 from src.model_utils.config import get_config
 from tests.helpers import ROOT
 from tests.reference import loop_max_pool
@@ -109,15 +109,16 @@ def test_basic_block_shapes(mode):
     assert out.shape == (1, 16, 5, 3)
 
 
-def test_bad_settings_are_rejected():
-    with pytest.raises(ValueError, match="NUM_LAYERS"):
+def test_bad_arguments_are_rejected():
+    """The configuration refuses bad keys by name (test_config_rules.py); the class checks its own arguments."""
+    with pytest.raises(ValueError, match="num_layers must be in .18, 34, 50, 101, 152. .* got 20 and 1"):
         PoseResNet(20, 17, (16,), (4,))
-    with pytest.raises(ValueError, match="NUM_DECONV_KERNELS"):
-        PoseResNet(18, 17, (16,), (5,))
-    with pytest.raises(ValueError, match="FINAL_CONV_KERNEL"):
+    with pytest.raises(ValueError, match="final_kernel 1 or 3, got 18 and 5"):
         PoseResNet(18, 17, (16,), (4,), final_kernel=5)
-    with pytest.raises(ValueError, match="NUM_DECONV_LAYERS"):
-        get_pose_net(small_cfg("--POSE_RESNET.NUM_DECONV_LAYERS", "2"), is_train=False)
+    with pytest.raises(ValueError, match=r"one deconvolution kernel in \[2, 3, 4\] .* got \[5\]"):
+        PoseResNet(18, 17, (16,), (5,))
+    with pytest.raises(ValueError, match=r"deconv_filters \[16, 16\] expected, got \[4\]"):
+        PoseResNet(18, 17, (16, 16), (4,))
 
 
 def test_fast_path_selection():

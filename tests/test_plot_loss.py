@@ -3,8 +3,9 @@ import cv2
 import numpy as np
 import pytest
 
-from src.model_utils.cli import run_cli
-from src.plot_loss import LossLogError, epoch_means, main, plot_loss, read_loss_log
+from src.errors import LossLogError
+from src.utils.cli import run_cli
+from src.plot_loss import epoch_means, main, plot_loss, read_loss_log
 
 CSV = """epoch,step,global_step,loss,lr
 1,1,1,0.9,0.001

@@ -2,7 +2,7 @@
 or step by step) gives eval.py's results exactly: the same AP line and the same results file, bit for bit.
 
 Both halves are here: preprocess.py's batches only mean something through postprocess.py. The backend is the
-MindSpore runner (src/infer_mindir.py) on the exported tiny network, or the C++ app (ascend310_infer/, built
+MindSpore runner (src/deploy/mindir.py) on the exported tiny network, or the C++ app (ascend310_infer/, built
 against a stub MindSpore Lite: only the wiring) on a copy of the runner's inputs. The launcher's own checks:
 test_launchers.py; the app's: test_ascend310_infer.py.
 """
@@ -13,8 +13,8 @@ import shutil
 import numpy as np
 import pytest
 
-from src import infer_files
-from src.infer_mindir import main as runner_main
+from src.deploy import bin_files
+from src.deploy.mindir import main as runner_main
 from tests.helpers import INFER_BATCH, TINY_CONFIG, run_launcher, run_script
 
 TINY = ["--config_path", TINY_CONFIG]
@@ -66,7 +66,7 @@ def chain_dir(tiny_mindir, synthetic_root, tmp_path_factory):
 @pytest.mark.slow
 def test_chain_gives_the_ap_of_eval_py(tiny_ckpt, synthetic_root, chain_dir):
     work, stdout = chain_dir
-    info = infer_files.read_info(os.path.join(work, "preprocess_Result"))
+    info = bin_files.read_info(os.path.join(work, "preprocess_Result"))
     assert info["batch_size"] == INFER_BATCH and info["flip_test"]
     assert info["num_samples"] % INFER_BATCH and info["num_samples"] % EVAL_BATCH, "both need a partial batch"
     with open(os.path.join(work, "acc.log")) as f:

@@ -1,14 +1,14 @@
 """preprocess.py: eval.py's crops written as padded batches for an exported model (the layout of
-src/infer_files.py), stale batches removed, a bad batch size refused. Its results through a backend and
+src/deploy/bin_files.py), stale batches removed, a bad batch size refused. Its results through a backend and
 postprocess.py: test_postprocess.py."""
 import math
 
 import numpy as np
 
 import preprocess
-from src import infer_files
+from src.deploy import bin_files
 from src.dataset import keypoint_dataset
-from src.model_utils.cli import run_cli
+from src.utils.cli import run_cli
 from src.model_utils.config import get_config
 from tests.helpers import TINY_CONFIG
 
@@ -37,15 +37,15 @@ def test_batches_hold_evals_crops_padded_and_mirrored(synthetic_root, tmp_path):
     n = len(generator)
     assert len(images) == n and n % BATCH, "the test needs a partial last batch"
 
-    info = infer_files.read_info(str(pre))
+    info = bin_files.read_info(str(pre))
     assert info == {"batch_size": BATCH, "image_size": list(cfg.MODEL.IMAGE_SIZE),
                     "num_batches": math.ceil(n / BATCH), "num_samples": n, "flip_test": True}
     width, height = cfg.MODEL.IMAGE_SIZE
     written, flipped, counts, written_ids, written_centers = [], [], [], [], []
     for i in range(info["num_batches"]):
-        data = np.fromfile(infer_files.data_path(str(pre), BATCH, i), np.float32).reshape(BATCH, 3, height, width)
-        mirror = np.fromfile(infer_files.data_path(str(pre), BATCH, i, flipped=True), np.float32)
-        meta = infer_files.read_meta(str(pre), BATCH, i)
+        data = np.fromfile(bin_files.data_path(str(pre), BATCH, i), np.float32).reshape(BATCH, 3, height, width)
+        mirror = np.fromfile(bin_files.data_path(str(pre), BATCH, i, flipped=True), np.float32)
+        meta = bin_files.read_meta(str(pre), BATCH, i)
         written.append(data[:meta.count])
         flipped.append(mirror.reshape(BATCH, 3, height, width)[:meta.count])
         counts.append(meta.count)
@@ -59,14 +59,14 @@ def test_batches_hold_evals_crops_padded_and_mirrored(synthetic_root, tmp_path):
     np.testing.assert_array_equal(np.concatenate(written_ids), ids)
     np.testing.assert_allclose(np.concatenate(written_centers), centers, rtol=1e-6)
     assert sorted(p.name for p in (pre / "00_data").iterdir()) == sorted(
-        [infer_files.batch_name(BATCH, i, f) + ".bin" for i in range(info["num_batches"]) for f in (False, True)]
+        [bin_files.batch_name(BATCH, i, f) + ".bin" for i in range(info["num_batches"]) for f in (False, True)]
         + ["keep.txt"])
 
 
 def test_without_flip_test_no_mirrored_batch(synthetic_root, tmp_path):
     pre = tmp_path / "pre"
     assert preprocess.main(preprocess_args(synthetic_root, pre, "--TEST.FLIP_TEST", "False")) == 0
-    assert infer_files.read_info(str(pre))["flip_test"] is False
+    assert bin_files.read_info(str(pre))["flip_test"] is False
     assert not list((pre / "00_data").glob("sp_flip_*")) and list((pre / "00_data").glob("sp_bs4_*.bin"))
 
 

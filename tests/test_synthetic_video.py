@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from src.model_utils.cli import run_cli
+from src.utils.cli import run_cli
 from src.synthetic_video import main, render_sequence
 
 
@@ -86,3 +86,42 @@ def test_same_seed_same_frames():
     other = [f.image for f in render_sequence(2, 1, 3, 160, 120)]
     assert all(np.array_equal(a, b) for a, b in zip(first, again))
     assert not np.array_equal(first[0], other[0]) and not np.array_equal(first[0], first[1])
+
+
+@pytest.fixture(name="posetrack_videos", scope="module")
+def fixture_posetrack_videos(tmp_path_factory) -> str:
+    root = tmp_path_factory.mktemp("posetrack_videos")
+    assert main(["--output", str(root), "--num_sequences", "2", "--num_frames", "6", "--width", "240", "--height",
+                 "180", "--seed", "4", "--posetrack"]) == 0
+    return str(root)
+
+
+def test_posetrack_ground_truth_follows_the_coco_labels(posetrack_videos):
+    """The PoseTrack 2018 file has every frame, the COCO labels' people and joints (ears unlabelled), and head
+    joints and boxes from the body model; unlabelled people are ignore regions."""
+    from src.tracking.posetrack import read_video  # pylint: disable=import-outside-toplevel
+    for sequence, name in enumerate(("seq000", "seq001")):
+        coco = _load(posetrack_videos, "annotations", name)
+        video = read_video(os.path.join(posetrack_videos, "posetrack18", name + ".json"))
+        assert video.version == 2018 and len(video.frames) == len(coco["images"]) == 6
+        for t, (frame, image) in enumerate(zip(video.frames, coco["images"])):
+            assert frame.name == f"frames/{name}/{image['file_name']}" and frame.labelled
+            assert frame.image_id == 10 ** 10 + sequence * 10 ** 4 + t == frame.extra["frame_id"]
+            assert frame.extra["vid_id"] == f"{sequence:06d}" and frame.extra["nframes"] == 6
+            anns = [a for a in coco["annotations"] if a["image_id"] == image["id"]]
+            labelled = [a for a in anns if a["num_keypoints"] > 0]
+            assert frame.track_ids.tolist() == [a["track_id"] for a in labelled]
+            assert len(frame.ignore_regions) == len(anns) - len(labelled)
+            for a, pose, present, head_box in zip(labelled, frame.poses, frame.present, frame.head_boxes):
+                kpts = np.array(a["keypoints"]).reshape(17, 3)
+                body = [0] + list(range(5, 17))
+                np.testing.assert_array_equal(present[body], kpts[body, 2] > 0)
+                np.testing.assert_allclose(pose[body][present[body], :2], kpts[body][kpts[body, 2] > 0, :2], atol=1e-3)
+                assert not present[[3, 4]].any()
+                bottom, top = pose[1, :2], pose[2, :2]
+                centre, radius = (head_box[:2] + head_box[2:]) / 2, (head_box[2] - head_box[0]) / 2
+                assert head_box[3] - head_box[1] == pytest.approx(2 * radius, abs=2e-3)
+                np.testing.assert_allclose((bottom + top) / 2, centre, atol=2e-3)      # ends of the head's circle
+                # Projected, the head's axis is at most its diameter long (shorter when the head nods).
+                assert 1.6 * radius < np.linalg.norm(top - bottom) < 2 * radius + 5e-3
+                assert top[1] < bottom[1] < max(kpts[5, 1], kpts[6, 1])                 # upright walkers

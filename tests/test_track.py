@@ -9,9 +9,10 @@ import pytest
 
 import track
 from src.evaluate.coco_eval import rescore
-from src.model_utils.cli import run_cli
+from src.utils.cli import run_cli
 from src.tracking.video import VideoWriter
 from tests.helpers import TINY_CONFIG
+from tests.tracking.onnx_models import write_detector
 
 NUM_FRAMES = 4
 
@@ -80,6 +81,27 @@ def test_track_folder_with_detections_and_video_file(tiny_ckpt, frames, syntheti
     assert tracks["frames"][0]["people"][0]["bbox"] == [0.0, 0.0, 240.0, 180.0]
 
 
+@pytest.mark.slow
+def test_track_with_a_detector_every_other_frame(tiny_ckpt, frames, tmp_path, capsys):
+    # A tiny Ultralytics-layout detector with a 96×72 input: the 240×180 frames fit it at scale 0.4 with no
+    # padding. One person box, centre (48, 36), 40 × 60 input pixels: [70, 15, 100, 150] in the frames.
+    output = np.zeros((1, 6, 147))                    # 4 + 2 classes; 12×9 + 6×5 + 3×3 cells of strides 8, 16, 32
+    output[0, :, 7] = [48, 36, 40, 60, 0.9, 0.05]
+    detector = write_detector(str(tmp_path / "person.onnx"), output, input_shape=[1, 3, 72, 96])
+    out = str(tmp_path / "out")
+    args = ["--config_path", TINY_CONFIG, "--eval_model_file", tiny_ckpt, "--TRACK.MIN_SCORE", "0",
+            "--TEST.BATCH_SIZE", "1", "--video", frames, "--detector", detector, "--TRACK.DETECTOR_EVERY", "2",
+            "--output", out]
+    assert run_cli(track.main, args) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("frames/s: ")
+    tracks = _check_outputs(out, NUM_FRAMES, (240, 180))
+    for frame in tracks["frames"][::2]:             # detector frames: its box, with its score
+        detected = [p for p in frame["people"] if not p["propagated"]]
+        assert [(p["bbox"], p["box_score"]) for p in detected] == [([70.0, 15.0, 100.0, 150.0], pytest.approx(0.9))]
+    for frame in tracks["frames"][1::2]:            # between them: only boxes propagated along the flow
+        assert all(p["propagated"] for p in frame["people"])
+
+
 @pytest.mark.parametrize("args, message", [
     ([], "no video: pass --video"),
     (["--video", "{tmp}/none.mp4"], "video not found: '{tmp}/none.mp4'"),
@@ -89,11 +111,16 @@ def test_track_folder_with_detections_and_video_file(tiny_ckpt, frames, syntheti
     (["--video", "{frames}", "--boxes", "{tmp}/none.json"], "boxes file not found"),
     (["--video", "{frames}", "--boxes", "[[1, 2, 3]]"], "4 numbers"),
     (["--video", "{frames}", "--TRACK.FLOW", "lk"], "--TRACK.FLOW: expected one of ['dis', 'farneback'], got 'lk'"),
+    (["--video", "{frames}", "--detector", "{tmp}/none.onnx"], "detector model not found: '{tmp}/none.onnx'"),
+    (["--video", "{frames}", "--detector", "{tmp}/notes.txt"], "detector {tmp}/notes.txt: not an ONNX model"),
+    (["--video", "{frames}", "--detector", "{tmp}/odd.onnx"], "detector {tmp}/odd.onnx: unknown output layout"),
+    (["--video", "{frames}", "--TRACK.DETECTOR_LAYOUT", "yolov7"], "--TRACK.DETECTOR_LAYOUT: expected one of"),
 ])
 def test_one_line_errors(args, message, frames, tmp_path, capsys):
     ckpt = tmp_path / "fake.ckpt"
     ckpt.write_bytes(b"not read before the inputs are checked")
     (tmp_path / "notes.txt").write_text("not a video")
+    write_detector(str(tmp_path / "odd.onnx"), np.zeros((1, 5, 7)))
     words = [w.format(tmp=tmp_path, frames=frames) for w in args]
     assert run_cli(track.main, ["--config_path", TINY_CONFIG, "--eval_model_file", str(ckpt), *words]) == 2
     err = capsys.readouterr().err

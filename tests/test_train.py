@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from mindspore import nn
 
-from src.checkpoint import list_checkpoints, restore_training_state
-from src.lr_generator import get_lr
+from src.training.checkpoint import list_checkpoints, restore_training_state
+from src.training.lr_generator import get_lr
 from src.model import get_pose_net
 from src.model_utils.config import get_config
 from src.network_define import JointsMSELoss, WithLossCell

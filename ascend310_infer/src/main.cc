@@ -10,7 +10,7 @@
  *
  * Every <name>.bin in --input0_path is one batch: float32, exactly the model input's size (preprocess.py
  * writes them). Output 0 goes to <output_dir>/result_Files/<name>_0.bin and the mean time of Model::Predict
- * per batch to <output_dir>/time_Result/test_perform_static.txt. src/infer_mindir.py runs the same contract
+ * per batch to <output_dir>/time_Result/test_perform_static.txt. src/deploy/mindir.py runs the same contract
  * with MindSpore's Python API.
  */
 #include <chrono>

@@ -2,18 +2,20 @@
 
 Symbols: N person boxes over the data set, J joints. ``preds`` is N×J×3
 ``[x, y, maxval]`` in image pixels; ``all_boxes`` is N×6
-``[cx, cy, sx, sy, area, score]`` (see ``src.predict.decode_batch``).
+``[cx, cy, sx, sy, area, score]`` (see :meth:`src.inference.decoder.PoseDecoder.decode`). The files
+written are those of :mod:`src.evaluate.results`.
 """
-import json
 import logging
 import os
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any, Optional, Tuple
 
 import numpy as np
 
-from src.constants import COCO_SIGMAS, RESULTS_FILE
+from src.constants import COCO_SIGMAS
 from src.errors import EvaluationError, import_optional, shown_path
+from src.evaluate.results import RESULTS_FILE, STATS_FILE, evaluation_entries, write_results, write_stats
 from src.utils.nms import oks_nms_per_image
 
 logger = logging.getLogger(__name__)
@@ -21,14 +23,6 @@ logger = logging.getLogger(__name__)
 #: Names of COCOeval's ten keypoint statistics, in order (spelled as the reference does).
 STATS_NAMES: Tuple[str, ...] = ('AP', 'Ap .5', 'AP .75', 'AP (M)', 'AP (L)',
                                 'AR', 'AR .5', 'AR .75', 'AR (M)', 'AR (L)')
-
-STATS_FILE = 'keypoints_stats.json'
-
-
-def results_dir(model_file: str) -> str:
-    """Where the evaluation of ``model_file`` (a checkpoint or an exported model) writes its results:
-    ``<model_file without extension>/results``."""
-    return os.path.join(os.path.splitext(model_file)[0], "results")
 
 
 def _import_cocotools() -> Tuple[Any, Any]:
@@ -61,29 +55,6 @@ def default_ann_file(cfg: Any) -> str:
     return os.path.join(cfg.DATASET.ROOT, 'annotations', f'person_keypoints_{cfg.DATASET.TEST_SET}.json')
 
 
-def write_keypoint_results(res_file: str, preds: np.ndarray, scores: np.ndarray, boxes: np.ndarray,
-                           image_ids: np.ndarray) -> None:
-    """Writes people as a COCO keypoint results file (category 1).
-
-    Args:
-        res_file: Output JSON path.
-        preds: K×J×3 ``[x, y, maxval]``, flattened to ``keypoints``.
-        scores: K person scores.
-        boxes: K×6 ``[cx, cy, sx, sy, area, score]``; centre and scale are kept
-            in each entry as the reference does (COCO ignores them).
-        image_ids: K image ids.
-    """
-    flat = preds.reshape(len(preds), -1).astype(np.float64).tolist()
-    results = [{'image_id': image_id, 'category_id': 1, 'keypoints': keypoints, 'score': score,
-                'center': center, 'scale': scale}
-               for image_id, keypoints, score, center, scale in zip(
-                   np.asarray(image_ids).tolist(), flat, np.asarray(scores).tolist(),
-                   boxes[:, 0:2].tolist(), boxes[:, 2:4].tolist())]
-    with open(res_file, 'w') as f:
-        # dumps (one C-encoder pass) is about twice as fast as dump's chunked Python encoder.
-        f.write(json.dumps(results))
-
-
 def _coco_keypoint_stats(ann_file: str, res_file: str, image_ids: np.ndarray) -> np.ndarray:
     """Runs COCOeval on a results file of ``image_ids``; pycocotools prints its summary."""
     COCO, COCOeval = _import_cocotools()
@@ -101,26 +72,58 @@ def _coco_keypoint_stats(ann_file: str, res_file: str, image_ids: np.ndarray) ->
     return np.asarray(coco_eval.stats)
 
 
+@dataclass(frozen=True)
+class EvalSettings:
+    """What the keypoint evaluation needs of the configuration.
+
+    Attributes:
+        in_vis_thre: Joint score counted in a person's score (``TEST.IN_VIS_THRE``).
+        oks_thre: OKS-NMS threshold (``TEST.OKS_THRE``).
+        ann_file: Ground-truth keypoint annotations; empty for a set without them (``'test'`` in
+            ``DATASET.TEST_SET``), whose results are written but not scored.
+    """
+    in_vis_thre: float
+    oks_thre: float
+    ann_file: str
+
+    @classmethod
+    def from_config(cls, cfg: Any, ann_file: Optional[str] = None) -> "EvalSettings":
+        """The settings of ``cfg``; ``ann_file`` by default ``DATASET.ROOT/annotations/person_keypoints_<TEST_SET>.json``."""
+        if 'test' in cfg.DATASET.TEST_SET:
+            return cls(float(cfg.TEST.IN_VIS_THRE), float(cfg.TEST.OKS_THRE), "")
+        return cls(float(cfg.TEST.IN_VIS_THRE), float(cfg.TEST.OKS_THRE), ann_file or default_ann_file(cfg))
+
+
 def evaluate(cfg: Any, preds: np.ndarray, output_dir: str, all_boxes: np.ndarray, img_id: np.ndarray,
              ann_file: Optional[str] = None) -> Tuple['OrderedDict[str, float]', float]:
+    """:func:`evaluate_keypoints` with the settings of ``cfg`` (the original's name and arguments).
+
+    Args:
+        cfg: Configuration; reads ``TEST.IN_VIS_THRE``, ``TEST.OKS_THRE``, ``DATASET.ROOT`` and
+            ``DATASET.TEST_SET``.
+        ann_file: Ground-truth keypoint annotations; by default
+            ``DATASET.ROOT/annotations/person_keypoints_<TEST_SET>.json``.
+    """
+    return evaluate_keypoints(EvalSettings.from_config(cfg, ann_file), preds, output_dir, all_boxes, img_id)
+
+
+def evaluate_keypoints(settings: EvalSettings, preds: np.ndarray, output_dir: str, all_boxes: np.ndarray,
+                       img_id: np.ndarray) -> Tuple['OrderedDict[str, float]', float]:
     """Rescoring, OKS-NMS per image, results file and COCO keypoint metrics.
 
     Writes ``output_dir/keypoints_results.json`` (COCO results format) and, when
     the set has annotations, ``output_dir/keypoints_stats.json`` (the ten stats).
 
     Args:
-        cfg: Configuration; reads ``TEST.IN_VIS_THRE``, ``TEST.OKS_THRE``,
-            ``DATASET.ROOT`` and ``DATASET.TEST_SET``.
+        settings: Thresholds and the annotation file.
         preds: N×J×3 ``[x, y, maxval]`` in image pixels.
         output_dir: Folder for the results files (created if needed).
         all_boxes: N×6 ``[cx, cy, sx, sy, area, score]``.
         img_id: N COCO image ids.
-        ann_file: Ground-truth keypoint annotations; by default
-            ``DATASET.ROOT/annotations/person_keypoints_<TEST_SET>.json``.
 
     Returns:
-        ``(name_value, AP)``: the ten stats by name, and the first (AP). A test
-        set (``'test'`` in ``TEST_SET``) has no annotations: ``({'Null': 0}, 0)``.
+        ``(name_value, AP)``: the ten stats by name, and the first (AP). A set without annotations
+        has ``({'Null': 0}, 0)``.
 
     Raises:
         ValueError: inconsistent or empty inputs.
@@ -136,28 +139,26 @@ def evaluate(cfg: Any, preds: np.ndarray, output_dir: str, all_boxes: np.ndarray
     if len(preds) == 0:
         raise EvaluationError("evaluate: no predictions to evaluate (the data set yielded no person boxes)")
 
-    scores = rescore(preds[:, :, 2], all_boxes[:, 5], cfg.TEST.IN_VIS_THRE)
+    scores = rescore(preds[:, :, 2], all_boxes[:, 5], settings.in_vis_thre)
     # The reference's call: COCO sigmas, every joint counted (no in_vis_thre).
-    keep = oks_nms_per_image(preds, scores, all_boxes[:, 4], img_id, cfg.TEST.OKS_THRE, sigmas=COCO_SIGMAS)
+    keep = oks_nms_per_image(preds, scores, all_boxes[:, 4], img_id, settings.oks_thre, sigmas=COCO_SIGMAS)
     logger.info("OKS-NMS kept %d of %d person boxes over %d images",
                 len(keep), len(preds), len(np.unique(img_id)))
 
     os.makedirs(output_dir, exist_ok=True)
     res_file = os.path.join(output_dir, RESULTS_FILE)
-    write_keypoint_results(res_file, preds[keep], scores[keep], all_boxes[keep], img_id[keep])
+    write_results(res_file, evaluation_entries(preds[keep], scores[keep], all_boxes[keep], img_id[keep]))
     logger.info("keypoint results written to %s", res_file)
 
-    if 'test' in cfg.DATASET.TEST_SET:
+    if not settings.ann_file:
         return OrderedDict([('Null', 0)]), 0
-    ann_file = ann_file or default_ann_file(cfg)
-    if not os.path.isfile(ann_file):
-        raise FileNotFoundError(f"annotation file {shown_path(ann_file)} not found; set DATASET.ROOT (--dataset_path) "
-                                f"and DATASET.TEST_SET to a COCO-format keypoint data set")
-    stats = _coco_keypoint_stats(ann_file, res_file, img_id)
+    if not os.path.isfile(settings.ann_file):
+        raise FileNotFoundError(f"annotation file {shown_path(settings.ann_file)} not found; set DATASET.ROOT "
+                                f"(--dataset_path) and DATASET.TEST_SET to a COCO-format keypoint data set")
+    stats = _coco_keypoint_stats(settings.ann_file, res_file, img_id)
     name_value = OrderedDict((name, float(value)) for name, value in zip(STATS_NAMES, stats))
     stats_file = os.path.join(output_dir, STATS_FILE)
-    with open(stats_file, 'w') as f:
-        json.dump(name_value, f, indent=2)
+    write_stats(stats_file, name_value)
     logger.info("keypoint stats written to %s", stats_file)
     return name_value, name_value['AP']
 

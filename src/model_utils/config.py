@@ -20,8 +20,8 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 import yaml
 
 from src.errors import ConfigError, shown_path
-from src.model_utils.cli import program_name, summary
-from src.model_utils.config_rules import RULES, check_rules
+from src.utils.cli import program_name, summary
+from src.model_utils.config_rules import RULES, check_rules, unused_values
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,14 @@ class Config:
         return self.__dict__.get(name, default)
 
     def set(self, dotted_key: str, value: Any) -> None:
-        """Replaces the value of an existing key (``"ckpt_save_dir"``, ``"DATASET.ROOT"``)."""
+        """Replaces the value of an existing key (``"ckpt_save_dir"``, ``"DATASET.ROOT"``).
+
+        The new value is checked where it enters, as :func:`get_config` checks the others: against
+        the type of the value it replaces and the key's rule (:mod:`src.model_utils.config_rules`).
+
+        Raises:
+            ConfigError: an unknown key, or a value of another type or outside the key's rule.
+        """
         *parents, leaf = dotted_key.split(".")
         node = self
         for part in parents:
@@ -73,6 +80,10 @@ class Config:
                 raise ConfigError(f"no configuration section '{part}' in '{dotted_key}'")
         if leaf not in node.__dict__:
             raise ConfigError(f"unknown configuration key '{dotted_key}'")
+        value = _check_type(dotted_key, value, node.__dict__[leaf])
+        rule = RULES.get(dotted_key)
+        if rule is not None and not rule.test(value):
+            raise ConfigError(f"{dotted_key}: expected {rule.allowed}, got {value!r}")
         node.__dict__[leaf] = value
 
     def to_dict(self) -> Dict[str, Any]:
@@ -254,7 +265,7 @@ def _choice_problems(flat: Dict[str, Any], choices: Dict[str, Any], labels: Dict
 def format_help(values: Dict[str, Any], helps: Dict[str, Any], choices: Dict[str, Any],
                 prog: str = "python <script>.py", description: str = "") -> str:
     """The ``--help`` text: the usage line, ``description``, and every key with its default, help and
-    allowed values (the shape of the tools' argparse help, see :mod:`src.model_utils.cli`)."""
+    allowed values (the shape of the tools' argparse help, see :mod:`src.utils.cli`)."""
     flat_help, flat_choices = _flatten(helps), _flatten(choices)
     lines = [f"usage: {prog} [--config_path FILE] [--key value ...] [--SECTION.KEY value ...]", ""]
     if description:
@@ -294,6 +305,32 @@ def _read_other_file(path: str, schema: Dict[str, Any]) -> Tuple[Dict[str, Any],
     if problems:
         raise ConfigError("\n".join(problems))
     return values, own_helps, own_choices
+
+
+def _check_values(flat: Dict[str, Any], labels: Dict[str, str], choices: Dict[str, Any], warn: bool = True) -> None:
+    """Raises one ConfigError with a line per value outside its choices or rules; logs the rules' warnings."""
+    problems, warnings = check_rules(flat, labels)
+    problems = _choice_problems(flat, choices, labels) + problems
+    if problems:
+        raise ConfigError("\n".join(problems))
+    for warning in warnings if warn else ():
+        logger.warning("warning: %s", warning)
+
+
+def check_config(cfg: Config) -> None:
+    """Checks a configuration again after code changed it (the ModelArts adapters set its paths): every value
+    against its choices (those of ``default_config.yaml`` and of the ``config_path`` file) and the rules,
+    as :func:`get_config` checks them.
+
+    Raises:
+        ConfigError: one line per problem.
+    """
+    _, _, choices = load_yaml(DEFAULT_CONFIG_PATH)
+    path = cfg.get("config_path", DEFAULT_CONFIG_PATH)
+    if path and os.path.abspath(path) != os.path.abspath(DEFAULT_CONFIG_PATH):
+        choices = _merge(choices, load_yaml(path)[2])
+    flat = _flatten({key: value for key, value in cfg.to_dict().items() if key != "config_path"})
+    _check_values(flat, {}, choices, warn=False)   # get_config said the warnings already
 
 
 def get_config(argv: Optional[Sequence[str]] = None) -> Config:
@@ -365,12 +402,10 @@ def get_config(argv: Optional[Sequence[str]] = None) -> Config:
             continue
         flat[target] = flat[short]
         labels[target] = f"{labels.get(short, short)} (sets {target})"
-    problems, warnings = check_rules(flat, labels)
-    problems = _choice_problems(flat, choices, labels) + problems
-    if problems:
-        raise ConfigError("\n".join(problems))
-    for warning in warnings:
-        logger.warning("warning: %s", warning)
+    _check_values(flat, labels, choices)
+    unused = unused_values(flat, schema)
+    if unused:
+        logger.warning("warning: %s", unused)
     tree = _unflatten(flat)
     tree["config_path"] = path
     return Config(tree)

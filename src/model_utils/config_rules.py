@@ -6,13 +6,14 @@ must satisfy, :data:`CROSS_RULES` what keys must satisfy together. Adding a rule
 
     "TRAIN.PRINT_STEP": integer_from(1),
 
-Keys without a rule are free text or flags (paths, URLs, names, booleans), or are kept only for
-compatibility with the original configuration and read by nothing (``TEST.BBOX_THRE``,
-``TEST.NMS_THRE``, ``MODEL.NAME``).
+Keys without a rule are free text or flags (paths, URLs, names, booleans). ``TEST.BBOX_THRE`` and
+``TEST.NMS_THRE`` are the original's and, as in the reference, read by nothing: they stay so that its
+configuration files load, and a value other than the default is warned about (:func:`unused_values`).
 """
 from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
-from src.model_shape import DECONV_PADDING, ConfigSizeError, check_sizes
+from src.constants import BACKBONE_STRIDE, DECONV_PADDING
+from src.errors import ConfigSizeError
 
 
 class Rule(NamedTuple):
@@ -42,6 +43,12 @@ def number_in(low: float, high: float, low_open: bool = False, high_open: bool =
 def size_pair(low: int) -> Rule:
     """``[width, height]``, two integers >= ``low``."""
     return Rule(f"[width, height], two integers >= {low}", lambda v: len(v) == 2 and min(v) >= low)
+
+
+def size_pair_of_multiples(step: int) -> Rule:
+    """``[width, height]``, two positive multiples of ``step``."""
+    return Rule(f"[width, height], two positive multiples of {step}",
+                lambda v: len(v) == 2 and all(x >= step and x % step == 0 for x in v))
 
 
 def integers_from(low: int) -> Rule:
@@ -104,10 +111,38 @@ RULES: Dict[str, Rule] = {
     "TRACK.NMS_THRE": number_in(0, 1),
     "TRACK.MIN_SCORE": number_in(0, 1),
     "TRACK.FPS": number_from(0),                       # 0: the input video's rate
+    "TRACK.DETECTOR_EVERY": integer_from(1),           # 1: every frame
+    "TRACK.DETECTOR_SCORE_THRE": number_in(0, 1),
+    "TRACK.DETECTOR_NMS_THRE": number_in(0, 1),
+    "TRACK.DETECTOR_INPUT_SIZE": size_pair_of_multiples(32),   # the detectors' largest stride
 }
 
 
 # ---- rules between keys: each returns the problem (one line) or None --------------------------
+
+def heatmap_size_for(image_size: Sequence[int], num_deconv: int) -> list:
+    """The heatmap size ``[w, h]`` the network produces for ``image_size`` ``[w, h]``."""
+    return [int(v) // BACKBONE_STRIDE * 2 ** num_deconv for v in image_size]
+
+
+def check_sizes(image_size: Sequence[int], heatmap_size: Sequence[int], num_deconv: int) -> None:
+    """Checks that the network maps ``image_size`` [w, h] to ``heatmap_size`` [w, h].
+
+    The backbone divides by 32 (so the input must be a multiple of 32) and each
+    deconvolution doubles: the heatmap is ``image / 32 * 2**num_deconv``.
+
+    Raises:
+        ConfigSizeError: naming the keys and the sizes that would fit.
+    """
+    if len(image_size) != 2 or any(int(v) <= 0 or int(v) % BACKBONE_STRIDE for v in image_size):
+        raise ConfigSizeError(f"MODEL.IMAGE_SIZE {list(image_size)} must be [width, height] with both multiples "
+                              f"of 32 (the ResNet backbone divides by 32), e.g. [192, 256] or [96, 128]")
+    expected = heatmap_size_for(image_size, num_deconv)
+    if list(map(int, heatmap_size)) != expected:
+        raise ConfigSizeError(f"POSE_RESNET.HEATMAP_SIZE {list(heatmap_size)} does not match the network: "
+                              f"MODEL.IMAGE_SIZE {list(image_size)} with {num_deconv} deconvolution layers gives "
+                              f"{expected}; set --POSE_RESNET.HEATMAP_SIZE {expected}")
+
 
 def _deconv_lists(cfg: Mapping[str, Any]) -> Optional[str]:
     layers = cfg["POSE_RESNET.NUM_DECONV_LAYERS"]
@@ -139,6 +174,20 @@ def _lr_steps(cfg: Mapping[str, Any]) -> Optional[str]:
         return (f"TRAIN.LR_STEP {cfg['TRAIN.LR_STEP']}: the steps {late} are at or after TRAIN.END_EPOCH "
                 f"({cfg['TRAIN.END_EPOCH']}) and never lower the learning rate")
     return None
+
+
+#: Keys of the original's configuration that nothing reads (as in the reference), and what does their work.
+UNUSED: Dict[str, str] = {
+    "TEST.BBOX_THRE": "person boxes are filtered by TEST.IMAGE_THRE",
+    "TEST.NMS_THRE": "OKS-NMS uses TEST.OKS_THRE",
+}
+
+
+def unused_values(flat: Mapping[str, Any], defaults: Mapping[str, Any]) -> Optional[str]:
+    """One line naming the :data:`UNUSED` keys set to something else than their defaults, or None."""
+    changed = [f"{key} ({flat[key]}): not used, {why}" for key, why in UNUSED.items()
+               if key in flat and flat[key] != defaults.get(key)]
+    return "; ".join(changed) or None
 
 
 class CrossRule(NamedTuple):

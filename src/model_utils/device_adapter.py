@@ -18,7 +18,7 @@ import logging
 import os
 import re
 import subprocess
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import mindspore as ms
 
@@ -33,19 +33,24 @@ logger = logging.getLogger(__name__)
 DEVICES = ("Ascend", "GPU", "CPU")
 
 
-def init_context(cfg, device_id: int = 0, distributed: bool = False, mode: int = ms.GRAPH_MODE) -> None:
+def init_context(cfg, device_id: int = 0, distributed: bool = False, mode: int = ms.GRAPH_MODE) -> Tuple[int, int]:
     """Graph mode on ``cfg.device_target``; with ``distributed``, collective init and data parallelism.
 
     Ascend takes its device from ``device_id`` (the rank-table launcher sets ``DEVICE_ID``);
     distributed GPU and msrun runs let MindSpore pick the device of each local rank.
+
+    Returns:
+        ``(rank, group size)``: this process's rank and the number of ranks (``(0, 1)`` unless distributed).
     """
     ms.set_context(mode=mode)
     select_device(cfg, device_id, distributed)
-    if distributed:
-        from mindspore.communication import get_group_size, init
-        init()
-        ms.set_auto_parallel_context(parallel_mode=ms.ParallelMode.DATA_PARALLEL, gradients_mean=True,
-                                     device_num=get_group_size())
+    if not distributed:
+        return 0, 1
+    from mindspore.communication import get_group_size, get_rank, init
+    init()
+    ms.set_auto_parallel_context(parallel_mode=ms.ParallelMode.DATA_PARALLEL, gradients_mean=True,
+                                 device_num=get_group_size())
+    return get_rank(), get_group_size()
 
 
 def select_device(cfg, device_id: int = 0, distributed: bool = False) -> None:

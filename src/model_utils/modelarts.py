@@ -14,10 +14,9 @@ and the configuration's paths are pointed at the local folders:
 import logging
 import os
 import zipfile
-from typing import List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 from src.errors import UserError
-from src.evaluate.coco_eval import results_dir
 from src.model_utils.moxing_adapter import SYNC_TIMEOUT_S, copy_path, wait_for_marker, write_marker
 
 __all__ = ["CODE_DIR", "unzip_once", "find_dataset_root", "prepare_dataset", "under_output", "resolve_input",
@@ -194,28 +193,31 @@ def train_pre_process(cfg) -> None:
         _set(cfg, "resume", resolve_input(cfg.resume, roots, "resume"))
 
 
-def eval_pre_process(cfg) -> None:
-    """eval.py: dataset, the checkpoint to evaluate, the detections."""
+def eval_pre_process(cfg, results_dir: Callable[[str], str]) -> None:
+    """eval.py: dataset, the checkpoint to evaluate, the detections.
+
+    ``results_dir`` maps a model file to the folder its evaluation writes (eval.py's own rule).
+    """
     prepare_dataset(cfg)
     _set(cfg, "TEST.MODEL_FILE", resolve_input(cfg.TEST.MODEL_FILE, checkpoint_roots(cfg), "TEST.MODEL_FILE"))
     if not cfg.TEST.USE_GT_BBOX:
         _set(cfg, "TEST.COCO_BBOX_FILE",
              resolve_input(cfg.TEST.COCO_BBOX_FILE, bbox_roots(cfg), "TEST.COCO_BBOX_FILE"))
     if cfg.TEST.MODEL_FILE:
-        logger.info("ModelArts: the evaluation results will be in %s", _results_copy(cfg)[1])
+        logger.info("ModelArts: the evaluation results will be in %s", _results_copy(cfg, results_dir)[1])
 
 
-def _results_copy(cfg) -> Tuple[str, str]:
-    """eval.py's results folder (``<checkpoint without extension>/results``) and its copy."""
+def _results_copy(cfg, results_dir: Callable[[str], str]) -> Tuple[str, str]:
+    """eval.py's results folder and its copy under ``output_path``."""
     results = results_dir(cfg.TEST.MODEL_FILE)
     if _is_within(results, cfg.output_path):
         return results, results
     return results, os.path.join(cfg.output_path, *results.split(os.sep)[-2:])
 
 
-def eval_post_process(cfg) -> None:
+def eval_post_process(cfg, results_dir: Callable[[str], str]) -> None:
     """eval.py: the results copied under ``output_path`` (announced by ``eval_pre_process``)."""
-    results, target = _results_copy(cfg)
+    results, target = _results_copy(cfg, results_dir)
     if os.path.isdir(results) and target != results:
         copy_path(results, target)
 

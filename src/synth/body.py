@@ -92,7 +92,7 @@ def build_body(params: Dict[str, object]) -> Dict[str, object]:
         ``joints`` 17×3 (COCO order), ``prims``: list of ``(part, kind, points N×3, size)``
         where kind is ``seg`` (size: thickness), ``poly`` (convex hull) or ``circle``
         (size: radius), ``face``: face-point directions 5×3 (for the facing test), and
-        ``head``/``hair`` centres.
+        ``head``/``hair`` centres, and ``head_ends`` 2×3: the bottom and top of the head.
     """
     length, girth = params["length"], params["girth"]
     pelvis = np.array([0.0, 0.5, 0.0])
@@ -145,7 +145,10 @@ def build_body(params: Dict[str, object]) -> Dict[str, object]:
         prims.append((th, "seg", joints[[hp, kn]], 0.08 * girth))
         prims.append((sn, "seg", joints[[kn, an]], 0.06 * girth))
         prims.append((ft, "seg", np.array([joints[an], toe]), 0.04 * girth))
-    return {"joints": joints, "prims": prims, "face": face, "head": head, "head_r": head_r, "hair": hair}
+    # The head's bottom (where the neck meets it) and top along its own up axis: PoseTrack's head joints.
+    head_ends = head + np.outer([-1.0, 1.0], head_rot @ np.array([0.0, head_r, 0.0]))
+    return {"joints": joints, "prims": prims, "face": face, "head": head, "head_r": head_r, "hair": hair,
+            "head_ends": head_ends}
 
 
 def sample_body(rng: np.random.Generator) -> Dict[str, object]:

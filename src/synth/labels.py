@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from src.constants import NUM_COCO_JOINTS
+from src.constants import COCO_KEYPOINT_NAMES, COCO_SKELETON, NUM_COCO_JOINTS
 from src.synth.body import JOINT_PARTS, TORSO
 from src.synth.render import PARTS_PER_PERSON
 
@@ -97,3 +97,10 @@ def detector_boxes(rng: np.random.Generator, anns: Sequence[Dict[str, object]], 
         dets.append({"bbox": box(rng.uniform(-0.1, 1) * w, rng.uniform(-0.1, 1) * h, bw, bh),
                      "score": round(rng.uniform(0.02, 0.5), 4)})
     return [d for d in dets if d["bbox"][2] > 1 and d["bbox"][3] > 1]
+
+
+def categories() -> List[Dict[str, object]]:
+    """The COCO person category with its 17 keypoint names and 1-based skeleton."""
+    return [{"supercategory": "person", "id": 1, "name": "person",
+             "keypoints": list(COCO_KEYPOINT_NAMES),
+             "skeleton": [[a + 1, b + 1] for a, b in COCO_SKELETON]}]

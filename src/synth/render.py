@@ -148,7 +148,8 @@ def draw_person(img: np.ndarray, label: np.ndarray, index: int, body: Dict[str, 
 
     Returns:
         ``joints`` 17×2 in image pixels, ``depth`` 17 (larger is nearer the camera),
-        ``torso_depth`` and ``facing`` (5 face points turned to the camera).
+        ``torso_depth``, ``facing`` (5 face points turned to the camera), ``head_ends`` 2×2 (the
+        head's bottom and top) and ``head_box`` ``[x1, y1, x2, y2]`` (the head's circle).
     """
     yaw_rot = rotation("y", yaw)
     c, s = np.cos(np.deg2rad(tilt)), np.sin(np.deg2rad(tilt))
@@ -173,7 +174,7 @@ def draw_person(img: np.ndarray, label: np.ndarray, index: int, body: Dict[str, 
     items.sort(key=lambda it: it[0])
 
     base = 1 + index * PARTS_PER_PERSON
-    _, head_depth = proj(body["head"][None])
+    head2, head_depth = proj(body["head"][None])
     hair2, hair_depth = proj(body["hair"][None])
     hair_front = hair_depth[0] > head_depth[0]  # seen from behind: hair covers the head
     hair_col = tuple(float(v) for v in colours[HAIR])
@@ -192,7 +193,8 @@ def draw_person(img: np.ndarray, label: np.ndarray, index: int, body: Dict[str, 
                 _draw(img, label, "circle", hair2, 0.9 * head_r, hair_col, hair_col, base + HEAD)
             _draw_face(img, joints2[:5], face_cam[:, 2] > FACING_MIN, head_r, colour)
     return {"joints": joints2, "depth": jdepth, "torso_depth": torso_depth[0],
-            "facing": face_cam[:, 2] > FACING_MIN}
+            "facing": face_cam[:, 2] > FACING_MIN, "head_ends": proj(body["head_ends"])[0],
+            "head_box": np.concatenate([head2[0] - head_r, head2[0] + head_r])}
 
 
 def _draw_face(img: np.ndarray, pts: np.ndarray, facing: np.ndarray, head_r: float,

@@ -5,7 +5,6 @@
 draws a strip of evenly spaced frames of a ``track.py`` run on a folder of frames.
 """
 import colorsys
-import json
 import logging
 import os
 import sys
@@ -15,10 +14,11 @@ import cv2
 import numpy as np
 
 from src.errors import DrawingError, ImageReadError, shown_path
-from src.model_utils.cli import run_cli, setup_logging, tool_parser
 from src.tracking.metrics import as_poses
+from src.tracking.tracks_file import read_tracks
+from src.utils.cli import run_cli, setup_logging, tool_parser
+from src.utils.drawing import draw_skeleton
 from src.utils.image import imread_bgr
-from src.visualize import draw_skeleton
 
 logger = logging.getLogger(__name__)
 
@@ -89,8 +89,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--width", type=int, default=1600, help="width of the picture (default 1600)")
     args = parser.parse_args(argv)
     setup_logging()
-    with open(args.tracks, encoding="utf-8") as f:
-        tracks = json.load(f)
+    tracks = read_tracks(args.tracks)
     picture = strip(tracks, args.frames, args.count, args.width, float(tracks["settings"].get("in_vis_thre", 0.2)))
     if not cv2.imwrite(args.output, picture, [cv2.IMWRITE_JPEG_QUALITY, 88]):
         raise DrawingError(f"cannot write {shown_path(args.output)}; choose a .jpg or .png file in a writable folder")

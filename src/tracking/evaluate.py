@@ -21,9 +21,10 @@ import os
 import sys
 from typing import Dict, Optional, Sequence
 
-from src.model_utils.cli import run_cli, setup_logging, tool_parser
-from src.tracking.metrics import (TrackingFilesError, tracked_by_frame, keypoint_ap, load_ground_truth,
-                                  load_tracks, mot_accumulator, mot_summary)
+from src.utils.cli import run_cli, setup_logging, tool_parser
+from src.errors import TrackingFilesError
+from src.tracking.metrics import keypoint_ap, load_ground_truth, mot_accumulator, mot_summary, tracked_by_frame
+from src.tracking.tracks_file import read_tracks
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def score(gt_files: Sequence[str], tracks_files: Sequence[str], output_dir: str,
     settings = None
     for gt_file, tracks_file in zip(gt_files, tracks_files):
         doc, gt_frames = load_ground_truth(gt_file)
-        tracks = load_tracks(tracks_file)
+        tracks = read_tracks(tracks_file)
         settings = settings or tracks.get("settings") or {"in_vis_thre": 0.2, "oks_thre": 0.9}
         found = tracked_by_frame(tracks, gt_frames, tracks_file, gt_file)
         docs.append(doc)

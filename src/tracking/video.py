@@ -7,14 +7,14 @@ convention; else the frame's index); for a video file, the zero-padded index and
 """
 import logging
 import os
-from collections import defaultdict
-from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Iterator, List, NamedTuple, Optional, Tuple
 
 import cv2
 import numpy as np
 
-from src.errors import BoxesError, VideoError
-from src.infer_image import boxes_for_images, image_id_of, list_images, load_detections
+from src.data.detections import BoxSource
+from src.errors import VideoError
+from src.inference.images import image_id_of, list_images
 from src.utils.image import read_image
 
 logger = logging.getLogger(__name__)
@@ -96,48 +96,24 @@ class FrameBoxes:
 
     def __init__(self, boxes: str, image_thre: float):
         self.image_thre = image_thre
-        self._first: Optional[Tuple[np.ndarray, np.ndarray]] = None
-        self._by_name: Dict[str, List[Dict[str, Any]]] = defaultdict(list)
-        self._by_id: Dict[int, List[Dict[str, Any]]] = defaultdict(list)
-        self.from_file = False
-        text = boxes.strip()
-        if text.startswith("["):
-            found = boxes_for_images(["first frame"], text, image_thre)["first frame"]
-            self._first = (found.boxes, found.scores)
-        elif text:
-            if not os.path.isfile(text):
-                raise FileNotFoundError(f"boxes file not found: '{text}' (TRACK.BOXES, --boxes); give a COCO "
-                                        f"detection file or '[[x,y,w,h],...]' for the first frame")
-            self.from_file = True
-            for det in load_detections(text):
-                if "file_name" in det:
-                    self._by_name[os.path.basename(str(det["file_name"]))].append(det)
-                else:
-                    self._by_id[int(det["image_id"])].append(det)
-            self._source = text
+        source = BoxSource(boxes, "TRACK.BOXES, --boxes", image_thre)
+        self._first, self._index = source.listed, source.index
+
+    @property
+    def from_file(self) -> bool:
+        """Whether the boxes come from a detection file."""
+        return self._index is not None
 
     def __call__(self, frame: Frame) -> Tuple[np.ndarray, np.ndarray]:
         """``(boxes N×4, scores N)`` of ``frame``."""
-        if self.from_file:
-            dets = self._by_name.get(frame.name) or self._by_id.get(frame.image_id, [])
-            return self._to_arrays(dets)
+        if self._index is not None:
+            return self._index.boxes(self._index.of_image(frame.name, frame.image_id), self.image_thre)
         if frame.index > 0:
             return np.zeros((0, 4)), np.zeros(0)
         if self._first is not None:
             return self._first
         height, width = frame.image.shape[:2]
         return np.array([[0.0, 0.0, width, height]]), np.ones(1)
-
-    def _to_arrays(self, dets: List[Dict[str, Any]]) -> Tuple[np.ndarray, np.ndarray]:
-        try:
-            boxes = np.array([[float(v) for v in d["bbox"]] for d in dets], dtype=np.float64).reshape(-1, 4)
-            scores = np.array([float(d.get("score", 1.0)) for d in dets], dtype=np.float64)
-        except (TypeError, ValueError) as err:
-            raise BoxesError(f"boxes file {self._source}: every 'bbox' must be 4 numbers [x,y,w,h] ({err})") from err
-        if (boxes[:, 2:] <= 0).any():
-            raise BoxesError(f"boxes file {self._source}: box widths and heights must be positive")
-        keep = scores >= self.image_thre
-        return boxes[keep], scores[keep]
 
 
 class VideoWriter:

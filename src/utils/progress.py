@@ -1,7 +1,7 @@
 """Progress on a terminal: a line redrawn in place (:class:`StatusLine`), and a progress bar over a known
 number of items (:class:`Progress`) that logs a line every tenth where stdout is not a terminal.
 
-Training (:class:`src.callbacks.TrainLogger`), evaluation (:mod:`src.evaluate.runner`) and tracking
+Training (:class:`src.training.callbacks.TrainLogger`), evaluation (:mod:`src.inference.runner`) and tracking
 (``track.py``) all show their progress through these.
 """
 import logging

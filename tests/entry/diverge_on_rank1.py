@@ -9,8 +9,8 @@ import numpy as np
 
 import train
 from src.dataset import KeypointDatasetGenerator
-from src.model_utils.cli import run_cli
-from src.sampler import decode_index
+from src.utils.cli import run_cli
+from src.data.sampler import decode_index
 
 _getitem = KeypointDatasetGenerator.__getitem__
 

@@ -10,7 +10,7 @@ import pytest
 from src.constants import COCO_KEYPOINT_NAMES, COCO_SKELETON, PIXEL_STD
 from src.errors import MissingDependencyError
 from src.evaluate.coco_eval import STATS_NAMES, evaluate, rescore
-from tests.reference import loop_rescore
+from bench.reference import loop_rescore
 
 #: A standing person, joints in units of its box (x across, y down), COCO order.
 _TEMPLATE = np.array([

@@ -7,8 +7,9 @@ import textwrap
 import pytest
 import yaml
 
+from src.errors import ConfigError
 from src.model_utils import config as config_module
-from src.model_utils.config import DEFAULT_CONFIG_PATH, ConfigError, get_config
+from src.model_utils.config import DEFAULT_CONFIG_PATH, get_config
 
 ORIGINAL_TOP_KEYS = [
     "enable_modelarts", "data_url", "train_url", "checkpoint_url", "data_path", "output_path", "load_path",
@@ -64,6 +65,18 @@ def test_config_set_replaces_existing_keys_only():
         cfg.set("DATASET.ROOTS", "x")
     with pytest.raises(ConfigError, match="NOPE"):
         cfg.set("NOPE.ROOT", "x")
+
+
+def test_config_set_checks_the_value_where_it_enters():
+    """A value set after get_config (the ModelArts adapters set paths) meets the same type and rule."""
+    cfg = get_config([])
+    with pytest.raises(ConfigError, match=r"^ckpt_save_dir: expected a non-empty string, got ''$"):
+        cfg.set("ckpt_save_dir", "")
+    with pytest.raises(ConfigError, match=r"^TRAIN.BATCH_SIZE: expected an integer, got 'many'$"):
+        cfg.set("TRAIN.BATCH_SIZE", "many")
+    with pytest.raises(ConfigError, match=r"^TRAIN.BATCH_SIZE: expected an integer >= 1, got 0$"):
+        cfg.set("TRAIN.BATCH_SIZE", 0)
+    assert cfg.ckpt_save_dir == "checkpoints" and cfg.TRAIN.BATCH_SIZE == 64
 
 
 def test_overrides_are_typed():

@@ -5,8 +5,9 @@ import pytest
 import yaml
 
 from src.model_utils import config as config_module
-from src.model_utils.config import DEFAULT_CONFIG_PATH, ConfigError, get_config
-from src.model_utils.config_rules import CROSS_RULES, RULES
+from src.model_utils.config import DEFAULT_CONFIG_PATH, get_config
+from src.errors import ConfigError, ConfigSizeError
+from src.model_utils.config_rules import CROSS_RULES, RULES, check_sizes, heatmap_size_for
 
 
 #: One refused value per rule of RULES (command-line text).
@@ -24,6 +25,8 @@ BAD_VALUES = {
     "TEST.BATCH_SIZE": "0", "TEST.DATALOADER_WORKERS": "0", "TEST.OKS_THRE": "1.5", "TEST.IN_VIS_THRE": "-0.2",
     "TEST.IMAGE_THRE": "2", "EXPORT.FILE_NAME": "", "INFER.PRE_RESULT_PATH": "", "TRACK.OUTPUT": "", "TRACK.SIMILARITY_THRE": "1.5", "TRACK.KEEP_FRAMES": "0",
     "TRACK.BOX_ENLARGE": "-0.1", "TRACK.NMS_THRE": "2", "TRACK.MIN_SCORE": "-1", "TRACK.FPS": "-5",
+    "TRACK.DETECTOR_EVERY": "0", "TRACK.DETECTOR_SCORE_THRE": "1.5", "TRACK.DETECTOR_NMS_THRE": "-0.5",
+    "TRACK.DETECTOR_INPUT_SIZE": "[640,500]",
     "INFER.POST_RESULT_PATH": "",
 }
 
@@ -123,8 +126,39 @@ def test_unreachable_lr_steps_are_a_warning_not_an_error(caplog):
     assert "LR_STEP" not in caplog.text
 
 
+def test_the_originals_unused_keys_load_and_another_value_is_said(caplog):
+    with caplog.at_level("WARNING"):
+        get_config([])
+    assert "not used" not in caplog.text
+    with caplog.at_level("WARNING"):
+        get_config(["--TEST.NMS_THRE", "0.5", "--TEST.BBOX_THRE", "0.3"])
+    assert ("TEST.BBOX_THRE (0.3): not used, person boxes are filtered by TEST.IMAGE_THRE; "
+            "TEST.NMS_THRE (0.5): not used, OKS-NMS uses TEST.OKS_THRE") in caplog.text
+    with pytest.raises(ConfigError, match="MODEL.NAME"):
+        get_config(["--MODEL.NAME", "hrnet"])
+
+
 def test_help_says_what_is_allowed(capsys):
     with pytest.raises(SystemExit):
         get_config(["--help"])
     out = capsys.readouterr().out
     assert "Allowed: a number in (0, 1]." in out and "Choices: ['Ascend', 'GPU', 'CPU']." in out
+
+
+@pytest.mark.parametrize("image,heatmap,words", [
+    ([48, 64], [12, 16], ["MODEL.IMAGE_SIZE", "[48, 64]", "multiples of 32"]),
+    ([192, 256], [64, 48], ["POSE_RESNET.HEATMAP_SIZE", "[48, 64]"]),
+])
+def test_sizes_the_network_cannot_produce_are_named(image, heatmap, words):
+    with pytest.raises(ConfigSizeError) as err:
+        check_sizes(image, heatmap, 3)
+    for word in words:
+        assert word in str(err.value)
+    check_sizes([96, 128], [24, 32], 3)
+    check_sizes([192, 256], [24, 32], 2)
+
+
+def test_heatmap_size_is_the_input_over_32_doubled_per_deconvolution():
+    assert heatmap_size_for([192, 256], 3) == [48, 64]
+    assert heatmap_size_for([288, 384], 3) == [72, 96]
+    assert heatmap_size_for([96, 128], 2) == [12, 16]

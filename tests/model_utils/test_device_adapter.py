@@ -8,8 +8,9 @@ import stat
 import mindspore as ms
 import pytest
 
+from src.errors import DeviceUnavailableError
 from src.model_utils import device_adapter
-from src.model_utils.device_adapter import DeviceUnavailableError, offered_devices, unavailable_message
+from src.model_utils.device_adapter import offered_devices, unavailable_message
 from tests.helpers import TINY_CONFIG, run_script
 
 REPORT = {"version": "2.10.0", "offered": {"Ascend": [], "GPU": ["11.1", "11.6"], "CPU": []}, "loaded": ["CPU"],

@@ -11,12 +11,13 @@ import zipfile
 
 import pytest
 
-from src.errors import UserError
+from src.errors import SyncError, SyncTimeoutError, UserError
 from src.model_utils import modelarts
+from src.evaluate.results import results_dir
 from src.model_utils.modelarts import (CODE_DIR, eval_post_process, eval_pre_process, export_pre_process,
                                        find_dataset_root, resolve_input, train_pre_process, under_output,
                                        unzip_once)
-from src.model_utils.moxing_adapter import SyncError, SyncTimeoutError
+
 from tests.model_utils.local_obs import job_config, tree, write
 
 REPO = CODE_DIR
@@ -155,7 +156,7 @@ def test_eval_and_export_paths(tmp_path):
     os.makedirs(tmp_path / "cache" / "data" / "annotations")
     write(tmp_path / "cache" / "data" / "person_detection_results" / "det.json")
     write(tmp_path / "cache" / "data" / "simplepose-1_2.ckpt")
-    eval_pre_process(cfg)
+    eval_pre_process(cfg, results_dir)
     assert cfg.DATASET.ROOT == str(tmp_path / "cache" / "data")
     assert cfg.TEST.MODEL_FILE == str(tmp_path / "cache" / "data" / "simplepose-1_2.ckpt")
     assert cfg.TEST.COCO_BBOX_FILE == str(tmp_path / "cache" / "data" / "person_detection_results" / "det.json")
@@ -171,7 +172,7 @@ def test_eval_and_export_paths(tmp_path):
 def test_eval_results_are_copied_to_output(tmp_path):
     cfg = job_config(tmp_path, "--eval_model_file", str(tmp_path / "cache" / "ckpt" / "s-1_2.ckpt"))
     write(tmp_path / "cache" / "ckpt" / "s-1_2" / "results" / "keypoints_results.json", "[]")
-    eval_post_process(cfg)
+    eval_post_process(cfg, results_dir)
     assert tree(tmp_path / "cache" / "train") == {os.path.join("s-1_2", "results", "keypoints_results.json"): "[]"}
 
 

@@ -49,3 +49,14 @@ def test_parts_and_determinism():
     assert not np.allclose(first["joints"], other["joints"])
     params = sample_body_params(np.random.default_rng(3))
     np.testing.assert_array_equal(build_body(params)["joints"], first["joints"])
+
+
+def test_the_head_ends_are_the_bottom_and_top_of_the_head_along_its_axis():
+    body = build_body(UPRIGHT)
+    bottom, top = body["head_ends"]
+    np.testing.assert_allclose(top - bottom, [0, 2 * body["head_r"], 0], atol=1e-12)   # upright: straight up
+    np.testing.assert_allclose((top + bottom) / 2, body["head"], atol=1e-12)
+    assert top[1] > body["joints"][0, 1] > bottom[1] > body["joints"][5, 1]          # nose between, over shoulders
+    nodding = build_body(dict(UPRIGHT, head_pitch=30.0))
+    axis = nodding["head_ends"][1] - nodding["head_ends"][0]
+    assert abs(axis[2]) > 0.2 * np.linalg.norm(axis)                                # tilted with the head

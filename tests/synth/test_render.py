@@ -50,3 +50,13 @@ def test_an_occluder_covers_its_pixels_with_its_own_label(seed):
     covered = label == OCCLUDER_LABEL + 3
     assert covered.any() and set(np.unique(label)) == {0, OCCLUDER_LABEL + 3}
     assert not img[~covered].any()
+
+
+def test_the_head_ends_and_box_project_with_the_figure():
+    _, _, drawn = draw(0.0)
+    bottom, top = drawn["head_ends"]
+    head_r = UPRIGHT["head_r"] * 200.0
+    np.testing.assert_allclose(top - bottom, [0, -2 * head_r], atol=1e-9)              # image y grows downward
+    np.testing.assert_allclose(drawn["head_box"], np.concatenate([(top + bottom) / 2 - head_r,
+                                                                  (top + bottom) / 2 + head_r]), atol=1e-9)
+    assert top[1] < drawn["joints"][0, 1] < bottom[1] < drawn["joints"][5, 1]

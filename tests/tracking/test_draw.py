@@ -4,7 +4,7 @@ import json
 import cv2
 import numpy as np
 
-from src.model_utils.cli import run_cli
+from src.utils.cli import run_cli
 from src.tracking.draw import draw_tracks, main, strip, track_colour
 
 

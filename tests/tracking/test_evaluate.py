@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from src.model_utils.cli import run_cli
+from src.utils.cli import run_cli
 from src.tracking import evaluate as tracking_evaluate
 from src.tracking.metrics import load_ground_truth
 

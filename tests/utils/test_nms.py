@@ -6,7 +6,7 @@ import pytest
 
 from src.utils import nms
 from src.utils.nms import oks_iou, oks_nms, oks_nms_arrays, oks_nms_per_image, pairwise_oks
-from tests.reference import loop_oks_iou, loop_oks_nms
+from bench.reference import loop_oks_iou, loop_oks_nms
 
 
 # --- crowded images ------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import pytest
 import mindspore as ms
 from mindspore import Tensor, nn
 
-from src.fast_ops import ONEDNN, Conv2d, Conv2dTranspose, cpu_path
+from src.network.fast_ops import ONEDNN, Conv2d, Conv2dTranspose, cpu_path
 from src.model import PoseResNet
 from src.network import onednn
 

@@ -1,0 +1,1 @@
+"""Inference: poses of boxed people with a trained network, single images and evaluation sets."""

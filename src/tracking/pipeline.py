@@ -1,0 +1,54 @@
+"""The tracker assembled from its settings and a pose estimator, and run over the frames of a video.
+
+``track.py`` and ``bench/tracking_ablation.py`` both track through here, so the ablation measures
+exactly what users run.
+"""
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+from src.inference.estimator import PoseEstimator
+from src.tracking.draw import draw_tracks
+from src.tracking.flow import make_flow
+from src.tracking.tracker import PoseTracker, TrackSettings
+from src.tracking.tracks_file import frame_record
+from src.tracking.video import FrameBoxes, FrameSource, VideoWriter
+from src.utils.progress import Progress
+
+
+def build_tracker(settings: TrackSettings, estimator: PoseEstimator, flow_method: str) -> PoseTracker:
+    """The tracker of ``settings``, estimating poses with ``estimator``, with the optical flow of
+    ``flow_method`` (``TRACK.FLOW``) when the settings use flow."""
+    return PoseTracker(settings, estimator.estimate, make_flow(flow_method) if settings.uses_flow else None)
+
+
+def track_frames(tracker: PoseTracker, source: FrameSource, frame_boxes: FrameBoxes,
+                 writer: Optional[VideoWriter], vis_thre: float) -> Tuple[List[Dict[str, Any]], float]:
+    """Runs ``tracker`` over the frames, drawing each into ``writer`` (closed at the end).
+
+    Args:
+        tracker: The tracker, fresh for this video.
+        source: The frames.
+        frame_boxes: The detector's boxes of each frame.
+        writer: The annotated video, or None.
+        vis_thre: Joints drawn above this score.
+
+    Returns:
+        ``(tracks.json frames, seconds)``.
+    """
+    frames = []
+    bar = Progress(source.count)
+    start = time.perf_counter()
+    try:
+        for frame in source:
+            boxes, scores = frame_boxes(frame)
+            people = tracker.step(frame.image, boxes, scores)
+            frames.append(frame_record(frame, people))
+            if writer is not None:
+                writer.write(draw_tracks(frame.image, people.track_ids, people.boxes, people.poses, vis_thre,
+                                         frame.name))
+            bar.update()
+    finally:
+        bar.close()
+        if writer is not None:
+            writer.close()
+    return frames, time.perf_counter() - start

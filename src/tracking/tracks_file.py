@@ -1,0 +1,50 @@
+"""``tracks.json``, the tracks ``track.py`` writes: its one reader and writer.
+
+The file holds ``video`` (the input), ``model_file`` (the checkpoint), ``settings`` (the tracker's
+parameters and the flow method), ``num_tracks`` and ``frames``: per frame its ``index``,
+``file_name`` and ``image_id`` and its ``people``, each with ``track_id``, ``bbox`` ``[x, y, w, h]``,
+``box_score``, ``score``, ``area``, ``propagated`` (the box came from the flow) and ``keypoints``
+(``[x0, y0, s0, x1, ...]``, COCO's flat layout), all in image pixels.
+"""
+from typing import Any, Dict, Sequence
+
+from src.errors import TrackingFilesError
+from src.tracking.tracker import People, TrackSettings
+from src.tracking.video import Frame
+from src.utils.jsonio import read_json, write_json
+
+TRACKS_FILE = "tracks.json"
+
+
+def frame_record(frame: Frame, people: People) -> Dict[str, Any]:
+    """One frame of tracks.json."""
+    return {"index": frame.index, "file_name": frame.name, "image_id": frame.image_id, "people": [
+        {"track_id": int(track_id), "bbox": [round(float(v), 2) for v in box], "box_score": float(box_score),
+         "score": float(score), "area": float(area), "propagated": bool(propagated),
+         "keypoints": [round(float(v), 4) for v in pose.reshape(-1)]}
+        for track_id, box, box_score, score, pose, area, propagated in zip(
+            people.track_ids, people.boxes, people.box_scores, people.scores, people.poses, people.areas,
+            people.propagated)]}
+
+
+def write_tracks(path: str, video: str, model_file: str, settings: TrackSettings, flow: str,
+                 frames: Sequence[Dict[str, Any]]) -> int:
+    """Writes tracks.json (the video, the settings, the frames) atomically; returns the number of tracks."""
+    num_tracks = len({p["track_id"] for f in frames for p in f["people"]})
+    write_json(path, {"video": video, "model_file": model_file, "settings": {**settings._asdict(), "flow": flow},
+                      "num_tracks": num_tracks, "frames": list(frames)})
+    return num_tracks
+
+
+def read_tracks(path: str) -> Dict[str, Any]:
+    """The contents of a tracks.json.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        TrackingFilesError: not JSON, or without a ``frames`` list.
+    """
+    doc = read_json(path, "tracks file", TrackingFilesError)
+    if not isinstance(doc, dict) or not isinstance(doc.get("frames"), list):
+        raise TrackingFilesError(f"{path} is not a tracks.json of track.py (no 'frames' list)")
+    return doc
+

@@ -1,0 +1,1 @@
+"""Training: the step Cell, step arithmetic and schedule, callbacks, checkpoints and resume."""

@@ -1,0 +1,43 @@
+"""The tracker assembled and run over a video (src/tracking/pipeline.py): flow only where the settings use it,
+every frame recorded in order, the annotated video written."""
+import os
+
+import cv2
+import mindspore as ms
+import numpy as np
+
+from src.inference.estimator import PoseEstimator
+from src.model_utils.config import get_config
+from src.tracking.pipeline import build_tracker, track_frames
+from src.tracking.tracker import TrackSettings
+from src.tracking.video import FrameBoxes, FrameSource, VideoWriter
+from tests.inference.quarter_maps import QuarterMaps
+
+
+def _estimator() -> PoseEstimator:
+    cfg = get_config(["--MODEL.IMAGE_SIZE", "[32,64]", "--POSE_RESNET.HEATMAP_SIZE", "[8,16]",
+                      "--TEST.FLIP_TEST", "False"])
+    return PoseEstimator.from_config(cfg, QuarterMaps(), pad_batches=True)
+
+
+def test_flow_only_where_the_settings_use_it():
+    assert build_tracker(TrackSettings(), _estimator(), "dis").flow is not None
+    assert build_tracker(TrackSettings(propagate_boxes=False, similarity="oks"), _estimator(), "dis").flow is None
+
+
+def test_every_frame_is_recorded_and_drawn(synthetic_videos, tmp_path):
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    source = FrameSource(os.path.join(synthetic_videos, "frames", "seq000"))
+    boxes = FrameBoxes(os.path.join(synthetic_videos, "detections", "seq000.json"), 0.0)
+    tracker = build_tracker(TrackSettings(min_score=0.0), _estimator(), "dis")
+    video = str(tmp_path / "tracks.mp4")
+    frames, seconds = track_frames(tracker, source, boxes, VideoWriter(video, 10.0), 0.2)
+    assert [frame["index"] for frame in frames] == list(range(source.count)) and seconds > 0
+    assert all(person["track_id"] >= 0 for frame in frames for person in frame["people"])
+    assert sum(len(frame["people"]) for frame in frames) >= source.count   # the detector's people at least
+    capture = cv2.VideoCapture(video)
+    count = 0
+    while capture.read()[0]:
+        count += 1
+    assert count == source.count
+    assert np.isfinite([p["score"] for f in frames for p in f["people"]]).all()

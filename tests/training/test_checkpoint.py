@@ -1,0 +1,105 @@
+"""Training checkpoints (src/training/checkpoint.py): names, the newest first found, where a resumed run starts, the
+state restored, and the checks that name what does not fit. The saver inside a run: test_callbacks.py;
+train.py's own checkpoints resumed: test_train.py."""
+import os
+from types import SimpleNamespace
+
+import mindspore as ms
+import numpy as np
+import pytest
+from mindspore import nn
+
+from src.training.checkpoint import (CheckpointSaver, checkpoint_epoch, checkpoint_name, find_resume_checkpoint,
+                            list_checkpoints, restore_training_state, resume_step)
+from src.errors import CheckpointMismatchError, UserError
+from src.training.steps import make_plan
+
+
+def scalars(**values):
+    return {name: ms.Tensor(np.array([value], np.int32)) for name, value in values.items()}
+
+
+def test_names_and_order_oldest_step_first(tmp_path):
+    assert checkpoint_name(3, 120) == "simplepose-3_120.ckpt"
+    for name in ("simplepose-10_2.ckpt", "simplepose-2_10.ckpt", "simplepose-2_9.ckpt", "simplepose_1-2_11.ckpt",
+                 "simplepose-3_1.ckpt.tmp", "other-1_1.ckpt", "simplepose-1_1.ckpt.bak"):
+        (tmp_path / name).write_bytes(b"")
+    assert [os.path.basename(p) for p in list_checkpoints(str(tmp_path))] == [
+        "simplepose-2_9.ckpt", "simplepose-2_10.ckpt", "simplepose_1-2_11.ckpt", "simplepose-10_2.ckpt"]
+    assert list_checkpoints(str(tmp_path / "absent")) == []
+
+
+def _cfg(resume="", pretrained="", model_resume=False, ckpt_save_dir=""):
+    return SimpleNamespace(get=lambda key, default=None: resume if key == "resume" else default,
+                           ckpt_save_dir=ckpt_save_dir,
+                           MODEL=SimpleNamespace(PRETRAINED=pretrained, RESUME=model_resume))
+
+
+def test_which_checkpoint_a_run_resumes_from(tmp_path):
+    (tmp_path / "simplepose-1_5.ckpt").write_bytes(b"")
+    (tmp_path / "simplepose-2_5.ckpt").write_bytes(b"")
+    newest = str(tmp_path / "simplepose-2_5.ckpt")
+    assert find_resume_checkpoint(_cfg("auto", ckpt_save_dir=str(tmp_path))) == newest
+    assert find_resume_checkpoint(_cfg("AUTO"), directory=str(tmp_path)) == newest
+    assert find_resume_checkpoint(_cfg("auto", ckpt_save_dir=str(tmp_path / "empty"))) is None   # a fresh start
+    first = str(tmp_path / "simplepose-1_5.ckpt")
+    assert find_resume_checkpoint(_cfg(first)) == first
+    assert find_resume_checkpoint(_cfg(pretrained=first, model_resume=True)) == first   # the original's keys
+    assert find_resume_checkpoint(_cfg(pretrained=first)) is None
+    with pytest.raises(FileNotFoundError, match=r"not found: .*none.ckpt \(set by resume\)"):
+        find_resume_checkpoint(_cfg(str(tmp_path / "none.ckpt")))
+    with pytest.raises(FileNotFoundError, match=r"\(set by MODEL.PRETRAINED \(with MODEL.RESUME True\)\)"):
+        find_resume_checkpoint(_cfg(pretrained=str(tmp_path / "none.ckpt"), model_resume=True))
+
+
+def test_where_a_resumed_run_starts():
+    # Written by this project: the optimizer's global step; another epoch length restarts the epoch it is in.
+    params = scalars(global_step=30, steps_per_epoch=12, epoch_num=3)
+    assert resume_step("simplepose-3_6.ckpt", params, 12) == 30
+    assert resume_step("simplepose-3_6.ckpt", params, 7) == 14
+    # Written by an earlier version (no steps_per_epoch): at the end of epoch epoch_num, else of its name's epoch.
+    assert resume_step("x.ckpt", scalars(epoch_num=4, global_step=99), 10) == 40
+    assert resume_step("run/simplepose-5_100.ckpt", {}, 10) == 50
+    assert checkpoint_epoch("simplepose-5_100.ckpt", scalars(epoch_num=2)) == 2
+    with pytest.raises(UserError, match="cannot tell the epoch of weights.ckpt"):
+        checkpoint_epoch("weights.ckpt", {})
+
+
+def _training(seed):
+    ms.set_seed(seed)
+    net = nn.Dense(3, 2)
+    optimizer = nn.Adam(net.trainable_params(), learning_rate=0.01)
+    train_net = nn.TrainOneStepCell(nn.WithLossCell(net, nn.MSELoss()), optimizer)
+    train_net.set_train()
+    return net, optimizer, train_net
+
+
+def test_restore_brings_back_the_network_and_the_optimizer(tmp_path):
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    net, optimizer, train_net = _training(0)
+    x, y = ms.Tensor(np.ones((4, 3), np.float32)), ms.Tensor(np.zeros((4, 2), np.float32))
+    for _ in range(3):
+        train_net(x, y)
+    path = CheckpointSaver(train_net, str(tmp_path), make_plan(steps=4, first_step=0, end_epoch=2)).save(1, 3, 3)
+    assert os.path.basename(path) == "simplepose-1_3.ckpt"
+
+    other, other_optimizer, other_train = _training(1)
+    assert restore_training_state(other_train, other_optimizer, path, steps_per_epoch=4) == 3
+    np.testing.assert_array_equal(other.weight.asnumpy(), net.weight.asnumpy())
+    np.testing.assert_array_equal(other_optimizer.moment1[0].asnumpy(), optimizer.moment1[0].asnumpy())
+    assert np.abs(other_optimizer.moment2[0].asnumpy()).sum() > 0
+    assert int(other_optimizer.global_step.asnumpy()[0]) == 3
+    # Both continue alike from there.
+    np.testing.assert_allclose(other_train(x, y).asnumpy(), train_net(x, y).asnumpy(), rtol=1e-6)
+
+
+def test_a_checkpoint_of_another_network_cannot_resume(tmp_path):
+    _, _, train_net = _training(0)
+    path = str(tmp_path / "simplepose-1_1.ckpt")
+    ms.save_checkpoint(nn.Dense(3, 5), path)
+    _, optimizer, other = _training(0)
+    with pytest.raises(CheckpointMismatchError) as err:
+        restore_training_state(other, optimizer, path, steps_per_epoch=4)
+    message = str(err.value)
+    assert message.startswith(f"{path} cannot resume this run: ") and "with another shape (e.g. " in message
+    assert "missing (e.g. " in message and "Resume needs a training checkpoint" in message
