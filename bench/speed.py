@@ -252,7 +252,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.malloc == "warm" and argv is None and any(os.environ.get(k) != v for k, v in WARM_MALLOC.items()):
         # glibc reads these when the process starts: start again with them
-        os.execve(sys.executable, [sys.executable] + sys.argv, {**os.environ, **WARM_MALLOC})
+        # (as a module again: sys.argv[0] is the file's path, and run as a file bench/ is not importable)
+        os.execve(sys.executable, [sys.executable, "-m", "bench.speed"] + sys.argv[1:], {**os.environ, **WARM_MALLOC})
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     ms.set_context(mode=getattr(ms, f"{args.mode}_MODE"))
     ms.set_device("CPU")
