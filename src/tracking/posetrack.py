@@ -35,7 +35,8 @@ from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
-from src.constants import NUM_COCO_JOINTS
+from src.constants import (NUM_COCO_JOINTS, NUM_POSETRACK_JOINTS, POSETRACK_KEYPOINT_NAMES,  # noqa: F401
+                           POSETRACK_UNLABELLED_JOINTS)
 from src.errors import PoseTrackFormatError
 from src.tracking.tracks_file import read_tracks
 from src.utils.cli import run_cli, setup_logging, tool_parser
@@ -43,16 +44,9 @@ from src.utils.jsonio import read_json, write_json
 
 logger = logging.getLogger(__name__)
 
-#: PoseTrack 2018's keypoints, in the order of its files.
-POSETRACK_KEYPOINT_NAMES: Tuple[str, ...] = (
-    "nose", "head_bottom", "head_top", "left_ear", "right_ear",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-    "left_wrist", "right_wrist", "left_hip", "right_hip",
-    "left_knee", "right_knee", "left_ankle", "right_ankle",
-)
-NUM_POSETRACK_JOINTS: int = 17
-#: In PoseTrack 2018's list but never labelled.
-UNLABELLED_JOINTS: Tuple[str, ...] = ("left_ear", "right_ear")
+#: PoseTrack 2018's keypoints, in the order of its files, and those never labelled (from src.constants, where the
+#: data set type's flip pairs and OKS constants are).
+UNLABELLED_JOINTS: Tuple[str, ...] = POSETRACK_UNLABELLED_JOINTS
 #: The 15 joints the benchmark scores, in its order: PoseTrack 2017's point ids 0-14 and the evaluation's
 #: order (``head_bottom`` is the evaluation's "neck").
 EVAL_JOINT_NAMES: Tuple[str, ...] = (
