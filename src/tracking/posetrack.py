@@ -400,6 +400,12 @@ def _number(value: float) -> float:
     return round(float(value), 3)
 
 
+def _score(value: float) -> float:
+    """Scores keep 6 decimals: the benchmark's AP ranks joints by them, and 3 would tie joints a network tells
+    apart."""
+    return round(float(value), 6)
+
+
 def video_document(video: PoseVideo, version: Optional[int] = None, predictions: bool = False) -> Dict[str, Any]:
     """The JSON document of ``video`` in PoseTrack's 2017 or 2018 format (default: ``video.version``).
 
@@ -424,12 +430,12 @@ def video_document(video: PoseVideo, version: Optional[int] = None, predictions:
             ann = {"id": len(annotations) + 1, "image_id": frame.image_id, "track_id": int(track_id),
                    "category_id": 1, "keypoints": kpts}
             if predictions:
-                ann["scores"] = [_number(v) for v in np.where(frame.present[p], frame.poses[p, :, 2], 0.0)]
+                ann["scores"] = [_score(v) for v in np.where(frame.present[p], frame.poses[p, :, 2], 0.0)]
             for key, box in (("bbox", frame.boxes[p]), ("bbox_head", _corners_to_box(frame.head_boxes[p]))):
                 if not np.isnan(box).any():
                     ann[key] = [_number(v) for v in box]
             if not np.isnan(frame.scores[p]):
-                ann["score"] = _number(frame.scores[p])
+                ann["score"] = _score(frame.scores[p])
             annotations.append(ann)
     return {"images": images, "annotations": annotations,
             "categories": [{"id": 1, "name": "person", "supercategory": "person",
@@ -452,13 +458,13 @@ def _frame_2017(frame: PoseFrame, predictions: bool) -> Dict[str, Any]:
             if frame.present[p, j]:
                 point = {"id": [joint_id], "x": [_number(frame.poses[p, j, 0])], "y": [_number(frame.poses[p, j, 1])]}
                 if predictions:
-                    point["score"] = [_number(frame.poses[p, j, 2])]
+                    point["score"] = [_score(frame.poses[p, j, 2])]
                 points.append(point)
         rect: Dict[str, Any] = {"track_id": [int(track_id)], "annopoints": [{"point": points}]}
         if not np.isnan(frame.head_boxes[p]).any():
             rect.update({key: [_number(v)] for key, v in zip(("x1", "y1", "x2", "y2"), frame.head_boxes[p])})
         if not np.isnan(frame.scores[p]):
-            rect["score"] = [_number(frame.scores[p])]
+            rect["score"] = [_score(frame.scores[p])]
         rects.append(rect)
     entry["annorect"] = rects
     return entry
