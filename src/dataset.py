@@ -263,7 +263,8 @@ def load_keypoint_records(config: Any, ann_file: Optional[str] = None, image_pat
         missing = sorted({f for f in generator.image_files if not os.path.isfile(f)})
         if missing:
             shown = ", ".join(map(shown_path, missing[:3]))
-            raise ImageReadError(f"{len(missing)} evaluation images are missing, e.g. {shown}. {HOW_TO_GET_DATA}")
+            hint = HOW_TO_GET_DATA if records is None else f"Check that DATASET.ROOT holds the images {source} names."
+            raise ImageReadError(f"{len(missing)} evaluation images are missing, e.g. {shown}. {hint}")
     if len(generator) == 0:
         raise DatasetFormatError(f"no usable person records in {ann_file}"
                                  + ("" if train_mode or config.TEST.USE_GT_BBOX else " and its detection file"))
