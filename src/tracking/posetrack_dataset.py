@@ -145,17 +145,22 @@ def ground_truth_records(split: PoseTrackSplit) -> PersonRecords:
         frame = frame.take(labelled)
         kept = remove_ignored(frame, frame.ignore_regions)
         dropped["in ignore regions"] += len(frame.track_ids) - len(kept.track_ids)
+        person_boxes = _person_boxes(kept)
+        sized = (person_boxes[:, 2] > 0) & (person_boxes[:, 3] > 0)
+        dropped["without a box"] += int((~sized).sum())   # (one joint and no head box: nothing to crop)
+        kept = kept.take(sized)
         if len(kept.track_ids) == 0:
             continue
         files += [split.image_file(number)] * len(kept.track_ids)
-        boxes.append(_person_boxes(kept))
+        boxes.append(person_boxes[sized])
         xy = np.zeros((len(kept.track_ids), NUM_POSETRACK_JOINTS, 3), np.float32)
         xy[:, :, :2] = np.where(kept.present[:, :, None], kept.poses[:, :, :2], 0.0)
         joints.append(xy)
         vis.append(np.repeat(kept.present[:, :, None], 3, axis=2).astype(np.float32))
         numbers += [number] * len(kept.track_ids)
-    if dropped:
-        logger.info("people left out: %s", ", ".join(f"{n} {why}" for why, n in dropped.items() if n))
+    left_out = [f"{n} {why}" for why, n in dropped.items() if n]
+    if left_out:
+        logger.info("people left out: %s", ", ".join(left_out))
     count = len(files)
     return PersonRecords(files, np.concatenate(boxes) if boxes else np.zeros((0, 4)),
                          np.concatenate(joints) if joints else np.zeros((0, NUM_POSETRACK_JOINTS, 3), np.float32),
