@@ -277,21 +277,21 @@ def prediction_videos(split: PoseTrackSplit, preds: np.ndarray, scores: np.ndarr
     return videos
 
 
-def evaluate(cfg: Any, preds: np.ndarray, output_dir: str, all_boxes: np.ndarray, numbers: np.ndarray,
-             split: Optional[PoseTrackSplit] = None) -> PoseTrackResult:
+def evaluate(split: PoseTrackSplit, preds: np.ndarray, output_dir: str, all_boxes: np.ndarray,
+             numbers: np.ndarray, in_vis_thre: float, oks_thre: float) -> PoseTrackResult:
     """Rescoring, OKS-NMS per frame, prediction files and the benchmark's per-joint AP.
 
     Writes ``output_dir/posetrack_predictions/<video>.json`` (one per ground-truth video) and
     ``output_dir/posetrack_metrics.json`` (:func:`src.tracking.posetrack_eval.metrics_document`).
 
     Args:
-        cfg: Configuration; reads ``TEST.IN_VIS_THRE``, ``TEST.OKS_THRE``, ``DATASET.ROOT`` and
-            ``DATASET.TEST_SET`` (when ``split`` is not given).
+        split: The ground truth (:func:`read_split`).
         preds: N×17×3 ``[x, y, maxval]`` in image pixels.
         output_dir: The results folder (created if needed).
         all_boxes: N×6 ``[cx, cy, sx, sy, area, score]``.
         numbers: N frame numbers of the split (the records' image ids).
-        split: The ground truth, read again from the configuration when not given.
+        in_vis_thre: Joint score counted in a person's score (``TEST.IN_VIS_THRE``).
+        oks_thre: OKS-NMS threshold (``TEST.OKS_THRE``).
 
     Returns:
         The benchmark's figures (AP only; percent).
@@ -303,13 +303,12 @@ def evaluate(cfg: Any, preds: np.ndarray, output_dir: str, all_boxes: np.ndarray
             or len(numbers) != len(preds):
         raise ValueError(f"evaluate expects preds N×{NUM_POSETRACK_JOINTS}×3, all_boxes N×6 and N frame numbers; "
                          f"got {preds.shape}, {all_boxes.shape} and {numbers.shape}")
-    split = split or read_split(cfg.DATASET.ROOT, cfg.DATASET.TEST_SET)
     if len(numbers) and (numbers.min() < 0 or numbers.max() >= len(split.frames)):
         raise DatasetFormatError(f"frame numbers up to {numbers.max()} predicted, but {split.folder} has "
                                  f"{len(split.frames)} frames; evaluate against the split that was predicted")
     labelled = list(POSETRACK.labelled)
-    scores = rescore(preds[:, labelled, 2], all_boxes[:, 5], cfg.TEST.IN_VIS_THRE)
-    keep = oks_nms_per_image(preds[:, labelled], scores, all_boxes[:, 4], numbers, cfg.TEST.OKS_THRE,
+    scores = rescore(preds[:, labelled, 2], all_boxes[:, 5], in_vis_thre)
+    keep = oks_nms_per_image(preds[:, labelled], scores, all_boxes[:, 4], numbers, oks_thre,
                              sigmas=[POSETRACK.sigmas[j] for j in labelled])
     logger.info("OKS-NMS kept %d of %d person boxes over %d frames", len(keep), len(preds), len(np.unique(numbers)))
 
@@ -325,8 +324,11 @@ def evaluate(cfg: Any, preds: np.ndarray, output_dir: str, all_boxes: np.ndarray
 
 def evaluate_and_report(cfg: Any, preds: np.ndarray, output_dir: str, all_boxes: np.ndarray,
                         numbers: np.ndarray) -> float:
-    """:func:`evaluate`, then the AP table and the ``AP: <total>`` line (the benchmark's total AP, in percent)."""
-    result = evaluate(cfg, preds, output_dir, all_boxes, numbers)
+    """:func:`evaluate` on the split ``DATASET.TEST_SET`` with the configuration's thresholds, then the AP table
+    and the ``AP: <total>`` line (the benchmark's total AP, in percent)."""
+    split = read_split(cfg.DATASET.ROOT, cfg.DATASET.TEST_SET)
+    result = evaluate(split, preds, output_dir, all_boxes, numbers, float(cfg.TEST.IN_VIS_THRE),
+                      float(cfg.TEST.OKS_THRE))
     logger.info("PoseTrack eval results saved to %s", output_dir)
     print(ap_table(result))
     print(f"AP: {result.total_ap:.4f}")

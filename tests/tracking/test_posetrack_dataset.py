@@ -211,9 +211,9 @@ def _gt_rows(split, noise=0.0):
 
 
 def test_the_labelled_poses_score_100_and_the_files_give_the_same_ap(root, tmp_path):
-    cfg = get_config(["--DATASET.DATASET", "posetrack", "--dataset_path", root, "--DATASET.TEST_SET", "val"])
-    preds, boxes, numbers = _gt_rows(read_split(root, "val"))
-    result = posetrack_dataset.evaluate(cfg, preds, str(tmp_path / "results"), boxes, numbers)
+    split = read_split(root, "val")
+    preds, boxes, numbers = _gt_rows(split)
+    result = posetrack_dataset.evaluate(split, preds, str(tmp_path / "results"), boxes, numbers, 0.2, 0.9)
     assert result.total_ap == pytest.approx(100.0) and result.frames == 3 and np.isnan(result.total_mota)
     files = sorted(os.listdir(tmp_path / "results" / "posetrack_predictions"))
     assert files == ["a.json", "b.json"]
@@ -222,34 +222,29 @@ def test_the_labelled_poses_score_100_and_the_files_give_the_same_ap(root, tmp_p
     np.testing.assert_array_equal(again.ap, result.ap)
     with open(tmp_path / "results" / "posetrack_metrics.json", encoding="utf-8") as f:
         assert json.load(f)["total"]["ap"] == pytest.approx(100.0)
-    # 20 pixels off misses every joint of the heads of 10 pixels: AP 0.
-    far = posetrack_dataset.evaluate(cfg, *_shifted(root, 20.0), split=read_split(root, "val"))
-    assert far.total_ap == 0.0
-
-
-def _shifted(root, noise):
-    preds, boxes, numbers = _gt_rows(read_split(root, "val"), noise)
-    return preds, os.path.join(root, "results_far"), boxes, numbers
+    # 20 pixels off misses every joint (heads of 10 pixels: PCKh@0.5 is 0.6 × 14.1 × 0.5 = 4.2 pixels): AP 0.
+    preds, boxes, numbers = _gt_rows(split, 20.0)
+    assert posetrack_dataset.evaluate(split, preds, str(tmp_path / "far"), boxes, numbers, 0.2, 0.9).total_ap == 0.0
 
 
 def test_duplicates_are_removed_by_oks_nms_over_the_labelled_joints(root, tmp_path):
     """Each person predicted twice: a copy half a pixel off scoring a little higher, whose ears (never labelled)
     are far away. OKS-NMS over the labelled joints keeps the copies only (AP 100); over all 17, or without NMS,
     the originals would be false positives ranked above other people's true ones."""
-    cfg = get_config(["--DATASET.DATASET", "posetrack", "--dataset_path", root, "--DATASET.TEST_SET", "val"])
-    preds, boxes, numbers = _gt_rows(read_split(root, "val"))
+    split = read_split(root, "val")
+    preds, boxes, numbers = _gt_rows(split)
     preds[:, :, 2] *= np.linspace(1.0, 0.3, len(preds))[:, None]
     copies = preds + [0.5, 0.5, 0.0]
     copies[:, :, 2] += 0.01 * (copies[:, :, 2] > 0)
     copies[:, 3:5, :2] = 1000.0
-    result = posetrack_dataset.evaluate(cfg, np.concatenate([preds, copies]), str(tmp_path),
-                                        np.concatenate([boxes, boxes]), np.concatenate([numbers, numbers]))
+    result = posetrack_dataset.evaluate(split, np.concatenate([preds, copies]), str(tmp_path),
+                                        np.concatenate([boxes, boxes]), np.concatenate([numbers, numbers]), 0.2, 0.9)
     assert result.total_ap == pytest.approx(100.0)
     video = read_video(str(tmp_path / "posetrack_predictions" / "a.json"), predictions=True)
     assert [len(frame.track_ids) for frame in video.frames] == [2, 0, 1]
     np.testing.assert_allclose(video.frames[0].poses[0, 0, :2], preds[0, 0, :2] + 0.5)       # a copy
     # The same predictions without NMS score lower: the test can tell.
-    kept_all = posetrack_dataset.prediction_videos(read_split(root, "val"), np.concatenate([preds, copies]),
+    kept_all = posetrack_dataset.prediction_videos(split, np.concatenate([preds, copies]),
                                                    np.concatenate([preds, copies])[:, 0, 2],
                                                    np.concatenate([numbers, numbers]))
-    assert benchmark_evaluate(list(zip(read_split(root, "val").videos, kept_all)), mot=False).total_ap < 99.0
+    assert benchmark_evaluate(list(zip(split.videos, kept_all)), mot=False).total_ap < 99.0
