@@ -1,9 +1,10 @@
-"""Train SimplePoseNet on COCO keypoints (or the synthetic dataset).
+"""Train SimplePoseNet on COCO keypoints (or the synthetic dataset), or on PoseTrack (``DATASET.DATASET``).
 
     python train.py [--config_path FILE] [--key value ...]
 
 Builds, in order: context, distributed init, training records, resume point and step plan,
-network, schedule, optimizer, training Cell, dataset, callbacks; then ``Model.train``.
+network (fresh, resumed, or started from ``TRAIN.INIT_FROM``), schedule, optimizer, training Cell,
+dataset, callbacks; then ``Model.train``.
 Checkpoints are written by rank 0 (every rank with ``TRAIN.SAVE_ALL_RANKS``) as
 ``simplepose-<epoch>_<step>.ckpt`` at epoch ends and every ``TRAIN.SAVE_STEPS`` steps; a run
 resumed from any of them continues exactly where it stopped (:mod:`src.training.steps`).
@@ -21,6 +22,7 @@ from src.training.callbacks import DivergenceGuard, EpochEndHook, LossCsvLogger,
 from src.training.checkpoint import CheckpointSaver, find_resume_checkpoint, restore_training_state, resume_step
 from src.dataset import keypoint_pipeline, load_keypoint_records
 from src.training.lr_generator import get_lr
+from src.constants import KEYPOINT_SETS
 from src.model import get_pose_net
 from src.errors import UserError
 from src.utils.cli import run_cli, setup_logging
@@ -28,7 +30,9 @@ from src.model_utils.config import get_config
 from src.model_utils.device_adapter import get_device_id, init_context
 from src.model_utils.modelarts import train_pre_process
 from src.model_utils.moxing_adapter import moxing_wrapper
+from src.network.weights import channel_sources, load_initial_weights
 from src.data.sampler import steps_per_epoch
+from src.tracking.posetrack_dataset import posetrack_records
 from src.training.steps import make_plan
 from src.training.train_step import build_train_network
 
@@ -50,7 +54,8 @@ def run(cfg) -> int:
     logger.info("batch size :%d", train.BATCH_SIZE)
     ms.set_seed(train.SEED)   # identical initial weights on every rank
 
-    generator = load_keypoint_records(cfg, train_mode=True)
+    records, source = posetrack_records(cfg, train_mode=True) if cfg.DATASET.DATASET == "posetrack" else (None, "")
+    generator = load_keypoint_records(cfg, train_mode=True, records=records, source=source)
     steps = steps_per_epoch(len(generator), train.BATCH_SIZE, group_size)
     if steps == 0:
         raise UserError(f"the training set has fewer samples per rank than TRAIN.BATCH_SIZE "
@@ -68,7 +73,11 @@ def run(cfg) -> int:
                     first_step, train.END_EPOCH, steps)
         return 0
 
-    net = get_pose_net(cfg, is_train=resume_path is None)
+    net = get_pose_net(cfg, is_train=resume_path is None and not train.INIT_FROM)
+    if train.INIT_FROM and resume_path is None:
+        init_network(net, cfg)
+    elif train.INIT_FROM:
+        logger.info("resuming: TRAIN.INIT_FROM (%s) is not read", train.INIT_FROM)
     lr = get_lr(0, train.END_EPOCH, steps, train.LR, train.LR_FACTOR, train.LR_STEP)
     optimizer = nn.Adam(net.trainable_params(), learning_rate=ms.Tensor(lr))
     train_net = build_train_network(cfg.device_target, net, optimizer, plan.chunk)
@@ -102,6 +111,17 @@ def run(cfg) -> int:
         return 3
     logger.info("training finished; checkpoints are in %s", os.path.abspath(save_dir))
     return 0
+
+
+def init_network(net, cfg) -> None:
+    """Loads ``TRAIN.INIT_FROM`` into ``net``, its output channels matched by joint name from the joints of
+    ``TRAIN.INIT_DATASET`` to those of ``DATASET.DATASET``."""
+    source, target = KEYPOINT_SETS[cfg.TRAIN.INIT_DATASET], KEYPOINT_SETS[cfg.DATASET.DATASET]
+    sources = channel_sources(source.keypoint_names, target.keypoint_names)
+    load_initial_weights(net, cfg.TRAIN.INIT_FROM, sources)
+    fresh = [target.keypoint_names[j] for j in range(len(sources)) if sources[j] < 0]
+    logger.info("network initialised from %s (%s joints to %s%s)", cfg.TRAIN.INIT_FROM, source.name, target.name,
+                f"; {', '.join(fresh)} start afresh" if fresh else "")
 
 
 if __name__ == "__main__":

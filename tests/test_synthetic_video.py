@@ -125,3 +125,18 @@ def test_posetrack_ground_truth_follows_the_coco_labels(posetrack_videos):
                 # Projected, the head's axis is at most its diameter long (shorter when the head nods).
                 assert 1.6 * radius < np.linalg.norm(top - bottom) < 2 * radius + 5e-3
                 assert top[1] < bottom[1] < max(kpts[5, 1], kpts[6, 1])                 # upright walkers
+
+
+def test_posetrack_detections_are_the_sequences_by_posetrack_image_id(posetrack_videos):
+    """DIR/posetrack18_detections.json holds every sequence's detections, each naming its frame by the image id of
+    the PoseTrack file (that file's frame of the same file name)."""
+    from src.tracking.posetrack import read_video  # pylint: disable=import-outside-toplevel
+    with open(os.path.join(posetrack_videos, "posetrack18_detections.json"), encoding="utf-8") as f:
+        merged = json.load(f)
+    expected = []
+    for name in ("seq000", "seq001"):
+        video = read_video(os.path.join(posetrack_videos, "posetrack18", name + ".json"))
+        by_file = {os.path.basename(frame.name): frame.image_id for frame in video.frames}
+        expected += [{"image_id": by_file[d["file_name"]], "category_id": 1, "bbox": d["bbox"], "score": d["score"]}
+                     for d in _load(posetrack_videos, "detections", name)]
+    assert merged == expected and len(expected) > 10

@@ -2,7 +2,9 @@
 stop, one-line errors, and data parallelism with msrun on the CPU. Its pieces: test_callbacks.py, test_checkpoint.py,
 test_steps.py, test_lr_generator.py, test_train_step.py; its launchers: test_launchers.py."""
 import csv
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -277,3 +279,46 @@ def test_a_nan_on_one_rank_stops_every_rank(synthetic_root, tmp_path):
     assert len(texts) == 2 and all("training diverged: the loss is nan at epoch 2 step 1" in t for t in texts.values())
     names = [os.path.basename(p) for p in list_checkpoints(str(tmp_path / "ckpt"))]
     assert names and all(n.startswith("simplepose-1_") for n in names)
+
+
+# ---- PoseTrack ------------------------------------------------------------------------------------------
+
+def posetrack_args(root, ckpt_dir, *extra):
+    return tiny_args(root, ckpt_dir, "--DATASET.DATASET", "posetrack", "--DATASET.TRAIN_SET", "posetrack18", *extra)
+
+
+@pytest.mark.slow
+def test_one_posetrack_epoch_from_a_coco_checkpoint(synthetic_posetrack, tiny_ckpt, tmp_path):
+    """The paper's recipe on the synthetic PoseTrack videos: a COCO network (random weights here) as the start,
+    one epoch on PoseTrack's labelled people; the heatmap channels of head bottom and top start afresh."""
+    out = run_script("train.py", posetrack_args(synthetic_posetrack, tmp_path, "--TRAIN.INIT_FROM", tiny_ckpt,
+                                                "--TRAIN.SINK_MODE", "False"))
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "26 person records from" in out.stdout
+    assert (f"network initialised from {tiny_ckpt} (coco joints to posetrack; head_bottom, head_top start afresh)"
+            in out.stdout)
+    names = [os.path.basename(p) for p in list_checkpoints(str(tmp_path))]
+    assert names == ["simplepose-1_6.ckpt"]          # 26 records, batches of 4
+    rows = read_csv(tmp_path / "loss_log.csv")
+    assert len(rows) == 6 and all(np.isfinite(float(r["loss"])) for r in rows)
+    start = ms.load_checkpoint(tiny_ckpt)
+    trained = ms.load_checkpoint(str(tmp_path / names[0]))
+    assert int(trained["step_num"].asnumpy()) == 6
+    # Started from the COCO weights (not from scratch): one epoch at lr 1e-3 moves them a little.
+    first = start["conv1.weight"].asnumpy()
+    assert np.abs(trained["conv1.weight"].asnumpy() - first).max() < 0.05 * np.abs(first).max()
+
+
+def test_a_posetrack_file_with_missing_keys_is_one_line(synthetic_posetrack, tmp_path, capsys):
+    import train as train_script  # pylint: disable=import-outside-toplevel
+    from src.utils.cli import run_cli  # pylint: disable=import-outside-toplevel
+    root = tmp_path / "posetrack"
+    shutil.copytree(os.path.join(synthetic_posetrack, "posetrack18"), root / "annotations" / "train")
+    path = root / "annotations" / "train" / "seq001.json"
+    doc = json.loads(path.read_text())
+    del doc["images"][3]["file_name"]
+    path.write_text(json.dumps(doc))
+    args = ["--config_path", TINY_CONFIG, "--DATASET.DATASET", "posetrack", "--dataset_path", str(root),
+            "--DATASET.TRAIN_SET", "train", "--ckpt_save_dir", str(tmp_path / "ckpt")]
+    assert run_cli(train_script.main, args) == 2
+    assert capsys.readouterr().err == f"error: {path}: image 3 has no 'file_name'\n"

@@ -83,6 +83,46 @@ def load_network_checkpoint(net: nn.Cell, path: str) -> None:
     load_parameters(list(net.get_parameters()), ms.load_checkpoint(path), path, "network checkpoint")
 
 
+def channel_sources(source_names: Sequence[str], target_names: Sequence[str]) -> np.ndarray:
+    """For each joint of ``target_names``, the index of the same joint in ``source_names``, -1 where it has none.
+
+    COCO to PoseTrack: ``[0, -1, -1, 3, 4, ..., 16]`` (the two lists share 15 slots; COCO's eyes sit where
+    PoseTrack has the head bottom and top).
+    """
+    return np.array([source_names.index(name) if name in source_names else -1 for name in target_names], np.int64)
+
+
+def load_initial_weights(net: nn.Cell, path: str, sources: Sequence[int], output_layer: str = "final_layer",
+                         what: str = "TRAIN.INIT_FROM") -> None:
+    """Loads a whole-network checkpoint as the start of a training run on other joints.
+
+    Every parameter is the checkpoint's, except that output channel ``j`` of ``output_layer`` (PoseResNet's
+    heatmap convolution: its weight's and bias's first axis) is the checkpoint's channel ``sources[j]``, and
+    keeps the network's initial values where ``sources[j]`` is -1 (a joint the checkpoint's data set lacks).
+    Optimizer state and run entries in the file are ignored.
+
+    Raises:
+        FileNotFoundError: ``path`` is not a file.
+        CheckpointMismatchError: parameters missing from the file or of other shapes (``what`` names the setting).
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"checkpoint not found: '{shown_path(path)}' ({what})")
+    checkpoint = dict(ms.load_checkpoint(path))
+    sources = np.asarray(sources, np.int64)
+    params = list(net.get_parameters())
+    for param in params:
+        value = checkpoint.get(param.name)
+        if not param.name.startswith(output_layer + ".") or value is None or tuple(value.shape) != tuple(param.shape):
+            continue   # (a shape that does not fit is reported by load_parameters)
+        if len(sources) != param.shape[0]:
+            raise ValueError(f"{len(sources)} channel sources for the {param.shape[0]} channels of {param.name}")
+        mapped = param.asnumpy().copy()
+        taken = sources >= 0
+        mapped[taken] = value.asnumpy()[sources[taken]]
+        checkpoint[param.name] = mapped
+    load_parameters(params, checkpoint, path, what)
+
+
 def require_model_file(cfg, purpose: str) -> str:
     """``TEST.MODEL_FILE``, checked to be set and to exist, for the scripts that load a network."""
     model_file = cfg.TEST.MODEL_FILE

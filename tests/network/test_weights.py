@@ -4,11 +4,14 @@ import functools
 import os
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
-from src.errors import ConfigError
+from src.constants import COCO_KEYPOINT_NAMES, POSETRACK_KEYPOINT_NAMES
+from src.errors import CheckpointMismatchError, ConfigError
 from src.model import PoseResNet
-from src.network.weights import mismatch_report, require_model_file, resnet_depth
+from src.network.weights import (channel_sources, load_initial_weights, mismatch_report, require_model_file,
+                                 resnet_depth)
 from tests.helpers import ROOT
 
 
@@ -70,3 +73,42 @@ def test_the_model_file_of_eval_export_and_infer(tmp_path):
         require_model_file(SimpleNamespace(TEST=SimpleNamespace(MODEL_FILE="")), "evaluate")
     with pytest.raises(FileNotFoundError, match=r"^checkpoint not found: .*b.ckpt \(TEST.MODEL_FILE\)$"):
         require_model_file(SimpleNamespace(TEST=SimpleNamespace(MODEL_FILE=str(tmp_path / "b.ckpt"))), "run")
+
+
+def test_channel_sources_match_joints_by_name():
+    assert channel_sources(COCO_KEYPOINT_NAMES, POSETRACK_KEYPOINT_NAMES).tolist() == [0, -1, -1] + list(range(3, 17))
+    assert channel_sources(POSETRACK_KEYPOINT_NAMES, COCO_KEYPOINT_NAMES).tolist() == [0, -1, -1] + list(range(3, 17))
+    assert channel_sources(COCO_KEYPOINT_NAMES, COCO_KEYPOINT_NAMES).tolist() == list(range(17))
+    assert channel_sources(("a", "b", "c"), ("c", "x", "a")).tolist() == [2, -1, 0]
+
+
+@pytest.mark.parametrize("target", ["posetrack", "reversed"])
+def test_initial_weights_take_each_output_channel_from_its_joints_source(tmp_path, random_weights, target):
+    """Every parameter is the checkpoint's but the heatmap layer's channels, each the checkpoint's channel of the
+    same joint; a joint the checkpoint lacks keeps the network's initial values."""
+    import mindspore as ms  # pylint: disable=import-outside-toplevel
+    trained, fresh = PoseResNet(18, 17, (16,), (4,)), PoseResNet(18, 17, (16,), (4,))
+    random_weights.randomize([trained], seed=3)
+    path = str(tmp_path / "coco.ckpt")
+    ms.save_checkpoint(trained, path)
+    names = POSETRACK_KEYPOINT_NAMES if target == "posetrack" else COCO_KEYPOINT_NAMES[::-1]
+    sources = channel_sources(COCO_KEYPOINT_NAMES, names)
+    initial = {p.name: p.asnumpy().copy() for p in fresh.get_parameters()}
+    load_initial_weights(fresh, path, sources)
+    saved = {p.name: p.asnumpy() for p in trained.get_parameters()}
+    final = [p.name for p in fresh.get_parameters() if p.name.startswith("final_layer.")]
+    assert sorted(final) == ["final_layer.bias", "final_layer.weight"]
+    for param in fresh.get_parameters():
+        value = param.asnumpy()
+        if param.name in final:
+            for j, source in enumerate(sources):
+                np.testing.assert_array_equal(value[j], saved[param.name][source] if source >= 0
+                                              else initial[param.name][j])
+        else:
+            np.testing.assert_array_equal(value, saved[param.name])
+    if target == "reversed":
+        assert sources.tolist() == list(range(16, -1, -1))
+    with pytest.raises(FileNotFoundError, match=r"checkpoint not found: .*none.ckpt.*\(TRAIN.INIT_FROM\)"):
+        load_initial_weights(fresh, str(tmp_path / "none.ckpt"), sources)
+    with pytest.raises(CheckpointMismatchError, match="TRAIN.INIT_FROM"):
+        load_initial_weights(PoseResNet(34, 17, (16,), (4,)), path, sources)
