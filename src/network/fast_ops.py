@@ -189,9 +189,9 @@ class Conv2d(_FastForward, nn.Conv2d):
 
     def construct(self, x: Tensor) -> Tensor:
         if self.onednn:
-            if self.training and self.stock_in_training:
+            if self.training and self.stock_in_training and not self.dnn.nhwc_inside:
                 return super().construct(x)
-            if self.training or not self.dnn.nhwc_inside:  # differentiable, NCHW
+            if self.training or not self.dnn.nhwc_inside:  # differentiable
                 return self.dnn.train_forward(x, self.weight, self.bias)
             return self.dnn.infer(x, self.weight, self.bias)  # inference inside a network (the last layer)
         if not self.fast:
@@ -267,6 +267,14 @@ class BatchNorm2d(nn.BatchNorm2d):
         super().__init__(num_features, eps=eps, momentum=momentum)
         self.centred_grad = bool(centred_grad)
         self.centre = _CentredGradient()
+        self.bn_eps, self.bn_momentum = eps, momentum
+        self.nhwc = False
+
+    def set_nhwc(self) -> None:
+        """In training, takes N×H×W×C activations through :func:`conv_bn`, normalised by the oneDNN path's own
+        operator (:class:`src.network.onednn.ops.BatchNormOps`: ReLU and residual fused, accurate sums)."""
+        self.dnn = _onednn_ops().BatchNormOps(onednn.library_path(), self.bn_eps, self.bn_momentum)
+        self.nhwc = True
 
     def construct(self, x: Tensor) -> Tensor:
         if not (self.training and self.centred_grad):
@@ -297,8 +305,12 @@ def conv_bn(conv: Union[Conv2d, "Conv2dTranspose"], bn: nn.BatchNorm2d, x: Tenso
     Returns:
         N×O×Ho×Wo (or N×Ho×Wo×O).
     """
-    if conv.onednn and not bn.training and conv.dnn.nhwc_inside:
-        return conv.dnn.infer(x, conv.weight, conv.bias, bn, relu, residual)
+    if conv.onednn and conv.dnn.nhwc_inside:
+        if not bn.training:
+            return conv.dnn.infer(x, conv.weight, conv.bias, bn, relu, residual)
+        if bn.nhwc:
+            out = conv.dnn.train_forward(x, conv.weight, conv.bias)
+            return bn.dnn.train(out, bn.gamma, bn.beta, bn.moving_mean, bn.moving_variance, relu, residual)
     out = _conv_bn(conv, bn, x)
     if residual is not None:
         out = out + residual
@@ -343,8 +355,8 @@ class MaxPool2d(nn.MaxPool2d):
         self.nhwc = True
 
     def construct(self, x: Tensor) -> Tensor:
-        if self.nhwc and not self.training:
-            return self.dnn(x)
+        if self.nhwc:
+            return self.dnn.train(x) if self.training else self.dnn(x)
         return super().construct(x)
 
 
@@ -359,7 +371,7 @@ def use_nhwc_inside(net: nn.Cell, first: nn.Cell, last: nn.Cell) -> None:
     for _, cell in net.cells_and_names():
         if isinstance(cell, (Conv2d, Conv2dTranspose)) and cell.onednn:
             cell.dnn.set_layout(src_nhwc=cell is not first, dst_nhwc=cell is not last)
-        elif isinstance(cell, MaxPool2d):
+        elif isinstance(cell, (MaxPool2d, BatchNorm2d)):
             cell.set_nhwc()
 
 
@@ -540,7 +552,7 @@ class Conv2dTranspose(_FastForward, nn.Conv2dTranspose):
 
     def construct(self, x: Tensor) -> Tensor:
         if self.onednn:
-            if self.training or not self.dnn.nhwc_inside:  # differentiable, NCHW
+            if self.training or not self.dnn.nhwc_inside:  # differentiable
                 return self.dnn.train_forward(x, self.weight, self.bias)
             return self.dnn.infer(x, self.weight, self.bias)  # inference inside a network (the last layer)
         if not self.fast:
