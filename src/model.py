@@ -29,7 +29,7 @@ from mindspore.common.initializer import HeNormal, Normal, initializer
 from src.constants import DECONV_PADDING, RESNET_LAYERS
 from src.errors import shown_path
 from src.network.fast_ops import BatchNorm2d, Conv2d, Conv2dTranspose, conv_bn
-from src.network.weights import load_network_checkpoint, load_parameters
+from src.network.weights import load_network_checkpoint, load_parameters, read_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -240,6 +240,7 @@ class PoseResNet(nn.Cell):
 
         Raises:
             FileNotFoundError: ``path`` is not a file.
+            CheckpointDamagedError: the file is damaged.
             CheckpointMismatchError: backbone parameters are missing or have other shapes.
         """
         if not path or not os.path.isfile(path):
@@ -247,7 +248,8 @@ class PoseResNet(nn.Cell):
                                     f"MindSpore ResNet-{self.num_layers} checkpoint there or set "
                                     f"MODEL.INIT_WEIGHTS False to train from scratch")
         logger.info("loading pretrained model %s", path)
-        load_parameters(self.backbone_parameters(), ms.load_checkpoint(path), path, "MODEL.PRETRAINED")
+        load_parameters(self.backbone_parameters(), read_checkpoint(path, "ImageNet checkpoint (MODEL.PRETRAINED)"),
+                        path, "MODEL.PRETRAINED")
 
 
 def use_fast_cpu(cfg: Any) -> bool:
