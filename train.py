@@ -18,10 +18,12 @@ from mindspore import nn
 from mindspore.train import Model
 
 from src.training.callbacks import DivergenceGuard, EpochEndHook, LossCsvLogger, StepRecord, TrainingDiverged, TrainLogger
-from src.training.checkpoint import CheckpointSaver, find_resume_checkpoint, restore_training_state, resume_step
+from src.training.checkpoint import (CheckpointSaver, find_resume_checkpoint, prepare_folder, restore_training_state,
+                                     resume_step)
 from src.dataset import keypoint_pipeline, load_keypoint_records
 from src.training.lr_generator import get_lr
 from src.model import get_pose_net
+from src.network.weights import read_checkpoint
 from src.errors import UserError
 from src.utils.cli import run_cli, setup_logging
 from src.model_utils.config import get_config
@@ -59,8 +61,9 @@ def run(cfg) -> int:
     save_dir = cfg.ckpt_save_dir
     if train.SAVE_ALL_RANKS and cfg.run_distribute:
         save_dir = os.path.join(save_dir, f"rank_{rank}")
-    resume_path = find_resume_checkpoint(cfg, save_dir)
-    saved = ms.load_checkpoint(resume_path) if resume_path else None
+    writes_files = rank == 0 or train.SAVE_ALL_RANKS
+    resume_path = find_resume_checkpoint(cfg, save_dir, set_aside=writes_files)
+    saved = read_checkpoint(resume_path, "checkpoint to resume from") if resume_path else None
     first_step = resume_step(resume_path, saved, steps) if resume_path else train.BEGIN_EPOCH * steps
     plan = make_plan(steps, first_step, train.END_EPOCH, bool(train.SINK_MODE), train.SINK_SIZE, train.SAVE_STEPS)
     if first_step >= plan.last_step:
@@ -79,16 +82,15 @@ def run(cfg) -> int:
     dataset = keypoint_pipeline(cfg, generator, rank, group_size, train.NUM_WORKERS, first_step=first_step,
                                 chunk_steps=plan.chunk)
 
-    writes_files = rank == 0 or train.SAVE_ALL_RANKS
     callbacks = [StepRecord(plan, optimizer.global_step, train_net.loss_record, lr),
                  DivergenceGuard(save_dir if writes_files else ""),
                  TrainLogger(plan, train.BATCH_SIZE, train.PRINT_STEP, group_size),
                  EpochEndHook(plan, generator.report_skipped_images)]
     if writes_files:
-        os.makedirs(save_dir, exist_ok=True)
+        saver = CheckpointSaver(train_net, save_dir, plan, train.SAVE_EPOCH, train.SAVE_STEPS, train.KEEP_CKPT_MAX)
+        prepare_folder(save_dir, saver.size())
         callbacks.append(LossCsvLogger(os.path.join(save_dir, "loss_log.csv"), first_step))
-        callbacks.append(CheckpointSaver(train_net, save_dir, plan, train.SAVE_EPOCH, train.SAVE_STEPS,
-                                         train.KEEP_CKPT_MAX))
+        callbacks.append(saver)
 
     logger.info("start training, epoch size = %d", train.END_EPOCH)
     if train.SINK_MODE:

@@ -33,6 +33,7 @@ CHECKSUM_ENTRY = "checksum_crc32"
 #: MindSpore's trailer: this tag, then the CRC-32 of the bytes before the trailer in 10 big-endian bytes.
 _TRAILER_TAG, _TRAILER_SIZE = b"crc_num", 17
 _READ_CHUNK = 16 << 20
+_UNPARSABLE = "it does not parse as a MindSpore checkpoint"
 #: Bytes a checkpoint holds per entry beyond the array (name, shape, type, framing); generous.
 _ENTRY_OVERHEAD = 256
 _BLOCK = re.compile(r"^layer([1-4])\.(\d+)\.conv(\d)\.weight$")
@@ -141,14 +142,17 @@ def first_entry_name(head: bytes) -> str:
     return head[pos:pos + length].decode("utf-8", "replace") if length >= 0 else ""
 
 
-def checkpoint_problem(path: str) -> str:
+def checkpoint_problem(path: str, parse: bool = False) -> str:
     """What is wrong with the checkpoint file ``path``, in a few words; "" when nothing is found.
 
     A file with a CRC-32 trailer is checked against it (one read of the file, about 0.15 s per 400 MiB);
     a file marked with :data:`CHECKSUM_ENTRY` must have the trailer. An unmarked file without a trailer
-    (the original port's, converted PyTorch weights of earlier versions) cannot be checked here.
+    (the original port's, converted PyTorch weights of earlier versions) has nothing to check it by: with
+    ``parse`` it is parsed, which finds a cut in the middle of an entry but not changed bytes.
     """
     size = os.path.getsize(path)
+    if size == 0:
+        return "empty (0 bytes)"
     with open(path, "rb") as f:
         marked = first_entry_name(f.read(256)) == CHECKSUM_ENTRY
         trailer = b""
@@ -156,7 +160,9 @@ def checkpoint_problem(path: str) -> str:
             f.seek(size - _TRAILER_SIZE)
             trailer = f.read(_TRAILER_SIZE)
         if not trailer.startswith(_TRAILER_TAG):
-            return f"cut short ({size} bytes, no checksum at its end)" if marked else ""
+            if marked:
+                return f"cut short ({size} bytes, no checksum at its end)"
+            return _parse_problem(path) if parse else ""
         f.seek(0)
         left, crc = size - _TRAILER_SIZE, 0
         while left > 0:
@@ -168,6 +174,15 @@ def checkpoint_problem(path: str) -> str:
     written = int.from_bytes(trailer[len(_TRAILER_TAG):], "big")
     if crc != written:
         return f"checksum mismatch (CRC-32 {crc:08x}, written {written:08x}): its bytes changed after it was written"
+    return ""
+
+
+def _parse_problem(path: str) -> str:
+    try:
+        with _quiet_mindspore("Failed to read the checkpoint file"):
+            ms.load_checkpoint(path)
+    except ValueError:
+        return _UNPARSABLE
     return ""
 
 
@@ -215,8 +230,7 @@ def read_checkpoint(path: str, what: str = "checkpoint") -> Dict[str, Any]:
         with _quiet_mindspore("Failed to read the checkpoint file"):
             params = ms.load_checkpoint(path)
     except ValueError as err:
-        raise CheckpointDamagedError(f"{what} {path} is damaged: it does not parse as a MindSpore checkpoint; "
-                                     "use another checkpoint") from err
+        raise CheckpointDamagedError(f"{what} {path} is damaged: {_UNPARSABLE}; use another checkpoint") from err
     params.pop(CHECKSUM_ENTRY, None)
     return params
 
