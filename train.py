@@ -7,6 +7,9 @@ network, schedule, optimizer, training Cell, dataset, callbacks; then ``Model.tr
 Checkpoints are written by rank 0 (every rank with ``TRAIN.SAVE_ALL_RANKS``) as
 ``simplepose-<epoch>_<step>.ckpt`` at epoch ends and every ``TRAIN.SAVE_STEPS`` steps; a run
 resumed from any of them continues exactly where it stopped (:mod:`src.training.steps`).
+SIGTERM, Ctrl-C or a dead data worker stop every rank after the same step, with that step's
+checkpoint (:mod:`src.training.stop`). Exit codes: 0 done, 2 bad input or a checkpoint that cannot
+be written, 3 diverged, 4 a data worker died, 143 stopped by SIGTERM or Ctrl-C.
 """
 import logging
 import os
@@ -32,6 +35,7 @@ from src.model_utils.modelarts import train_pre_process
 from src.model_utils.moxing_adapter import moxing_wrapper
 from src.data.sampler import steps_per_epoch
 from src.training.steps import make_plan
+from src.training.stop import GracefulStop, StopRequest
 from src.training.train_step import build_train_network
 
 logger = logging.getLogger("train")
@@ -86,11 +90,16 @@ def run(cfg) -> int:
                  DivergenceGuard(save_dir if writes_files else ""),
                  TrainLogger(plan, train.BATCH_SIZE, train.PRINT_STEP, group_size),
                  EpochEndHook(plan, generator.report_skipped_images)]
+    saver = None
     if writes_files:
         saver = CheckpointSaver(train_net, save_dir, plan, train.SAVE_EPOCH, train.SAVE_STEPS, train.KEEP_CKPT_MAX)
         prepare_folder(save_dir, saver.size())
         callbacks.append(LossCsvLogger(os.path.join(save_dir, "loss_log.csv"), first_step))
         callbacks.append(saver)
+    # SIGTERM, Ctrl-C, a dead data worker or a lost msrun: every rank stops after the same step, with its checkpoint.
+    request = StopRequest(train.STOP_TIMEOUT, watch_parent=os.environ.get("MS_ROLE") == "MS_WORKER")
+    stop = GracefulStop(request, plan, saver, group_size, rescue=group_size == 1 or not train.SAVE_ALL_RANKS)
+    callbacks.append(stop)
 
     logger.info("start training, epoch size = %d", train.END_EPOCH)
     if train.SINK_MODE:
@@ -102,6 +111,8 @@ def run(cfg) -> int:
     except TrainingDiverged as err:
         logger.error("%s", err)
         return 3
+    if stop.stopped:
+        return request.exit_code
     logger.info("training finished; checkpoints are in %s", os.path.abspath(save_dir))
     return 0
 
