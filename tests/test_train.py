@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from mindspore import nn
 
-from src.network.weights import read_checkpoint
+from src.network.weights import read_checkpoint, write_checkpoint
 from src.training.checkpoint import list_checkpoints, restore_training_state
 from src.training.lr_generator import get_lr
 from src.model import get_pose_net
@@ -128,6 +128,12 @@ def one_error_line(out) -> str:
 def test_resume_errors(synthetic_root, tmp_path):
     out = run_script("train.py", tiny_args(synthetic_root, tmp_path, "--resume", str(tmp_path / "none.ckpt")))
     assert str(tmp_path / "none.ckpt") in one_error_line(out)
+    damaged = str(tmp_path / "simplepose-1_3.ckpt")
+    write_checkpoint([{"name": "w", "data": ms.Tensor(np.ones((64, 64), np.float32))}], damaged)
+    damage_checkpoint(damaged, "truncated")
+    out = run_script("train.py", tiny_args(synthetic_root, tmp_path, "--resume", damaged))
+    assert one_error_line(out) == (f"error: checkpoint to resume from {damaged} is damaged: cut short "
+                                   f"({os.path.getsize(damaged)} bytes, no checksum at its end); use another checkpoint")
 
 
 def final_difference(reference_dir, other_dir):
