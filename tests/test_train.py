@@ -133,7 +133,8 @@ def test_resume_errors(synthetic_root, tmp_path):
     damage_checkpoint(damaged, "truncated")
     out = run_script("train.py", tiny_args(synthetic_root, tmp_path, "--resume", damaged))
     assert one_error_line(out) == (f"error: checkpoint to resume from {damaged} is damaged: cut short "
-                                   f"({os.path.getsize(damaged)} bytes, no checksum at its end); use another checkpoint")
+                                   f"({os.path.getsize(damaged)} bytes, no checksum at its end); use another "
+                                   f"checkpoint")
 
 
 def final_difference(reference_dir, other_dir):

@@ -71,7 +71,8 @@ def test_resume_auto_skips_damaged_checkpoints_names_them_and_sets_them_aside(tm
     assert len(list_checkpoints(str(tmp_path))) == 3
     caplog.clear()
     with caplog.at_level("WARNING"):
-        assert find_resume_checkpoint(_cfg("auto"), str(tmp_path), set_aside=True) == str(tmp_path / "simplepose-1_3.ckpt")
+        found = find_resume_checkpoint(_cfg("auto"), str(tmp_path), set_aside=True)
+    assert found == str(tmp_path / "simplepose-1_3.ckpt")
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("resume auto: skipping")]
     assert len(lines) == 2 and lines[0].startswith(f"resume auto: skipping {tmp_path}/simplepose-1_5.ckpt: ")
     assert lines[1].startswith(f"resume auto: skipping {tmp_path}/simplepose-1_4.ckpt: checksum mismatch")
