@@ -17,7 +17,6 @@ crop is counted once. The inference apps (``ascend310_infer`` and
 ``src.deploy.mindir``) only see the ``.bin`` files: one model input per file,
 one output file per input.
 """
-import json
 import os
 from typing import Any, Dict, List, NamedTuple, Sequence
 
@@ -25,7 +24,7 @@ import numpy as np
 
 from src.errors import InferFilesError, shown_path
 from src.utils.files import written_whole
-from src.utils.jsonio import write_json
+from src.utils.jsonio import read_json, write_json
 
 DATA_DIR = "00_data"
 META_DIR = "meta"
@@ -120,8 +119,7 @@ def read_info(pre_dir: str) -> Dict[str, Any]:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no preprocessed data: {shown_path(path)} not found; run preprocess.py first "
                                 f"(INFER.PRE_RESULT_PATH is {pre_dir})")
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    return read_json(path, "preprocessed data description", InferFilesError, "run preprocess.py again")
 
 
 def read_meta(pre_dir: str, batch_size: int, index: int) -> BatchMeta:
