@@ -28,12 +28,14 @@ ensure_venv() {
     fi
     local stamp="$ROOT/.venv/.installed-$(echo "$*" | tr ' /' '+_').sha"
     local want
-    want="$(cd "$ROOT" && cat "$@" | sha256sum | cut -d' ' -f1)"
+    want="$(cd "$ROOT" && cat "$@" requirements-onednn.txt | sha256sum | cut -d' ' -f1)"
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
         echo "installing requirements ($*) into .venv (first run downloads MindSpore, ~800 MB)..."
         local args=()
         for f in "$@"; do args+=(-r "$ROOT/$f"); done
         "$VENV_PY" -m pip install --quiet "${args[@]}"
+        # The oneDNN headers of the CPU path, without the ~2 GB of runtimes their package depends on.
+        "$VENV_PY" -m pip install --quiet --no-deps -r "$ROOT/requirements-onednn.txt"
         echo "$want" > "$stamp"
     fi
 }
