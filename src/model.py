@@ -30,7 +30,7 @@ from src.constants import DECONV_PADDING, RESNET_LAYERS
 from src.errors import shown_path
 from src.network.fast_ops import (STOCK, BatchNorm2d, Conv2d, Conv2dTranspose, MaxPool2d, conv_bn, cpu_path,
                                   use_nhwc_inside)
-from src.network.weights import load_network_checkpoint, load_parameters
+from src.network.weights import load_network_checkpoint, load_parameters, read_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -242,6 +242,7 @@ class PoseResNet(nn.Cell):
 
         Raises:
             FileNotFoundError: ``path`` is not a file.
+            CheckpointDamagedError: the file is damaged.
             CheckpointMismatchError: backbone parameters are missing or have other shapes.
         """
         if not path or not os.path.isfile(path):
@@ -249,7 +250,8 @@ class PoseResNet(nn.Cell):
                                     f"MindSpore ResNet-{self.num_layers} checkpoint there or set "
                                     f"MODEL.INIT_WEIGHTS False to train from scratch")
         logger.info("loading pretrained model %s", path)
-        load_parameters(self.backbone_parameters(), ms.load_checkpoint(path), path, "MODEL.PRETRAINED")
+        load_parameters(self.backbone_parameters(), read_checkpoint(path, "ImageNet checkpoint (MODEL.PRETRAINED)"),
+                        path, "MODEL.PRETRAINED")
 
 
 def use_fast_cpu(cfg: Any) -> Union[bool, str]:

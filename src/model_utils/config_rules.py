@@ -96,6 +96,7 @@ RULES: Dict[str, Rule] = {
     "TRAIN.LR_FACTOR": number_in(0, 1, low_open=True),
     "TRAIN.LR_STEP": INCREASING_EPOCHS,
     "TRAIN.SEED": integer_from(0),
+    "TRAIN.STOP_TIMEOUT": integer_from(1),
     "TEST.BATCH_SIZE": integer_from(1),
     "TEST.DATALOADER_WORKERS": integer_from(1),
     "TEST.OKS_THRE": number_in(0, 1),
