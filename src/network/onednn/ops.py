@@ -3,9 +3,10 @@
 :class:`ConvOps` holds one (transposed) convolution's operators: the training forward pass with its
 gradients (backward-data, backward-weights) as its ``bprop``, and the inference pass that folds the
 following BatchNorm into the kernel and fuses the bias, the residual addition and ReLU as post-ops.
-:class:`MaxPoolOps` is the stem's max-pooling in inference. Training passes NCHW activations between
-layers; in inference they may be NHWC (MindSpore then sees N×H×W×C; the layers of a network agree among
-themselves, see ``src.network.fast_ops.use_nhwc_inside``), NCHW at the network's edges.
+:class:`MaxPoolOps` is the stem's max-pooling, :class:`BatchNormOps` training-mode BatchNorm with ReLU and
+the residual addition fused. Inside a network activations are NHWC between layers, in inference and in training
+(MindSpore then sees N×H×W×C; the layers of a network agree among themselves, see
+``src.network.fast_ops.use_nhwc_inside``), NCHW at the network's edges; a layer on its own takes NCHW.
 
 Each operator takes a small float32 ``cfg`` vector last, the layer's settings in the order of
 kernels.cc's ``CfgIndex``. Symbols: N batch, C input channels, O output channels, H×W size, k kernel.
@@ -63,9 +64,10 @@ class ConvOps(nn.Cell):
         has_bias: the layer adds a bias.
         eps: the following BatchNorm's epsilon (inference folding).
 
-    Training takes and returns NCHW (between the convolutions run MindSpore's BatchNorm, whose CPU
-    kernel is accurate on that layout); the primitives work on NHWC and reorder at the boundary. The
-    inference operator's layouts are NCHW until the network says otherwise (:meth:`set_layout`).
+    The primitives work on NHWC and reorder at the boundary. The operators take and return NCHW until the
+    network says otherwise (:meth:`set_layout`): inside a network activations are NHWC, in inference and in
+    training (where :class:`BatchNormOps` normalises them), or in training NCHW, normalised by MindSpore's
+    BatchNorm between the convolutions.
     """
 
     def __init__(self, library: str, out_channels: int, kernel: int, stride: int, padding: int,
@@ -95,15 +97,23 @@ class ConvOps(nn.Cell):
 
             def bprop(x, w, cfg, out, dout):
                 return backward_data(dout, w, x, cfg), backward_weights(x, dout, w, cfg), ops.zeros_like(cfg)
-        self.forward_op = _custom(lib, "pose_conv_forward", self._out_shape, bprop=bprop, tag=tag)
+        src_nhwc, dst_nhwc = geometry["src_nhwc"], geometry["dst_nhwc"]
 
-    def set_layout(self, src_nhwc: bool, dst_nhwc: bool) -> None:
-        """Layouts of the operators' input and output, in training and inference: NHWC (True) or NCHW."""
+        def out_shape(x, *_):
+            return shape_of(self.output_nchw(nchw_of(x, src_nhwc)), dst_nhwc)
+        self.forward_op = _custom(lib, "pose_conv_forward", out_shape, bprop=bprop, tag=tag)
+
+    def set_layout(self, src_nhwc: bool, dst_nhwc: bool, training: bool = True) -> None:
+        """Layouts of the operators' input and output: NHWC (True) or NCHW; in training too unless ``training``
+        is False (training then takes and returns NCHW)."""
         self.src_nhwc, self.dst_nhwc = bool(src_nhwc), bool(dst_nhwc)
         self.nhwc_inside = self.src_nhwc or self.dst_nhwc
+        self.train_nhwc = self.nhwc_inside and bool(training)
+        train_layout = (self.src_nhwc, self.dst_nhwc) if training else (False, False)
+        self._make_training_ops(dict(stride=self.stride, pad=self.padding, kernel=self.kernel,
+                                     src_nhwc=train_layout[0], dst_nhwc=train_layout[1], deconv=self.deconv))
         geometry = dict(stride=self.stride, pad=self.padding, kernel=self.kernel, src_nhwc=self.src_nhwc,
                         dst_nhwc=self.dst_nhwc, deconv=self.deconv)
-        self._make_training_ops(geometry)
         tag = f"{sorted(geometry.items())} op{self.output_padding}"
         # inference settings, indexed by relu·8 + residual·4 + affine
         self.infer_cfgs = tuple(make_cfg(**geometry, relu=relu, residual=residual, affine=affine, eps=self.eps)
