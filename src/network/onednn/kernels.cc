@@ -965,7 +965,7 @@ Profile &Prof() {
 std::string ShapeKey(const char *name, int nparam, int *ndims, int64_t **shapes) {
   std::string key(name);
   for (int i = 0; i < nparam; ++i) {
-    key += i ? " " : " ";
+    key += ' ';
     for (int d = 0; d < ndims[i]; ++d) key += (d ? "x" : "") + std::to_string(shapes[i][d]);
   }
   return key;
