@@ -115,6 +115,7 @@ RULES: Dict[str, Rule] = {
     "TRACK.DETECTOR_SCORE_THRE": number_in(0, 1),
     "TRACK.DETECTOR_NMS_THRE": number_in(0, 1),
     "TRACK.DETECTOR_INPUT_SIZE": size_pair_of_multiples(32),   # the detectors' largest stride
+    "TRACK.POSETRACK_JOINT_THRE": number_in(0, 1),
 }
 
 
