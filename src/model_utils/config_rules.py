@@ -110,6 +110,8 @@ RULES: Dict[str, Rule] = {
     "TRACK.BOX_ENLARGE": number_from(0),
     "TRACK.NMS_THRE": number_in(0, 1),
     "TRACK.MIN_SCORE": number_in(0, 1),
+    "TRACK.UNIFY_THRE": number_in(0, 1),
+    "TRACK.PROPAGATE_JOINT_THRE": number_from(0),
     "TRACK.FPS": number_from(0),                       # 0: the input video's rate
     "TRACK.DETECTOR_EVERY": integer_from(1),           # 1: every frame
     "TRACK.DETECTOR_SCORE_THRE": number_in(0, 1),

@@ -7,7 +7,7 @@ remembered poses are moved there first (by the flow, for the paper's flow-based 
 import numpy as np
 
 from src.constants import COCO_SIGMAS
-from src.utils.nms import oks_iou
+from src.utils.nms import oks_iou, pairwise_oks
 
 
 def pose_similarity(current: np.ndarray, current_areas: np.ndarray, remembered: np.ndarray,
@@ -64,3 +64,35 @@ def greedy_match(similarity: np.ndarray, remembered_ids: np.ndarray, threshold: 
             ids[row] = track
             taken_tracks.add(track)
     return ids
+
+
+def unify_people(poses: np.ndarray, scores: np.ndarray, areas: np.ndarray, secondary: np.ndarray, threshold: float,
+                 in_vis_thre: float) -> np.ndarray:
+    """Greedy pose NMS: people visited primary first, each group by descending score (stable); each kept
+    person drops the later ones whose OKS with it (joints confident in both) is above ``threshold``.
+
+    The tracker's unification of a frame's people: the same person found in two boxes (a detector box
+    and a propagated one, or two detector boxes) gives two poses whose boxes may overlap little but
+    whose joints agree; the detected one (not ``secondary``) is kept.
+
+    Args:
+        poses: N×J×3; scores: N; areas: N (pixels²).
+        secondary: N flags (propagated people): visited after the others.
+        threshold: OKS above which a later person is dropped.
+        in_vis_thre: Joints count where their scores exceed this in both poses.
+
+    Returns:
+        Indices of the kept people in visiting order (int64).
+    """
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    order = np.lexsort((-scores, np.asarray(secondary, bool).reshape(-1)))
+    if len(order) <= 1:
+        return order.astype(np.int64)
+    oks = pairwise_oks(np.asarray(poses, np.float64)[order], np.asarray(areas, np.float64)[order], COCO_SIGMAS,
+                       in_vis_thre)
+    drop = np.triu(oks > threshold, 1)
+    removed = np.zeros(len(order), dtype=bool)
+    for i in range(len(order)):
+        if not removed[i]:
+            removed |= drop[i]
+    return order[~removed].astype(np.int64)
