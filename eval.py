@@ -36,9 +36,9 @@ def run(cfg) -> int:
     """Evaluates with ``cfg`` (with ``enable_modelarts``, between ModelArts' copies in and out)."""
     setup_logging()
     model_file = require_model_file(cfg, "evaluate")
-    logger.info("use flip test: %s", cfg.TEST.FLIP_TEST)
     net = load_network(cfg, model_file)
     estimator = PoseEstimator.from_config(cfg, net)
+    logger.info("use flip test: %s", estimator.settings.flip_test)
 
     dataset, generator = keypoint_dataset(cfg, train_mode=False, num_parallel_workers=cfg.TEST.DATALOADER_WORKERS)
     found = run_inference(estimator, dataset, len(generator))

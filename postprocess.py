@@ -5,7 +5,7 @@
 Reads the heatmaps the inference app wrote (``INFER.POST_RESULT_PATH/<name>_0.bin``)
 and the batch metadata preprocess.py wrote (``INFER.PRE_RESULT_PATH/meta``), drops the
 padding rows of the last batch, and decodes and evaluates them through the same
-code as ``eval.py`` (:class:`src.predict.PoseDecoder` and ``evaluate_and_report``). The flip test is
+code as ``eval.py`` (:class:`src.inference.decoder.PoseDecoder` and ``evaluate_and_report``). The flip test is
 used when preprocess.py wrote the mirrored batches. Results go to
 ``<TEST.MODEL_FILE without extension>/results/`` when ``TEST.MODEL_FILE`` is set (as
 eval.py), else to ``results/`` next to ``INFER.POST_RESULT_PATH``; the last line
@@ -22,7 +22,7 @@ from src.deploy import bin_files
 from src.evaluate import results
 from src.evaluate.coco_eval import evaluate_and_report
 from src.model_utils.config import get_config
-from src.predict import PoseDecoder
+from src.inference.decoder import PoseDecoder
 from src.utils.cli import run_cli, setup_logging
 
 logger = logging.getLogger("postprocess")

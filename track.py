@@ -75,7 +75,7 @@ def run(cfg: Any) -> int:
     writer = VideoWriter(video_path, fps) if cfg.TRACK.WRITE_VIDEO else None
 
     logger.info("tracking %s (%s frames; boxes: %s)", cfg.TRACK.VIDEO, source.count or "?",
-                cfg.TRACK.BOXES or (f"the detector every {cfg.TRACK.DETECTOR_EVERY} frames, and propagation"
+                cfg.TRACK.BOXES or (f"the detector every {frame_boxes.every} frames, and propagation"
                                     if isinstance(frame_boxes, DetectorBoxes)
                                     else "the whole first frame, then propagation"))
     frames, elapsed = track_frames(tracker, source, frame_boxes, writer, settings.in_vis_thre)

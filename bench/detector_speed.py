@@ -153,14 +153,10 @@ def pose_estimator(config: str) -> Callable[[np.ndarray, np.ndarray, np.ndarray]
     """The tracker's pose estimator on the network of ``config``, with random weights."""
     # pylint: disable=import-outside-toplevel
     from src.inference.estimator import PoseEstimator
-    from src.model import get_pose_net
+    from src.inference.loading import load_network
     from src.model_utils.config import get_config
-    from src.model_utils.device_adapter import init_context
     cfg = get_config(["--config_path", config, "--device_target", "CPU"])
-    init_context(cfg)
-    net = get_pose_net(cfg, is_train=False)
-    net.set_train(False)
-    return PoseEstimator.from_config(cfg, net, pad_batches=True).estimate
+    return PoseEstimator.from_config(cfg, load_network(cfg, None), pad_batches=True).estimate
 
 
 def people_boxes(count: int, width: int, height: int) -> np.ndarray:

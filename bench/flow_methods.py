@@ -11,7 +11,6 @@ passes, the methods taken in turn inside each pass so that other load on the mac
 of them alike. "no flow" (joints left where they were) is the baseline.
 """
 import argparse
-import json
 import os
 import sys
 import time
@@ -21,6 +20,7 @@ from typing import Dict, List, Optional, Sequence
 import cv2
 import numpy as np
 
+from src.data.annotations import read_annotations
 from src.synthetic_video import ANNOTATIONS_DIR, FRAMES_DIR
 from src.tracking.flow import propagate
 
@@ -36,8 +36,7 @@ def load_pairs(videos: str) -> List[tuple]:
     """(previous grey frame, grey frame, K×2 joints before, K×2 joints after) per frame pair."""
     pairs = []
     for name in sorted(os.listdir(os.path.join(videos, ANNOTATIONS_DIR))):
-        with open(os.path.join(videos, ANNOTATIONS_DIR, name), encoding="utf-8") as f:
-            doc = json.load(f)
+        doc = read_annotations(os.path.join(videos, ANNOTATIONS_DIR, name), "ground-truth file")
         joints: Dict[int, Dict[int, np.ndarray]] = defaultdict(dict)
         for ann in doc["annotations"]:
             joints[ann["image_id"]][ann["track_id"]] = np.asarray(ann["keypoints"], np.float64).reshape(-1, 3)

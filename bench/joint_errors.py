@@ -14,7 +14,6 @@ the medians of the signed x and y offsets (a systematic shift shows there) and t
 of the distance (gross misplacements).
 """
 import argparse
-import json
 import os
 import sys
 from collections import defaultdict
@@ -22,6 +21,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from src.data.annotations import read_annotations
+from src.evaluate.results import read_results
 from src.constants import COCO_KEYPOINT_NAMES, PIXEL_STD
 from src.evaluate.coco_eval import default_ann_file
 from src.errors import UserError
@@ -86,10 +87,8 @@ def main(argv: Optional[Sequence[str]]) -> int:
     for path in (args.results, ann_file):
         if not os.path.isfile(path):
             raise UserError(f"file not found: {path}")
-    with open(args.results, encoding="utf-8") as f:
-        results = json.load(f)
-    with open(ann_file, encoding="utf-8") as f:
-        annotations = json.load(f)
+    results = read_results(args.results)
+    annotations = read_annotations(ann_file)
     best_oks, offsets = joint_errors(results, annotations, cfg.MODEL.IMAGE_SIZE,
                                      cfg.POSE_RESNET.HEATMAP_SIZE, args.min_oks)
     every = np.concatenate(offsets)

@@ -30,7 +30,8 @@ from src.constants import FLIP_PAIRS, NUM_COCO_JOINTS
 from src.evaluate.coco_eval import rescore
 from src.evaluate.results import evaluation_entries, write_results
 from src.model_utils.config import get_config
-from src.predict import PoseDecoder, merge_flip
+from src.inference.decoder import PoseDecoder
+from src.predict import merge_flip
 from src.utils.nms import oks_nms_per_image
 from src.utils.transform import flip_back
 from bench.reference import loop_oks_nms, loop_refine, loop_rescore, loop_transform_preds

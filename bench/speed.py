@@ -5,8 +5,8 @@
                           [--torch_path SITE_PACKAGES] [--peak_gflops G] [--threads N]
 
 Contenders: ``fast`` (this project, ``MODEL.FAST_CPU``), ``stock`` (this project on MindSpore's stock
-operators, slow on the CPU: give it few rounds), ``torch`` (a plain PyTorch PoseResNet of the same
-architecture, defined below; skipped with a note when PyTorch cannot be imported). PyTorch is not a
+operators, slow on the CPU: give it few rounds), ``torch`` (the reference's PoseResNet in PyTorch,
+``bench/reference.py``, with the same weights; skipped with a note when PyTorch cannot be imported). PyTorch is not a
 requirement of the project: ``--torch_path`` appends the ``site-packages`` of another environment to
 ``sys.path`` (after this one's, so this environment's NumPy is the one loaded).
 

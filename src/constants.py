@@ -12,6 +12,8 @@ PIXEL_STD: float = 200.0
 BOX_PADDING: float = 1.25
 
 NUM_COCO_JOINTS: int = 17
+#: COCO's category id of a person (annotations, detections, results).
+PERSON_CATEGORY: int = 1
 
 COCO_KEYPOINT_NAMES: Tuple[str, ...] = (
     "nose", "left_eye", "right_eye", "left_ear", "right_ear",

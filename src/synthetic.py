@@ -25,12 +25,12 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from src.constants import NUM_COCO_JOINTS
+from src.constants import NUM_COCO_JOINTS, PERSON_CATEGORY
+from src.data.annotations import write_annotations
 from src.data.detections import write_detections
 from src.synth.labels import annotate, categories, detector_boxes
 from src.synth.render import clutter, draw_occluder, render_person, texture
 from src.utils.cli import run_cli, setup_logging, tool_parser
-from src.utils.jsonio import write_json
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ def write_split(output: str, split: str, num_images: int, seed: int, workers: in
             for ann in anns:
                 annotations.append({"id": len(annotations) + 1 + (VAL_ID_OFFSET if split == "val" else 0),
                                     "image_id": info["id"], **ann})
-            detections.extend({"image_id": info["id"], "category_id": 1, **d} for d in dets)
+            detections.extend({"image_id": info["id"], "category_id": PERSON_CATEGORY, **d} for d in dets)
             if k % step == 0 or k == num_images:
                 logger.info("%s: %d/%d images (%.1f s)", SPLITS[split], k, num_images, time.time() - start)
 
@@ -144,7 +144,7 @@ def write_split(output: str, split: str, num_images: int, seed: int, workers: in
                     "seed": seed},
            "licenses": [], "images": images, "annotations": annotations, "categories": categories()}
     os.makedirs(os.path.join(output, "annotations"), exist_ok=True)
-    write_json(os.path.join(output, "annotations", f"person_keypoints_{SPLITS[split]}.json"), doc, compact=True)
+    write_annotations(os.path.join(output, "annotations", f"person_keypoints_{SPLITS[split]}.json"), doc)
     if split == "val":
         os.makedirs(os.path.join(output, "person_detection_results"), exist_ok=True)
         write_detections(os.path.join(output, "person_detection_results", DETECTION_FILE), detections)

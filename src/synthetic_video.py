@@ -45,6 +45,8 @@ from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+from src.constants import PERSON_CATEGORY
+from src.data.annotations import write_annotations
 from src.data.detections import write_detections
 from src.synth.body import build_body, sample_body_params
 from src.synth.labels import annotate_people, categories, detector_boxes
@@ -52,7 +54,6 @@ from src.synth.render import clutter, draw_occluder, draw_person, sample_look, t
 from src.tracking.posetrack import (POSETRACK_KEYPOINT_NAMES, UNLABELLED_JOINTS, PoseFrame, PoseVideo,
                                     posetrack_from_coco, write_video)
 from src.utils.cli import run_cli, setup_logging, tool_parser
-from src.utils.jsonio import write_json
 
 logger = logging.getLogger(__name__)
 
@@ -323,7 +324,7 @@ def write_sequence(output: str, seed: int, sequence: int, num_frames: int, width
                        "frame_index": t})
         for ann in frame.annotations:
             annotations.append({"id": len(annotations) + 1, "image_id": image_id, **ann})
-        detections.extend({"image_id": image_id, "file_name": file_name, "category_id": 1, **d}
+        detections.extend({"image_id": image_id, "file_name": file_name, "category_id": PERSON_CATEGORY, **d}
                           for d in frame.detections)
         if posetrack:
             posetrack_frames.append(posetrack_frame(
@@ -334,7 +335,7 @@ def write_sequence(output: str, seed: int, sequence: int, num_frames: int, width
            "licenses": [], "images": images, "annotations": annotations, "categories": categories()}
     for kind in (ANNOTATIONS_DIR, DETECTIONS_DIR):
         os.makedirs(os.path.join(output, kind), exist_ok=True)
-    write_json(os.path.join(output, ANNOTATIONS_DIR, name + ".json"), doc, compact=True)
+    write_annotations(os.path.join(output, ANNOTATIONS_DIR, name + ".json"), doc)
     write_detections(os.path.join(output, DETECTIONS_DIR, name + ".json"), detections)
     if posetrack:
         write_video(os.path.join(output, POSETRACK_DIR, name + ".json"),

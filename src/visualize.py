@@ -15,12 +15,12 @@ from typing import Dict, List, Optional, Sequence
 import cv2
 import numpy as np
 
-from src.errors import DatasetFormatError, DrawingError, ImageReadError, shown_path
+from src.errors import DrawingError, ImageReadError, shown_path
+from src.data.annotations import image_files, read_annotations
 from src.evaluate.results import read_results
 from src.utils.cli import run_cli, setup_logging, tool_parser
 from src.utils.drawing import draw_skeleton, tile
 from src.utils.image import imread_bgr
-from src.utils.jsonio import read_json
 
 logger = logging.getLogger(__name__)
 
@@ -71,12 +71,7 @@ def image_files_from_annotations(ann_file: str, image_dir: str) -> Dict[int, str
         FileNotFoundError: no file at ``ann_file``.
         DatasetFormatError: not JSON, or without an ``images`` list of ``{id, file_name}``.
     """
-    data = read_json(ann_file, "annotation file", DatasetFormatError)
-    try:
-        return {int(img["id"]): os.path.join(image_dir, img["file_name"]) for img in data["images"]}
-    except (KeyError, TypeError, ValueError) as err:
-        raise DatasetFormatError(f"annotation file {ann_file} has no 'images' list of {{id, file_name}} "
-                                 f"({err!r})") from err
+    return image_files(read_annotations(ann_file), ann_file, image_dir)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

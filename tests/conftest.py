@@ -5,8 +5,9 @@ The layout of tests/: ``tests/test_<module>.py`` holds the tests of ``src/<modul
 the end-to-end tests of a top-level entry script ``<script>.py``, ``tests/bench/test_<name>.py`` those of
 ``bench/<name>.py``, ``tests/test_launchers.py`` those of ``scripts/*.sh``, ``tests/test_ascend310_infer.py``
 those of ``ascend310_infer/`` and ``tests/test_docs.py`` the links of ``README.md`` and ``docs/``. The plain
-versions of the reference algorithms that tests compare against are in ``tests/reference.py``; the subprocess
-helpers in ``tests/helpers.py``.
+versions of the reference algorithms that tests compare against are in ``tests/reference.py`` (those the
+benches also time, and the reference network in PyTorch, in ``bench/reference.py``); ``tests/test_layout.py``
+checks the import layers of ``src/`` and ``bench/``; the subprocess helpers are in ``tests/helpers.py``.
 """
 import os
 from typing import Dict, Iterable, Sequence, Tuple

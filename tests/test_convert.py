@@ -1,6 +1,6 @@
 """src/convert.py: PyTorch reference / torchvision weights → this project's checkpoints.
 
-The parity tests build the reference architecture in PyTorch (tests/reference.py, its module names), so they
+The parity tests build the reference architecture in PyTorch (bench/reference.py, its module names), so they
 need torch and skip without it; the naming, checking and "torch missing" paths run everywhere.
 """
 import sys

@@ -11,10 +11,10 @@ LAYERS: List[List[str]] = [
     ["src.errors", "src.constants"],
     ["src.utils"],
     ["src.model_utils"],
-    ["src.data", "src.dataset"],
+    ["src.data", "src.dataset", "src.predict"],
     ["src.network", "src.model", "src.network_define"],
     ["src.training"],
-    ["src.predict", "src.evaluate"],
+    ["src.evaluate"],
     ["src.inference"],
     ["src.deploy"],
     ["src.tracking"],
@@ -71,3 +71,29 @@ def test_the_layers_cover_every_package_and_top_level_module():
     for module in _src_modules():
         if module != "src":
             _layer_of(module)
+
+
+def test_the_benches_run_as_modules_on_src_alone():
+    """bench/ is run as ``python -m bench.<name>`` from the repository root: no ``sys.path`` edits to find the
+    project, and it imports neither the entry scripts nor the tests (what they share lives in src/ or bench/).
+    (``bench/speed.py --torch_path`` appends another environment's site-packages, after this one's, to find an
+    optional PyTorch: not the project.)"""
+    entry_scripts = {name[:-3] for name in os.listdir(ROOT) if name.endswith(".py")}
+    problems = []
+    for name in sorted(os.listdir(os.path.join(ROOT, "bench"))):
+        if not name.endswith(".py"):
+            continue
+        path = os.path.join(ROOT, "bench", name)
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        tree = ast.parse(text)
+        for node in ast.walk(tree):
+            modules = ([node.module] if isinstance(node, ast.ImportFrom) and node.module
+                       else [alias.name for alias in node.names] if isinstance(node, ast.Import) else [])
+            for module in modules:
+                top = module.split(".")[0]
+                if top == "tests" or top in entry_scripts:
+                    problems.append(f"bench/{name} imports {module}")
+        if "sys.path.insert" in text:
+            problems.append(f"bench/{name} edits sys.path")
+    assert not problems, problems

@@ -1,13 +1,13 @@
-"""Decoding to image space and the flip merge (src/predict.py) against plain loops of the reference algorithm."""
+"""Decoding (maxima, refinement, back to image space) and the flip merge (src/predict.py) against plain loops of
+the reference algorithm."""
 import numpy as np
 import pytest
 
+from bench.reference import loop_get_final_preds, loop_get_max_preds, loop_refine
 from src.constants import FLIP_PAIRS, PIXEL_STD
 from src.model_utils.config import get_config
-from src.data.codec import HeatmapCodec
-from src.predict import PoseDecoder, get_final_preds, merge_flip
+from src.predict import get_final_preds, get_max_preds, merge_flip, refine_preds
 from src.utils.transform import affine_transform, flip_back, get_affine_transform
-from bench.reference import loop_get_final_preds
 from tests.reference import hard_heatmaps
 
 
@@ -24,6 +24,55 @@ def _centers_scales(rng, n):
 
 
 # --- tests ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_get_max_preds_matches_loop(seed):
+    hm = hard_heatmaps(np.random.default_rng(seed))
+    preds, maxvals = get_max_preds(hm)
+    ref_preds, ref_maxvals = loop_get_max_preds(hm)
+    assert preds.dtype == np.float32 and preds.shape == (6, 17, 2) and maxvals.shape == (6, 17, 1)
+    np.testing.assert_array_equal(preds, ref_preds)
+    np.testing.assert_array_equal(maxvals, ref_maxvals)
+    assert not preds[:3].any()  # negative and zero maxima give (0, 0)
+
+
+def test_get_max_preds_hand_case():
+    hm = np.zeros((1, 2, 3, 4), dtype=np.float32)
+    hm[0, 0, 2, 1] = 0.7
+    hm[0, 1, 1, 3] = hm[0, 1, 2, 0] = 0.5  # tie: the first in row-major order wins
+    preds, maxvals = get_max_preds(hm)
+    np.testing.assert_array_equal(preds[0], [[1, 2], [3, 1]])
+    np.testing.assert_allclose(maxvals[0, :, 0], [0.7, 0.5])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_refine_matches_loop(seed):
+    hm = hard_heatmaps(np.random.default_rng(seed))
+    coords, _ = get_max_preds(hm)
+    refined = refine_preds(coords, hm)
+    np.testing.assert_array_equal(refined, loop_refine(coords, hm))
+    assert refined.dtype == np.float32
+
+
+def test_refine_border_rule():
+    """The lower bound is 1 < p (not 0 < p); the upper W-2 and H-2 are still refined."""
+    h, w = 10, 8
+    hm = np.zeros((1, 4, h, w), dtype=np.float32)
+    for k, (y, x) in enumerate([(5, 1), (5, 2), (5, w - 2), (h - 2, 4)]):
+        hm[0, k, y, x] = 1.0
+        hm[0, k, y, x + 1] = 0.5  # right neighbour higher than the left
+        hm[0, k, y + 1, x] = 0.5  # lower neighbour higher than the upper
+    coords, _ = get_max_preds(hm)
+    refined = refine_preds(coords, hm)
+    np.testing.assert_array_equal(refined[0], [[1, 5], [2.25, 5.25], [w - 1.75, 5.25], [4.25, h - 1.75]])
+
+
+def test_get_max_preds_rejects_wrong_rank():
+    with pytest.raises(ValueError, match="N×J×H×W"):
+        get_max_preds(np.zeros((17, 64, 48)))
+
+
+# ----------------------------------------------------------------------------- one parameter set
 
 @pytest.mark.parametrize("post_process", [True, False])
 @pytest.mark.parametrize("shape", [(6, 17, 10, 8), (3, 17, 64, 48)])
@@ -99,34 +148,6 @@ def test_merge_flip_shift_moves_one_pixel_right():
     edge[0, 0, 3, 0] = 2.0      # mirrored to x=w-1
     shifted = merge_flip(out, edge, shift_heatmap=True)
     assert shifted[0, 0, 1, 0] == 0.5 and shifted[0, 0, 1, 1] == 0.5 and shifted[0, 0, 3].sum() == 0.0
-
-
-def test_pose_decoder_layout_and_pipeline():
-    rng = np.random.default_rng(5)
-    out = rng.standard_normal((4, 17, 64, 48)).astype(np.float32)
-    out_flipped = rng.standard_normal((4, 17, 64, 48)).astype(np.float32)
-    center, scale = _centers_scales(rng, 4)
-    score = rng.random(4)
-    cfg = _cfg()
-    decoder = PoseDecoder.from_config(cfg)
-    assert decoder == PoseDecoder(HeatmapCodec.from_config(cfg), bool(cfg.TEST.SHIFT_HEATMAP))
-    preds, boxes = decoder.decode(out, center, scale, score)
-    coords, maxvals = get_final_preds(cfg, out, center, scale)
-    assert preds.shape == (4, 17, 3) and preds.dtype == np.float32 and boxes.shape == (4, 6)
-    np.testing.assert_array_equal(preds[:, :, :2], coords)
-    np.testing.assert_array_equal(preds[:, :, 2:], maxvals)
-    np.testing.assert_array_equal(boxes[:, 0:2], center)
-    np.testing.assert_array_equal(boxes[:, 2:4], scale)
-    np.testing.assert_allclose(boxes[:, 4], scale[:, 0] * scale[:, 1] * PIXEL_STD ** 2, rtol=1e-6)
-    np.testing.assert_array_equal(boxes[:, 5], score)
-
-    flipped = decoder.decode(out, center, scale, score, output_flipped=out_flipped)
-    merged = decoder.decode(merge_flip(out, out_flipped, True), center, scale, score)
-    np.testing.assert_array_equal(flipped[0], merged[0])
-    np.testing.assert_array_equal(flipped[1], merged[1])
-    unshifted = PoseDecoder(decoder.codec, shift_heatmap=False).decode(out, center, scale, score, out_flipped)
-    np.testing.assert_array_equal(unshifted[0], decoder.decode(merge_flip(out, out_flipped, False), center, scale,
-                                                               score)[0])
 
 
 def test_get_final_preds_with_default_config():

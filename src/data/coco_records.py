@@ -14,9 +14,10 @@ from typing import Any, Dict, List, NamedTuple, Optional
 
 import numpy as np
 
+from src.constants import PERSON_CATEGORY
+from src.data.annotations import images_by_id, read_annotations
 from src.data.detections import read_detections
 from src.errors import BoxesError, DatasetFormatError, DatasetNotFoundError, shown_path
-from src.utils.jsonio import read_json
 
 logger = logging.getLogger(__name__)
 
@@ -45,9 +46,9 @@ class PersonRecords(NamedTuple):
     image_ids: np.ndarray
 
 
-def load_json(path: str, what: str) -> Any:
-    """The contents of JSON file ``path`` (``what`` names it in errors, which say how to get the data)."""
-    return read_json(path, what, DatasetFormatError, HOW_TO_GET_DATA, DatasetNotFoundError)
+def load_annotations(path: str) -> Dict[str, Any]:
+    """The annotation file ``path``; its errors say how to get the data."""
+    return read_annotations(path, hint=HOW_TO_GET_DATA, not_found=DatasetNotFoundError)
 
 
 def require_dir(path: str, what: str) -> None:
@@ -56,23 +57,14 @@ def require_dir(path: str, what: str) -> None:
         raise DatasetNotFoundError(f"{what} not found: {shown_path(path)}. {HOW_TO_GET_DATA}")
 
 
-def _images_by_id(data: Any, ann_file: str) -> Dict[int, Dict[str, Any]]:
-    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
-        raise DatasetFormatError(f"{ann_file} is not a COCO annotation file (no 'images' list)")
-    try:
-        return {img["id"]: img for img in data["images"]}
-    except (KeyError, TypeError) as err:
-        raise DatasetFormatError(f"{ann_file}: an entry of 'images' has no 'id' ({err})") from err
-
-
 def ground_truth_records(image_path: str, ann_file: str, num_joints: int) -> PersonRecords:
     """One record per person annotation with labelled keypoints (crowds and unlabelled people skipped).
 
     Boxes are clipped to the image as the reference does, and dropped when empty.
     """
     require_dir(image_path, "image folder")
-    data = load_json(ann_file, "annotation file")
-    images = _images_by_id(data, ann_file)
+    data = load_annotations(ann_file)
+    images = images_by_id(data, ann_file)
     per_image = defaultdict(list)
     for obj in data.get("annotations", []):
         per_image[obj.get("image_id")].append(obj)
@@ -82,7 +74,7 @@ def ground_truth_records(image_path: str, ann_file: str, num_joints: int) -> Per
         width, height = img.get("width"), img.get("height")
         for obj in per_image.get(image_id, ()):
             try:
-                if obj.get("category_id", 1) != 1 or obj.get("iscrowd", 0):
+                if obj.get("category_id", PERSON_CATEGORY) != PERSON_CATEGORY or obj.get("iscrowd", 0):
                     continue
                 kp = np.asarray(obj["keypoints"], dtype=np.float64).reshape(num_joints, 3)
                 if obj.get("num_keypoints", int((kp[:, 2] > 0).sum())) == 0:
@@ -123,7 +115,7 @@ def detection_records(image_path: str, ann_file: str, bbox_file: str, num_joints
         min_score: ``TEST.IMAGE_THRE``.
     """
     require_dir(image_path, "image folder")
-    images = _images_by_id(load_json(ann_file, "annotation file"), ann_file)
+    images = images_by_id(load_annotations(ann_file), ann_file)
     if not os.path.isfile(bbox_file):
         raise DatasetNotFoundError(f"detection file not found: {shown_path(bbox_file)}. {HOW_TO_GET_DATA}")
     files, boxes, scores, ids = [], [], [], []

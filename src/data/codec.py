@@ -3,8 +3,9 @@
 One parameter set drives both directions (as mmpose's heatmap codecs do): the network input size,
 the heatmap size (their ratio is the stride), the Gaussian's sigma, and the quarter-pixel
 refinement of decoding. The data pipeline encodes with a :class:`HeatmapCodec` and every decoder
-(``eval.py``, ``postprocess.py``, ``infer.py``, ``track.py``, through :mod:`src.predict`) decodes
-with one built from the same configuration, so target placement and decoding cannot drift apart.
+(``eval.py``, ``postprocess.py``, ``infer.py``, ``track.py``, through
+:class:`src.inference.decoder.PoseDecoder`) decodes with one built from the same configuration, so
+target placement and decoding cannot drift apart. Decoding itself is :mod:`src.predict`'s.
 
 Symbols: N people, J joints, H×W heatmap size (``[Wh, Hh]`` = ``heatmap_size``). Heatmap space is
 the grid of a heatmap (``x`` in ``[0, W)``); input space the pixels of the network input; image
@@ -15,7 +16,7 @@ from typing import Any, Sequence, Tuple
 
 import numpy as np
 
-from src.utils.transform import transform_preds
+from src.predict import decode_heatmaps
 
 
 def gaussian_targets(joints: np.ndarray, joints_vis: np.ndarray, image_size: Sequence[int],
@@ -62,62 +63,6 @@ def gaussian_targets(joints: np.ndarray, joints_vis: np.ndarray, image_size: Seq
     return target, weight[:, None]
 
 
-def get_max_preds(batch_heatmaps: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """Location and value of the maximum of every heatmap.
-
-    Ties go to the first maximum in row-major order (``np.argmax``). Where the
-    maximum is not positive the location is set to ``(0, 0)``.
-
-    Args:
-        batch_heatmaps: N×J×H×W heatmaps.
-
-    Returns:
-        ``(preds, maxvals)``: N×J×2 float32 ``[x, y]`` in heatmap space and
-        N×J×1 maxima (the heatmaps' dtype).
-    """
-    heatmaps = np.asarray(batch_heatmaps)
-    if heatmaps.ndim != 4:
-        raise ValueError(f"get_max_preds expects N×J×H×W heatmaps, got shape {heatmaps.shape}")
-    n, j, height, width = heatmaps.shape
-    flat = heatmaps.reshape(n * j, height * width)
-    idx = np.argmax(flat, axis=1)
-    # One pass over the maps: read the maximum at the argmax instead of np.amax.
-    maxvals = flat[np.arange(n * j), idx].reshape(n, j, 1)
-    preds = np.empty((n * j, 2), dtype=np.float32)
-    preds[:, 1], preds[:, 0] = np.divmod(idx, width)
-    preds = preds.reshape(n, j, 2)
-    preds *= maxvals > 0.0
-    return preds, maxvals
-
-
-def refine_preds(coords: np.ndarray, batch_heatmaps: np.ndarray) -> np.ndarray:
-    """Quarter-pixel step of each maximum toward its higher neighbour.
-
-    The step is taken in x and y separately (sign of the central difference),
-    only where ``1 < px < W - 1`` and ``1 < py < H - 1`` with ``px, py`` the
-    rounded location; the lower bound 1 (not 0) is the reference's.
-
-    Args:
-        coords: N×J×2 float32 ``[x, y]`` in heatmap space (as from get_max_preds).
-        batch_heatmaps: N×J×H×W heatmaps.
-
-    Returns:
-        A new N×J×2 float32 array of refined coordinates.
-    """
-    heatmaps = np.ascontiguousarray(batch_heatmaps)
-    n, j, height, width = heatmaps.shape
-    px, py = np.floor(coords + 0.5).astype(np.int64).reshape(-1, 2).T
-    inside = (px > 1) & (px < width - 1) & (py > 1) & (py < height - 1)
-    # Flat index of each location, clipped so the gathers stay in range (outside joints are masked).
-    centre = (np.arange(n * j) * (height * width) + np.clip(py, 1, height - 2) * width
-              + np.clip(px, 1, width - 2))
-    # Rows: right, left, below, above ('clip' only matters for maps too small to refine).
-    values = np.take(heatmaps.reshape(-1), centre + np.array([[1], [-1], [width], [-width]]), mode='clip')
-    step = np.sign(values[0::2] - values[1::2]).T * np.float32(0.25)
-    step[~inside] = 0.0
-    return coords + step.reshape(n, j, 2).astype(np.float32)
-
-
 @dataclass(frozen=True)
 class HeatmapCodec:
     """Encoding and decoding with one parameter set.
@@ -144,23 +89,10 @@ class HeatmapCodec:
         return gaussian_targets(joints, joints_vis, self.image_size, self.heatmap_size, self.sigma)
 
     def decode(self, heatmaps: np.ndarray, center: np.ndarray, scale: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        """Keypoints in image space from N×J×H×W heatmaps of crops with ``center`` and ``scale`` (N×2 each).
-
-        The maximum of each map (:func:`get_max_preds`), refined by a quarter pixel with ``refine``
-        (:func:`refine_preds`), taken back to the image by the inverse affine of the crop at heatmap size.
+        """Keypoints in image space from N×J×H×W heatmaps of crops with ``center`` and ``scale`` (N×2 each):
+        :func:`src.predict.decode_heatmaps` with this codec's refinement.
 
         Returns:
             ``(preds, maxvals)``: N×J×2 float32 ``[x, y]`` in image space and the N×J×1 maxima.
         """
-        heatmaps = np.ascontiguousarray(heatmaps)
-        coords, maxvals = get_max_preds(heatmaps)
-        height, width = heatmaps.shape[2:]
-        if self.refine:
-            coords = refine_preds(coords, heatmaps)
-        center = np.asarray(center)[:, :2]
-        scale = np.asarray(scale)[:, :2]
-        if len(center) != len(coords) or len(scale) != len(coords):
-            raise ValueError(f"{len(coords)} heatmap stacks but {len(center)} centres and {len(scale)} scales")
-        # transform_preds broadcasts over the batch: one closed-form inverse affine per crop.
-        preds = transform_preds(coords, center, scale, [width, height]).astype(np.float32)
-        return preds, maxvals
+        return decode_heatmaps(heatmaps, center, scale, self.refine)

@@ -11,15 +11,14 @@ Symbols: N detections of an image. Boxes are ``[x, y, w, h]`` in image pixels.
 import json
 import os
 from collections import defaultdict
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from src.errors import BoxesError
+from src.constants import PERSON_CATEGORY
+from src.errors import BoxesError, shown_path
 from src.utils.jsonio import read_json, write_json
 
-#: COCO's category id of a person.
-PERSON_CATEGORY = 1
 
 
 def read_detections(path: str, what: str = "boxes file") -> List[Dict[str, Any]]:
@@ -38,6 +37,8 @@ def read_detections(path: str, what: str = "boxes file") -> List[Dict[str, Any]]
         if not isinstance(det, dict) or "bbox" not in det or not ("image_id" in det or "file_name" in det):
             raise BoxesError(f"{what} {path}: a detection lacks 'bbox' or both 'image_id' and "
                              f"'file_name': {str(det)[:120]}")
+        if not isinstance(det["bbox"], list) or len(det["bbox"]) != 4:
+            raise BoxesError(f"{what} {path}: a detection's 'bbox' is not 4 numbers [x,y,w,h]: {str(det)[:120]}")
     return [d for d in dets if d.get("category_id", PERSON_CATEGORY) == PERSON_CATEGORY]
 
 
@@ -121,3 +122,33 @@ def first_image_boxes(text: str, min_score: float) -> Tuple[np.ndarray, np.ndarr
     boxes, scores = as_boxes(rows, f"'{text}'")
     keep = scores >= min_score
     return boxes[keep], scores[keep]
+
+
+class BoxSource:
+    """The person boxes a ``boxes`` setting gives (``infer.py``'s ``--boxes``, ``TRACK.BOXES``).
+
+    The setting is empty (no boxes given), ``'[[x,y,w,h(,score)],...]'`` (the boxes of one image, in
+    ``listed``), or a detection file (its :class:`DetectionIndex` in ``index``).
+
+    Args:
+        text: The setting.
+        key: Its name, for the messages (``"boxes"``, ``"TRACK.BOXES, --boxes"``).
+        min_score: Boxes of a list scoring under this are dropped (``TEST.IMAGE_THRE``).
+
+    Raises:
+        FileNotFoundError: a file name that is not a file.
+        BoxesError: an unreadable list or file.
+    """
+
+    def __init__(self, text: str, key: str, min_score: float):
+        self.listed: Optional[Tuple[np.ndarray, np.ndarray]] = None
+        self.index: Optional[DetectionIndex] = None
+        text = text.strip()
+        if text.startswith("["):
+            self.listed = first_image_boxes(text, min_score)
+        elif text:
+            if not os.path.isfile(text):
+                raise FileNotFoundError(f"boxes file not found: '{shown_path(text)}' ({key}); give a COCO detection "
+                                        f"file or '[[x,y,w,h],...]'")
+            self.index = DetectionIndex(text, f"boxes file ({key})")
+

@@ -17,13 +17,13 @@ crop is counted once. The inference apps (``ascend310_infer`` and
 ``src.deploy.mindir``) only see the ``.bin`` files: one model input per file,
 one output file per input.
 """
-import json
 import os
 from typing import Any, Dict, List, NamedTuple, Sequence
 
 import numpy as np
 
 from src.errors import InferFilesError, shown_path
+from src.utils.jsonio import read_json, write_json
 
 DATA_DIR = "00_data"
 META_DIR = "meta"
@@ -104,8 +104,7 @@ def write_info(pre_dir: str, batch_size: int, image_size: Sequence[int], num_bat
                num_samples: int, flip_test: bool) -> None:
     info = {"batch_size": int(batch_size), "image_size": [int(v) for v in image_size],
             "num_batches": int(num_batches), "num_samples": int(num_samples), "flip_test": bool(flip_test)}
-    with open(os.path.join(pre_dir, META_DIR, INFO_FILE), "w", encoding="utf-8") as f:
-        json.dump(info, f, indent=2)
+    write_json(os.path.join(pre_dir, META_DIR, INFO_FILE), info, indent=2)
 
 
 def read_info(pre_dir: str) -> Dict[str, Any]:
@@ -113,8 +112,7 @@ def read_info(pre_dir: str) -> Dict[str, Any]:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no preprocessed data: {shown_path(path)} not found; run preprocess.py first "
                                 f"(INFER.PRE_RESULT_PATH is {pre_dir})")
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    return read_json(path, "preprocessed data description", InferFilesError, "run preprocess.py again")
 
 
 def read_meta(pre_dir: str, batch_size: int, index: int) -> BatchMeta:

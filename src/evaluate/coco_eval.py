@@ -2,12 +2,13 @@
 
 Symbols: N person boxes over the data set, J joints. ``preds`` is N×J×3
 ``[x, y, maxval]`` in image pixels; ``all_boxes`` is N×6
-``[cx, cy, sx, sy, area, score]`` (see :meth:`src.predict.PoseDecoder.decode`). The files
+``[cx, cy, sx, sy, area, score]`` (see :meth:`src.inference.decoder.PoseDecoder.decode`). The files
 written are those of :mod:`src.evaluate.results`.
 """
 import logging
 import os
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any, Optional, Tuple
 
 import numpy as np
@@ -71,26 +72,58 @@ def _coco_keypoint_stats(ann_file: str, res_file: str, image_ids: np.ndarray) ->
     return np.asarray(coco_eval.stats)
 
 
+@dataclass(frozen=True)
+class EvalSettings:
+    """What the keypoint evaluation needs of the configuration.
+
+    Attributes:
+        in_vis_thre: Joint score counted in a person's score (``TEST.IN_VIS_THRE``).
+        oks_thre: OKS-NMS threshold (``TEST.OKS_THRE``).
+        ann_file: Ground-truth keypoint annotations; empty for a set without them (``'test'`` in
+            ``DATASET.TEST_SET``), whose results are written but not scored.
+    """
+    in_vis_thre: float
+    oks_thre: float
+    ann_file: str
+
+    @classmethod
+    def from_config(cls, cfg: Any, ann_file: Optional[str] = None) -> "EvalSettings":
+        """The settings of ``cfg``; ``ann_file`` by default ``DATASET.ROOT/annotations/person_keypoints_<TEST_SET>.json``."""
+        if 'test' in cfg.DATASET.TEST_SET:
+            return cls(float(cfg.TEST.IN_VIS_THRE), float(cfg.TEST.OKS_THRE), "")
+        return cls(float(cfg.TEST.IN_VIS_THRE), float(cfg.TEST.OKS_THRE), ann_file or default_ann_file(cfg))
+
+
 def evaluate(cfg: Any, preds: np.ndarray, output_dir: str, all_boxes: np.ndarray, img_id: np.ndarray,
              ann_file: Optional[str] = None) -> Tuple['OrderedDict[str, float]', float]:
+    """:func:`evaluate_keypoints` with the settings of ``cfg`` (the original's name and arguments).
+
+    Args:
+        cfg: Configuration; reads ``TEST.IN_VIS_THRE``, ``TEST.OKS_THRE``, ``DATASET.ROOT`` and
+            ``DATASET.TEST_SET``.
+        ann_file: Ground-truth keypoint annotations; by default
+            ``DATASET.ROOT/annotations/person_keypoints_<TEST_SET>.json``.
+    """
+    return evaluate_keypoints(EvalSettings.from_config(cfg, ann_file), preds, output_dir, all_boxes, img_id)
+
+
+def evaluate_keypoints(settings: EvalSettings, preds: np.ndarray, output_dir: str, all_boxes: np.ndarray,
+                       img_id: np.ndarray) -> Tuple['OrderedDict[str, float]', float]:
     """Rescoring, OKS-NMS per image, results file and COCO keypoint metrics.
 
     Writes ``output_dir/keypoints_results.json`` (COCO results format) and, when
     the set has annotations, ``output_dir/keypoints_stats.json`` (the ten stats).
 
     Args:
-        cfg: Configuration; reads ``TEST.IN_VIS_THRE``, ``TEST.OKS_THRE``,
-            ``DATASET.ROOT`` and ``DATASET.TEST_SET``.
+        settings: Thresholds and the annotation file.
         preds: N×J×3 ``[x, y, maxval]`` in image pixels.
         output_dir: Folder for the results files (created if needed).
         all_boxes: N×6 ``[cx, cy, sx, sy, area, score]``.
         img_id: N COCO image ids.
-        ann_file: Ground-truth keypoint annotations; by default
-            ``DATASET.ROOT/annotations/person_keypoints_<TEST_SET>.json``.
 
     Returns:
-        ``(name_value, AP)``: the ten stats by name, and the first (AP). A test
-        set (``'test'`` in ``TEST_SET``) has no annotations: ``({'Null': 0}, 0)``.
+        ``(name_value, AP)``: the ten stats by name, and the first (AP). A set without annotations
+        has ``({'Null': 0}, 0)``.
 
     Raises:
         ValueError: inconsistent or empty inputs.
@@ -106,9 +139,9 @@ def evaluate(cfg: Any, preds: np.ndarray, output_dir: str, all_boxes: np.ndarray
     if len(preds) == 0:
         raise EvaluationError("evaluate: no predictions to evaluate (the data set yielded no person boxes)")
 
-    scores = rescore(preds[:, :, 2], all_boxes[:, 5], cfg.TEST.IN_VIS_THRE)
+    scores = rescore(preds[:, :, 2], all_boxes[:, 5], settings.in_vis_thre)
     # The reference's call: COCO sigmas, every joint counted (no in_vis_thre).
-    keep = oks_nms_per_image(preds, scores, all_boxes[:, 4], img_id, cfg.TEST.OKS_THRE, sigmas=COCO_SIGMAS)
+    keep = oks_nms_per_image(preds, scores, all_boxes[:, 4], img_id, settings.oks_thre, sigmas=COCO_SIGMAS)
     logger.info("OKS-NMS kept %d of %d person boxes over %d images",
                 len(keep), len(preds), len(np.unique(img_id)))
 
@@ -117,13 +150,12 @@ def evaluate(cfg: Any, preds: np.ndarray, output_dir: str, all_boxes: np.ndarray
     write_results(res_file, evaluation_entries(preds[keep], scores[keep], all_boxes[keep], img_id[keep]))
     logger.info("keypoint results written to %s", res_file)
 
-    if 'test' in cfg.DATASET.TEST_SET:
+    if not settings.ann_file:
         return OrderedDict([('Null', 0)]), 0
-    ann_file = ann_file or default_ann_file(cfg)
-    if not os.path.isfile(ann_file):
-        raise FileNotFoundError(f"annotation file {shown_path(ann_file)} not found; set DATASET.ROOT (--dataset_path) "
-                                f"and DATASET.TEST_SET to a COCO-format keypoint data set")
-    stats = _coco_keypoint_stats(ann_file, res_file, img_id)
+    if not os.path.isfile(settings.ann_file):
+        raise FileNotFoundError(f"annotation file {shown_path(settings.ann_file)} not found; set DATASET.ROOT "
+                                f"(--dataset_path) and DATASET.TEST_SET to a COCO-format keypoint data set")
+    stats = _coco_keypoint_stats(settings.ann_file, res_file, img_id)
     name_value = OrderedDict((name, float(value)) for name, value in zip(STATS_NAMES, stats))
     stats_file = os.path.join(output_dir, STATS_FILE)
     write_stats(stats_file, name_value)

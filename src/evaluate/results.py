@@ -15,13 +15,12 @@ from typing import Any, Dict, List, Mapping, Sequence
 
 import numpy as np
 
+from src.constants import PERSON_CATEGORY
 from src.errors import EvaluationError
 from src.utils.jsonio import read_json, write_json
 
 RESULTS_FILE = "keypoints_results.json"
 STATS_FILE = "keypoints_stats.json"
-#: COCO's category id of a person.
-PERSON_CATEGORY = 1
 
 
 def results_dir(model_file: str) -> str:

@@ -8,7 +8,7 @@ makes them.
 Every user of a trained network goes through it: ``eval.py`` (the crops of an evaluation set,
 :meth:`PoseEstimator.estimate_crops`), ``infer.py`` and ``track.py`` (an image and its boxes,
 :meth:`PoseEstimator.estimate`); ``postprocess.py``, which gets the heatmaps from the C++ app, uses
-the same :class:`src.predict.PoseDecoder`. So a box gives the same keypoints everywhere.
+the same :class:`src.inference.decoder.PoseDecoder`. So a box gives the same keypoints everywhere.
 """
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Optional, Tuple
@@ -19,7 +19,7 @@ import numpy as np
 from src.constants import PIXEL_STD
 from src.dataset import crop_person, normalize_ops
 from src.evaluate.coco_eval import rescore
-from src.predict import PoseDecoder
+from src.inference.decoder import PoseDecoder
 from src.utils.transform import box_to_center_scale
 
 
@@ -67,9 +67,8 @@ class Poses(NamedTuple):
 def padded_count(count: int, batch_size: int) -> int:
     """``count`` rounded up to a power of two, or to a multiple of ``batch_size`` above it.
 
-    In graph mode every new batch shape compiles the network anew (20-35 s for the demo's network
-    on two cores), and the number of boxes changes from image to image; padding bounds the shapes
-    to ``1, 2, 4, ... batch_size``.
+    In graph mode every new batch shape compiles the network anew (tens of seconds on a CPU), and the
+    number of boxes changes from image to image; padding bounds the shapes to ``1, 2, 4, ... batch_size``.
     """
     batch_size = max(1, int(batch_size))
     if count > batch_size:
@@ -82,7 +81,7 @@ class PoseEstimator:
 
     Args:
         net: The network (N×3×H×W → N×J×Hh×Wh), in inference mode.
-        decoder: Flip merge and heatmap decoding (:class:`src.predict.PoseDecoder`).
+        decoder: Flip merge and heatmap decoding (:class:`src.inference.decoder.PoseDecoder`).
         settings: Input size, batch size, flip test, joint threshold.
         pad_batches: Pad the crops of an image to :func:`padded_count` (copies of the first,
             dropped afterwards), so that graph mode compiles a few batch shapes only (tracking).
@@ -117,7 +116,7 @@ class PoseEstimator:
             center: N×2 crop centres; scale: N×2 crop scales; box_scores: N.
 
         Returns:
-            ``(preds N×J×3, boxes N×6)`` as :meth:`src.predict.PoseDecoder.decode` gives them.
+            ``(preds N×J×3, boxes N×6)`` as :meth:`src.inference.decoder.PoseDecoder.decode` gives them.
         """
         output, flipped = self.heatmaps(crops)
         return self.decoder.decode(output, center, scale, box_scores, flipped)
@@ -158,5 +157,8 @@ class PoseEstimator:
                                                     box_scores[i:i + step])[0]
                                 for i in range(0, len(crops), step)])
         scores = rescore(preds[:, :, 2], box_scores, self.settings.in_vis_thre)
+        # The tracker's areas are computed in float64 from the crops' scales; the decoder's box rows keep the
+        # reference's float32 product, which the evaluation's OKS-NMS reproduces. Either formula would change
+        # the other's outputs in their last bits, so each keeps its own (same value to float32 precision).
         areas = np.prod(np.asarray(scale, np.float64) * PIXEL_STD, axis=1)
         return Poses(preds[:count], scores[:count], areas[:count])

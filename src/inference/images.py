@@ -10,7 +10,7 @@ from typing import Dict, List, NamedTuple, Optional, Sequence
 
 import numpy as np
 
-from src.data.detections import DetectionIndex, first_image_boxes
+from src.data.detections import BoxSource
 from src.errors import BoxesError, UserError, shown_path
 
 logger = logging.getLogger(__name__)
@@ -69,22 +69,18 @@ def boxes_for_images(images: Sequence[str], boxes: str, image_thre: float) -> Di
         BoxesError: unreadable boxes, or a box list with several images.
     """
     ids = {path: image_id_of(path, i) for i, path in enumerate(images)}
-    if not boxes:
-        return {path: None for path in images}
-    text = boxes.strip()
-    if text.startswith("["):
+    source = BoxSource(boxes, "boxes", image_thre)
+    if source.listed is not None:
         if len(images) != 1:
             raise BoxesError(f"boxes given on the command line apply to a single image, but img_path has "
                              f"{len(images)}; use a detection file (JSON list of {{file_name or image_id, bbox, "
                              f"score}}) for a folder")
-        return {images[0]: PersonBoxes(*first_image_boxes(text, image_thre), ids[images[0]])}
-    if not os.path.isfile(text):
-        raise FileNotFoundError(f"boxes file not found: '{shown_path(text)}' (boxes); give a COCO detection file or "
-                                f"'[[x,y,w,h],...]'")
-    index = DetectionIndex(text)
+        return {images[0]: PersonBoxes(*source.listed, ids[images[0]])}
+    if source.index is None:
+        return {path: None for path in images}
     found: Dict[str, Optional[PersonBoxes]] = {}
     for path in images:
-        dets = index.of_image(path, ids[path])
+        dets = source.index.of_image(path, ids[path])
         if dets:
-            found[path] = PersonBoxes(*index.boxes(dets, image_thre), index.image_id(dets, ids[path]))
+            found[path] = PersonBoxes(*source.index.boxes(dets, image_thre), source.index.image_id(dets, ids[path]))
     return found

@@ -21,7 +21,7 @@ import yaml
 
 from src.errors import ConfigError, shown_path
 from src.utils.cli import program_name, summary
-from src.model_utils.config_rules import RULES, check_rules
+from src.model_utils.config_rules import RULES, check_rules, unused_values
 
 logger = logging.getLogger(__name__)
 
@@ -305,6 +305,32 @@ def _read_other_file(path: str, schema: Dict[str, Any]) -> Tuple[Dict[str, Any],
     return values, own_helps, own_choices
 
 
+def _check_values(flat: Dict[str, Any], labels: Dict[str, str], choices: Dict[str, Any], warn: bool = True) -> None:
+    """Raises one ConfigError with a line per value outside its choices or rules; logs the rules' warnings."""
+    problems, warnings = check_rules(flat, labels)
+    problems = _choice_problems(flat, choices, labels) + problems
+    if problems:
+        raise ConfigError("\n".join(problems))
+    for warning in warnings if warn else ():
+        logger.warning("warning: %s", warning)
+
+
+def check_config(cfg: Config) -> None:
+    """Checks a configuration again after code changed it (the ModelArts adapters set its paths): every value
+    against its choices (those of ``default_config.yaml`` and of the ``config_path`` file) and the rules,
+    as :func:`get_config` checks them.
+
+    Raises:
+        ConfigError: one line per problem.
+    """
+    _, _, choices = load_yaml(DEFAULT_CONFIG_PATH)
+    path = cfg.get("config_path", DEFAULT_CONFIG_PATH)
+    if path and os.path.abspath(path) != os.path.abspath(DEFAULT_CONFIG_PATH):
+        choices = _merge(choices, load_yaml(path)[2])
+    flat = _flatten({key: value for key, value in cfg.to_dict().items() if key != "config_path"})
+    _check_values(flat, {}, choices, warn=False)   # get_config said the warnings already
+
+
 def get_config(argv: Optional[Sequence[str]] = None) -> Config:
     """Builds the configuration from a YAML file and command-line overrides, and checks every value.
 
@@ -374,12 +400,10 @@ def get_config(argv: Optional[Sequence[str]] = None) -> Config:
             continue
         flat[target] = flat[short]
         labels[target] = f"{labels.get(short, short)} (sets {target})"
-    problems, warnings = check_rules(flat, labels)
-    problems = _choice_problems(flat, choices, labels) + problems
-    if problems:
-        raise ConfigError("\n".join(problems))
-    for warning in warnings:
-        logger.warning("warning: %s", warning)
+    _check_values(flat, labels, choices)
+    unused = unused_values(flat, schema)
+    if unused:
+        logger.warning("warning: %s", unused)
     tree = _unflatten(flat)
     tree["config_path"] = path
     return Config(tree)

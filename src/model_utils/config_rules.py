@@ -8,7 +8,7 @@ must satisfy, :data:`CROSS_RULES` what keys must satisfy together. Adding a rule
 
 Keys without a rule are free text or flags (paths, URLs, names, booleans). ``TEST.BBOX_THRE`` and
 ``TEST.NMS_THRE`` are the original's and, as in the reference, read by nothing: they stay so that its
-configuration files load, and a value other than the original's is warned about (:data:`UNUSED`).
+configuration files load, and a value other than the default is warned about (:func:`unused_values`).
 """
 from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
@@ -179,15 +179,17 @@ def _lr_steps(cfg: Mapping[str, Any]) -> Optional[str]:
     return None
 
 
-#: Keys of the original's configuration that nothing reads (as in the reference), with its values.
-UNUSED: Dict[str, Tuple[Any, str]] = {
-    "TEST.BBOX_THRE": (1.0, "person boxes are filtered by TEST.IMAGE_THRE"),
-    "TEST.NMS_THRE": (1.0, "OKS-NMS uses TEST.OKS_THRE"),
+#: Keys of the original's configuration that nothing reads (as in the reference), and what does their work.
+UNUSED: Dict[str, str] = {
+    "TEST.BBOX_THRE": "person boxes are filtered by TEST.IMAGE_THRE",
+    "TEST.NMS_THRE": "OKS-NMS uses TEST.OKS_THRE",
 }
 
 
-def _unused(cfg: Mapping[str, Any]) -> Optional[str]:
-    changed = [f"{key} ({cfg[key]}): not used, {why}" for key, (value, why) in UNUSED.items() if cfg[key] != value]
+def unused_values(flat: Mapping[str, Any], defaults: Mapping[str, Any]) -> Optional[str]:
+    """One line naming the :data:`UNUSED` keys set to something else than their defaults, or None."""
+    changed = [f"{key} ({flat[key]}): not used, {why}" for key, why in UNUSED.items()
+               if key in flat and flat[key] != defaults.get(key)]
     return "; ".join(changed) or None
 
 
@@ -205,7 +207,6 @@ CROSS_RULES = (
     CrossRule(("TRAIN.BEGIN_EPOCH", "TRAIN.END_EPOCH"), _epochs),
     # A shortened run (--end_epoch 2 with the default [90, 120]) is common and harmless: said, not refused.
     CrossRule(("TRAIN.LR_STEP", "TRAIN.END_EPOCH"), _lr_steps, warning=True),
-    CrossRule(tuple(UNUSED), _unused, warning=True),
 )
 
 

@@ -30,6 +30,7 @@ from urllib.parse import unquote, urlparse
 
 from src.errors import MoxingUnavailableError, SyncError, SyncTimeoutError
 from src.utils.cli import setup_logging
+from src.model_utils.config import check_config
 from src.model_utils.local_adapter import get_device_id, get_device_num, get_job_id, get_rank_id
 from src.model_utils.profiling import profiling
 
@@ -249,6 +250,7 @@ def moxing_wrapper(pre_process: Optional[Callable[[Any], None]] = None,
             try:
                 if pre_process:
                     pre_process(cfg)
+                    check_config(cfg)   # the paths it set, with every other value, as get_config checked them
                 with profiling(cfg):
                     result = run(cfg, *args, **kwargs)
                 if post_process:

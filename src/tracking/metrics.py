@@ -9,20 +9,19 @@ with distance ``1 - OKS``. Labelled people without labelled joints (``num_keypoi
 wholly outside the frame) are left out, as COCO leaves them out of keypoint AP. Unlike
 PoseTrack's MOTA, which counts joints, these figures count people.
 
-Keypoint AP is the evaluation's (``src.evaluate.coco_eval.evaluate``) on every tracked person of
+Keypoint AP is the evaluation's (``src.evaluate.coco_eval.evaluate_keypoints``) on every tracked person of
 every frame, with the tracker's scores.
 """
 import os
 from collections import defaultdict
-from types import SimpleNamespace
 from typing import Any, Dict, List, NamedTuple, Sequence, Tuple
 
 import numpy as np
 
 from src.constants import NUM_COCO_JOINTS
 from src.errors import TrackingFilesError, import_optional
-from src.evaluate.coco_eval import evaluate
-from src.utils.jsonio import read_json, write_json
+from src.data.annotations import read_annotations, write_annotations
+from src.evaluate.coco_eval import EvalSettings, evaluate_keypoints
 from src.utils.nms import oks_iou
 
 #: The MOT metrics reported, in py-motmetrics' names.
@@ -53,8 +52,8 @@ def load_ground_truth(path: str) -> Tuple[Dict[str, Any], List[LabelledFrame]]:
 
     Images are ordered by ``frame_index`` when they have one, else by id.
     """
-    doc = read_json(path, "ground-truth file", TrackingFilesError)
-    if not isinstance(doc, dict) or not isinstance(doc.get("images"), list) or "annotations" not in doc:
+    doc = read_annotations(path, "ground-truth file")
+    if "annotations" not in doc:
         raise TrackingFilesError(f"{path} is not a COCO annotation file (no 'images' and 'annotations')")
     by_image: Dict[int, List[Dict[str, Any]]] = defaultdict(list)
     for ann in doc["annotations"]:
@@ -129,7 +128,7 @@ def keypoint_ap(gt_docs: Sequence[Dict[str, Any]], gt_frames: Sequence[Sequence[
     """COCO keypoint statistics of every tracked person over all sequences.
 
     The sequences' image ids are made distinct (``SEQUENCE_ID_STRIDE``) in a merged annotation file
-    written to ``output_dir``; the people go through :func:`src.evaluate.coco_eval.evaluate` with the
+    written to ``output_dir``; the people go through evaluation (:func:`src.evaluate.coco_eval.evaluate_keypoints`) with the
     tracker's box scores and areas, so its rescoring and OKS-NMS give back the tracker's people.
     """
     images, annotations, preds, boxes, ids = [], [], [], [], []
@@ -149,9 +148,7 @@ def keypoint_ap(gt_docs: Sequence[Dict[str, Any]], gt_frames: Sequence[Sequence[
         raise TrackingFilesError("no tracked person in any labelled frame: nothing to score")
     os.makedirs(output_dir, exist_ok=True)
     ann_file = os.path.join(output_dir, "ground_truth.json")
-    write_json(ann_file, {"images": images, "annotations": annotations, "categories": gt_docs[0]["categories"]})
-    cfg = SimpleNamespace(TEST=SimpleNamespace(IN_VIS_THRE=float(settings["in_vis_thre"]),
-                                               OKS_THRE=float(settings["oks_thre"])),
-                          DATASET=SimpleNamespace(TEST_SET="val"))
-    stats, _ = evaluate(cfg, np.stack(preds), output_dir, np.array(boxes), np.array(ids), ann_file=ann_file)
+    write_annotations(ann_file, {"images": images, "annotations": annotations, "categories": gt_docs[0]["categories"]})
+    eval_settings = EvalSettings(float(settings["in_vis_thre"]), float(settings["oks_thre"]), ann_file)
+    stats, _ = evaluate_keypoints(eval_settings, np.stack(preds), output_dir, np.array(boxes), np.array(ids))
     return dict(stats)

@@ -12,7 +12,7 @@ from typing import Iterator, List, NamedTuple, Optional, Tuple
 import cv2
 import numpy as np
 
-from src.data.detections import DetectionIndex, first_image_boxes
+from src.data.detections import BoxSource
 from src.errors import VideoError
 from src.inference.images import image_id_of, list_images
 from src.utils.image import read_image
@@ -96,16 +96,8 @@ class FrameBoxes:
 
     def __init__(self, boxes: str, image_thre: float):
         self.image_thre = image_thre
-        self._first: Optional[Tuple[np.ndarray, np.ndarray]] = None
-        self._index: Optional[DetectionIndex] = None
-        text = boxes.strip()
-        if text.startswith("["):
-            self._first = first_image_boxes(text, image_thre)
-        elif text:
-            if not os.path.isfile(text):
-                raise FileNotFoundError(f"boxes file not found: '{text}' (TRACK.BOXES, --boxes); give a COCO "
-                                        f"detection file or '[[x,y,w,h],...]' for the first frame")
-            self._index = DetectionIndex(text, "boxes file (TRACK.BOXES)")
+        source = BoxSource(boxes, "TRACK.BOXES, --boxes", image_thre)
+        self._first, self._index = source.listed, source.index
 
     @property
     def from_file(self) -> bool:

@@ -20,7 +20,7 @@ from typing import Callable, Optional, Sequence
 
 from src.errors import UsageError, UserError
 
-__all__ = ["UserError", "USER_ERRORS", "setup_logging", "run_cli", "tool_parser", "summary", "program_name"]
+__all__ = ["USER_ERRORS", "setup_logging", "run_cli", "tool_parser", "summary", "program_name"]
 
 #: Exceptions that mean "bad input" rather than a bug; shown without a traceback.
 USER_ERRORS = (UserError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)

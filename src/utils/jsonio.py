@@ -7,6 +7,7 @@ parser's complaint, so every entry point reports either as one line. Every JSON 
 through :func:`write_json`: to a temporary file in the same folder, then renamed over the target, so
 a process killed mid-write leaves the old file or none, never half of one.
 """
+import functools
 import json
 import os
 import tempfile
@@ -44,13 +45,19 @@ def read_json(path: str, what: str, error: Type[Exception] = UserError, hint: st
         raise error(f"{what} {path} is not UTF-8 text ({err}){tail}") from err
 
 
+@functools.lru_cache(maxsize=1)
+def _umask() -> int:
+    """The process's umask, read once (reading it means setting it, which other threads must not see twice)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
+
+
 def _file_mode(path: str) -> int:
     """The permissions a new file at ``path`` gets from ``open`` (the umask applied), or those of the file there."""
     if os.path.exists(path):
         return os.stat(path).st_mode & 0o7777
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
+    return 0o666 & ~_umask()
 
 
 def write_json(path: str, obj: Any, indent: Optional[int] = None, compact: bool = False, fast: bool = False) -> None:
@@ -64,7 +71,8 @@ def write_json(path: str, obj: Any, indent: Optional[int] = None, compact: bool 
         fast: Encode the whole text at once (``json.dumps``: about twice as fast as ``json.dump``'s chunked
             encoder on large lists, for twice the memory); the text is the same.
     """
-    folder = os.path.dirname(os.path.abspath(path))
+    path = os.path.realpath(path)   # a link is written through, not replaced
+    folder = os.path.dirname(path)
     separators = (",", ":") if compact else None
     handle, temp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
     try:

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from src.data.coco_records import (detection_records, ground_truth_records, load_json, require_dir,
+from src.data.coco_records import (detection_records, ground_truth_records, load_annotations, require_dir,
                               resolve_bbox_file)
 from src.errors import BoxesError, DatasetFormatError, DatasetNotFoundError
 from tests.reference import loop_gt_records
@@ -109,7 +109,7 @@ def test_detections_of_unknown_images_are_skipped_with_a_warning(synthetic_root,
 
 def test_missing_files_and_folders_say_how_to_get_the_data(tmp_path):
     with pytest.raises(DatasetNotFoundError) as err:
-        load_json(str(tmp_path / "none.json"), "annotation file")
+        load_annotations(str(tmp_path / "none.json"))
     message = str(err.value)
     assert message.startswith(f"annotation file not found: '{tmp_path / 'none.json'}'; ")
     assert "python -m src.synthetic --output DIR" in message and "cocodataset.org" in message
@@ -125,7 +125,7 @@ def test_unreadable_json_names_the_file(tmp_path, content, words):
     path = tmp_path / "ann.json"
     path.write_bytes(content)
     with pytest.raises(DatasetFormatError) as err:
-        load_json(str(path), "annotation file")
+        load_annotations(str(path))
     assert str(err.value).startswith(f"annotation file {path} ") and words in str(err.value)
 
 

@@ -3,11 +3,10 @@ reference's plain loops and hand cases; encoding and decoding with one parameter
 import numpy as np
 import pytest
 
-from src.data.codec import HeatmapCodec, gaussian_targets, get_max_preds, refine_preds
+from src.data.codec import HeatmapCodec, gaussian_targets
 from src.constants import PIXEL_STD
 from src.model_utils.config import get_config
-from bench.reference import loop_get_max_preds, loop_refine
-from tests.reference import hard_heatmaps, loop_gaussian_targets
+from tests.reference import loop_gaussian_targets
 
 J = 17
 
@@ -59,55 +58,6 @@ def test_gaussian_targets_hand_cases():
 
 
 # ----------------------------------------------------------------------------- decoding: maxima and refinement
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_get_max_preds_matches_loop(seed):
-    hm = hard_heatmaps(np.random.default_rng(seed))
-    preds, maxvals = get_max_preds(hm)
-    ref_preds, ref_maxvals = loop_get_max_preds(hm)
-    assert preds.dtype == np.float32 and preds.shape == (6, 17, 2) and maxvals.shape == (6, 17, 1)
-    np.testing.assert_array_equal(preds, ref_preds)
-    np.testing.assert_array_equal(maxvals, ref_maxvals)
-    assert not preds[:3].any()  # negative and zero maxima give (0, 0)
-
-
-def test_get_max_preds_hand_case():
-    hm = np.zeros((1, 2, 3, 4), dtype=np.float32)
-    hm[0, 0, 2, 1] = 0.7
-    hm[0, 1, 1, 3] = hm[0, 1, 2, 0] = 0.5  # tie: the first in row-major order wins
-    preds, maxvals = get_max_preds(hm)
-    np.testing.assert_array_equal(preds[0], [[1, 2], [3, 1]])
-    np.testing.assert_allclose(maxvals[0, :, 0], [0.7, 0.5])
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_refine_matches_loop(seed):
-    hm = hard_heatmaps(np.random.default_rng(seed))
-    coords, _ = get_max_preds(hm)
-    refined = refine_preds(coords, hm)
-    np.testing.assert_array_equal(refined, loop_refine(coords, hm))
-    assert refined.dtype == np.float32
-
-
-def test_refine_border_rule():
-    """The lower bound is 1 < p (not 0 < p); the upper W-2 and H-2 are still refined."""
-    h, w = 10, 8
-    hm = np.zeros((1, 4, h, w), dtype=np.float32)
-    for k, (y, x) in enumerate([(5, 1), (5, 2), (5, w - 2), (h - 2, 4)]):
-        hm[0, k, y, x] = 1.0
-        hm[0, k, y, x + 1] = 0.5  # right neighbour higher than the left
-        hm[0, k, y + 1, x] = 0.5  # lower neighbour higher than the upper
-    coords, _ = get_max_preds(hm)
-    refined = refine_preds(coords, hm)
-    np.testing.assert_array_equal(refined[0], [[1, 5], [2.25, 5.25], [w - 1.75, 5.25], [4.25, h - 1.75]])
-
-
-def test_get_max_preds_rejects_wrong_rank():
-    with pytest.raises(ValueError, match="N×J×H×W"):
-        get_max_preds(np.zeros((17, 64, 48)))
-
-
-# ----------------------------------------------------------------------------- one parameter set
 
 @pytest.mark.parametrize("image_size,heatmap_size,sigma", [((192, 256), (48, 64), 2.0), ((128, 160), (32, 40), 1.5)])
 def test_encode_then_decode_finds_the_joints(image_size, heatmap_size, sigma):

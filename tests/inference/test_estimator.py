@@ -9,7 +9,7 @@ from src.dataset import crop_person, normalize_ops
 from src.evaluate.coco_eval import rescore
 from src.inference.estimator import PoseEstimator, Poses, InferenceSettings, padded_count
 from src.model_utils.config import get_config
-from src.predict import PoseDecoder
+from src.inference.decoder import PoseDecoder
 from src.utils.transform import box_to_center_scale
 from tests.inference.quarter_maps import QuarterMaps, quarter_maps
 

@@ -8,7 +8,7 @@ from src.errors import EvaluationError
 from src.inference.estimator import PoseEstimator
 from src.inference.runner import run_inference
 from src.model_utils.config import get_config
-from src.predict import PoseDecoder
+from src.inference.decoder import PoseDecoder
 from tests.inference.quarter_maps import QuarterMaps, quarter_maps
 
 

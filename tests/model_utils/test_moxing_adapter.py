@@ -7,7 +7,7 @@ import types
 
 import pytest
 
-from src.errors import MoxingUnavailableError, SyncError, SyncTimeoutError, UserError
+from src.errors import ConfigError, MoxingUnavailableError, SyncError, SyncTimeoutError, UserError
 from src.model_utils import moxing_adapter
 from src.utils.cli import run_cli
 from src.model_utils.config import get_config
@@ -159,6 +159,20 @@ def test_wrapper_syncs_in_and_out(tmp_path):
     cfg = job_config(tmp_path, "--output_path", str(tmp_path / "cache2"))
     moxing_wrapper()(lambda c: None)(cfg)
     assert tree(tmp_path / "cache2") == {os.path.join("ckpt", "s-1_1.ckpt"): "c"}
+
+
+def test_wrapper_checks_the_configuration_pre_process_changed(tmp_path):
+    os.makedirs(tmp_path / "obs" / "data")
+    cfg = job_config(tmp_path)
+    ran = []
+
+    @moxing_wrapper(pre_process=lambda c: c.set("TRAIN.BEGIN_EPOCH", 500))   # fine alone, not with END_EPOCH
+    def run(c):
+        ran.append(c)
+
+    with pytest.raises(ConfigError, match=r"TRAIN.BEGIN_EPOCH: expected an epoch below TRAIN.END_EPOCH \(140\)"):
+        run(cfg)
+    assert not ran
 
 
 def test_wrapper_copies_outputs_after_a_failure(tmp_path):

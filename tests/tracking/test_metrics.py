@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from src.errors import TrackingFilesError
+from src.errors import DatasetFormatError, TrackingFilesError
 from src.tracking.metrics import as_poses, coco_oks, load_ground_truth
 
 
@@ -37,14 +37,15 @@ def test_ground_truth_frames_in_frame_order_without_unlabelled_people(tmp_path):
     assert as_poses([]).shape == (0, 17, 3)
 
 
-@pytest.mark.parametrize("text,words", [
-    ('{"images": [{"id": 1}], "annotations": [{"id": 1, "image_id": 1}]}', "annotation 1 has no 'track_id'"),
-    ('{"images": []}', "is not a COCO annotation file (no 'images' and 'annotations')"),
-    ('{"images": [', "is not valid JSON"),
+@pytest.mark.parametrize("text,words,error", [
+    ('{"images": [{"id": 1}], "annotations": [{"id": 1, "image_id": 1}]}', "annotation 1 has no 'track_id'",
+     TrackingFilesError),
+    ('{"images": []}', "is not a COCO annotation file (no 'images' and 'annotations')", TrackingFilesError),
+    ('{"images": [', "is not valid JSON", DatasetFormatError),   # as every annotation file (src/data/annotations.py)
 ])
-def test_bad_ground_truth_names_the_file(tmp_path, text, words):
+def test_bad_ground_truth_names_the_file(tmp_path, text, words, error):
     path = tmp_path / "gt.json"
     path.write_text(text)
-    with pytest.raises(TrackingFilesError) as err:
+    with pytest.raises(error) as err:
         load_ground_truth(str(path))
     assert str(path) in str(err.value) and words in str(err.value)

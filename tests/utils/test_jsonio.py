@@ -23,15 +23,21 @@ def test_round_trip_and_formats(tmp_path):
 
 
 def test_new_files_get_the_umask_and_existing_ones_keep_their_mode(tmp_path):
-    old = os.umask(0o027)
-    try:
-        write_json(str(tmp_path / "new.json"), [])
-    finally:
-        os.umask(old)
-    assert stat.S_IMODE(os.stat(tmp_path / "new.json").st_mode) == 0o640
+    write_json(str(tmp_path / "new.json"), [])
+    with open(tmp_path / "plain.json", "w", encoding="utf-8"):
+        pass   # what open() gives a new file in this process
+    assert stat.S_IMODE(os.stat(tmp_path / "new.json").st_mode) == stat.S_IMODE(os.stat(tmp_path / "plain.json").st_mode)
     os.chmod(tmp_path / "new.json", 0o604)
     write_json(str(tmp_path / "new.json"), [1])
     assert stat.S_IMODE(os.stat(tmp_path / "new.json").st_mode) == 0o604
+
+
+def test_a_link_is_written_through(tmp_path):
+    os.mkdir(tmp_path / "real")
+    write_json(str(tmp_path / "real" / "a.json"), [1])
+    os.symlink(tmp_path / "real" / "a.json", tmp_path / "link.json")
+    write_json(str(tmp_path / "link.json"), [2])
+    assert os.path.islink(tmp_path / "link.json") and read_json(str(tmp_path / "real" / "a.json"), "file") == [2]
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
