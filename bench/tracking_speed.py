@@ -153,9 +153,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     boxes = FrameBoxes(os.path.join(args.videos, DETECTIONS_DIR, args.sequence + ".json"), float(cfg.TEST.IMAGE_THRE))
     track_frames(tracker, source, boxes, None, settings.in_vis_thre)
     width, height = estimator.settings.image_size
-    print(f"{args.sequence}: {len(records)} frames; ResNet-{cfg.POSE_RESNET.NUM_LAYERS} {width}x{height}"
-          f"{', flip test' if estimator.settings.flip_test else ''}, {'checkpoint' if cfg.TEST.MODEL_FILE else 'random'}"
-          f" weights; batches padded to powers of two up to {estimator.settings.batch_size}")
+    flip = ", flip test" if estimator.settings.flip_test else ""
+    weights = "checkpoint" if cfg.TEST.MODEL_FILE else "random"
+    print(f"{args.sequence}: {len(records)} frames; ResNet-{cfg.POSE_RESNET.NUM_LAYERS} {width}x{height}{flip}, "
+          f"{weights} weights; batches padded to powers of two up to {estimator.settings.batch_size}")
     for line in summarise(records):
         print(line)
     return 0
