@@ -66,31 +66,35 @@ def greedy_match(similarity: np.ndarray, remembered_ids: np.ndarray, threshold: 
     return ids
 
 
-def unify_people(poses: np.ndarray, scores: np.ndarray, areas: np.ndarray, secondary: np.ndarray, threshold: float,
+def unify_people(poses: np.ndarray, scores: np.ndarray, areas: np.ndarray, propagated: np.ndarray, threshold: float,
                  in_vis_thre: float) -> np.ndarray:
-    """Greedy pose NMS: people visited primary first, each group by descending score (stable); each kept
-    person drops the later ones whose OKS with it (joints confident in both) is above ``threshold``.
+    """One person per pose: propagated people whose pose agrees with a detected person's, or with a
+    higher-scored propagated person's, are dropped.
 
-    The tracker's unification of a frame's people: the same person found in two boxes (a detector box
-    and a propagated one, or two detector boxes) gives two poses whose boxes may overlap little but
-    whose joints agree; the detected one (not ``secondary``) is kept.
+    People are visited detected first, each group by descending score (stable); each kept person drops
+    the later propagated ones whose OKS with it (joints confident in both) is above ``threshold``. A
+    propagated box and a detector box on one person may overlap little (too little for the box NMS)
+    but give the same pose; a propagated box that drifted onto someone else gives that person's pose.
+    Two detected people are left alone: the detector says they are two (a confused pose of one of two
+    people crossing can agree with the other's).
 
     Args:
         poses: N×J×3; scores: N; areas: N (pixels²).
-        secondary: N flags (propagated people): visited after the others.
-        threshold: OKS above which a later person is dropped.
+        propagated: N flags: the person's box came from propagation.
+        threshold: OKS above which a later propagated person is dropped.
         in_vis_thre: Joints count where their scores exceed this in both poses.
 
     Returns:
         Indices of the kept people in visiting order (int64).
     """
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)
-    order = np.lexsort((-scores, np.asarray(secondary, bool).reshape(-1)))
+    propagated = np.asarray(propagated, bool).reshape(-1)
+    order = np.lexsort((-scores, propagated))
     if len(order) <= 1:
         return order.astype(np.int64)
     oks = pairwise_oks(np.asarray(poses, np.float64)[order], np.asarray(areas, np.float64)[order], COCO_SIGMAS,
                        in_vis_thre)
-    drop = np.triu(oks > threshold, 1)
+    drop = np.triu(oks > threshold, 1) & propagated[order][None, :]
     removed = np.zeros(len(order), dtype=bool)
     for i in range(len(order)):
         if not removed[i]:

@@ -8,11 +8,12 @@ For each frame:
    sets unified by box NMS (IoU above ``TRACK.NMS_THRE``), detector boxes first: propagated boxes
    fill in where the detector missed someone.
 2. **Poses.** The pose network on every box (the evaluation's crop, flip test and decoding);
-   people scoring under ``TRACK.MIN_SCORE`` are dropped. People whose poses agree (OKS over
-   ``TRACK.UNIFY_THRE``, joints confident in both) are one person: the detected one is kept over a
-   propagated one, then the higher-scored (then the evaluation's OKS-NMS, ``TEST.OKS_THRE``). A
-   propagated box and a detector box on one person often overlap too little for the box NMS, but
-   give the same pose; and a propagated box that drifted onto someone else gives that person's pose.
+   people scoring under ``TRACK.MIN_SCORE`` are dropped. A propagated person whose pose agrees with
+   a detected person's (or a higher-scored propagated one's: OKS over ``TRACK.UNIFY_THRE``, joints
+   confident in both) is that person, and dropped; then the evaluation's OKS-NMS
+   (``TEST.OKS_THRE``). A propagated box and a detector box on one person often overlap too little
+   for the box NMS, but give the same pose; and a propagated box that drifted onto someone else
+   gives that person's pose.
 3. **Ids.** The people of the last ``TRACK.KEEP_FRAMES`` frames are remembered and moved to the
    current frame (``TRACK.SIMILARITY: flow_oks``; ``oks`` leaves them where they were seen): along
    the flow where their track was seen in the previous frame, by their track's own velocity where
@@ -208,8 +209,8 @@ class PoseTracker:
                       np.asarray(areas, np.float64)[good], propagated[good])
 
     def _unify(self, people: People) -> People:
-        """One person per pose: people whose poses agree (OKS over ``unify_thre``) are one, the detected
-        one kept over a propagated one, then the higher-scored; then the evaluation's OKS-NMS."""
+        """One person per pose: propagated people whose poses agree with a detected (or higher-scored
+        propagated) person's (OKS over ``unify_thre``) dropped; then the evaluation's OKS-NMS."""
         s = self.settings
         kept = unify_people(people.poses, people.scores, people.areas, people.propagated, s.unify_thre, s.in_vis_thre)
         people = people.take(np.sort(kept))
