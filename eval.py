@@ -1,10 +1,11 @@
-"""Evaluate a SimplePoseNet checkpoint with COCO keypoint AP.
+"""Evaluate a SimplePoseNet checkpoint with COCO keypoint AP, or PoseTrack's per-joint AP (``DATASET.DATASET``).
 
     python eval.py --eval_model_file CKPT [--coco_bbox_file DETECTIONS] [--key value ...]
 
 Person boxes come from ``TEST.COCO_BBOX_FILE`` (or the ground truth with
 ``TEST.USE_GT_BBOX``). Results go to ``<checkpoint without extension>/results/``;
-the last line printed is ``AP: <float>``.
+the last line printed is ``AP: <float>`` (COCO's AP; PoseTrack's total AP in percent, after
+the benchmark's AP table).
 """
 import functools
 import logging
@@ -12,7 +13,7 @@ import sys
 from typing import Optional, Sequence
 
 from src.dataset import keypoint_dataset
-from src.evaluate.coco_eval import evaluate_and_report
+from src.evaluate import coco_eval
 from src.evaluate.results import results_dir
 from src.inference.estimator import PoseEstimator
 from src.inference.loading import load_network
@@ -21,6 +22,7 @@ from src.model_utils.config import get_config
 from src.model_utils.modelarts import eval_post_process, eval_pre_process
 from src.model_utils.moxing_adapter import moxing_wrapper
 from src.network.weights import require_model_file
+from src.tracking import posetrack_dataset
 from src.utils.cli import run_cli, setup_logging
 
 logger = logging.getLogger("eval")
@@ -40,12 +42,16 @@ def run(cfg) -> int:
     estimator = PoseEstimator.from_config(cfg, net)
     logger.info("use flip test: %s", estimator.settings.flip_test)
 
-    dataset, generator = keypoint_dataset(cfg, train_mode=False, num_parallel_workers=cfg.TEST.DATALOADER_WORKERS)
+    posetrack = cfg.DATASET.DATASET == "posetrack"
+    records, source = posetrack_dataset.posetrack_records(cfg, train_mode=False) if posetrack else (None, "")
+    dataset, generator = keypoint_dataset(cfg, train_mode=False, num_parallel_workers=cfg.TEST.DATALOADER_WORKERS,
+                                          records=records, source=source)
     found = run_inference(estimator, dataset, len(generator))
     logger.info("predicted %d people (%d joints each) in %d images", len(found.preds), found.preds.shape[1],
                 len(set(found.image_ids.tolist())))
 
-    evaluate_and_report(cfg, found.preds, results_dir(model_file), found.boxes, found.image_ids)
+    report = posetrack_dataset.evaluate_and_report if posetrack else coco_eval.evaluate_and_report
+    report(cfg, found.preds, results_dir(model_file), found.boxes, found.image_ids)
     return 0
 
 

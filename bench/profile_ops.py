@@ -1,7 +1,7 @@
 """Where the time of the CPU fast path goes: MindSpore's profiler over a few steps, by kind of work.
 
     python -m bench.profile_ops [--tasks infer,train] [--num_layers 50] [--batch 8] [--height 256 --width 192]
-                                [--steps 2] [--warmup 2] [--output DIR] [--top 12]
+                                [--steps 2] [--warmup 2] [--output DIR] [--top 12] [--fast True|onednn|im2col]
 
 For each task (inference: a forward pass in eval mode; training: one step of
 ``TrainStep(WithLossCell(net, JointsMSELoss(True)), nn.Adam)`` as ``train.py`` runs it on the CPU),
@@ -30,6 +30,7 @@ from src.training.train_step import TrainStep
 NUM_JOINTS = 17
 #: kind of work -> MindSpore CPU operator types (anything else counts as "other")
 KINDS: Dict[str, Tuple[str, ...]] = {
+    "oneDNN operators (convolutions, their gradients, max-pool; custom)": ("Custom",),
     "matrix products (1x1 Conv2D and its gradients)": ("Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter",
                                                        "MatMul", "BatchMatMul"),
     "im2col / col2im (unfold, fold)": ("Im2Col", "Col2Im"),
@@ -57,13 +58,14 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=2, help="untimed calls first (the first compiles)")
     parser.add_argument("--output", default="", help="the profiler's folder (default: a temporary one)")
     parser.add_argument("--top", type=int, default=12, help="operator types listed")
+    parser.add_argument("--fast", default="True", help="the CPU path (MODEL.FAST_CPU): True, onednn or im2col")
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
 
 
 def build_call(args: argparse.Namespace, task: str):
     rng = np.random.default_rng(args.seed)
-    net = PoseResNet(args.num_layers, NUM_JOINTS, (args.deconv_filters,) * 3, (4, 4, 4), fast=True)
+    net = PoseResNet(args.num_layers, NUM_JOINTS, (args.deconv_filters,) * 3, (4, 4, 4), fast=args.fast)
     images = Tensor(rng.standard_normal((args.batch, 3, args.height, args.width)).astype(np.float32))
     if task == "infer":
         net.set_train(False)
@@ -127,7 +129,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ms.set_device("CPU")
     ms.set_seed(args.seed)
     print(f"SimplePoseNet ResNet-{args.num_layers}, input {args.batch}x3x{args.height}x{args.width}, GRAPH mode, "
-          f"CPU fast path, {args.steps} profiled steps", flush=True)
+          f"CPU path {args.fast}, {args.steps} profiled steps", flush=True)
     for task in (t.strip() for t in args.tasks.split(",") if t.strip()):
         if args.output:
             folder = os.path.join(args.output, task)

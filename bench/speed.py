@@ -1,12 +1,15 @@
 """CPU throughput of SimplePoseNet: the CPU fast path against PyTorch, measured side by side.
 
-    python -m bench.speed [--tasks infer,train] [--contenders fast,torch] [--rounds 7] [--warmup 2]
-                          [--num_layers 50] [--batch 8] [--height 256 --width 192] [--mode GRAPH|PYNATIVE]
-                          [--torch_path SITE_PACKAGES] [--peak_gflops G] [--threads N]
+    python -m bench.speed [--tasks infer,train] [--contenders fast,torch,onnx] [--rounds 7] [--warmup 2]
+                          [--num_layers 50] [--deconv_filters 256] [--batch 8] [--height 256 --width 192]
+                          [--mode GRAPH|PYNATIVE] [--torch_path SITE_PACKAGES] [--peak_gflops G] [--threads N]
 
-Contenders: ``fast`` (this project, ``MODEL.FAST_CPU``), ``stock`` (this project on MindSpore's stock
-operators, slow on the CPU: give it few rounds), ``torch`` (the reference's PoseResNet in PyTorch,
-``bench/reference.py``, with the same weights; skipped with a note when PyTorch cannot be imported). PyTorch is not a
+Contenders: ``fast`` (this project, ``MODEL.FAST_CPU True``: the oneDNN operators where they build, else
+im2col), ``im2col`` (``MODEL.FAST_CPU im2col``), ``stock`` (this project on MindSpore's stock operators, slow
+on the CPU: give it few rounds), ``torch`` (the reference's PoseResNet in PyTorch, ``bench/reference.py``,
+with the same weights; skipped with a note when PyTorch cannot be imported), ``onnx`` (inference only: ONNX
+Runtime running the project's ONNX export of the same weights, as ``export.py --EXPORT.FILE_FORMAT ONNX``
+writes it). PyTorch is not a
 requirement of the project: ``--torch_path`` appends the ``site-packages`` of another environment to
 ``sys.path`` (after this one's, so this environment's NumPy is the one loaded).
 
@@ -16,13 +19,14 @@ PyTorch: forward, the same loss, backward, ``torch.optim.Adam``. All contenders 
 same weights and the same random batch; after ``--warmup`` untimed calls each (the first compiles),
 their calls alternate for ``--rounds`` rounds, so the load of other jobs on the machine falls on all
 alike. Prints per contender the median images/s, seconds per batch, GFLOP/s and the fraction of
-``--peak_gflops``, and per task the median of the per-round ratios fast / torch (> 1: faster than
-PyTorch). GFLOP counts the convolutions' multiply-adds (×2) of a forward pass; a training step
+``--peak_gflops``, and per task the median of the per-round ratios fast / other (> 1: the fast path is faster). GFLOP counts the convolutions' multiply-adds (×2) of a forward pass; a training step
 counts three times that (forward, input gradient, weight gradient).
 """
 import argparse
+import logging
 import os
 import sys
+import tempfile
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
@@ -53,10 +57,12 @@ WARM_MALLOC = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(1 << 40), 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", default="infer,train", help="comma-separated: infer, train")
-    parser.add_argument("--contenders", default="fast,torch", help="comma-separated: fast, stock, torch")
+    parser.add_argument("--contenders", default="fast,torch,onnx",
+                        help="comma-separated: fast, im2col, stock, torch, onnx (inference only)")
     parser.add_argument("--rounds", type=int, default=7, help="timed calls of each contender, alternating")
     parser.add_argument("--warmup", type=int, default=2, help="untimed calls of each first (the first compiles)")
     parser.add_argument("--num_layers", type=int, default=50, choices=(18, 34, 50, 101, 152))
+    parser.add_argument("--deconv_filters", type=int, default=256, help="channels of each deconvolution (demo: 128)")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--height", type=int, default=256)
     parser.add_argument("--width", type=int, default=192)
@@ -155,6 +161,28 @@ def torch_call(torch: Any, torch_net: Any, task: str, batch: Dict[str, np.ndarra
     return train
 
 
+def onnx_call(net: PoseResNet, batch: Dict[str, np.ndarray], folder: str, threads: int) -> Callable:
+    """ONNX Runtime on the project's ONNX export of ``net`` (stock operators), made as export.py makes it."""
+    import onnxruntime  # pylint: disable=import-outside-toplevel
+    from src.deploy.onnx_fix import (fix_conv_transpose, import_onnx,  # pylint: disable=import-outside-toplevel
+                                     replace_padded_max_pools)
+    net.set_train(False)
+    replace_padded_max_pools(net)
+    base = os.path.join(folder, "speed")
+    ms.export(net, Tensor(batch["images"]), file_name=base, file_format="ONNX")
+    onnx = import_onnx()
+    model = onnx.load(base + ".onnx")
+    fix_conv_transpose(model)
+    path = os.path.join(folder, "speed_fixed.onnx")
+    onnx.save(model, path)
+    options = onnxruntime.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    return lambda: session.run(None, {name: batch["images"]})[0]
+
+
 def report_agreement(first: Dict[str, np.ndarray]) -> None:
     """Prints how far each contender's first result is from the first one's (same weights, same batch)."""
     names = list(first)
@@ -174,22 +202,27 @@ def import_torch(path: str) -> Optional[Any]:
     return torch
 
 
-def measure(args: argparse.Namespace, task: str, contenders: Sequence[str], torch: Optional[Any]) -> Dict[str, List[float]]:
-    """Seconds per call of each contender, ``args.rounds`` rounds of alternating calls."""
+def measure(args: argparse.Namespace, task: str, contenders: Sequence[str], torch: Optional[Any],
+            folder: str) -> Dict[str, List[float]]:
+    """Seconds per call of each contender, ``args.rounds`` rounds of alternating calls (``folder``: scratch files)."""
     rng = np.random.default_rng(args.seed)
     batch = {"images": rng.standard_normal((args.batch, 3, args.height, args.width)).astype(np.float32),
              "target": rng.uniform(0, 1, (args.batch, NUM_JOINTS, args.height // 4, args.width // 4)).astype(np.float32),
              "weight": np.ones((args.batch, NUM_JOINTS, 1), np.float32)}
-    reference = PoseResNet(args.num_layers, NUM_JOINTS, DECONV_FILTERS, DECONV_KERNELS, fast=False)
+    reference = PoseResNet(args.num_layers, NUM_JOINTS, (args.deconv_filters,) * 3, DECONV_KERNELS, fast=False)
     calls: Dict[str, Callable] = {}
+    paths = {"fast": True, "im2col": "im2col", "stock": False}
     if torch is not None:
-        torch_net = torch_pose_resnet(torch, args.num_layers, DECONV_FILTERS[0], NUM_JOINTS)
+        torch_net = torch_pose_resnet(torch, args.num_layers, args.deconv_filters, NUM_JOINTS)
         copy_weights_from_torch(torch_net, reference)
     for name in contenders:
         if name == "torch":
             calls[name] = torch_call(torch, torch_net, task, batch)
+        elif name == "onnx":
+            if task == "infer":
+                calls[name] = onnx_call(reference, batch, folder, args.threads)
         else:
-            net = PoseResNet(args.num_layers, NUM_JOINTS, DECONV_FILTERS, DECONV_KERNELS, fast=name == "fast")
+            net = PoseResNet(args.num_layers, NUM_JOINTS, (args.deconv_filters,) * 3, DECONV_KERNELS, fast=paths[name])
             for source, target in zip(reference.get_parameters(), net.get_parameters()):
                 target.set_data(source.data.copy())
             calls[name] = project_call(net, task, batch)
@@ -219,7 +252,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.malloc == "warm" and argv is None and any(os.environ.get(k) != v for k, v in WARM_MALLOC.items()):
         # glibc reads these when the process starts: start again with them
-        os.execve(sys.executable, [sys.executable] + sys.argv, {**os.environ, **WARM_MALLOC})
+        # (as a module again: sys.argv[0] is the file's path, and run as a file bench/ is not importable)
+        os.execve(sys.executable, [sys.executable, "-m", "bench.speed"] + sys.argv[1:], {**os.environ, **WARM_MALLOC})
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     ms.set_context(mode=getattr(ms, f"{args.mode}_MODE"))
     ms.set_device("CPU")
     if args.threads:
@@ -234,7 +269,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         torch.manual_seed(args.seed)
         if args.threads:
             torch.set_num_threads(args.threads)
-    flops = forward_flops(PoseResNet(args.num_layers, NUM_JOINTS, DECONV_FILTERS, DECONV_KERNELS),
+    flops = forward_flops(PoseResNet(args.num_layers, NUM_JOINTS, (args.deconv_filters,) * 3, DECONV_KERNELS),
                           args.height, args.width)
     versions = f"MindSpore {ms.__version__}" + (f", PyTorch {torch.__version__}" if torch is not None else "")
     print(f"SimplePoseNet ResNet-{args.num_layers}, input {args.batch}x3x{args.height}x{args.width}, {args.mode} mode, "
@@ -242,17 +277,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
           f"{args.peak_gflops:.0f} GFLOP/s; {args.rounds} alternating rounds", flush=True)
     for task in (t.strip() for t in args.tasks.split(",") if t.strip()):
         print(f"load average before {task}: {load_average()}", flush=True)
-        times = measure(args, task, contenders, torch)
+        with tempfile.TemporaryDirectory() as folder:
+            times = measure(args, task, contenders, torch, folder)
         step_flops = flops * args.batch * (3 if task == "train" else 1)
         label = "inference" if task == "infer" else "training"
         for name, seconds in times.items():
             median = float(np.median(seconds))
             gflops = step_flops / median / 1e9
-            print(f"{name:5s} {label:9s}: {args.batch / median:7.2f} img/s  ({median:.3f} s/batch, "
+            print(f"{name:6s} {label:9s}: {args.batch / median:7.2f} img/s  ({median:.3f} s/batch, "
                   f"{gflops:5.1f} GFLOP/s, {100 * gflops / args.peak_gflops:3.0f} % of peak)", flush=True)
-        if "fast" in times and "torch" in times:
-            ratio = float(np.median(np.array(times["torch"]) / np.array(times["fast"])))
-            print(f"fast / torch {label}: {ratio:.2f}x (median of per-round ratios)", flush=True)
+        for other in ("torch", "onnx", "im2col"):
+            if "fast" in times and other in times:
+                ratio = float(np.median(np.array(times[other]) / np.array(times["fast"])))
+                print(f"fast / {other} {label}: {ratio:.2f}x (median of per-round ratios)", flush=True)
         print(f"load average after {task}: {load_average()}", flush=True)
     return 0
 

@@ -28,12 +28,14 @@ ensure_venv() {
     fi
     local stamp="$ROOT/.venv/.installed-$(echo "$*" | tr ' /' '+_').sha"
     local want
-    want="$(cd "$ROOT" && cat "$@" | sha256sum | cut -d' ' -f1)"
+    want="$(cd "$ROOT" && cat "$@" requirements-onednn.txt | sha256sum | cut -d' ' -f1)"
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
         echo "installing requirements ($*) into .venv (first run downloads MindSpore, ~800 MB)..."
         local args=()
         for f in "$@"; do args+=(-r "$ROOT/$f"); done
         "$VENV_PY" -m pip install --quiet "${args[@]}"
+        # The oneDNN headers of the CPU path, without the ~2 GB of runtimes their package depends on.
+        "$VENV_PY" -m pip install --quiet --no-deps -r "$ROOT/requirements-onednn.txt"
         echo "$want" > "$stamp"
     fi
 }
@@ -82,20 +84,45 @@ wait_all() {
     return "$status"
 }
 
+# forward_stop PID : asks the job PID to stop. msrun's ranks (its children with MS_ROLE=MS_WORKER; not
+# its `tail -f` helpers) get SIGTERM themselves: msrun has no handler for it and would die, leaving its
+# ranks running; they stop after the same step and write its checkpoint. Any other job gets SIGTERM.
+forward_stop() {
+    local child ranks=0
+    for child in $(ps -o pid= --ppid "$1" 2> /dev/null); do
+        if [ "$(cat "/proc/$child/comm" 2> /dev/null)" != tail ] \
+            && tr '\0' '\n' < "/proc/$child/environ" 2> /dev/null | grep -qx MS_ROLE=MS_WORKER; then
+            kill -TERM "$child" 2> /dev/null && ranks=$((ranks + 1))
+        fi
+    done
+    if [ "$ranks" -eq 0 ]; then kill -TERM "$1" 2> /dev/null || true; fi
+}
+
 # launch LOG_FILE COMMAND... : runs COMMAND in the background logging to LOG_FILE,
-# or in the foreground (output also copied to LOG_FILE) when FOREGROUND=1.
+# or in the foreground (output also copied to LOG_FILE) when FOREGROUND=1. In the foreground, SIGTERM,
+# SIGINT (Ctrl-C) and SIGHUP to the launcher are passed on as SIGTERM (forward_stop) and the launcher
+# waits for the job to end and returns its exit code; the job runs in its own session, so that Ctrl-C
+# reaches it only that way (msrun would otherwise kill its ranks at once), and `tee -i` goes on copying.
 launch() {
     local log="$1"; shift
     mkdir -p "$(dirname "$log")"
     if [ "${FOREGROUND:-0}" = "1" ]; then
         set +e
-        "$@" 2>&1 | tee "$log"
-        local status=${PIPESTATUS[0]}
+        setsid "$@" > >(tee -i "$log") 2>&1 &
+        local pid=$! status
+        trap 'forward_stop "$pid"' TERM INT HUP
+        while true; do
+            wait "$pid"
+            status=$?
+            kill -0 "$pid" 2> /dev/null || break   # else the wait was cut short by a signal: wait on
+        done
+        trap - TERM INT HUP
+        wait   # for tee to copy the last lines
         set -e
         return "$status"
     fi
     nohup "$@" > "$log" 2>&1 &
-    echo "started in the background (pid $!); log: $log"
+    echo "started in the background (pid $!); log: $log; kill $! stops it after the step under way"
 }
 
 # msrun_train LOG WORKER_NUM LOCAL_WORKER_NUM MASTER_ADDR MASTER_PORT NODE_RANK CKPT_SAVE_DIR DEVICE_TARGET [ARGS...]

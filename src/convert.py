@@ -26,12 +26,14 @@ import logging
 import os
 import re
 import sys
+import zipfile
+import zlib
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from src.errors import ConversionError, MissingDependencyError, TorchMissingError, import_optional, shown_path
-from src.network.weights import mismatch_report
+from src.network.weights import mismatch_report, write_checkpoint
 from src.utils.cli import run_cli, setup_logging, tool_parser
 from src.model_utils.config import get_config
 
@@ -53,16 +55,33 @@ def _import_torch() -> Any:
         raise TorchMissingError(str(err)) from err.__cause__
 
 
+def zip_member_damaged(path: str) -> str:
+    """What is damaged in ``path`` when it is a zip archive (PyTorch's format since 1.6: each tensor a member with
+    its CRC-32), "" otherwise. ``torch.load`` does not check the CRCs: zeroed bytes inside a tensor load silently.
+    Files in the older pickle format have no checksum to check."""
+    if not zipfile.is_zipfile(path):
+        return ""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as err:
+        return f"the archive cannot be read ({err})"
+    return f"the checksum of its member {bad} does not match" if bad else ""
+
+
 def load_torch_state_dict(path: str) -> Dict[str, np.ndarray]:
     """The tensors of a PyTorch checkpoint as NumPy arrays (a ``state_dict`` under ``state_dict`` unwrapped).
 
     Raises:
         FileNotFoundError: no file at ``path``.
         TorchMissingError: PyTorch is not installed.
-        ConversionError: the file holds no state_dict.
+        ConversionError: the file is damaged, or holds no state_dict.
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"PyTorch checkpoint not found: '{shown_path(path)}'")
+    damaged = zip_member_damaged(path)
+    if damaged:
+        raise ConversionError(f"PyTorch checkpoint {path} is damaged: {damaged}; download or copy it again")
     torch = _import_torch()
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
@@ -126,10 +145,10 @@ def check_shapes(converted: Mapping[str, np.ndarray], expected: Mapping[str, Tup
 
 
 def save_checkpoint(converted: Mapping[str, np.ndarray], path: str) -> None:
-    """Writes the arrays as a MindSpore checkpoint."""
+    """Writes the arrays as a MindSpore checkpoint, whole and with its checksum
+    (:func:`src.network.weights.write_checkpoint`)."""
     import mindspore as ms  # pylint: disable=import-outside-toplevel
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    ms.save_checkpoint([{"name": n, "data": ms.Tensor(v)} for n, v in converted.items()], path)
+    write_checkpoint([{"name": n, "data": ms.Tensor(v)} for n, v in converted.items()], path)
 
 
 def convert_file(cfg: Any, input_path: str, output_path: str, backbone: bool = False) -> int:

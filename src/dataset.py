@@ -1,9 +1,11 @@
-"""COCO person-keypoint data: the per-person sample (augmentation, crop, targets) and the MindSpore dataset.
+"""Person-keypoint data: the per-person sample (augmentation, crop, targets) and the MindSpore dataset.
 
 Symbols: N records (one person each), J joints, H×W network input, Hh×Wh heatmap.
 A record's crop is given by ``center`` ``[cx, cy]`` (image pixels) and ``scale`` ``[sx, sy]``
-(units of ``PIXEL_STD`` pixels). Records come from :mod:`src.data.coco_records`, targets from the
-heatmap codec (:mod:`src.data.codec`), the training order from :mod:`src.data.sampler`.
+(units of ``PIXEL_STD`` pixels). Records come from :mod:`src.data.coco_records` (COCO files), or are
+given ready (PoseTrack's, :mod:`src.tracking.posetrack_dataset`); targets from the heatmap codec
+(:mod:`src.data.codec`), the training order from :mod:`src.data.sampler`. The data set type
+(``DATASET.DATASET``) gives the left/right pairs a flip swaps (:data:`src.constants.KEYPOINT_SETS`).
 
 Images are read with OpenCV and stay in **BGR** order; the ImageNet mean/std are applied
 to that order, as the reference and the original port did (their checkpoints depend on it).
@@ -20,8 +22,8 @@ import numpy as np
 from src.data.codec import HeatmapCodec
 from src.data.coco_records import (HOW_TO_GET_DATA, PersonRecords, detection_records, ground_truth_records,
                               require_dir, resolve_bbox_file)
-from src.constants import DATASET_COLUMNS, IMAGENET_MEAN, IMAGENET_STD, PIXEL_STD
-from src.errors import DatasetFormatError, ImageReadError, shown_path
+from src.constants import DATASET_COLUMNS, IMAGENET_MEAN, IMAGENET_STD, KEYPOINT_SETS, PIXEL_STD
+from src.errors import ConfigError, DatasetFormatError, ImageReadError, shown_path
 from src.data.sampler import TrainingSampler, decode_index
 from src.data.skipped_images import SkippedImageLog
 from src.utils.image import imread_bgr, read_image
@@ -78,6 +80,9 @@ class KeypointDatasetGenerator:
     target, the J×1 float32 weight, ``scale`` and ``center`` (2, float32; after augmentation),
     the box score (float32) and the image id (int32).
 
+    A horizontal flip swaps the left/right joints of the data set type ``DATASET.DATASET``
+    (``flip_pairs``, from :data:`src.constants.KEYPOINT_SETS`).
+
     Training draws the augmentation of each sample (scale, rotation, shift, flip, in the
     reference's order) from a generator seeded with ``(TRAIN.SEED, epoch, rank, record)``:
     ``generator[i]`` takes the indices of :class:`src.data.sampler.TrainingSampler`, which encode
@@ -101,7 +106,7 @@ class KeypointDatasetGenerator:
         self.shift_factor = float(cfg.DATASET.SHIFT_FACTOR)
         self.flip = bool(cfg.DATASET.FLIP)
         self.image_thre = float(cfg.TEST.IMAGE_THRE)
-        self.flip_pairs = flip_pairs
+        self.flip_pairs = KEYPOINT_SETS[cfg.DATASET.DATASET].flip_pairs
         self.seed = int(cfg.TRAIN.SEED)
         self.rank = 0  # set by keypoint_pipeline: part of the augmentation seed
         self._set_records(PersonRecords([], np.zeros((0, 4)), np.zeros((0, self.num_joints, 3), np.float32),
@@ -227,26 +232,39 @@ class KeypointDatasetGenerator:
 # ----------------------------------------------------------------------------- MindSpore dataset
 
 def load_keypoint_records(config: Any, ann_file: Optional[str] = None, image_path: Optional[str] = None,
-                          bbox_file: Optional[str] = None, train_mode: bool = True) -> KeypointDatasetGenerator:
-    """The generator of :func:`keypoint_dataset` with its records loaded (see there for the defaults)."""
-    split = config.DATASET.TRAIN_SET if train_mode else config.DATASET.TEST_SET
-    root = config.DATASET.ROOT
-    if image_path is None or ann_file is None:
-        require_dir(root, "dataset root (DATASET.ROOT)")
-    image_path = image_path or os.path.join(root, split)
-    ann_file = ann_file or os.path.join(root, "annotations", f"person_keypoints_{split}.json")
+                          bbox_file: Optional[str] = None, train_mode: bool = True,
+                          records: Optional[PersonRecords] = None, source: str = "") -> KeypointDatasetGenerator:
+    """The generator of :func:`keypoint_dataset` with its records loaded (see there for the defaults).
 
+    ``records`` read elsewhere (PoseTrack's) replace the COCO files; ``source`` names where they came
+    from in the messages. Without them the data set type must be COCO.
+    """
     generator = KeypointDatasetGenerator(config, is_train=train_mode)
-    if not train_mode and not config.TEST.USE_GT_BBOX:
-        generator.load_detect_dataset(image_path, ann_file, resolve_bbox_file(config, bbox_file))
+    if records is not None:
+        generator._set_records(records)  # pylint: disable=protected-access
+        ann_file = source
+        logger.info("%d person records from %s", len(generator), source)
     else:
-        generator.load_gt_dataset(image_path, ann_file)
+        if config.DATASET.DATASET != "coco":
+            raise ConfigError(f"DATASET.DATASET {config.DATASET.DATASET}: this command reads COCO files only; "
+                              f"train.py and eval.py read PoseTrack's")
+        split = config.DATASET.TRAIN_SET if train_mode else config.DATASET.TEST_SET
+        root = config.DATASET.ROOT
+        if image_path is None or ann_file is None:
+            require_dir(root, "dataset root (DATASET.ROOT)")
+        image_path = image_path or os.path.join(root, split)
+        ann_file = ann_file or os.path.join(root, "annotations", f"person_keypoints_{split}.json")
+        if not train_mode and not config.TEST.USE_GT_BBOX:
+            generator.load_detect_dataset(image_path, ann_file, resolve_bbox_file(config, bbox_file))
+        else:
+            generator.load_gt_dataset(image_path, ann_file)
     if not train_mode:
         # Evaluation cannot skip an image; name missing ones now rather than mid-run.
         missing = sorted({f for f in generator.image_files if not os.path.isfile(f)})
         if missing:
             shown = ", ".join(map(shown_path, missing[:3]))
-            raise ImageReadError(f"{len(missing)} evaluation images are missing, e.g. {shown}. {HOW_TO_GET_DATA}")
+            hint = HOW_TO_GET_DATA if records is None else f"Check that DATASET.ROOT holds the images {source} names."
+            raise ImageReadError(f"{len(missing)} evaluation images are missing, e.g. {shown}. {hint}")
     if len(generator) == 0:
         raise DatasetFormatError(f"no usable person records in {ann_file}"
                                  + ("" if train_mode or config.TEST.USE_GT_BBOX else " and its detection file"))
@@ -293,7 +311,8 @@ def keypoint_pipeline(config: Any, generator: KeypointDatasetGenerator, rank: in
 def keypoint_dataset(config: Any, ann_file: Optional[str] = None, image_path: Optional[str] = None,
                      bbox_file: Optional[str] = None, rank: int = 0, group_size: int = 1,
                      train_mode: bool = True, num_parallel_workers: int = 8, transform: Optional[list] = None,
-                     shuffle: Optional[bool] = None) -> Tuple[Any, KeypointDatasetGenerator]:
+                     shuffle: Optional[bool] = None, records: Optional[PersonRecords] = None,
+                     source: str = "") -> Tuple[Any, KeypointDatasetGenerator]:
     """The batched keypoint dataset and its generator.
 
     Defaults: images ``DATASET.ROOT/<set>/``, annotations
@@ -320,7 +339,9 @@ def keypoint_dataset(config: Any, ann_file: Optional[str] = None, image_path: Op
         shuffle: Defaults to ``train_mode``.
         num_parallel_workers: Capped at the number of CPUs. More than one runs the
             generator in worker processes.
+        records, source: Person records read elsewhere (PoseTrack's) instead of the COCO files, and
+            where they came from (see :func:`load_keypoint_records`).
     """
-    generator = load_keypoint_records(config, ann_file, image_path, bbox_file, train_mode)
+    generator = load_keypoint_records(config, ann_file, image_path, bbox_file, train_mode, records, source)
     dataset = keypoint_pipeline(config, generator, rank, group_size, num_parallel_workers, transform, shuffle)
     return dataset, generator

@@ -56,6 +56,16 @@ class CheckpointMismatchError(UserError, ValueError):
     ``src.training.checkpoint``)."""
 
 
+class CheckpointDamagedError(UserError, ValueError):
+    """A checkpoint file that was cut short, whose bytes changed after it was written, or that does not parse
+    (``src.network.weights``)."""
+
+
+class CheckpointWriteError(UserError):
+    """A checkpoint that cannot be written: a full disk, a read-only folder, the file size limit
+    (``src.network.weights``, ``src.training.checkpoint``)."""
+
+
 class EvaluationError(UserError, ValueError):
     """Predictions that cannot be evaluated against the annotation file (``src.evaluate``)."""
 

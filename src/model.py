@@ -28,8 +28,9 @@ from mindspore.common.initializer import HeNormal, Normal, initializer
 
 from src.constants import DECONV_PADDING, RESNET_LAYERS
 from src.errors import shown_path
-from src.network.fast_ops import BatchNorm2d, Conv2d, Conv2dTranspose, conv_bn
-from src.network.weights import load_network_checkpoint, load_parameters
+from src.network.fast_ops import (STOCK, BatchNorm2d, Conv2d, Conv2dTranspose, MaxPool2d, conv_bn, cpu_path,
+                                  use_nhwc_inside)
+from src.network.weights import load_network_checkpoint, load_parameters, read_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +41,9 @@ HEAD_INIT_STD = 0.001  # deconvolution and final convolution weights, as the ref
 HEAD_CELLS = ("deconv_layers", "final_layer")
 
 
-def batch_norm(channels: int, fast: bool = False) -> BatchNorm2d:
-    """BatchNorm with the reference's eps and momentum; on the CPU path with the accurate backward."""
-    return BatchNorm2d(channels, eps=BN_EPS, momentum=BN_MOMENTUM, centred_grad=fast)
+def batch_norm(channels: int, fast: Union[bool, str] = False) -> BatchNorm2d:
+    """BatchNorm with the reference's eps and momentum; on the CPU paths with the accurate backward."""
+    return BatchNorm2d(channels, eps=BN_EPS, momentum=BN_MOMENTUM, centred_grad=cpu_path(fast) != STOCK)
 
 
 class BasicBlock(nn.Cell):
@@ -68,9 +69,8 @@ class BasicBlock(nn.Cell):
 
     def construct(self, x: Tensor) -> Tensor:
         identity = x if self.down_sample_layer is None else _shortcut(self.down_sample_layer, x)
-        out = self.relu(conv_bn(self.conv1, self.bn1, x))
-        out = conv_bn(self.conv2, self.bn2, out)
-        return self.relu(out + identity)
+        out = conv_bn(self.conv1, self.bn1, x, relu=True)
+        return conv_bn(self.conv2, self.bn2, out, relu=True, residual=identity)
 
 
 class Bottleneck(nn.Cell):
@@ -98,10 +98,9 @@ class Bottleneck(nn.Cell):
 
     def construct(self, x: Tensor) -> Tensor:
         identity = x if self.down_sample_layer is None else _shortcut(self.down_sample_layer, x)
-        out = self.relu(conv_bn(self.conv1, self.bn1, x))
-        out = self.relu(conv_bn(self.conv2, self.bn2, out))
-        out = conv_bn(self.conv3, self.bn3, out)
-        return self.relu(out + identity)
+        out = conv_bn(self.conv1, self.bn1, x, relu=True)
+        out = conv_bn(self.conv2, self.bn2, out, relu=True)
+        return conv_bn(self.conv3, self.bn3, out, relu=True, residual=identity)
 
 
 Block = Union[Type[BasicBlock], Type[Bottleneck]]
@@ -151,7 +150,7 @@ class DeconvBlock(nn.Cell):
         self.relu = nn.ReLU()
 
     def construct(self, x: Tensor) -> Tensor:
-        return self.relu(conv_bn(self.deconv, self.bn, x))
+        return conv_bn(self.deconv, self.bn, x, relu=True)
 
 
 class PoseResNet(nn.Cell):
@@ -185,12 +184,13 @@ class PoseResNet(nn.Cell):
             raise ValueError(f"one deconvolution kernel in {sorted(DECONV_PADDING)} per entry of deconv_filters "
                              f"{list(deconv_filters)} expected, got {list(deconv_kernels)}")
         block, blocks = RESNET_SPEC[num_layers]
+        fast = cpu_path(fast)
         self.num_layers = num_layers
         self.conv1 = Conv2d(3, 64, 7, 2, 3, fast=fast)
         self.bn1 = batch_norm(64, fast)
         self.relu = nn.ReLU()
         # PyTorch semantics: padding 1 on both sides ('same' would shift the windows)
-        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, pad_mode="pad", padding=1)
+        self.maxpool = MaxPool2d(kernel_size=3, stride=2, padding=1)
         self.layer1 = _make_layer(block, 64, 64, blocks[0], 1, fast)
         self.layer2 = _make_layer(block, 64 * block.expansion, 128, blocks[1], 2, fast)
         self.layer3 = _make_layer(block, 128 * block.expansion, 256, blocks[2], 2, fast)
@@ -204,6 +204,8 @@ class PoseResNet(nn.Cell):
         self.final_layer = Conv2d(channels, num_joints, final_kernel, 1, 1 if final_kernel == 3 else 0,
                                   has_bias=True, fast=fast)
         self._init_weights()
+        if self.conv1.onednn:
+            use_nhwc_inside(self, self.conv1, self.final_layer)
 
     def _init_weights(self) -> None:
         """Backbone convolutions: He normal, fan_out, ReLU gain (torchvision's choice; the reference
@@ -224,7 +226,7 @@ class PoseResNet(nn.Cell):
                     param.set_data(initializer(value, param.shape, param.dtype))
 
     def construct(self, x: Tensor) -> Tensor:
-        x = self.maxpool(self.relu(conv_bn(self.conv1, self.bn1, x)))
+        x = self.maxpool(conv_bn(self.conv1, self.bn1, x, relu=True))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.final_layer(self.deconv_layers(x))
 
@@ -240,6 +242,7 @@ class PoseResNet(nn.Cell):
 
         Raises:
             FileNotFoundError: ``path`` is not a file.
+            CheckpointDamagedError: the file is damaged.
             CheckpointMismatchError: backbone parameters are missing or have other shapes.
         """
         if not path or not os.path.isfile(path):
@@ -247,12 +250,13 @@ class PoseResNet(nn.Cell):
                                     f"MindSpore ResNet-{self.num_layers} checkpoint there or set "
                                     f"MODEL.INIT_WEIGHTS False to train from scratch")
         logger.info("loading pretrained model %s", path)
-        load_parameters(self.backbone_parameters(), ms.load_checkpoint(path), path, "MODEL.PRETRAINED")
+        load_parameters(self.backbone_parameters(), read_checkpoint(path, "ImageNet checkpoint (MODEL.PRETRAINED)"),
+                        path, "MODEL.PRETRAINED")
 
 
-def use_fast_cpu(cfg: Any) -> bool:
-    """The CPU formulations are used on ``device_target`` CPU unless ``MODEL.FAST_CPU`` is False."""
-    return str(cfg.device_target) == "CPU" and bool(getattr(cfg.MODEL, "FAST_CPU", True))
+def use_fast_cpu(cfg: Any) -> Union[bool, str]:
+    """The CPU path on ``device_target`` CPU, ``MODEL.FAST_CPU`` (see :func:`src.network.fast_ops.cpu_path`); else False."""
+    return getattr(cfg.MODEL, "FAST_CPU", True) if str(cfg.device_target) == "CPU" else False
 
 
 def get_pose_net(cfg: Any, is_train: bool, ckpt_path: Optional[str] = None,
@@ -271,7 +275,7 @@ def get_pose_net(cfg: Any, is_train: bool, ckpt_path: Optional[str] = None,
         The network, mapping N×3×H×W to N×J×H/4×W/4 (with 3 deconvolution layers).
     """
     pose = cfg.POSE_RESNET
-    fast = use_fast_cpu(cfg) if fast_cpu is None else bool(fast_cpu)
+    fast = use_fast_cpu(cfg) if fast_cpu is None else fast_cpu
     net = PoseResNet(int(pose.NUM_LAYERS), int(cfg.MODEL.NUM_JOINTS), list(pose.NUM_DECONV_FILTERS),
                      list(pose.NUM_DECONV_KERNELS), bool(pose.DECONV_WITH_BIAS), int(pose.FINAL_CONV_KERNEL), fast=fast)
     if is_train and cfg.MODEL.INIT_WEIGHTS:

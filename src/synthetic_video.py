@@ -7,6 +7,7 @@
     DIR/annotations/seq000.json               (COCO keypoints; each person has a ``track_id``)
     DIR/detections/seq000.json                (COCO detection results, as the still set's)
     DIR/posetrack18/seq000.json               (with --posetrack: PoseTrack 2018 ground truth)
+    DIR/posetrack18_detections.json           (with --posetrack: all detections, by PoseTrack image id)
 
 Each sequence shows 2-4 figures of :mod:`src.synthetic` (its body model, colours, renderer and
 annotator, animated here) walking across a static cluttered background at different depths: they
@@ -32,7 +33,10 @@ With ``--posetrack`` the labels are also written in PoseTrack 2018's format
 unlabelled, as PoseTrack's), ``head_bottom`` and ``head_top`` the bottom and top of the figure's head
 along its axis and ``bbox_head`` the box of its head's circle (both from the body model); a joint is
 labelled when it is in the frame, hidden or not, as PoseTrack labels them. People left without
-keypoint labels (too small) become ignore regions (their boxes).
+keypoint labels (too small) become ignore regions (their boxes). The detections of all sequences are also
+written in one file whose ``image_id`` are the PoseTrack files' (:func:`posetrack_image_id`), the form in
+which PoseTrack's evaluation takes person boxes (``DATASET.DATASET posetrack``, ``TEST.COCO_BBOX_FILE``):
+``DATASET.ROOT DIR`` with the split ``posetrack18`` is then a PoseTrack data set (docs/posetrack.md).
 
 Everything is a pure function of ``(seed, sequence, frame)``.
 """
@@ -47,7 +51,7 @@ import numpy as np
 
 from src.constants import PERSON_CATEGORY
 from src.data.annotations import write_annotations
-from src.data.detections import write_detections
+from src.data.detections import read_detections, write_detections
 from src.synth.body import build_body, sample_body_params
 from src.synth.labels import annotate_people, categories, detector_boxes
 from src.synth.render import clutter, draw_occluder, draw_person, sample_look, texture
@@ -58,6 +62,7 @@ from src.utils.cli import run_cli, setup_logging, tool_parser
 logger = logging.getLogger(__name__)
 
 FRAMES_DIR, ANNOTATIONS_DIR, DETECTIONS_DIR, POSETRACK_DIR = "frames", "annotations", "detections", "posetrack18"
+POSETRACK_DETECTIONS = "posetrack18_detections.json"
 JPEG_QUALITY = 90
 #: A detector miss run starts with this probability per person and frame and lasts 2-6 frames.
 MISS_RUN_START = 0.03
@@ -282,6 +287,12 @@ def sequence_name(sequence: int, scenario: str = "walk") -> str:
     return f"{'cross' if scenario == 'crossing' else 'seq'}{sequence:03d}"
 
 
+def posetrack_image_id(sequence: int, frame_index: int) -> int:
+    """The image id of a frame (from 0) in the PoseTrack files, as PoseTrack's: 1, the sequence in 6 digits,
+    the frame in 4."""
+    return 10 ** 10 + sequence * 10 ** 4 + frame_index
+
+
 def posetrack_frame(frame: Frame, file_name: str, image_id: int, width: int, height: int,
                     **extra: object) -> PoseFrame:
     """A frame's labels as PoseTrack 2018 ground truth (see the module docstring)."""
@@ -328,8 +339,8 @@ def write_sequence(output: str, seed: int, sequence: int, num_frames: int, width
                           for d in frame.detections)
         if posetrack:
             posetrack_frames.append(posetrack_frame(
-                frame, f"{FRAMES_DIR}/{name}/{file_name}", 10 ** 10 + sequence * 10 ** 4 + t, width, height,
-                frame_id=10 ** 10 + sequence * 10 ** 4 + t, vid_id=f"{sequence:06d}", nframes=num_frames))
+                frame, f"{FRAMES_DIR}/{name}/{file_name}", posetrack_image_id(sequence, t), width, height,
+                frame_id=posetrack_image_id(sequence, t), vid_id=f"{sequence:06d}", nframes=num_frames))
     doc = {"info": {"description": "Synthetic person keypoint video (src/synthetic_video.py)", "seed": seed,
                     "sequence": name, "scenario": scenario},
            "licenses": [], "images": images, "annotations": annotations, "categories": categories()}
@@ -355,7 +366,24 @@ def generate_videos(output: str, num_sequences: int = 4, num_frames: int = 60, s
         logger.info("%s: %d frames, %d person annotations (%.1f s)", folder, num_frames, count,
                     time.time() - start)
         folders.append(folder)
+    if posetrack:
+        write_posetrack_detections(output, num_sequences, scenario)
     return folders
+
+
+def write_posetrack_detections(output: str, num_sequences: int, scenario: str = "walk") -> str:
+    """Writes the detections of the ``scenario``'s sequence files (``image_id`` the frame's number from 1)
+    to one file with the PoseTrack files' image ids; returns its path."""
+    dets = []
+    for sequence in range(num_sequences):
+        path = os.path.join(output, DETECTIONS_DIR, sequence_name(sequence, scenario) + ".json")
+        for det in read_detections(path):
+            dets.append({"image_id": posetrack_image_id(sequence, int(det["image_id"]) - 1),
+                         "category_id": PERSON_CATEGORY,
+                         "bbox": det["bbox"], "score": det["score"]})
+    path = os.path.join(output, POSETRACK_DETECTIONS)
+    write_detections(path, dets)
+    return path
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -370,7 +398,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="walk: 2-4 people walking at random (default); crossing: two people crossing, one "
                              "hidden for a few frames, one false detector box per frame (sequences crossNNN)")
     parser.add_argument("--posetrack", action="store_true",
-                        help="also write the labels as PoseTrack 2018 ground truth to DIR/posetrack18/")
+                        help="also write the labels as PoseTrack 2018 ground truth to DIR/posetrack18/ and the "
+                             f"detections by PoseTrack image id to DIR/{POSETRACK_DETECTIONS}")
     args = parser.parse_args(argv)
     setup_logging()
     if args.num_sequences < 1 or args.num_frames < 1:

@@ -39,6 +39,16 @@ def synthetic_videos(tmp_path_factory) -> str:
     return str(root)
 
 
+@pytest.fixture(scope="session")
+def synthetic_posetrack(tmp_path_factory) -> str:
+    """Synthetic videos also in PoseTrack 2018 format: 2 sequences of 8 frames, 240×180, seed 4 (python -m
+    src.synthetic_video --posetrack); a PoseTrack root with the split ``posetrack18``."""
+    from src.synthetic_video import generate_videos  # pylint: disable=import-outside-toplevel
+    root = tmp_path_factory.mktemp("posetrack")
+    generate_videos(str(root), num_sequences=2, num_frames=8, seed=4, width=240, height=180, posetrack=True)
+    return str(root)
+
+
 # ----------------------------------------------------------------------------- execution modes
 MODES = {"graph": 0, "pynative": 1}   # ms.GRAPH_MODE, ms.PYNATIVE_MODE
 

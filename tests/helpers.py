@@ -1,4 +1,6 @@
-"""Shared test helpers: run entry scripts and launchers in subprocesses; build stub runtimes for the C++ app."""
+"""Shared test helpers: run entry scripts and launchers in subprocesses; damaged checkpoints, a full disk and a
+read-only folder; build stub runtimes for the C++ app."""
+import contextlib
 import os
 import subprocess
 import sys
@@ -53,6 +55,83 @@ def start_msrun(script: str, args: Sequence[str], log_dir: str, port: int, worke
                f"--log_dir={log_dir}", "--join=True", os.path.join(ROOT, script), *args]
     return subprocess.Popen(command, cwd=cwd or ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
+
+
+# ----------------------------------------------------------------------------- faults
+# Damaged files, a full disk and a read-only folder, made for real (docs/training.md, "Faults").
+
+def damage_checkpoint(path: str, how: str) -> None:
+    """Damages the checkpoint ``path`` in place: ``"truncated"`` (cut in the middle of an entry),
+    ``"truncated_between_entries"`` (cut where an entry ends, the case a trailer alone cannot tell from a
+    file without checksum) or ``"zeroed"`` (4 KiB of zeros in the middle, as a bad block leaves)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    middle = len(data) // 2
+    if how == "zeroed":
+        data = data[:middle] + bytes(4096) + data[middle + 4096:]
+    elif how == "truncated":
+        data = data[:middle]
+    elif how == "truncated_between_entries":
+        ends, pos = [], 0
+        while data[pos] == 0x0A:              # each entry: key 0x0A, varint length, the entry
+            length, shift, pos = 0, 0, pos + 1
+            while True:
+                length |= (data[pos] & 0x7F) << shift
+                shift, pos = shift + 7, pos + 1
+                if not data[pos - 1] & 0x80:
+                    break
+            pos += length
+            ends.append(pos)
+        data = data[:ends[len(ends) // 2]]
+    else:
+        raise ValueError(how)
+    os.chmod(path, 0o644)   # checkpoints are written read-only
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+@contextlib.contextmanager
+def file_size_limit(nbytes: int):
+    """This process and its children may write files of at most ``nbytes`` (RLIMIT_FSIZE, as ``ulimit -f``);
+    Python ignores SIGXFSZ, so a larger write fails with EFBIG ("File too large")."""
+    import resource  # pylint: disable=import-outside-toplevel
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (nbytes, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+
+
+def _writable(folder: str) -> bool:
+    try:
+        with open(os.path.join(folder, ".probe"), "w", encoding="ascii"):
+            pass
+        os.remove(os.path.join(folder, ".probe"))
+        return True
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def read_only_folder(folder: str):
+    """``folder`` (created) made read-only: by its permissions, or, for root who ignores them, by mounting a
+    read-only tmpfs over it; skips the test where neither works."""
+    import pytest  # pylint: disable=import-outside-toplevel
+    os.makedirs(folder, exist_ok=True)
+    os.chmod(folder, 0o555)
+    mounted = False
+    try:
+        if _writable(folder):
+            mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", folder],
+                                     capture_output=True, check=False).returncode == 0
+            if not mounted or _writable(folder):
+                pytest.skip("cannot make a read-only folder here (root without mount)")
+        yield folder
+    finally:
+        if mounted:
+            subprocess.run(["umount", folder], capture_output=True, check=False)
+        os.chmod(folder, 0o755)
 
 
 # ----------------------------------------------------------------------------- the C++ inference app

@@ -3,7 +3,9 @@
 The parity tests build the reference architecture in PyTorch (bench/reference.py, its module names), so they
 need torch and skip without it; the naming, checking and "torch missing" paths run everywhere.
 """
+import os
 import sys
+import zipfile
 
 import mindspore as ms
 import numpy as np
@@ -15,6 +17,7 @@ from src import convert
 from src.convert import check_shapes, convert_state_dict, network_shapes
 from src.model import get_pose_net
 from src.model_utils.config import get_config
+from src.network.weights import checkpoint_problem, read_checkpoint
 from bench import reference
 from tests.helpers import TINY_CONFIG
 
@@ -71,6 +74,31 @@ def test_torch_missing_message(monkeypatch, tmp_path, capsys):
     assert "needs PyTorch" in capsys.readouterr().err
     assert run_cli(convert.main, ["--input", str(tmp_path / "none.pth"), "--output", "x.ckpt"]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_a_damaged_pytorch_file_is_refused_before_torch_reads_it(tmp_path, capsys):
+    """A .pth zip archive (each tensor a member with its CRC-32) with 4 KiB zeroed: torch.load would read it
+    silently, the converter names it; torch is not needed for that."""
+    path = tmp_path / "pose_resnet.pth"
+    with zipfile.ZipFile(path, "w") as archive:   # the layout torch.save writes: stored members under a folder
+        archive.writestr("pose_resnet/data.pkl", b"\x80\x02}q\x00.")
+        archive.writestr("pose_resnet/data/0", np.random.default_rng(0).bytes(1 << 16))
+    assert convert.zip_member_damaged(str(path)) == ""
+    data = bytearray(path.read_bytes())
+    data[20000:24096] = bytes(4096)
+    path.write_bytes(bytes(data))
+    with pytest.raises(ConversionError, match=r"^PyTorch checkpoint .*pose_resnet.pth is damaged: the checksum of "
+                                              r"its member pose_resnet/data/0 does not match; download or copy it "
+                                              r"again$"):
+        convert.load_torch_state_dict(str(path))
+    assert run_cli(convert.main, ["--input", str(path), "--output", str(tmp_path / "w.ckpt")]) == 2
+    assert capsys.readouterr().err.count("\n") == 1 and not (tmp_path / "w.ckpt").exists()
+
+
+def test_converted_weights_are_written_with_their_checksum(tmp_path):
+    convert.save_checkpoint({"w": np.ones((3, 4), np.float32)}, str(tmp_path / "w.ckpt"))
+    assert checkpoint_problem(str(tmp_path / "w.ckpt")) == "" and os.listdir(tmp_path) == ["w.ckpt"]
+    np.testing.assert_array_equal(read_checkpoint(str(tmp_path / "w.ckpt"))["w"].asnumpy(), np.ones((3, 4)))
 
 
 # ----------------------------------------------------------------------------- with torch

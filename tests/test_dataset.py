@@ -8,10 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
-from src.errors import BoxesError, DatasetFormatError, DatasetNotFoundError, ImageReadError
+from src.errors import BoxesError, ConfigError, DatasetFormatError, DatasetNotFoundError, ImageReadError
 from src.data.coco_records import detection_records, ground_truth_records
 from src.constants import IMAGENET_MEAN, IMAGENET_STD, PIXEL_STD
-from src.dataset import KeypointDatasetGenerator, keypoint_dataset
+from src.dataset import KeypointDatasetGenerator, keypoint_dataset, load_keypoint_records
 from src.data.sampler import encode_index
 from src.model_utils.config import get_config
 from src.utils.transform import affine_transform, box_to_center_scale, get_affine_transform
@@ -306,3 +306,44 @@ def test_zero_shift_draws_nothing(synthetic_root):
         np.random.randn()  # angle
     np.random.random()  # flip?
     assert after_one == np.random.random()
+
+
+class _AlwaysFlip:
+    """The draws of an augmentation with no scale, rotation or shift, and a flip."""
+
+    @staticmethod
+    def randn(*shape):
+        return np.zeros(shape) if shape else 0.0
+
+    @staticmethod
+    def random():
+        return 0.0
+
+
+@pytest.mark.parametrize("dataset,head_source", [("coco", [2, 1]), ("posetrack", [1, 2])])
+def test_a_training_flip_swaps_the_pairs_of_the_data_set_type(tmp_path, dataset, head_source):
+    """A flipped sample mirrors every joint; COCO swaps slots 1 and 2 (its eyes), PoseTrack keeps its head bottom
+    and head top in theirs."""
+    from src.data.coco_records import PersonRecords  # pylint: disable=import-outside-toplevel
+    width = 200
+    cv2.imwrite(str(tmp_path / "a.jpg"), np.zeros((160, width, 3), np.uint8))
+    joints = np.zeros((1, J, 3), np.float32)
+    joints[0, :, 0] = 40 + 5 * np.arange(J)
+    joints[0, :, 1] = 30 + 4 * np.arange(J)
+    records = PersonRecords([str(tmp_path / "a.jpg")], np.array([[20.0, 20.0, 140.0, 120.0]]), joints,
+                            np.ones((1, J, 3), np.float32), np.ones(1, np.float32), np.ones(1, np.int64))
+    gen = load_keypoint_records(make_cfg(tmp_path, "--DATASET.DATASET", dataset), records=records, source="a person")
+    _, flipped, _, scale, center = gen.warp_sample(0, gen.read_image(0), _AlwaysFlip())
+    assert center[0] == pytest.approx(width - 1 - gen.centers[0][0])
+    back = affine_transform(flipped[:, :2], get_affine_transform(center, scale, 0, (192, 256), inv=1))
+    source = list(range(J))
+    for left, right in gen.flip_pairs:
+        source[left], source[right] = right, left
+    assert source[1:3] == head_source
+    np.testing.assert_allclose(back[:, 0], width - 1 - joints[0, source, 0], atol=1e-3)
+    np.testing.assert_allclose(back[:, 1], joints[0, source, 1], atol=1e-3)
+
+
+def test_records_of_another_type_are_refused_without_ready_records(synthetic_root):
+    with pytest.raises(ConfigError, match="DATASET.DATASET posetrack: this command reads COCO files only"):
+        keypoint_dataset(make_cfg(synthetic_root, "--DATASET.DATASET", "posetrack"), train_mode=False)

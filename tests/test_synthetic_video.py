@@ -20,9 +20,13 @@ def test_command_line(tmp_path, capsys):
                  "--height", "80"]) == 0
     assert sorted(os.listdir(tmp_path / "frames" / "seq000")) == ["000001.jpg", "000002.jpg"]
     assert main(["--output", str(tmp_path / "cross"), "--num_sequences", "1", "--num_frames", "1", "--scenario",
-                 "crossing"]) == 0
+                 "crossing", "--posetrack"]) == 0
     assert os.listdir(tmp_path / "cross" / "frames") == ["cross000"]
-    assert os.path.isfile(tmp_path / "cross" / "detections" / "cross000.json")
+    assert os.path.isfile(tmp_path / "cross" / "posetrack18" / "cross000.json")
+    crossing = _load(str(tmp_path / "cross"), "detections", "cross000")
+    merged = _load(str(tmp_path / "cross"), ".", "posetrack18_detections")       # the crossing's, not seq000's
+    assert [d["bbox"] for d in merged] == [d["bbox"] for d in crossing] and len(crossing) >= 2
+    assert {d["image_id"] for d in merged} == {10 ** 10}
     assert run_cli(main, ["--output", str(tmp_path / "none"), "--num_frames", "0"]) == 2
     assert capsys.readouterr().err.startswith("error: --num_sequences and --num_frames must be >= 1 (see ")
     assert not (tmp_path / "none").exists()
@@ -159,3 +163,18 @@ def test_posetrack_ground_truth_follows_the_coco_labels(posetrack_videos):
                 # Projected, the head's axis is at most its diameter long (shorter when the head nods).
                 assert 1.6 * radius < np.linalg.norm(top - bottom) < 2 * radius + 5e-3
                 assert top[1] < bottom[1] < max(kpts[5, 1], kpts[6, 1])                 # upright walkers
+
+
+def test_posetrack_detections_are_the_sequences_by_posetrack_image_id(posetrack_videos):
+    """DIR/posetrack18_detections.json holds every sequence's detections, each naming its frame by the image id of
+    the PoseTrack file (that file's frame of the same file name)."""
+    from src.tracking.posetrack import read_video  # pylint: disable=import-outside-toplevel
+    with open(os.path.join(posetrack_videos, "posetrack18_detections.json"), encoding="utf-8") as f:
+        merged = json.load(f)
+    expected = []
+    for name in ("seq000", "seq001"):
+        video = read_video(os.path.join(posetrack_videos, "posetrack18", name + ".json"))
+        by_file = {os.path.basename(frame.name): frame.image_id for frame in video.frames}
+        expected += [{"image_id": by_file[d["file_name"]], "category_id": 1, "bbox": d["bbox"], "score": d["score"]}
+                     for d in _load(posetrack_videos, "detections", name)]
+    assert merged == expected and len(expected) > 10

@@ -1,8 +1,12 @@
 """train.py end to end: checkpoints and logs, resume (also after SIGKILL) equal to a straight run, the divergence
-stop, one-line errors, and data parallelism with msrun on the CPU. Its pieces: test_callbacks.py, test_checkpoint.py,
-test_steps.py, test_lr_generator.py, test_train_step.py; its launchers: test_launchers.py."""
+stop, one-line errors, faults (damaged checkpoints, SIGTERM, a killed data worker, a full disk, a read-only folder,
+ranks stopping together), and data parallelism with msrun on the CPU. Its pieces: test_callbacks.py,
+test_checkpoint.py, test_stop.py, test_steps.py, test_lr_generator.py, test_train_step.py; its launchers:
+test_launchers.py."""
 import csv
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,12 +17,14 @@ import numpy as np
 import pytest
 from mindspore import nn
 
+from src.network.weights import read_checkpoint, write_checkpoint
 from src.training.checkpoint import list_checkpoints, restore_training_state
 from src.training.lr_generator import get_lr
 from src.model import get_pose_net
 from src.model_utils.config import get_config
 from src.network_define import JointsMSELoss, WithLossCell
-from tests.helpers import ROOT, TINY_CONFIG, free_port, run_launcher, run_script, start_msrun, subprocess_env
+from tests.helpers import (ROOT, TINY_CONFIG, damage_checkpoint, file_size_limit, free_port, read_only_folder,
+                           run_launcher, run_script, start_msrun, subprocess_env)
 
 
 def tiny_args(root, ckpt_dir, *extra):
@@ -124,6 +130,13 @@ def one_error_line(out) -> str:
 def test_resume_errors(synthetic_root, tmp_path):
     out = run_script("train.py", tiny_args(synthetic_root, tmp_path, "--resume", str(tmp_path / "none.ckpt")))
     assert str(tmp_path / "none.ckpt") in one_error_line(out)
+    damaged = str(tmp_path / "simplepose-1_3.ckpt")
+    write_checkpoint([{"name": "w", "data": ms.Tensor(np.ones((64, 64), np.float32))}], damaged)
+    damage_checkpoint(damaged, "truncated")
+    out = run_script("train.py", tiny_args(synthetic_root, tmp_path, "--resume", damaged))
+    assert one_error_line(out) == (f"error: checkpoint to resume from {damaged} is damaged: cut short "
+                                   f"({os.path.getsize(damaged)} bytes, no checksum at its end); use another "
+                                   f"checkpoint")
 
 
 def final_difference(reference_dir, other_dir):
@@ -171,6 +184,138 @@ def test_sigkill_after_a_step_checkpoint_then_resume_equals_straight(trained_two
     assert "dataset sink mode: 2 steps per sink" in out.stdout
     assert final_difference(straight, tmp_path) <= 1e-6
     assert loss_rows(tmp_path) == loss_rows(straight)   # no gap, no repeat
+
+
+# ---- faults (docs/training.md, "Faults") -------------------------------------------------------------------
+
+def global_steps_logged(ckpt_dir) -> int:
+    """The last global step in ``loss_log.csv`` (0 before the first)."""
+    try:
+        rows = read_csv(os.path.join(ckpt_dir, "loss_log.csv"))
+    except (OSError, ValueError):
+        return 0
+    return int(rows[-1]["global_step"]) if rows and rows[-1].get("lr") else 0
+
+
+def train_until(args, ckpt_dir, step, fault, entry="tests/entry/slow_data.py"):
+    """Runs ``entry`` (train.py with slow samples), sends ``fault(process)`` once global step ``step`` is logged;
+    returns ``(exit code, output, seconds from the fault to the exit)``."""
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, entry), *args], cwd=ROOT,
+                            env=subprocess_env({"SLOW_SAMPLE_SECONDS": "0.2"}), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 600
+    while global_steps_logged(ckpt_dir) < step and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.communicate()[0][-3000:]
+    fault(proc)
+    sent = time.time()
+    out = proc.communicate(timeout=120)[0]
+    return proc.returncode, out, time.time() - sent
+
+
+def kill_a_data_worker(proc):
+    """SIGKILL to a data worker (a child forked from train.py, not multiprocessing's resource tracker)."""
+    import psutil  # pylint: disable=import-outside-toplevel  (comes with MindSpore)
+    parent = psutil.Process(proc.pid)
+    forked = [c for c in parent.children() if c.cmdline() == parent.cmdline()]
+    assert forked, "no data worker"
+    os.kill(forked[0].pid, signal.SIGKILL)
+    return forked[0].pid
+
+
+def stop_line(out):
+    lines = [line for line in out.splitlines() if line.startswith("stopped after step ")]
+    assert len(lines) == 1, out[-3000:]
+    return lines[0]
+
+
+@pytest.mark.slow
+def test_sigterm_then_a_killed_data_worker_then_resume_equals_straight(trained_two_epochs, synthetic_root, tmp_path):
+    """Preemption (SIGTERM) mid-epoch, resumed; a data worker killed in the resumed run, resumed again: the run ends
+    as the straight one does, and each stop was quick, named its cause and wrote the checkpoint of its step."""
+    straight, _ = trained_two_epochs
+    args = tiny_args(synthetic_root, tmp_path, *STRAIGHT, "--TRAIN.SINK_MODE", "False", "--TRAIN.NUM_WORKERS", "2")
+    code, out, seconds = train_until(args, tmp_path, 2, lambda proc: proc.send_signal(signal.SIGTERM))
+    line = stop_line(out)
+    assert code == 143 and seconds < 30 and "Traceback" not in out, out[-3000:]
+    saved = line.split("; wrote ")[1].split(";")[0]
+    assert ": SIGTERM or Ctrl-C; wrote " in line and line.endswith("; --resume auto continues from it")
+    assert list_checkpoints(str(tmp_path))[-1] == saved and not read_checkpoint(saved) == {}
+    first_stop = int(line.split("(global step ")[1].split(")")[0])
+    assert 2 <= first_stop < 12
+
+    killed = []
+    code, out, seconds = train_until([*args, "--resume", "auto"], tmp_path, first_stop + 1,
+                                     lambda proc: killed.append(kill_a_data_worker(proc)))
+    line = stop_line(out)
+    assert code == 4 and seconds < 30, out[-3000:]
+    assert f": data worker {killed[0]} was killed by SIGKILL (what the out-of-memory killer sends); wrote " in line
+    second_stop = int(line.split("(global step ")[1].split(")")[0])
+    assert first_stop < second_stop < 12
+
+    out = run_script("train.py", [*args, "--resume", "auto"])
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert final_difference(straight, tmp_path) <= 1e-6
+    assert loss_rows(tmp_path) == loss_rows(straight)   # no gap, no repeat
+
+
+@pytest.mark.slow
+def test_a_damaged_newest_checkpoint_is_skipped_by_resume_and_refused_by_eval(trained_two_epochs, synthetic_root,
+                                                                             tmp_path):
+    straight, _ = trained_two_epochs
+    first, newest = list_checkpoints(str(straight))
+    for how, reason in (("truncated", "cut short"), ("zeroed", "checksum mismatch")):
+        folder = tmp_path / how
+        folder.mkdir()
+        for path in (first, newest):
+            with open(path, "rb") as src, open(folder / os.path.basename(path), "wb") as dst:
+                dst.write(src.read())
+        damaged = str(folder / os.path.basename(newest))
+        damage_checkpoint(damaged, how)
+        out = run_script("train.py", tiny_args(synthetic_root, folder, "--end_epoch", "1", "--resume", "auto"))
+        assert out.returncode == 0 and "Traceback" not in out.stdout + out.stderr, out.stderr[-2000:]
+        assert f"resume auto: skipping {damaged}: {reason}" in out.stdout
+        assert f"resume auto: newest checkpoint is {folder / os.path.basename(first)}" in out.stdout
+        assert os.path.exists(damaged + ".damaged") and not os.path.exists(damaged)
+    eval_out = run_script("eval.py", ["--config_path", TINY_CONFIG, "--dataset_path", str(synthetic_root),
+                                      "--eval_model_file", damaged + ".damaged", "--TEST.USE_GT_BBOX", "True"])
+    assert one_error_line(eval_out).startswith(f"error: checkpoint {damaged}.damaged is damaged: checksum mismatch (")
+    assert one_error_line(eval_out).endswith("): its bytes changed after it was written; use another checkpoint")
+
+
+@pytest.mark.slow
+def test_a_folder_that_cannot_take_a_checkpoint_is_refused_before_training(synthetic_root, tmp_path):
+    with file_size_limit(1 << 20):   # also the limit of the child process, as `ulimit -f 1024` would be
+        out = run_script("train.py", tiny_args(synthetic_root, tmp_path / "ckpt"))
+    assert one_error_line(out).startswith("error: the file size limit (ulimit -f) is 1.0 MiB, a checkpoint needs "
+                                          "about ")
+    assert os.listdir(tmp_path / "ckpt") == []
+    with read_only_folder(str(tmp_path / "ro")):
+        out = run_script("train.py", tiny_args(synthetic_root, tmp_path / "ro"))
+        assert one_error_line(out) in (
+            f"error: the checkpoint folder {tmp_path}/ro is not writable: {why}; choose another ckpt_save_dir"
+            for why in ("Read-only file system", "Permission denied"))
+
+
+@pytest.mark.slow
+def test_a_disk_that_fills_up_mid_run_keeps_the_older_checkpoints(synthetic_root, tmp_path):
+    """A small file system with room for one checkpoint: the second fails with one line, nothing half-written."""
+    folder = tmp_path / "small"
+    folder.mkdir()
+    size_mib = 200    # a checkpoint of the tiny configuration (ResNet-18 and Adam's moments) is 131 MiB
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mib}m", "tmpfs", str(folder)],
+                      capture_output=True, check=False).returncode:
+        pytest.skip("cannot mount a small file system here (needs root)")
+    try:
+        out = run_script("train.py", tiny_args(synthetic_root, folder, "--TRAIN.SAVE_STEPS", "2"))
+        assert sorted(os.listdir(folder)) == ["loss_log.csv", "simplepose-1_2.ckpt"]
+        assert read_checkpoint(str(folder / "simplepose-1_2.ckpt"))
+    finally:
+        subprocess.run(["umount", str(folder)], capture_output=True, check=False)
+    line = one_error_line(out)
+    assert line.startswith(f"error: cannot write checkpoint {folder}/simplepose-1_4.ckpt: No space left on device (")
+    assert line.endswith(f"free in {folder}, a checkpoint needs about 131.4 MiB); the older checkpoints are intact; "
+                         f"--resume auto continues from {folder}/simplepose-1_2.ckpt")
 
 
 @pytest.mark.slow
@@ -277,3 +422,83 @@ def test_a_nan_on_one_rank_stops_every_rank(synthetic_root, tmp_path):
     assert len(texts) == 2 and all("training diverged: the loss is nan at epoch 2 step 1" in t for t in texts.values())
     names = [os.path.basename(p) for p in list_checkpoints(str(tmp_path / "ckpt"))]
     assert names and all(n.startswith("simplepose-1_") for n in names)
+
+
+# ---- PoseTrack ------------------------------------------------------------------------------------------
+
+def posetrack_args(root, ckpt_dir, *extra):
+    return tiny_args(root, ckpt_dir, "--DATASET.DATASET", "posetrack", "--DATASET.TRAIN_SET", "posetrack18", *extra)
+
+
+@pytest.mark.slow
+def test_one_posetrack_epoch_from_a_coco_checkpoint(synthetic_posetrack, tiny_ckpt, tmp_path):
+    """The paper's recipe on the synthetic PoseTrack videos: a COCO network (random weights here) as the start,
+    one epoch on PoseTrack's labelled people; the heatmap channels of head bottom and top start afresh."""
+    out = run_script("train.py", posetrack_args(synthetic_posetrack, tmp_path, "--TRAIN.INIT_FROM", tiny_ckpt,
+                                                "--TRAIN.SINK_MODE", "False"))
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "26 person records from" in out.stdout
+    assert (f"network initialised from {tiny_ckpt} (coco joints to posetrack; head_bottom, head_top start afresh)"
+            in out.stdout)
+    names = [os.path.basename(p) for p in list_checkpoints(str(tmp_path))]
+    assert names == ["simplepose-1_6.ckpt"]          # 26 records, batches of 4
+    rows = read_csv(tmp_path / "loss_log.csv")
+    assert len(rows) == 6 and all(np.isfinite(float(r["loss"])) for r in rows)
+    start = ms.load_checkpoint(tiny_ckpt)
+    trained = ms.load_checkpoint(str(tmp_path / names[0]))
+    assert int(trained["step_num"].asnumpy()) == 6
+    # Started from the COCO weights (not from scratch): one epoch at lr 1e-3 moves them a little.
+    first = start["conv1.weight"].asnumpy()
+    assert np.abs(trained["conv1.weight"].asnumpy() - first).max() < 0.05 * np.abs(first).max()
+
+
+def test_a_posetrack_file_with_missing_keys_is_one_line(synthetic_posetrack, tmp_path, capsys):
+    import train as train_script  # pylint: disable=import-outside-toplevel
+    from src.utils.cli import run_cli  # pylint: disable=import-outside-toplevel
+    root = tmp_path / "posetrack"
+    shutil.copytree(os.path.join(synthetic_posetrack, "posetrack18"), root / "annotations" / "train")
+    path = root / "annotations" / "train" / "seq001.json"
+    doc = json.loads(path.read_text())
+    del doc["images"][3]["file_name"]
+    path.write_text(json.dumps(doc))
+    args = ["--config_path", TINY_CONFIG, "--DATASET.DATASET", "posetrack", "--dataset_path", str(root),
+            "--DATASET.TRAIN_SET", "train", "--ckpt_save_dir", str(tmp_path / "ckpt")]
+    assert run_cli(train_script.main, args) == 2
+    assert capsys.readouterr().err == f"error: {path}: image 3 has no 'file_name'\n"
+
+
+@pytest.mark.slow
+def test_sigterm_to_the_msrun_launcher_stops_both_ranks_after_the_same_step(synthetic_root, tmp_path):
+    """Preemption of a data-parallel job: SIGTERM to the launcher reaches both ranks (not msrun, which would
+    die of it and leave them running); they stop after the same step, rank 0's checkpoint of it is whole."""
+    command = ["bash", os.path.join(ROOT, "scripts", "run_distribute_train_cpu.sh"), "ckpt", "2", "2", "4",
+               "--config_path", TINY_CONFIG, "--dataset_path", str(synthetic_root), "--TRAIN.SINK_MODE", "False"]
+    launcher = subprocess.Popen(command, cwd=str(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                env=subprocess_env({"FOREGROUND": "1", "MSRUN_PORT": str(free_port())}))
+    logs = tmp_path / "logs" / "msrun"
+
+    def log(rank):
+        path = logs / f"worker_{rank}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    deadline = time.time() + 600
+    while "epoch: 1 step: 2," not in log(0) and launcher.poll() is None and time.time() < deadline:
+        time.sleep(0.1)
+    assert launcher.poll() is None, log(0)[-3000:]
+    launcher.send_signal(signal.SIGTERM)
+    sent = time.time()
+    try:
+        launcher.wait(timeout=60)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+    seconds = time.time() - sent
+    lines = [[line for line in log(rank).splitlines() if "stopped after step " in line] for rank in (0, 1)]
+    assert all(len(found) == 1 for found in lines), log(0)[-2000:] + log(1)[-2000:]
+    where = [found[0].split("stopped after step ")[1].split(":")[0] for found in lines]
+    assert where[0] == where[1] and launcher.returncode != 0 and seconds < 30, (where, launcher.returncode, seconds)
+    assert lines[1][0].endswith("; rank 0 writes the checkpoint")
+    saved = lines[0][0].split("; wrote ")[1].split(";")[0]
+    assert list_checkpoints(str(tmp_path / "ckpt")) == [saved] and read_checkpoint(saved)
+    step, epoch = where[0].split(" of epoch ")
+    assert os.path.basename(saved) == f"simplepose-{epoch.split()[0]}_{step}.ckpt"

@@ -23,6 +23,7 @@ from typing import Any, Dict, List, NamedTuple, Sequence
 import numpy as np
 
 from src.errors import InferFilesError, shown_path
+from src.utils.files import written_whole
 from src.utils.jsonio import read_json, write_json
 
 DATA_DIR = "00_data"
@@ -74,15 +75,17 @@ def write_batch(pre_dir: str, index: int, batch_size: int, images: np.ndarray, c
     """Writes batch ``index`` (n ≤ B crops, padded to B) and its metadata; returns n."""
     count = len(images)
     padded = np.ascontiguousarray(pad_batch(images.astype(np.float32), batch_size))
-    padded.tofile(data_path(pre_dir, batch_size, index))
+    with written_whole(data_path(pre_dir, batch_size, index)) as temp:
+        padded.tofile(temp)
     if flip:
-        np.ascontiguousarray(padded[:, :, :, ::-1]).tofile(data_path(pre_dir, batch_size, index, flipped=True))
-    np.savez(meta_path(pre_dir, batch_size, index),
-             center=pad_batch(np.asarray(center, np.float32).reshape(count, -1)[:, :2], batch_size),
-             scale=pad_batch(np.asarray(scale, np.float32).reshape(count, -1)[:, :2], batch_size),
-             score=pad_batch(np.asarray(score, np.float32).reshape(-1), batch_size),
-             image_id=pad_batch(np.asarray(image_id, np.int64).reshape(-1), batch_size),
-             count=np.int64(count))
+        with written_whole(data_path(pre_dir, batch_size, index, flipped=True)) as temp:
+            np.ascontiguousarray(padded[:, :, :, ::-1]).tofile(temp)
+    with written_whole(meta_path(pre_dir, batch_size, index)) as temp:
+        np.savez(temp, center=pad_batch(np.asarray(center, np.float32).reshape(count, -1)[:, :2], batch_size),
+                 scale=pad_batch(np.asarray(scale, np.float32).reshape(count, -1)[:, :2], batch_size),
+                 score=pad_batch(np.asarray(score, np.float32).reshape(-1), batch_size),
+                 image_id=pad_batch(np.asarray(image_id, np.int64).reshape(-1), batch_size),
+                 count=np.int64(count))
     return count
 
 
@@ -92,12 +95,16 @@ def make_dirs(pre_dir: str) -> None:
 
 
 def clear_batches(pre_dir: str) -> None:
-    """Removes the ``sp_*`` files of an earlier run, so no stale batch is inferred."""
+    """Removes the ``sp_*`` files of an earlier run (and the temporary ones of a killed run) and its description,
+    so no stale batch is inferred."""
     for sub in (DATA_DIR, META_DIR):
         folder = os.path.join(pre_dir, sub)
         for name in os.listdir(folder) if os.path.isdir(folder) else ():
-            if name.startswith(PREFIX + "_") and name.endswith((".bin", ".npz")):
+            if name.startswith((PREFIX + "_", f".{PREFIX}_")) and name.endswith((".bin", ".npz")):
                 os.remove(os.path.join(folder, name))
+    info = os.path.join(pre_dir, META_DIR, INFO_FILE)
+    if os.path.exists(info):   # written last: a run killed before then leaves no description of half the batches
+        os.remove(info)
 
 
 def write_info(pre_dir: str, batch_size: int, image_size: Sequence[int], num_batches: int,

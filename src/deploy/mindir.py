@@ -24,6 +24,7 @@ from mindspore.train import mind_ir_pb2  # the MindIR protobuf schema shipped wi
 from src.errors import InferFilesError, shown_path
 from src.deploy.bin_files import OUTPUT_SUFFIX, list_inputs
 from src.utils.cli import run_cli, setup_logging, tool_parser
+from src.utils.files import written_whole
 from src.model_utils.device_adapter import set_device
 
 logger = logging.getLogger("infer_mindir")
@@ -79,7 +80,8 @@ def run(model: nn.GraphCell, shape: Sequence[int], inputs: List[str], output_dir
         logger.info("%d/%d %s: %.1f ms%s", index + 1, len(inputs), os.path.basename(path), 1000.0 * elapsed[-1],
                     " (with graph compilation)" if index == 0 else "")
         name = os.path.splitext(os.path.basename(path))[0]
-        np.ascontiguousarray(heatmaps, dtype=np.float32).tofile(os.path.join(result_dir, name + OUTPUT_SUFFIX))
+        with written_whole(os.path.join(result_dir, name + OUTPUT_SUFFIX)) as temp:
+            np.ascontiguousarray(heatmaps, dtype=np.float32).tofile(temp)
     timed = elapsed[1:] if len(elapsed) > 1 else elapsed
     return 1000.0 * float(np.mean(timed))
 

@@ -7,7 +7,7 @@ from typing import Any, Optional, Tuple
 
 import numpy as np
 
-from src.constants import FLIP_PAIRS, PIXEL_STD
+from src.constants import FLIP_PAIRS, KEYPOINT_SETS, PIXEL_STD
 from src.data.codec import HeatmapCodec
 from src.predict import merge_flip
 
@@ -23,7 +23,7 @@ class PoseDecoder:
     Attributes:
         codec: The heatmap codec (input and heatmap sizes, the refinement of ``TEST.POST_PROCESS``).
         shift_heatmap: Shift the flipped-back heatmaps one pixel right (``TEST.SHIFT_HEATMAP``).
-        flip_pairs: Left/right joint index pairs.
+        flip_pairs: Left/right joint index pairs (those of the data set type, ``DATASET.DATASET``).
     """
     codec: HeatmapCodec
     shift_heatmap: bool = True
@@ -31,7 +31,8 @@ class PoseDecoder:
 
     @classmethod
     def from_config(cls, cfg: Any) -> "PoseDecoder":
-        return cls(HeatmapCodec.from_config(cfg), bool(cfg.TEST.SHIFT_HEATMAP))
+        return cls(HeatmapCodec.from_config(cfg), bool(cfg.TEST.SHIFT_HEATMAP),
+                   KEYPOINT_SETS[cfg.DATASET.DATASET].flip_pairs)
 
     def decode(self, output: np.ndarray, center: np.ndarray, scale: np.ndarray, score: np.ndarray,
                output_flipped: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:

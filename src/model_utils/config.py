@@ -188,6 +188,8 @@ def _check_type(label: str, value: Any, default: Any, shown: Optional[str] = Non
     if isinstance(default, str):
         if value is None:
             return ""
+        if isinstance(value, bool):  # a YAML True/False for a key whose values include "True"/"False"
+            return str(value)
         if isinstance(value, str) or _is_number(value):
             return str(value)
         raise ConfigError(f"{label}: expected a string, got {shown} (quote it in YAML files)")

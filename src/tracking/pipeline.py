@@ -23,7 +23,8 @@ def build_tracker(settings: TrackSettings, estimator: PoseEstimator, flow_method
 
 def track_frames(tracker: PoseTracker, source: FrameSource, frame_boxes: FrameBoxes,
                  writer: Optional[VideoWriter], vis_thre: float) -> Tuple[List[Dict[str, Any]], float]:
-    """Runs ``tracker`` over the frames, drawing each into ``writer`` (closed at the end).
+    """Runs ``tracker`` over the frames, drawing each into ``writer`` (put in place at the end; dropped when the
+    tracking fails).
 
     Args:
         tracker: The tracker, fresh for this video.
@@ -47,8 +48,12 @@ def track_frames(tracker: PoseTracker, source: FrameSource, frame_boxes: FrameBo
                 writer.write(draw_tracks(frame.image, people.track_ids, people.boxes, people.poses, vis_thre,
                                          frame.name))
             bar.update()
+    except BaseException:
+        if writer is not None:
+            writer.discard()   # no half video under the real name
+        raise
     finally:
         bar.close()
-        if writer is not None:
-            writer.close()
+    if writer is not None:
+        writer.close()
     return frames, time.perf_counter() - start

@@ -35,7 +35,8 @@ from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
-from src.constants import NUM_COCO_JOINTS
+from src.constants import (NUM_COCO_JOINTS, NUM_POSETRACK_JOINTS, POSETRACK_KEYPOINT_NAMES,  # noqa: F401
+                           POSETRACK_UNLABELLED_JOINTS)
 from src.errors import PoseTrackFormatError
 from src.tracking.tracks_file import read_tracks
 from src.utils.cli import run_cli, setup_logging, tool_parser
@@ -43,16 +44,9 @@ from src.utils.jsonio import read_json, write_json
 
 logger = logging.getLogger(__name__)
 
-#: PoseTrack 2018's keypoints, in the order of its files.
-POSETRACK_KEYPOINT_NAMES: Tuple[str, ...] = (
-    "nose", "head_bottom", "head_top", "left_ear", "right_ear",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-    "left_wrist", "right_wrist", "left_hip", "right_hip",
-    "left_knee", "right_knee", "left_ankle", "right_ankle",
-)
-NUM_POSETRACK_JOINTS: int = 17
-#: In PoseTrack 2018's list but never labelled.
-UNLABELLED_JOINTS: Tuple[str, ...] = ("left_ear", "right_ear")
+#: PoseTrack 2018's keypoints, in the order of its files, and those never labelled (from src.constants, where the
+#: data set type's flip pairs and OKS constants are).
+UNLABELLED_JOINTS: Tuple[str, ...] = POSETRACK_UNLABELLED_JOINTS
 #: The 15 joints the benchmark scores, in its order: PoseTrack 2017's point ids 0-14 and the evaluation's
 #: order (``head_bottom`` is the evaluation's "neck").
 EVAL_JOINT_NAMES: Tuple[str, ...] = (
@@ -406,6 +400,12 @@ def _number(value: float) -> float:
     return round(float(value), 3)
 
 
+def _score(value: float) -> float:
+    """Scores keep 6 decimals: the benchmark's AP ranks joints by them, and 3 would tie joints a network tells
+    apart."""
+    return round(float(value), 6)
+
+
 def video_document(video: PoseVideo, version: Optional[int] = None, predictions: bool = False) -> Dict[str, Any]:
     """The JSON document of ``video`` in PoseTrack's 2017 or 2018 format (default: ``video.version``).
 
@@ -430,12 +430,12 @@ def video_document(video: PoseVideo, version: Optional[int] = None, predictions:
             ann = {"id": len(annotations) + 1, "image_id": frame.image_id, "track_id": int(track_id),
                    "category_id": 1, "keypoints": kpts}
             if predictions:
-                ann["scores"] = [_number(v) for v in np.where(frame.present[p], frame.poses[p, :, 2], 0.0)]
+                ann["scores"] = [_score(v) for v in np.where(frame.present[p], frame.poses[p, :, 2], 0.0)]
             for key, box in (("bbox", frame.boxes[p]), ("bbox_head", _corners_to_box(frame.head_boxes[p]))):
                 if not np.isnan(box).any():
                     ann[key] = [_number(v) for v in box]
             if not np.isnan(frame.scores[p]):
-                ann["score"] = _number(frame.scores[p])
+                ann["score"] = _score(frame.scores[p])
             annotations.append(ann)
     return {"images": images, "annotations": annotations,
             "categories": [{"id": 1, "name": "person", "supercategory": "person",
@@ -458,13 +458,13 @@ def _frame_2017(frame: PoseFrame, predictions: bool) -> Dict[str, Any]:
             if frame.present[p, j]:
                 point = {"id": [joint_id], "x": [_number(frame.poses[p, j, 0])], "y": [_number(frame.poses[p, j, 1])]}
                 if predictions:
-                    point["score"] = [_number(frame.poses[p, j, 2])]
+                    point["score"] = [_score(frame.poses[p, j, 2])]
                 points.append(point)
         rect: Dict[str, Any] = {"track_id": [int(track_id)], "annopoints": [{"point": points}]}
         if not np.isnan(frame.head_boxes[p]).any():
             rect.update({key: [_number(v)] for key, v in zip(("x1", "y1", "x2", "y2"), frame.head_boxes[p])})
         if not np.isnan(frame.scores[p]):
-            rect["score"] = [_number(frame.scores[p])]
+            rect["score"] = [_score(frame.scores[p])]
         rects.append(rect)
     entry["annorect"] = rects
     return entry

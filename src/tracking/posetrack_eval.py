@@ -264,22 +264,25 @@ def scored_frames(gt: PoseVideo, pred: PoseVideo) -> List[Tuple[PoseFrame, PoseF
     return pairs
 
 
-def evaluate(videos: Sequence[Tuple[PoseVideo, PoseVideo]], poseval_quirks: bool = False) -> PoseTrackResult:
+def evaluate(videos: Sequence[Tuple[PoseVideo, PoseVideo]], poseval_quirks: bool = False,
+             mot: bool = True) -> PoseTrackResult:
     """The benchmark's metrics of ``(ground truth, predictions)`` video pairs (see the module docstring).
 
     Args:
         videos: Pairs of one video's ground truth and predictions.
         poseval_quirks: Also reproduce poseval's two implementation details (the module docstring).
+        mot: Also the MOT metrics; without them (pose estimation, no tracks) MOTA, MOTP, precision and
+            recall are NaN and the MOT counts zero.
     """
-    mm = import_optional("motmetrics", "PoseTrack's MOT metrics", "pip install motmetrics==1.4.0")
-    handler = mm.metrics.create()
+    mm = import_optional("motmetrics", "PoseTrack's MOT metrics", "pip install motmetrics==1.4.0") if mot else None
+    handler = mm.metrics.create() if mot else None
     counts = {name: np.zeros(NUM_EVAL_JOINTS) for name in _MOT_COUNTS + ("distance",)}
     scores, correct = [[] for _ in range(NUM_EVAL_JOINTS)], [[] for _ in range(NUM_EVAL_JOINTS)]
     labelled, num_frames = np.zeros(NUM_EVAL_JOINTS), 0
     for gt, pred in videos:
         pairs = scored_frames(gt, pred)
         num_frames += len(pairs)
-        accumulators = [mm.MOTAccumulator(auto_id=True) for _ in range(NUM_EVAL_JOINTS)]
+        accumulators = [mm.MOTAccumulator(auto_id=True) for _ in range(NUM_EVAL_JOINTS)] if mot else []
         for k, (gt_frame, pred_frame) in enumerate(pairs):
             result = score_frame(gt_frame, pred_frame)
             labelled += result.num_labelled
@@ -299,7 +302,10 @@ def evaluate(videos: Sequence[Tuple[PoseVideo, PoseVideo]], poseval_quirks: bool
                 counts[name][j] += value
     ap = np.array([average_precision(np.concatenate(scores[j]), np.concatenate(correct[j]), int(labelled[j]))
                    for j in range(NUM_EVAL_JOINTS)]).reshape(NUM_EVAL_JOINTS, 3)
-    mota, motp, precision, recall = mot_figures(counts)
+    if mot:
+        mota, motp, precision, recall = mot_figures(counts)
+    else:
+        mota = motp = precision = recall = np.full(NUM_EVAL_JOINTS, np.nan)
     kept = {"labelled": "num_objects", "matches": "num_detections", "misses": "num_misses",
             "false_positives": "num_false_positives", "switches": "num_switches"}
     return PoseTrackResult(100 * ap[:, 0], 100 * ap[:, 1], 100 * ap[:, 2], 100 * mota, 100 * motp, 100 * precision,
@@ -378,12 +384,18 @@ def _row(values: Sequence[float]) -> str:
     return " ".join(f"{v:6.1f}" for v in values)
 
 
-def benchmark_table(result: PoseTrackResult) -> str:
-    """The benchmark's two tables (percent): AP per joint group and total; MOTA per joint group and
-    total, with the total MOTP, precision and recall."""
+def ap_table(result: PoseTrackResult) -> str:
+    """The benchmark's AP table (percent): AP per joint group and total."""
     groups = [name for name, _ in JOINT_GROUPS] + ["Total"]
-    lines = [f"Average Precision (AP), PCKh@{PCKH_THRESHOLD} ({result.videos} videos, {result.frames} frames):",
-             " ".join(f"{g:>6}" for g in groups), _row(grouped(result.ap)),
+    return "\n".join([f"Average Precision (AP), PCKh@{PCKH_THRESHOLD} ({result.videos} videos, {result.frames} "
+                      f"frames):", " ".join(f"{g:>6}" for g in groups), _row(grouped(result.ap))])
+
+
+def benchmark_table(result: PoseTrackResult) -> str:
+    """The benchmark's two tables (percent): AP per joint group and total (:func:`ap_table`); MOTA per joint
+    group and total, with the total MOTP, precision and recall."""
+    groups = [name for name, _ in JOINT_GROUPS] + ["Total"]
+    lines = [ap_table(result),
              "Multiple Object Tracking (MOT):",
              " ".join(f"{m:>6}" for m in ["MOTA"] * 8 + ["MOTP", "Prec", "Rec"]),
              " ".join(f"{g:>6}" for g in groups + ["Total"] * 3),

@@ -15,6 +15,7 @@ import numpy as np
 from src.data.detections import BoxSource
 from src.errors import VideoError
 from src.inference.images import image_id_of, list_images
+from src.utils.files import partial_path
 from src.utils.image import read_image
 
 logger = logging.getLogger(__name__)
@@ -117,7 +118,12 @@ class FrameBoxes:
 
 
 class VideoWriter:
-    """An .mp4 file (MPEG-4 part 2, OpenCV's ``mp4v``); frames of another size are resized."""
+    """An .mp4 file (MPEG-4 part 2, OpenCV's ``mp4v``); frames of another size are resized.
+
+    The frames go to a temporary file next to ``path`` (:func:`src.utils.files.partial_path`), renamed to
+    ``path`` by :meth:`close`: a killed run leaves no half video under the real name. :meth:`discard`
+    (or leaving the ``with`` block by an exception) removes it instead.
+    """
 
     def __init__(self, path: str, fps: float):
         self.path, self.fps = path, fps
@@ -127,7 +133,8 @@ class VideoWriter:
     def write(self, image: np.ndarray) -> None:
         if self._writer is None:
             self._size = (image.shape[1], image.shape[0])
-            self._writer = cv2.VideoWriter(self.path, cv2.VideoWriter_fourcc(*"mp4v"), self.fps, self._size)
+            self._writer = cv2.VideoWriter(partial_path(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps,
+                                           self._size)
             if not self._writer.isOpened():
                 raise OSError(f"cannot write the video {self.path} (OpenCV's mp4v writer did not open)")
         if (image.shape[1], image.shape[0]) != self._size:
@@ -135,12 +142,24 @@ class VideoWriter:
         self._writer.write(image)
 
     def close(self) -> None:
+        """Finishes the video and puts it in place."""
         if self._writer is not None:
             self._writer.release()
             self._writer = None
+            os.replace(partial_path(self.path), self.path)
+
+    def discard(self) -> None:
+        """Drops the frames written so far; nothing appears at ``path``."""
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+            os.remove(partial_path(self.path))
 
     def __enter__(self) -> "VideoWriter":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.discard()

@@ -20,6 +20,7 @@ from mindspore.train import Callback
 
 from src.errors import TrainingDiverged
 from src.training.steps import TrainPlan
+from src.utils.files import written_whole
 from src.utils.progress import StatusLine
 
 logger = logging.getLogger(__name__)
@@ -192,10 +193,13 @@ class LossCsvLogger(Callback):
     def on_train_begin(self, run_context):
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         earlier = self._rows_before_start()
-        self._file = open(self.path, "w", newline="", encoding="utf-8")
+        with written_whole(self.path) as temp:   # a run killed right here keeps the earlier rows
+            with open(temp, "w", newline="", encoding="utf-8") as f:
+                writer = csv.writer(f)
+                writer.writerow(self.FIELDS)
+                writer.writerows(earlier)
+        self._file = open(self.path, "a", newline="", encoding="utf-8")
         self._writer = csv.writer(self._file)
-        self._writer.writerow(self.FIELDS)
-        self._writer.writerows(earlier)
 
     def on_train_step_end(self, run_context):
         for step in _steps(run_context):

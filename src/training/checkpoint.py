@@ -1,23 +1,28 @@
-"""Training checkpoints: writing, finding the newest, and resuming.
+"""Training checkpoints: writing, finding the newest whole one, and resuming.
 
 Files are ``simplepose-<epoch>_<step>.ckpt``: ``step`` of ``epoch`` (both from 1) is the last step
 they include, so an epoch's end is ``simplepose-<epoch>_<steps per epoch>.ckpt``. They hold the
 network, the optimizer state (Adam moments, beta powers, ``global_step``), the loss scale of
 float16 training, and three run entries: ``epoch_num`` (the epoch), ``step_num`` (the global
-step) and ``steps_per_epoch``. MindSpore writes each file to a ``.tmp`` name and renames it when
-complete, so a killed run never leaves a half-written ``.ckpt``.
+step) and ``steps_per_epoch``. Each is written whole or not at all and carries a checksum
+(:func:`src.network.weights.write_checkpoint`); the oldest beyond ``TRAIN.KEEP_CKPT_MAX`` are removed
+only once the new one has been read back whole. ``--resume auto`` takes the newest file that checks,
+naming and setting aside (``.damaged``) any newer one that does not.
 """
 import logging
 import os
 import re
-from typing import Dict, List, Optional
+import resource
+import shutil
+from typing import Any, Dict, List, Optional
 
 import mindspore as ms
 from mindspore import nn
 from mindspore.train import Callback
 
-from src.errors import CheckpointMismatchError, UserError, shown_path
-from src.network.weights import mismatch_report
+from src.errors import CheckpointDamagedError, CheckpointMismatchError, CheckpointWriteError, UserError, shown_path
+from src.network.weights import (checkpoint_bytes, checkpoint_problem, format_bytes, mismatch_report,
+                                 read_checkpoint, space_note, write_checkpoint)
 from src.training.steps import TrainPlan
 from src.training.train_step import LOSS_RECORD
 
@@ -55,6 +60,7 @@ class CheckpointSaver(Callback):
         self.save_epoch = max(1, save_epoch)
         self.save_steps = save_steps
         self.keep_max = max(1, keep_max)
+        self.last_saved, self.last_path = -1, ""
 
     def due(self, epoch: int, step: int, global_step: int) -> bool:
         """Whether step ``step`` of ``epoch`` (global step ``global_step``) is saved."""
@@ -67,15 +73,39 @@ class CheckpointSaver(Callback):
         if steps and self.due(steps[-1].epoch, steps[-1].step, steps[-1].global_step):
             self.save(steps[-1].epoch, steps[-1].step, steps[-1].global_step)
 
+    def save_step(self, step) -> str:
+        """The checkpoint of ``step`` (a :class:`src.training.callbacks.Step`), written unless it already is."""
+        if self.last_saved == step.global_step:
+            return self.last_path
+        return self.save(step.epoch, step.step, step.global_step)
+
+    def entries(self, epoch: int, global_step: int) -> List[Dict[str, Any]]:
+        """The checkpoint of the training Cell now: its parameters (not the loss record), then the run entries."""
+        params = [{"name": p.name, "data": p} for p in self.train_net.get_parameters() if p.name != LOSS_RECORD]
+        run = {"epoch_num": epoch, "step_num": global_step, "steps_per_epoch": self.plan.steps_per_epoch}
+        return params + [{"name": name, "data": ms.Tensor(value)} for name, value in run.items()]
+
+    def size(self) -> int:
+        """About the bytes of one checkpoint."""
+        return checkpoint_bytes(self.entries(1, 1))
+
     def save(self, epoch: int, step: int, global_step: int) -> str:
-        """Writes ``simplepose-<epoch>_<step>.ckpt`` and removes the oldest beyond ``keep_max``."""
-        os.makedirs(self.directory, exist_ok=True)
+        """Writes ``simplepose-<epoch>_<step>.ckpt``, then removes the oldest beyond ``keep_max``.
+
+        Raises:
+            CheckpointWriteError: it cannot be written (nothing is removed then).
+        """
         path = os.path.join(self.directory, checkpoint_name(epoch, step))
-        ms.save_checkpoint(self.train_net, path, choice_func=lambda name: name != LOSS_RECORD,
-                           append_dict={"epoch_num": epoch, "step_num": global_step,
-                                        "steps_per_epoch": self.plan.steps_per_epoch})
+        try:
+            write_checkpoint(self.entries(epoch, global_step), path)
+        except CheckpointWriteError as err:
+            older = [p for p in list_checkpoints(self.directory) if p != path]
+            resume = f"; --resume auto continues from {older[-1]}" if older else ""
+            raise CheckpointWriteError(f"{err}{resume}") from err
+        self.last_saved, self.last_path = global_step, path
         for old in list_checkpoints(self.directory)[:-self.keep_max]:
-            os.remove(old)
+            if old != path:
+                os.remove(old)
         return path
 
 
@@ -92,22 +122,86 @@ def list_checkpoints(directory: str) -> List[str]:
     return [entry[-1] for entry in sorted(found)]
 
 
-def find_resume_checkpoint(cfg, directory: Optional[str] = None) -> Optional[str]:
+def prepare_folder(directory: str, needed: int) -> None:
+    """Checks before training that checkpoints can be written to ``directory``; removes what killed writes left.
+
+    Args:
+        directory: The checkpoint folder (created).
+        needed: About the bytes of one checkpoint: the free space and the file size limit must allow one.
+
+    Raises:
+        CheckpointWriteError: the folder cannot be created or written, or there is no room for a checkpoint.
+    """
+    try:
+        os.makedirs(directory, exist_ok=True)
+        probe = os.path.join(directory, f".{CKPT_PREFIX}-write-test")
+        with open(probe, "wb") as f:
+            f.write(b"x")
+            os.fsync(f.fileno())
+        os.remove(probe)
+    except OSError as err:
+        raise CheckpointWriteError(f"the checkpoint folder {shown_path(directory)} is not writable: "
+                                   f"{err.strerror or err}; choose another ckpt_save_dir") from err
+    if shutil.disk_usage(directory).free < needed:
+        raise CheckpointWriteError(f"no room for a checkpoint: {space_note(directory, needed)}; free some space "
+                                   "or choose another ckpt_save_dir")
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    if limit != resource.RLIM_INFINITY and limit < needed:
+        raise CheckpointWriteError(f"the file size limit (ulimit -f) is {format_bytes(limit)}, a checkpoint needs "
+                                   f"about {format_bytes(needed)}; raise it (ulimit -f unlimited)")
+    left = [os.path.join(directory, name) for name in os.listdir(directory)
+            if name.startswith(CKPT_PREFIX) and name.endswith((".new.ckpt", ".tmp"))]
+    for path in left:
+        os.remove(path)
+    if left:
+        logger.info("removed %d unfinished checkpoint file(s) of a killed run in %s", len(left), directory)
+
+
+def newest_whole_checkpoint(directory: str, set_aside: bool = False) -> Optional[str]:
+    """The newest checkpoint of ``directory`` that is whole, or None when there is none at all.
+
+    Each newer one that is damaged is named in one line and, with ``set_aside`` (the rank that writes this
+    folder), renamed ``<name>.damaged`` so that it is neither resumed from nor counted for KEEP_CKPT_MAX.
+
+    Raises:
+        CheckpointDamagedError: there are checkpoints, and every one is damaged.
+    """
+    candidates = list_checkpoints(directory)
+    for path in reversed(candidates):
+        try:
+            problem = checkpoint_problem(path, parse=True)
+        except FileNotFoundError:          # set aside meanwhile by the rank that writes this folder
+            continue
+        if not problem:
+            return path
+        note = ""
+        if set_aside:
+            os.replace(path, path + ".damaged")
+            note = f"; renamed {os.path.basename(path)}.damaged"
+        logger.warning("resume auto: skipping %s: %s%s", path, problem, note)
+    if candidates:
+        raise CheckpointDamagedError(f"resume auto: none of the {len(candidates)} checkpoints in {directory} is whole; "
+                                     "pass --resume PATH, or move them away to start afresh")
+    return None
+
+
+def find_resume_checkpoint(cfg, directory: Optional[str] = None, set_aside: bool = False) -> Optional[str]:
     """The checkpoint training resumes from, or None for a fresh start.
 
-    ``resume: auto`` takes the newest checkpoint of ``directory`` (default ``ckpt_save_dir``; the
-    folder this rank writes to); none there is a fresh start. ``resume: PATH`` takes that file;
-    ``MODEL.RESUME: True`` takes ``MODEL.PRETRAINED`` as the original did.
+    ``resume: auto`` takes the newest whole checkpoint of ``directory`` (default ``ckpt_save_dir``; the
+    folder this rank writes to; see :func:`newest_whole_checkpoint`); none there is a fresh start.
+    ``resume: PATH`` takes that file; ``MODEL.RESUME: True`` takes ``MODEL.PRETRAINED`` as the original
+    did (both are checked when read).
     """
     choice = str(cfg.get("resume", "") or "")
     if choice.lower() == "auto":
         directory = directory or cfg.ckpt_save_dir
-        candidates = list_checkpoints(directory)
-        if not candidates:
+        path = newest_whole_checkpoint(directory, set_aside)
+        if path is None:
             logger.info("resume auto: no checkpoint in %s, starting fresh", shown_path(directory))
             return None
-        logger.info("resume auto: newest checkpoint is %s", candidates[-1])
-        return candidates[-1]
+        logger.info("resume auto: newest checkpoint is %s", path)
+        return path
     path = choice or (cfg.MODEL.PRETRAINED if cfg.MODEL.RESUME else "")
     if not path:
         return None
@@ -163,7 +257,7 @@ def restore_training_state(train_net: nn.Cell, optimizer: nn.Optimizer, path: st
     continue at the next step even if the epoch length changed.
     """
     logger.info("resuming from %s", path)
-    params = ms.load_checkpoint(path) if params is None else params
+    params = read_checkpoint(path, "checkpoint to resume from") if params is None else params
     done = resume_step(path, params, steps_per_epoch)
     state = {k: v for k, v in params.items() if k not in _RUN_ENTRIES}
     needed = {p.name: tuple(p.shape) for p in train_net.get_parameters()

@@ -1,5 +1,6 @@
 """The decoder of every script (src/inference/decoder.py): evaluation rows from network outputs, with the flip merge."""
 import numpy as np
+import pytest
 
 from src.constants import PIXEL_STD
 from src.data.codec import HeatmapCodec
@@ -40,3 +41,22 @@ def test_pose_decoder_layout_and_pipeline():
     unshifted = PoseDecoder(decoder.codec, shift_heatmap=False).decode(out, center, scale, score, out_flipped)
     np.testing.assert_array_equal(unshifted[0], decoder.decode(merge_flip(out, out_flipped, False), center, scale,
                                                                score)[0])
+
+@pytest.mark.parametrize("dataset,head_source", [("coco", [2, 1]), ("posetrack", [1, 2])])
+def test_the_flip_test_swaps_the_pairs_of_the_data_set_type(dataset, head_source):
+    """COCO's slots 1 and 2 are the eyes, swapped by a flip; PoseTrack's are head bottom and head top, which a
+    flip leaves in their channels (only mirrored)."""
+    decoder = PoseDecoder.from_config(get_config(["--DATASET.DATASET", dataset]))
+    h, w = 20, 24
+    out = np.zeros((1, 17, h, w), np.float32)
+    mirrored = np.zeros_like(out)
+    for j in range(17):
+        mirrored[0, j, j + 1, w - 3 - j] = 1.0   # channel j's peak in row j + 1 of the mirrored crop's maps
+    center, scale = np.array([[100.0, 100.0]]), np.array([[1.0, 1.0]])
+    preds, _ = decoder.decode(out, center, scale, np.ones(1), mirrored)
+    rows = decoder.codec.decode(np.zeros((1, 17, h, w), np.float32), center, scale)[0]   # (all at row 0)
+    heatmap_rows = (preds[0, :, 1] - rows[0, :, 1]) / (scale[0, 0] * PIXEL_STD / w)   # the crop is scale_x wide
+    np.testing.assert_allclose(heatmap_rows[[1, 2]], np.array(head_source) + 1, atol=0.26)   # + refinement
+    paired = {j for pair in decoder.flip_pairs for j in pair}
+    unpaired = [j for j in range(17) if j not in paired]
+    np.testing.assert_allclose(heatmap_rows[unpaired], np.array(unpaired) + 1, atol=0.26)

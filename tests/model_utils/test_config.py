@@ -44,6 +44,24 @@ def test_defaults_keep_every_original_key():
             assert cfg[section][key] == value, f"{section}.{key}"
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses a key written twice in one mapping (PyYAML keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        keys = [self.construct_object(key, deep=deep) for key, _ in node.value]
+        repeated = sorted({key for key in keys if keys.count(key) > 1})
+        assert not repeated, f"keys written twice at line {node.start_mark.line + 1}: {repeated}"
+        return super().construct_mapping(node, deep)
+
+
+def test_every_help_and_choice_names_a_key_and_no_key_is_written_twice():
+    with open(DEFAULT_CONFIG_PATH) as f:
+        values, helps, choices = list(yaml.load_all(f, Loader=_UniqueKeyLoader))
+    keys = set(config_module._flatten(values))
+    assert set(config_module._flatten(helps)) <= keys, set(config_module._flatten(helps)) - keys
+    assert set(config_module._flatten(choices)) <= keys, set(config_module._flatten(choices)) - keys
+
+
 def test_three_documents_and_every_key_has_help():
     with open(DEFAULT_CONFIG_PATH) as f:
         values, helps, choices = list(yaml.safe_load_all(f))

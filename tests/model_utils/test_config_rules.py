@@ -21,7 +21,7 @@ BAD_VALUES = {
     "DATASET.SCALE_FACTOR": "1", "DATASET.SHIFT_FACTOR": "-0.1",
     "TRAIN.NUM_WORKERS": "0", "TRAIN.BATCH_SIZE": "0", "TRAIN.BEGIN_EPOCH": "-1", "TRAIN.END_EPOCH": "0",
     "TRAIN.PRINT_STEP": "0", "TRAIN.SAVE_EPOCH": "0", "TRAIN.SAVE_STEPS": "-5", "TRAIN.SINK_SIZE": "-1", "TRAIN.KEEP_CKPT_MAX": "0", "TRAIN.LR": "-1",
-    "TRAIN.LR_FACTOR": "0", "TRAIN.LR_STEP": "[90,90]", "TRAIN.SEED": "-1",
+    "TRAIN.LR_FACTOR": "0", "TRAIN.LR_STEP": "[90,90]", "TRAIN.SEED": "-1", "TRAIN.STOP_TIMEOUT": "0",
     "TEST.BATCH_SIZE": "0", "TEST.DATALOADER_WORKERS": "0", "TEST.OKS_THRE": "1.5", "TEST.IN_VIS_THRE": "-0.2",
     "TEST.IMAGE_THRE": "2", "EXPORT.FILE_NAME": "", "INFER.PRE_RESULT_PATH": "", "TRACK.OUTPUT": "", "TRACK.SIMILARITY_THRE": "1.5", "TRACK.KEEP_FRAMES": "0",
     "TRACK.BOX_ENLARGE": "-0.1", "TRACK.NMS_THRE": "2", "TRACK.MIN_SCORE": "-1", "TRACK.FPS": "-5",
@@ -75,6 +75,10 @@ def test_each_refused_value_names_the_key_the_value_and_what_is_allowed(key):
     (["--batch_size", "0", "--TRAIN.BATCH_SIZE", "0"], ["--TRAIN.BATCH_SIZE", "0"]),
     (["--end_epoch", "3", "--TRAIN.BEGIN_EPOCH", "3"], ["TRAIN.BEGIN_EPOCH", "TRAIN.END_EPOCH (3)"]),
     (["--MODEL.IMAGE_SIZE", "[96.5,128]"], ["--MODEL.IMAGE_SIZE", "list of integers", "96.5"]),
+    (["--DATASET.DATASET", "posetrack", "--MODEL.NUM_JOINTS", "16"],
+     ["MODEL.NUM_JOINTS 16", "posetrack has 17 keypoints", "--MODEL.NUM_JOINTS 17"]),
+    (["--DATASET.DATASET", "mpii"], ["--DATASET.DATASET", "['coco', 'posetrack']", "'mpii'"]),
+    (["--TRAIN.INIT_DATASET", "mpii"], ["--TRAIN.INIT_DATASET", "['coco', 'posetrack']", "'mpii'"]),
     (["--TRAIN.LR_STEP", "[1.5]"], ["--TRAIN.LR_STEP", "list of integers"]),
 ])
 def test_refused_values_name_the_key(argv, words):
@@ -163,3 +167,10 @@ def test_heatmap_size_is_the_input_over_32_doubled_per_deconvolution():
     assert heatmap_size_for([192, 256], 3) == [48, 64]
     assert heatmap_size_for([288, 384], 3) == [72, 96]
     assert heatmap_size_for([96, 128], 2) == [12, 16]
+
+
+def test_a_coco_configuration_may_have_another_number_of_joints():
+    """Only PoseTrack's keypoint count is enforced: a COCO-type configuration may describe another network (a
+    converted 16-joint model to export)."""
+    assert get_config(["--MODEL.NUM_JOINTS", "16"]).MODEL.NUM_JOINTS == 16
+    assert get_config(["--DATASET.DATASET", "posetrack"]).MODEL.NUM_JOINTS == 17

@@ -294,6 +294,20 @@ def test_several_videos_add_up_and_formats_agree(tmp_path):
         np.testing.assert_allclose(getattr(old, key), getattr(new, key))
 
 
+def test_without_mot_the_ap_is_the_same_and_the_mot_figures_are_absent():
+    """Pose estimation (eval.py on PoseTrack) scores AP only: the same AP, NaN for the MOT figures, and the AP table
+    is the first three lines of the benchmark's."""
+    pred = pred_video()
+    pred.frames[1].present[0, LEFT_WRIST] = False
+    both = evaluate([(gt_video(), pred)])
+    ap_only = evaluate([(gt_video(), pred)], mot=False)
+    np.testing.assert_array_equal(ap_only.ap, both.ap)
+    np.testing.assert_array_equal(ap_only.ap_precision, both.ap_precision)
+    assert np.isnan(ap_only.mota).all() and np.isnan(ap_only.recall).all() and np.isnan(ap_only.total_mota)
+    assert not ap_only.counts["matches"].any() and ap_only.frames == both.frames
+    assert posetrack_eval.ap_table(ap_only) == "\n".join(posetrack_eval.benchmark_table(both).splitlines()[:3])
+
+
 # ---------------------------------------------------------------------------------------------- the command
 
 def _write_pair(tmp_path, pred: PoseVideo, name: str = "v.json"):

@@ -1,5 +1,6 @@
 """Frames in and video out (src/tracking/video.py): folders and video files, boxes per frame, the .mp4 writer."""
 import json
+import os
 
 import cv2
 import numpy as np
@@ -37,6 +38,22 @@ def test_a_video_file_written_then_read(tmp_path):
     assert [(f.index, f.name, f.image_id) for f in frames] == [(i, f"{i:06d}", i) for i in range(4)]
     assert all(f.image.shape == (48, 64, 3) for f in frames)
     np.testing.assert_allclose([f.image.mean() for f in frames], [0, 80, 160, 240], atol=8)   # lossy, but close
+    assert os.listdir(tmp_path) == ["clip.mp4"]
+
+
+def test_a_video_is_put_in_place_only_when_complete(tmp_path):
+    path = str(tmp_path / "clip.mp4")
+    with pytest.raises(RuntimeError):
+        with VideoWriter(path, 12.0) as writer:
+            writer.write(np.zeros((48, 64, 3), np.uint8))
+            assert os.listdir(tmp_path) == [".clip.partial.mp4"]   # what a killed run leaves
+            raise RuntimeError("the tracking failed")
+    assert os.listdir(tmp_path) == []
+    writer = VideoWriter(path, 12.0)
+    writer.write(np.zeros((48, 64, 3), np.uint8))
+    assert not os.path.exists(path)
+    writer.close()
+    assert os.listdir(tmp_path) == ["clip.mp4"] and FrameSource(path).count == 1
 
 
 def test_what_is_not_a_video(tmp_path):

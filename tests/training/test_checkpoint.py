@@ -1,5 +1,6 @@
-"""Training checkpoints (src/training/checkpoint.py): names, the newest first found, where a resumed run starts, the
-state restored, and the checks that name what does not fit. The saver inside a run: test_callbacks.py;
+"""Training checkpoints (src/training/checkpoint.py): names, the newest whole one found (damaged ones named and set
+aside), KEEP_CKPT_MAX, the folder checked before training (writable, room, file size limit), where a resumed run
+starts, the state restored, and the checks that name what does not fit. The saver inside a run: test_callbacks.py;
 train.py's own checkpoints resumed: test_train.py."""
 import os
 from types import SimpleNamespace
@@ -9,10 +10,13 @@ import numpy as np
 import pytest
 from mindspore import nn
 
+from src.errors import CheckpointDamagedError, CheckpointMismatchError, CheckpointWriteError, UserError
+from src.network.weights import write_checkpoint
 from src.training.checkpoint import (CheckpointSaver, checkpoint_epoch, checkpoint_name, find_resume_checkpoint,
-                            list_checkpoints, restore_training_state, resume_step)
-from src.errors import CheckpointMismatchError, UserError
+                                     list_checkpoints, newest_whole_checkpoint, prepare_folder, restore_training_state,
+                                     resume_step)
 from src.training.steps import make_plan
+from tests.helpers import damage_checkpoint, file_size_limit, read_only_folder
 
 
 def scalars(**values):
@@ -35,9 +39,13 @@ def _cfg(resume="", pretrained="", model_resume=False, ckpt_save_dir=""):
                            MODEL=SimpleNamespace(PRETRAINED=pretrained, RESUME=model_resume))
 
 
+def small_checkpoint(path, value=0.0):
+    write_checkpoint([{"name": "w", "data": ms.Tensor(np.full((64, 64), value, np.float32))}], str(path))
+
+
 def test_which_checkpoint_a_run_resumes_from(tmp_path):
-    (tmp_path / "simplepose-1_5.ckpt").write_bytes(b"")
-    (tmp_path / "simplepose-2_5.ckpt").write_bytes(b"")
+    small_checkpoint(tmp_path / "simplepose-1_5.ckpt")
+    small_checkpoint(tmp_path / "simplepose-2_5.ckpt")
     newest = str(tmp_path / "simplepose-2_5.ckpt")
     assert find_resume_checkpoint(_cfg("auto", ckpt_save_dir=str(tmp_path))) == newest
     assert find_resume_checkpoint(_cfg("AUTO"), directory=str(tmp_path)) == newest
@@ -50,6 +58,76 @@ def test_which_checkpoint_a_run_resumes_from(tmp_path):
         find_resume_checkpoint(_cfg(str(tmp_path / "none.ckpt")))
     with pytest.raises(FileNotFoundError, match=r"\(set by MODEL.PRETRAINED \(with MODEL.RESUME True\)\)"):
         find_resume_checkpoint(_cfg(pretrained=str(tmp_path / "none.ckpt"), model_resume=True))
+
+
+@pytest.mark.parametrize("how", ["truncated", "truncated_between_entries", "zeroed"])
+def test_resume_auto_skips_damaged_checkpoints_names_them_and_sets_them_aside(tmp_path, caplog, how):
+    for step in (3, 4, 5):
+        small_checkpoint(tmp_path / f"simplepose-1_{step}.ckpt", step)
+    damage_checkpoint(str(tmp_path / "simplepose-1_5.ckpt"), how)
+    damage_checkpoint(str(tmp_path / "simplepose-1_4.ckpt"), "zeroed")
+    # A rank that only reads the folder skips them and leaves them in place.
+    assert newest_whole_checkpoint(str(tmp_path)) == str(tmp_path / "simplepose-1_3.ckpt")
+    assert len(list_checkpoints(str(tmp_path))) == 3
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        found = find_resume_checkpoint(_cfg("auto"), str(tmp_path), set_aside=True)
+    assert found == str(tmp_path / "simplepose-1_3.ckpt")
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("resume auto: skipping")]
+    assert len(lines) == 2 and lines[0].startswith(f"resume auto: skipping {tmp_path}/simplepose-1_5.ckpt: ")
+    assert lines[1].startswith(f"resume auto: skipping {tmp_path}/simplepose-1_4.ckpt: checksum mismatch")
+    assert lines[0].endswith("; renamed simplepose-1_5.ckpt.damaged")
+    # Set aside, they neither count for KEEP_CKPT_MAX nor are found again.
+    assert sorted(os.listdir(tmp_path)) == ["simplepose-1_3.ckpt", "simplepose-1_4.ckpt.damaged",
+                                            "simplepose-1_5.ckpt.damaged"]
+
+
+def test_resume_auto_refuses_a_folder_of_damaged_checkpoints(tmp_path):
+    small_checkpoint(tmp_path / "simplepose-1_5.ckpt")
+    damage_checkpoint(str(tmp_path / "simplepose-1_5.ckpt"), "truncated")
+    (tmp_path / "simplepose-1_6.ckpt").write_bytes(b"")       # a file left empty by a crash
+    with pytest.raises(CheckpointDamagedError, match=rf"^resume auto: none of the 2 checkpoints in {tmp_path} is "
+                                                     r"whole; pass --resume PATH, or move them away to start "
+                                                     r"afresh$"):
+        newest_whole_checkpoint(str(tmp_path))
+
+
+def test_keep_ckpt_max_removes_old_checkpoints_only_after_a_new_one_is_whole(tmp_path):
+    net = nn.Dense(300, 300)        # ~1 MiB with Adam's moments: the overhead estimate is small beside it
+    train_net = nn.TrainOneStepCell(nn.WithLossCell(net, nn.MSELoss()), nn.Adam(net.trainable_params()))
+    saver = CheckpointSaver(train_net, str(tmp_path), make_plan(steps=4, first_step=0, end_epoch=2), keep_max=1)
+    saver.save(1, 1, 1)
+    saver.save(1, 2, 2)
+    assert [os.path.basename(p) for p in list_checkpoints(str(tmp_path))] == ["simplepose-1_2.ckpt"]
+    with file_size_limit(saver.size() // 2):
+        with pytest.raises(CheckpointWriteError) as err:
+            saver.save(1, 3, 3)
+    assert sorted(os.listdir(tmp_path)) == ["simplepose-1_2.ckpt"]   # nothing half-written, the last good one kept
+    assert str(err.value).endswith(f"; the older checkpoints are intact; --resume auto continues from "
+                                   f"{tmp_path}/simplepose-1_2.ckpt")
+    assert saver.last_saved == 2
+
+
+def test_the_folder_is_checked_before_training(tmp_path):
+    prepare_folder(str(tmp_path / "new"), 1000)
+    assert os.listdir(tmp_path / "new") == []
+    for name in ("simplepose-1_2.new.ckpt", "simplepose-1_2.new.tmp", "simplepose-1_2.tmp", "simplepose-1_2.ckpt"):
+        (tmp_path / "new" / name).write_bytes(b"x")               # what killed writes leave, and a checkpoint
+    prepare_folder(str(tmp_path / "new"), 1000)
+    assert os.listdir(tmp_path / "new") == ["simplepose-1_2.ckpt"]
+    with pytest.raises(CheckpointWriteError, match=r"^no room for a checkpoint: .* free in .*, a checkpoint needs "
+                                                   r"about 1024.0 TiB; free some space or choose another "
+                                                   r"ckpt_save_dir$"):
+        prepare_folder(str(tmp_path), 2 ** 50)
+    with file_size_limit(4096):
+        with pytest.raises(CheckpointWriteError, match=r"^the file size limit \(ulimit -f\) is 4.0 KiB, a checkpoint "
+                                                       r"needs about 9.8 KiB; raise it \(ulimit -f unlimited\)$"):
+            prepare_folder(str(tmp_path), 10000)
+    with read_only_folder(str(tmp_path / "ro")):
+        with pytest.raises(CheckpointWriteError, match=rf"^the checkpoint folder {tmp_path}/ro is not writable: "
+                                                       r"(Read-only file system|Permission denied); choose another "
+                                                       r"ckpt_save_dir$"):
+            prepare_folder(str(tmp_path / "ro"), 1000)
 
 
 def test_where_a_resumed_run_starts():

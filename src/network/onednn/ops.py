@@ -1,0 +1,179 @@
+"""MindSpore operators over the oneDNN kernels of kernels.cc (``ops.Custom``, ``func_type="aot"``, CPU).
+
+:class:`ConvOps` holds one (transposed) convolution's operators: the training forward pass with its
+gradients (backward-data, backward-weights) as its ``bprop``, and the inference pass that folds the
+following BatchNorm into the kernel and fuses the bias, the residual addition and ReLU as post-ops.
+:class:`MaxPoolOps` is the stem's max-pooling in inference. Training passes NCHW activations between
+layers; in inference they may be NHWC (MindSpore then sees N×H×W×C; the layers of a network agree among
+themselves, see ``src.network.fast_ops.use_nhwc_inside``), NCHW at the network's edges.
+
+Each operator takes a small float32 ``cfg`` vector last, the layer's settings in the order of
+kernels.cc's ``CfgIndex``. Symbols: N batch, C input channels, O output channels, H×W size, k kernel.
+"""
+import itertools
+from typing import Optional, Sequence, Tuple
+
+import mindspore as ms
+import numpy as np
+from mindspore import Tensor, nn, ops
+
+#: Inference: what follows the convolution in the fused operator (kernels.cc's Config::affine).
+AFFINE_NONE, AFFINE_BIAS, AFFINE_BN, AFFINE_BIAS_BN = 0, 1, 2, 3
+
+
+def make_cfg(stride: int = 1, pad: int = 0, kernel: int = 1, src_nhwc: bool = True, dst_nhwc: bool = True,
+             relu: bool = False, deconv: bool = False, residual: bool = False, affine: int = AFFINE_NONE,
+             eps: float = 1e-5, bias: bool = False) -> Tensor:
+    """The ``cfg`` vector of kernels.cc (``CfgIndex`` order)."""
+    values = [stride, pad, kernel, src_nhwc, dst_nhwc, relu, deconv, residual, affine, eps, bias]
+    return Tensor(np.array(values, np.float32))
+
+
+def nchw_of(shape: Sequence[int], nhwc: bool) -> Tuple[int, int, int, int]:
+    """N, C, H, W of an activation of MindSpore shape ``shape`` in the given layout."""
+    return (shape[0], shape[3], shape[1], shape[2]) if nhwc else tuple(shape)
+
+
+def shape_of(nchw: Sequence[int], nhwc: bool) -> Tuple[int, int, int, int]:
+    """MindSpore shape of an activation N×C×H×W stored in the given layout."""
+    n, c, h, w = nchw
+    return (n, h, w, c) if nhwc else (n, c, h, w)
+
+
+_COUNT = itertools.count()
+
+
+def _custom(library: str, function: str, out_shape, out_dtype=ms.float32, bprop=None, tag: str = "") -> ops.Custom:
+    op = ops.Custom(f"{library}:{function}", out_shape=out_shape, out_dtype=out_dtype, func_type="aot", bprop=bprop)
+    # MindSpore takes Custom operators with equal attributes for the same operator (PyNative caches the
+    # inferred shape by them, GRAPH mode shares the bprop): an attribute unique to each keeps them apart.
+    op.add_prim_attr("pose_layer", f"{tag} #{next(_COUNT)}")
+    return op
+
+
+class ConvOps(nn.Cell):
+    """The oneDNN operators of one convolution or stride-2 transposed convolution (no parameters).
+
+    Args:
+        library: the compiled kernels (``src.network.onednn.library_path``).
+        out_channels: O.
+        kernel, stride, padding: the layer's (square) kernel, stride and padding.
+        output_padding: transposed convolutions: PyTorch's ``output_padding``.
+        deconv: a transposed convolution (weight C×O×k×k) instead of a convolution (O×C×k×k).
+        has_bias: the layer adds a bias.
+        eps: the following BatchNorm's epsilon (inference folding).
+
+    Training takes and returns NCHW (between the convolutions run MindSpore's BatchNorm, whose CPU
+    kernel is accurate on that layout); the primitives work on NHWC and reorder at the boundary. The
+    inference operator's layouts are NCHW until the network says otherwise (:meth:`set_layout`).
+    """
+
+    def __init__(self, library: str, out_channels: int, kernel: int, stride: int, padding: int,
+                 output_padding: int = 0, deconv: bool = False, has_bias: bool = False, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.library = library
+        self.out_channels, self.kernel, self.stride, self.padding = out_channels, kernel, stride, padding
+        self.output_padding, self.deconv, self.has_bias, self.eps = output_padding, deconv, has_bias, eps
+        self._make_training_ops()
+        self.set_layout(False, False)
+
+    def _make_training_ops(self) -> None:
+        """The training operators: NCHW in and out, so that MindSpore's BatchNorm keeps its accuracy."""
+        geometry = dict(stride=self.stride, pad=self.padding, kernel=self.kernel, src_nhwc=False, dst_nhwc=False,
+                        deconv=self.deconv)
+        tag = f"{sorted(geometry.items())} op{self.output_padding}"
+        self.train_cfg = make_cfg(**geometry, bias=self.has_bias)
+        lib, out_channels = self.library, self.out_channels
+        backward_data = _custom(lib, "pose_conv_backward_data", lambda dy, w, x, cfg: x, tag=tag)
+        # bprops are closures over the operators (GRAPH mode does not take bound methods there)
+        if self.has_bias:
+            backward_weights = _custom(lib, "pose_conv_backward_weights", lambda x, dy, w, cfg: (w, (out_channels,)),
+                                       (ms.float32, ms.float32), tag=tag)
+
+            def bprop(x, w, b, cfg, out, dout):
+                dw, db = backward_weights(x, dout, w, cfg)
+                return backward_data(dout, w, x, cfg), dw, db, ops.zeros_like(cfg)
+        else:
+            backward_weights = _custom(lib, "pose_conv_backward_weights", lambda x, dy, w, cfg: w, tag=tag)
+
+            def bprop(x, w, cfg, out, dout):
+                return backward_data(dout, w, x, cfg), backward_weights(x, dout, w, cfg), ops.zeros_like(cfg)
+        self.forward_op = _custom(lib, "pose_conv_forward", self._train_shape, bprop=bprop, tag=tag)
+
+    def set_layout(self, src_nhwc: bool, dst_nhwc: bool) -> None:
+        """Layouts of the inference operator's input and output: NHWC (True) or NCHW."""
+        self.src_nhwc, self.dst_nhwc = bool(src_nhwc), bool(dst_nhwc)
+        self.nhwc_inside = self.src_nhwc or self.dst_nhwc
+        geometry = dict(stride=self.stride, pad=self.padding, kernel=self.kernel, src_nhwc=self.src_nhwc,
+                        dst_nhwc=self.dst_nhwc, deconv=self.deconv)
+        tag = f"{sorted(geometry.items())} op{self.output_padding}"
+        # inference settings, indexed by relu·8 + residual·4 + affine
+        self.infer_cfgs = tuple(make_cfg(**geometry, relu=relu, residual=residual, affine=affine, eps=self.eps)
+                                for relu in (False, True) for residual in (False, True)
+                                for affine in (AFFINE_NONE, AFFINE_BIAS, AFFINE_BN, AFFINE_BIAS_BN))
+        self.infer_op = _custom(self.library, "pose_conv_infer", self._out_shape, tag=tag)
+
+    def output_nchw(self, nchw: Sequence[int]) -> Tuple[int, int, int, int]:
+        """N×O×Ho×Wo for an input N×C×H×W."""
+        n, _, h, w = nchw
+        k, s, p = self.kernel, self.stride, self.padding
+        if self.deconv:
+            return (n, self.out_channels, (h - 1) * s - 2 * p + k + self.output_padding,
+                    (w - 1) * s - 2 * p + k + self.output_padding)
+        return n, self.out_channels, (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+
+    def _train_shape(self, x, *_):
+        return self.output_nchw(x)
+
+    def _out_shape(self, x, *_):
+        return shape_of(self.output_nchw(nchw_of(x, self.src_nhwc)), self.dst_nhwc)
+
+    def train_forward(self, x: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tensor:
+        """The layer's output (training), differentiable."""
+        if self.has_bias:
+            return self.forward_op(x, weight, bias, self.train_cfg)
+        return self.forward_op(x, weight, self.train_cfg)
+
+    def infer(self, x: Tensor, weight: Tensor, bias: Optional[Tensor] = None, bn: Optional[nn.BatchNorm2d] = None,
+              relu: bool = False, residual: Optional[Tensor] = None) -> Tensor:
+        """``act(bn(conv(x) + bias) + residual)`` in one operator (inference; not differentiable).
+
+        ``bn`` (inference mode) is folded into the kernel.
+        """
+        if bn is not None:
+            affine = AFFINE_BIAS_BN if self.has_bias else AFFINE_BN
+        else:
+            affine = AFFINE_BIAS if self.has_bias else AFFINE_NONE
+        cfg = self.infer_cfgs[int(relu) * 8 + int(residual is not None) * 4 + affine]
+        args = (x, weight)
+        if self.has_bias:
+            args += (bias,)
+        if bn is not None:
+            args += (bn.gamma, bn.beta, bn.moving_mean, bn.moving_variance)
+        if residual is not None:
+            args += (residual,)
+        return self.infer_op(*args, cfg)
+
+
+class MaxPoolOps(nn.Cell):
+    """oneDNN max-pooling of an NHWC activation (kernel, stride, symmetric padding), for inference.
+
+    Inputs:
+        - **x** (Tensor) - N×H×W×C float32.
+
+    Outputs:
+        Tensor of shape N×Ho×Wo×C, ``Ho = (H + 2·padding − kernel) // stride + 1``.
+    """
+
+    def __init__(self, library: str, kernel: int, stride: int, padding: int) -> None:
+        super().__init__()
+        self.kernel, self.stride, self.padding = kernel, stride, padding
+        self.cfg = make_cfg(stride=stride, pad=padding, kernel=kernel)
+        self.op = _custom(library, "pose_pool_forward", self._out, tag=f"pool k{kernel} s{stride} p{padding}")
+
+    def _out(self, x, cfg):
+        size = [(v + 2 * self.padding - self.kernel) // self.stride + 1 for v in x[1:3]]
+        return (x[0], size[0], size[1], x[3])
+
+    def construct(self, x: Tensor) -> Tensor:
+        return self.op(x, self.cfg)
