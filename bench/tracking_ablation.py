@@ -17,7 +17,7 @@ configuration; the others keep it):
 - ``flow similarity``: detector boxes only, OKS after moving the remembered poses along the flow;
 - ``propagated boxes``: detector and propagated boxes, OKS without flow;
 - ``both`` (the defaults): propagated boxes and flow-based OKS;
-- ``both, 1 frame kept``: as ``both`` with ``KEEP_FRAMES 1`` (consecutive frames only).
+- ``both (1 frame kept)``: as ``both`` with ``KEEP_FRAMES 1`` (consecutive frames only).
 
 A box's pose does not depend on the variant, so each (frame, box) goes through the network once
 for all variants (:class:`PoseMemo`); the tracking itself runs in full for each. Speed is
@@ -53,7 +53,7 @@ VARIANTS: Dict[str, Dict[str, object]] = {
     "flow similarity": {"propagate_boxes": False, "similarity": "flow_oks"},
     "propagated boxes": {"propagate_boxes": True, "similarity": "oks"},
     "both": {},
-    "both, 1 frame kept": {"keep_frames": 1},
+    "both (1 frame kept)": {"keep_frames": 1},
 }
 GROUPS = ("Head", "Shou", "Elb", "Wri", "Hip", "Knee", "Ankl", "Total")
 
@@ -89,7 +89,8 @@ class PoseMemo:
 
 
 def folder_name(variant: str) -> str:
-    return variant.replace(" ", "_").replace(",", "")
+    """The variant's folder under the output: ``both (1 frame kept)`` -> ``both_1_frame_kept``."""
+    return "_".join(variant.replace("(", " ").replace(")", " ").split())
 
 
 def run_variant(variant: str, settings: TrackSettings, memo: PoseMemo, flow_method: str, videos: str,

@@ -55,6 +55,13 @@ def test_unknown_variant(bench, tmp_path, capsys):
     assert "unknown variant 'fast'; known: no flow, flow similarity" in capsys.readouterr().err
 
 
+def test_default_variants_are_all_known(bench):
+    """The default of --variants (every variant, comma-separated) splits back into the variants' names."""
+    assert ",".join(bench.VARIANTS).split(",") == list(bench.VARIANTS)
+    assert [bench.folder_name(v) for v in bench.VARIANTS] == ["no_flow", "flow_similarity", "propagated_boxes",
+                                                              "both", "both_1_frame_kept"]
+
+
 @pytest.mark.slow
 def test_ablation_tables(bench, tiny_ckpt, tmp_path, capsys):
     from src.synthetic_video import generate_videos  # pylint: disable=import-outside-toplevel
