@@ -26,7 +26,7 @@ from src.inference.loading import load_network
 from src.model_utils.config import get_config
 from src.network.weights import require_model_file
 from src.tracking.detector import DetectorBoxes, DetectorSettings, PersonDetector
-from src.tracking.pipeline import build_tracker, track_frames
+from src.tracking.pipeline import build_tracker, require_coco_joints, track_frames
 from src.tracking.posetrack_eval import check_ground_truth, report, score_tracks
 from src.tracking.tracker import TrackSettings
 from src.tracking.tracks_file import TRACKS_FILE, write_tracks
@@ -52,6 +52,7 @@ def run(cfg: Any) -> int:
     """Tracks the people of ``TRACK.VIDEO``; writes tracks.json and the annotated video (and with
     ``TRACK.POSETRACK_GT`` the PoseTrack predictions and their scores); returns 0."""
     setup_logging()
+    require_coco_joints(cfg)
     model_file = require_model_file(cfg, "track with")
     if not cfg.TRACK.VIDEO:
         raise UserError("no video: pass --video VIDEO_FILE_OR_FRAME_FOLDER (TRACK.VIDEO)")

@@ -40,7 +40,7 @@ from src.network.weights import require_model_file
 from src.synthetic_video import ANNOTATIONS_DIR, DETECTIONS_DIR, FRAMES_DIR, POSETRACK_DIR
 from src.tracking.evaluate import score
 from src.tracking.flow import make_flow
-from src.tracking.pipeline import track_frames
+from src.tracking.pipeline import require_coco_joints, track_frames
 from src.tracking.posetrack import write_predictions
 from src.tracking.posetrack_eval import grouped, score_files
 from src.tracking.tracker import PoseTracker, TrackSettings
@@ -121,6 +121,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         parser.error(f"unknown variant {unknown[0]!r}; known: {', '.join(VARIANTS)}")
+    require_coco_joints(cfg)
     model_file = require_model_file(cfg, "track with")
     memo = PoseMemo(PoseEstimator.from_config(cfg, load_network(cfg, model_file), pad_batches=True))
     base = TrackSettings.from_config(cfg)
