@@ -1,7 +1,7 @@
 """Pose tracking in a video: the paper's flow-based pose propagation and greedy matching.
 
     python track.py --eval_model_file CKPT --video VIDEO_OR_FRAME_FOLDER [--boxes DETECTIONS | --detector MODEL.onnx]
-                    [--output DIR] [--device_target CPU] [--key value ...]
+                    [--output DIR] [--gt POSETRACK_GT] [--device_target CPU] [--key value ...]
 
 Person boxes per frame come from ``--boxes`` (a COCO detection-results file; or
 ``'[[x,y,w,h],...]'`` for the first frame), else from ``--detector`` (an ONNX person detector run
@@ -9,8 +9,11 @@ every ``TRACK.DETECTOR_EVERY`` frames, ``src/tracking/detector.py``), else the f
 whole-image box; plus the boxes of the previous frame's people moved along the optical flow.
 Poses come from the evaluation's crop, flip test and decoding; ids from greedy matching on
 flow-based OKS over the last ``TRACK.KEEP_FRAMES`` frames (``src/tracking/tracker.py``). Writes ``<output>/tracks.json``
-and the annotated video ``<output>/tracks.mp4``. ``--video``, ``--boxes``, ``--detector`` and
-``--output`` are aliases of ``TRACK.VIDEO``, ``TRACK.BOXES``, ``TRACK.DETECTOR`` and ``TRACK.OUTPUT``.
+and the annotated video ``<output>/tracks.mp4``; with PoseTrack ground truth (``--gt``), also the tracks
+as PoseTrack predictions (the ground truth's file name and format) and the benchmark's per-joint AP
+and MOTA, ending with the lines ``Total AP: ...`` and ``Total MOTA: ...``. ``--video``, ``--boxes``,
+``--detector``, ``--output`` and ``--gt`` are aliases of ``TRACK.VIDEO``, ``TRACK.BOXES``,
+``TRACK.DETECTOR``, ``TRACK.OUTPUT`` and ``TRACK.POSETRACK_GT``.
 """
 import logging
 import os
@@ -23,7 +26,8 @@ from src.inference.loading import load_network
 from src.model_utils.config import get_config
 from src.network.weights import require_model_file
 from src.tracking.detector import DetectorBoxes, DetectorSettings, PersonDetector
-from src.tracking.pipeline import build_tracker, track_frames
+from src.tracking.pipeline import build_tracker, require_coco_joints, track_frames
+from src.tracking.posetrack_eval import check_ground_truth, report, score_tracks
 from src.tracking.tracker import TrackSettings
 from src.tracking.tracks_file import TRACKS_FILE, write_tracks
 from src.tracking.video import DEFAULT_FPS, FrameBoxes, FrameSource, VideoWriter
@@ -33,7 +37,7 @@ logger = logging.getLogger("track")
 
 VIDEO_FILE = "tracks.mp4"
 _ALIASES = {"--video": "--TRACK.VIDEO", "--boxes": "--TRACK.BOXES", "--detector": "--TRACK.DETECTOR",
-            "--output": "--TRACK.OUTPUT"}
+            "--output": "--TRACK.OUTPUT", "--gt": "--TRACK.POSETRACK_GT"}
 
 
 def _aliases(argv: Sequence[str]) -> List[str]:
@@ -45,12 +49,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def run(cfg: Any) -> int:
-    """Tracks the people of ``TRACK.VIDEO``; writes tracks.json and the annotated video; returns 0."""
+    """Tracks the people of ``TRACK.VIDEO``; writes tracks.json and the annotated video (and with
+    ``TRACK.POSETRACK_GT`` the PoseTrack predictions and their scores); returns 0."""
     setup_logging()
+    require_coco_joints(cfg)
     model_file = require_model_file(cfg, "track with")
     if not cfg.TRACK.VIDEO:
         raise UserError("no video: pass --video VIDEO_FILE_OR_FRAME_FOLDER (TRACK.VIDEO)")
     source = FrameSource(cfg.TRACK.VIDEO)
+    if cfg.TRACK.POSETRACK_GT:
+        check_ground_truth(cfg.TRACK.POSETRACK_GT)
     frame_boxes = FrameBoxes(cfg.TRACK.BOXES, float(cfg.TEST.IMAGE_THRE))
     if cfg.TRACK.DETECTOR and cfg.TRACK.BOXES.strip():
         logger.warning("TRACK.DETECTOR %s is not used: the boxes come from TRACK.BOXES", cfg.TRACK.DETECTOR)
@@ -84,6 +92,10 @@ def run(cfg: Any) -> int:
                 if isinstance(frame_boxes, DetectorBoxes) else "",
                 tracker.seconds["flow"], tracker.seconds["poses"], tracker.seconds["matching"], elapsed)
     print(f"frames/s: {len(frames) / max(elapsed, 1e-9):.2f}")
+    if cfg.TRACK.POSETRACK_GT:
+        predictions, result = score_tracks(tracks_path, cfg.TRACK.POSETRACK_GT, float(cfg.TRACK.POSETRACK_JOINT_THRE))
+        logger.info("PoseTrack predictions written to %s", predictions)
+        print(report(result))
     return 0
 
 

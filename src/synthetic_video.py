@@ -1,6 +1,7 @@
 """Synthetic videos with ground truth for pose tracking.
 
-``python -m src.synthetic_video --output DIR [--num_sequences 4] [--num_frames 60] [--seed 0]`` writes::
+``python -m src.synthetic_video --output DIR [--num_sequences 4] [--num_frames 60] [--seed 0]
+[--scenario walk|crossing]`` writes::
 
     DIR/frames/seq000/000001.jpg ...          (file name: the frame's image id, from 1)
     DIR/annotations/seq000.json               (COCO keypoints; each person has a ``track_id``)
@@ -19,6 +20,13 @@ compression (the noise drawn anew per frame).
 The detections are the still set's jittered boxes (with its misses, duplicates and false alarms)
 with extra misses of the kind a video detector has: runs of a few frames in which a person is not
 found, and people mostly hidden (fewer than ``HIDDEN_JOINTS`` joints seen) usually missed.
+
+``--scenario crossing`` makes a harder test of identities instead (sequences ``crossNNN``): two
+people of nearly the same size walk towards each other and cross half-way through the sequence,
+the nearer hiding the farther; the detector finds everyone it can see (jittered boxes, no random
+misses or duplicates) but misses anyone with fewer than ``CROSSING_HIDDEN_JOINTS`` joints seen
+(the farther one for 0-5 frames of the crossing: 3 in ``cross000`` of seed 0), and adds one false
+box per frame.
 
 With ``--posetrack`` the labels are also written in PoseTrack 2018's format
 (:mod:`src.tracking.posetrack`): the nose and body joints are the COCO labels' (the ears left
@@ -63,6 +71,16 @@ MISS_RUN_FRAMES = (2, 6)
 HIDDEN_JOINTS, HIDDEN_MISS = 4, 0.7
 #: A turn round takes this many frames: the figure slows to a stop, faces the camera, walks back.
 TURN_FRAMES = 14
+#: ``--scenario`` choices: people walking at random, or two people crossing (a test of identities).
+SCENARIOS = ("walk", "crossing")
+#: Crossing scenario: the nearer figure's height (share of the frame height), the farther one's
+#: height relative to it, the walking speed (figure heights per frame), the score range of the false
+#: box added to every frame and its height (share of the frame height).
+CROSSING_NEAR_SIZE, CROSSING_FAR_SIZE = (0.55, 0.6), (0.85, 0.92)
+CROSSING_SPEED = 0.022
+#: The crossing scenario's detector misses people with fewer joints seen than this.
+CROSSING_HIDDEN_JOINTS = 6
+CROSSING_FALSE_SCORE, CROSSING_FALSE_HEIGHT = (0.3, 0.6), (0.3, 0.6)
 #: Gait amplitudes in degrees: hip flexion, extra knee bend in the swing, arm swing, arm abduction.
 HIP_SWING, KNEE_SWING, ARM_SWING, ARM_ABDUCTION = 24.0, 40.0, 22.0, 9.0
 
@@ -135,6 +153,66 @@ def _plan_walker(rng: np.random.Generator, num_frames: int, width: int, height: 
     return Walker(proportions, colours, size_px, feet_y, rng.normal(0, 2), x, yaw, phase, pace)
 
 
+def _plan_crossing(rng: np.random.Generator, num_frames: int, width: int, height: int) -> List[Walker]:
+    """Two figures of nearly the same size walking towards each other at the same pace, straight on,
+    level at the middle of the frame half-way through the sequence: the first (nearer) from the
+    left, the second from the right."""
+    near = rng.uniform(*CROSSING_NEAR_SIZE)
+    walkers = []
+    for direction, size_frac in ((1.0, near), (-1.0, near * rng.uniform(*CROSSING_FAR_SIZE))):
+        params = sample_body_params(rng)
+        proportions = {k: params[k] for k in ("length", "girth", "head_r")}
+        colours = sample_look(rng)
+        size_px = size_frac * height
+        steps = np.arange(num_frames) - num_frames // 2
+        x = width / 2 + direction * CROSSING_SPEED * size_px * steps
+        phase = rng.uniform(0, 2 * np.pi) + np.abs(x - x[0]) * (2 * np.pi / (0.8 * size_px))
+        walkers.append(Walker(proportions, colours, size_px, height * (0.12 + size_frac), rng.normal(0, 2), x,
+                              np.full(num_frames, direction * rng.uniform(35, 60)), phase, np.ones(num_frames)))
+    return walkers
+
+
+def _walk_detections(rng: np.random.Generator, anns: Sequence[Dict[str, object]], miss_left: np.ndarray,
+                     width: int, height: int) -> List[Dict[str, object]]:
+    """The walking scenario's detector: the still set's boxes (:func:`src.synth.labels.detector_boxes`)
+    of the people not missed; a miss run starts with ``MISS_RUN_START`` a frame, and people with fewer
+    than ``HIDDEN_JOINTS`` joints seen are missed with ``HIDDEN_MISS``. ``miss_left`` (per track: frames
+    of the current miss run left) is updated in place."""
+    found = []
+    for ann in anns:
+        k = ann["track_id"]
+        if miss_left[k] == 0 and rng.random() < MISS_RUN_START:
+            miss_left[k] = rng.integers(MISS_RUN_FRAMES[0], MISS_RUN_FRAMES[1] + 1)
+        seen = sum(1 for v in ann["keypoints"][2::3] if v == 2)
+        hidden_miss = seen < HIDDEN_JOINTS and rng.random() < HIDDEN_MISS
+        if miss_left[k] == 0 and not hidden_miss:
+            found.append(ann)
+    miss_left[:] = np.maximum(miss_left - 1, 0)
+    return detector_boxes(rng, found, width, height)
+
+
+def _crossing_detections(rng: np.random.Generator, anns: Sequence[Dict[str, object]], width: int,
+                         height: int) -> List[Dict[str, object]]:
+    """The crossing scenario's detector: a jittered box of everyone with at least
+    ``CROSSING_HIDDEN_JOINTS`` joints seen, and one false box somewhere in the frame."""
+    dets = []
+    for ann in anns:
+        if sum(1 for v in ann["keypoints"][2::3] if v == 2) >= CROSSING_HIDDEN_JOINTS:
+            x, y, w, h = ann["bbox"]
+            cx, cy = x + w / 2 + rng.normal(0, 0.04 * w), y + h / 2 + rng.normal(0, 0.04 * h)
+            w, h = w * np.exp(rng.normal(0, 0.07)), h * np.exp(rng.normal(0, 0.07))
+            dets.append(([cx - w / 2, cy - h / 2, w, h], float(np.clip(rng.normal(0.9, 0.05), 0.6, 1.0))))
+    h = rng.uniform(*CROSSING_FALSE_HEIGHT) * height
+    w = h * rng.uniform(0.3, 0.5)
+    dets.append(([rng.uniform(0, width - w), rng.uniform(0, height - h), w, h], rng.uniform(*CROSSING_FALSE_SCORE)))
+    out = []
+    for (x, y, w, h), score in dets:
+        x0, y0 = np.clip([x, y], 0, [width - 1, height - 1])
+        x1, y1 = np.clip([x + w, y + h], 0, [width - 1, height - 1])
+        out.append({"bbox": [round(float(v), 2) for v in (x0, y0, x1 - x0, y1 - y0)], "score": round(score, 4)})
+    return out
+
+
 class Frame(NamedTuple):
     """One rendered frame: the image, its annotations (with ``track_id``), its detections, and per
     annotation its head (``head_ends`` 2×2 bottom and top, ``head_box`` ``[x1, y1, x2, y2]``)."""
@@ -145,19 +223,26 @@ class Frame(NamedTuple):
 
 
 def render_sequence(seed: int, sequence: int, num_frames: int, width: int = 480,
-                    height: int = 360) -> Iterator[Frame]:
-    """The frames of one sequence; annotations and detections lack ``id``/``image_id``."""
-    rng = np.random.default_rng([seed, sequence])
+                    height: int = 360, scenario: str = "walk") -> Iterator[Frame]:
+    """The frames of one sequence of ``scenario`` (:data:`SCENARIOS`); annotations and detections
+    lack ``id``/``image_id``."""
+    if scenario not in SCENARIOS:
+        raise ValueError(f"unknown scenario '{scenario}'; expected one of {SCENARIOS}")
+    crossing = scenario == "crossing"
+    rng = np.random.default_rng([seed, sequence] + ([SCENARIOS.index(scenario)] if crossing else []))
     background = np.clip(texture(rng, width, height), 0, 255).astype(np.uint8)
     clutter(rng, background)
-    # Directions alternate, so that figures cross.
-    first = rng.choice([-1.0, 1.0])
-    walkers = [_plan_walker(rng, num_frames, width, height, first * (-1) ** k)
-               for k in range(int(rng.integers(2, 5)))]
-    depth_order = np.argsort([w.size_px for w in walkers], kind="stable")   # far (small) first
     occluder_at = None
-    if rng.random() < 0.5:
-        occluder_at = np.array([width * rng.uniform(0.3, 0.7), height * rng.uniform(0.4, 0.6)])
+    if crossing:
+        walkers = _plan_crossing(rng, num_frames, width, height)
+    else:
+        # Directions alternate, so that figures cross.
+        first = rng.choice([-1.0, 1.0])
+        walkers = [_plan_walker(rng, num_frames, width, height, first * (-1) ** k)
+                   for k in range(int(rng.integers(2, 5)))]
+        if rng.random() < 0.5:
+            occluder_at = np.array([width * rng.uniform(0.3, 0.7), height * rng.uniform(0.4, 0.6)])
+    depth_order = np.argsort([w.size_px for w in walkers], kind="stable")   # far (small) first
     occluder_seed = int(rng.integers(2 ** 31))
     gain, bias, noise_sigma = rng.uniform(0.8, 1.15), rng.uniform(-20, 20), rng.uniform(1, 4)
     miss_left = np.zeros(len(walkers), dtype=np.int64)
@@ -185,17 +270,10 @@ def render_sequence(seed: int, sequence: int, num_frames: int, width: int = 480,
             if ann is not None:
                 anns.append({**ann, "track_id": track_id})
                 heads.append({"head_ends": person["head_ends"], "head_box": person["head_box"]})
-        found = []
-        for ann in anns:
-            k = ann["track_id"]
-            if miss_left[k] == 0 and frame_rng.random() < MISS_RUN_START:
-                miss_left[k] = frame_rng.integers(MISS_RUN_FRAMES[0], MISS_RUN_FRAMES[1] + 1)
-            seen = sum(1 for v in ann["keypoints"][2::3] if v == 2)
-            hidden_miss = seen < HIDDEN_JOINTS and frame_rng.random() < HIDDEN_MISS
-            if miss_left[k] == 0 and not hidden_miss:
-                found.append(ann)
-        miss_left = np.maximum(miss_left - 1, 0)
-        dets = detector_boxes(frame_rng, found, width, height)
+        if crossing:
+            dets = _crossing_detections(frame_rng, anns, width, height)
+        else:
+            dets = _walk_detections(frame_rng, anns, miss_left, width, height)
 
         noise = np.empty((height, width, 3), np.float32)
         cv2.setRNGSeed(int(frame_rng.integers(2 ** 31)))
@@ -204,8 +282,9 @@ def render_sequence(seed: int, sequence: int, num_frames: int, width: int = 480,
         yield Frame(image, anns, dets, heads)
 
 
-def sequence_name(sequence: int) -> str:
-    return f"seq{sequence:03d}"
+def sequence_name(sequence: int, scenario: str = "walk") -> str:
+    """``seqNNN`` (walking) or ``crossNNN`` (crossing)."""
+    return f"{'cross' if scenario == 'crossing' else 'seq'}{sequence:03d}"
 
 
 def posetrack_image_id(sequence: int, frame_index: int) -> int:
@@ -236,18 +315,18 @@ def posetrack_frame(frame: Frame, file_name: str, image_id: int, width: int, hei
 
 
 def write_sequence(output: str, seed: int, sequence: int, num_frames: int, width: int = 480,
-                   height: int = 360, posetrack: bool = False) -> Tuple[str, int]:
+                   height: int = 360, posetrack: bool = False, scenario: str = "walk") -> Tuple[str, int]:
     """Writes one sequence's frames, annotation file and detection file, and with ``posetrack`` its
     PoseTrack 2018 ground truth (image ids as PoseTrack's: 1, the sequence in 6 digits, the frame in 4).
 
     Returns:
         ``(frame folder, number of person annotations)``.
     """
-    name = sequence_name(sequence)
+    name = sequence_name(sequence, scenario)
     folder = os.path.join(output, FRAMES_DIR, name)
     os.makedirs(folder, exist_ok=True)
     images, annotations, detections, posetrack_frames = [], [], [], []
-    for t, frame in enumerate(render_sequence(seed, sequence, num_frames, width, height)):
+    for t, frame in enumerate(render_sequence(seed, sequence, num_frames, width, height, scenario)):
         image_id = t + 1
         file_name = f"{image_id:06d}.jpg"
         if not cv2.imwrite(os.path.join(folder, file_name), frame.image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]):
@@ -263,10 +342,10 @@ def write_sequence(output: str, seed: int, sequence: int, num_frames: int, width
                 frame, f"{FRAMES_DIR}/{name}/{file_name}", posetrack_image_id(sequence, t), width, height,
                 frame_id=posetrack_image_id(sequence, t), vid_id=f"{sequence:06d}", nframes=num_frames))
     doc = {"info": {"description": "Synthetic person keypoint video (src/synthetic_video.py)", "seed": seed,
-                    "sequence": name},
+                    "sequence": name, "scenario": scenario},
            "licenses": [], "images": images, "annotations": annotations, "categories": categories()}
-    for folder in (ANNOTATIONS_DIR, DETECTIONS_DIR):
-        os.makedirs(os.path.join(output, folder), exist_ok=True)
+    for kind in (ANNOTATIONS_DIR, DETECTIONS_DIR):
+        os.makedirs(os.path.join(output, kind), exist_ok=True)
     write_annotations(os.path.join(output, ANNOTATIONS_DIR, name + ".json"), doc)
     write_detections(os.path.join(output, DETECTIONS_DIR, name + ".json"), detections)
     if posetrack:
@@ -276,27 +355,29 @@ def write_sequence(output: str, seed: int, sequence: int, num_frames: int, width
 
 
 def generate_videos(output: str, num_sequences: int = 4, num_frames: int = 60, seed: int = 0,
-                    width: int = 480, height: int = 360, posetrack: bool = False) -> List[str]:
-    """Writes ``num_sequences`` sequences under ``output`` (with ``posetrack``, also in PoseTrack 2018's
-    format); returns their frame folders."""
+                    width: int = 480, height: int = 360, posetrack: bool = False,
+                    scenario: str = "walk") -> List[str]:
+    """Writes ``num_sequences`` sequences of ``scenario`` under ``output`` (with ``posetrack``, also in
+    PoseTrack 2018's format); returns their frame folders."""
     folders = []
     for sequence in range(num_sequences):
         start = time.time()
-        folder, count = write_sequence(output, seed, sequence, num_frames, width, height, posetrack)
+        folder, count = write_sequence(output, seed, sequence, num_frames, width, height, posetrack, scenario)
         logger.info("%s: %d frames, %d person annotations (%.1f s)", folder, num_frames, count,
                     time.time() - start)
         folders.append(folder)
     if posetrack:
-        write_posetrack_detections(output, num_sequences)
+        write_posetrack_detections(output, num_sequences, scenario)
     return folders
 
 
-def write_posetrack_detections(output: str, num_sequences: int) -> str:
-    """Writes the detections of the sequences' files (``image_id`` the frame's number from 1) to one file with
-    the PoseTrack files' image ids; returns its path."""
+def write_posetrack_detections(output: str, num_sequences: int, scenario: str = "walk") -> str:
+    """Writes the detections of the ``scenario``'s sequence files (``image_id`` the frame's number from 1)
+    to one file with the PoseTrack files' image ids; returns its path."""
     dets = []
     for sequence in range(num_sequences):
-        for det in read_detections(os.path.join(output, DETECTIONS_DIR, sequence_name(sequence) + ".json")):
+        path = os.path.join(output, DETECTIONS_DIR, sequence_name(sequence, scenario) + ".json")
+        for det in read_detections(path):
             dets.append({"image_id": posetrack_image_id(sequence, int(det["image_id"]) - 1),
                          "category_id": PERSON_CATEGORY,
                          "bbox": det["bbox"], "score": det["score"]})
@@ -313,6 +394,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="random seed; same seed, same files")
     parser.add_argument("--width", type=int, default=480, help="frame width (default 480)")
     parser.add_argument("--height", type=int, default=360, help="frame height (default 360)")
+    parser.add_argument("--scenario", choices=SCENARIOS, default="walk",
+                        help="walk: 2-4 people walking at random (default); crossing: two people crossing, one "
+                             "hidden for a few frames, one false detector box per frame (sequences crossNNN)")
     parser.add_argument("--posetrack", action="store_true",
                         help="also write the labels as PoseTrack 2018 ground truth to DIR/posetrack18/ and the "
                              f"detections by PoseTrack image id to DIR/{POSETRACK_DETECTIONS}")
@@ -323,7 +407,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.width < 64 or args.height < 64:
         parser.error("--width and --height must be >= 64")
     generate_videos(args.output, args.num_sequences, args.num_frames, args.seed, args.width, args.height,
-                    args.posetrack)
+                    args.posetrack, args.scenario)
     logger.info("videos written to %s", args.output)
     return 0
 

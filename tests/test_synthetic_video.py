@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from src.utils.cli import run_cli
-from src.synthetic_video import main, render_sequence
+from src.synthetic_video import CROSSING_FALSE_SCORE, CROSSING_HIDDEN_JOINTS, main, render_sequence
 
 
 @pytest.fixture(name="videos")
@@ -19,6 +19,14 @@ def test_command_line(tmp_path, capsys):
     assert main(["--output", str(tmp_path), "--num_sequences", "1", "--num_frames", "2", "--width", "96",
                  "--height", "80"]) == 0
     assert sorted(os.listdir(tmp_path / "frames" / "seq000")) == ["000001.jpg", "000002.jpg"]
+    assert main(["--output", str(tmp_path / "cross"), "--num_sequences", "1", "--num_frames", "1", "--scenario",
+                 "crossing", "--posetrack"]) == 0
+    assert os.listdir(tmp_path / "cross" / "frames") == ["cross000"]
+    assert os.path.isfile(tmp_path / "cross" / "posetrack18" / "cross000.json")
+    crossing = _load(str(tmp_path / "cross"), "detections", "cross000")
+    merged = _load(str(tmp_path / "cross"), ".", "posetrack18_detections")       # the crossing's, not seq000's
+    assert [d["bbox"] for d in merged] == [d["bbox"] for d in crossing] and len(crossing) >= 2
+    assert {d["image_id"] for d in merged} == {10 ** 10}
     assert run_cli(main, ["--output", str(tmp_path / "none"), "--num_frames", "0"]) == 2
     assert capsys.readouterr().err.startswith("error: --num_sequences and --num_frames must be >= 1 (see ")
     assert not (tmp_path / "none").exists()
@@ -86,6 +94,36 @@ def test_same_seed_same_frames():
     other = [f.image for f in render_sequence(2, 1, 3, 160, 120)]
     assert all(np.array_equal(a, b) for a, b in zip(first, again))
     assert not np.array_equal(first[0], other[0]) and not np.array_equal(first[0], first[1])
+
+
+def test_crossing_scenario():
+    """Two people cross: they start on either side and end on the other, overlapping half-way; the detector boxes
+    everyone with at least CROSSING_HIDDEN_JOINTS joints seen (so misses the farther one for a few frames of the
+    crossing) and adds one false box per frame; walking sequences are unchanged by the option."""
+    frames = list(render_sequence(0, 0, 60, scenario="crossing"))
+    centre = {k: [] for k in (0, 1)}
+    hidden = []
+    for frame in frames:
+        assert sorted(ann["track_id"] for ann in frame.annotations) == [0, 1]
+        seen = {ann["track_id"]: sum(v == 2 for v in ann["keypoints"][2::3]) for ann in frame.annotations}
+        for ann in frame.annotations:
+            x, _, w, _ = ann["bbox"]
+            centre[ann["track_id"]].append(x + w / 2)
+        found = [k for k in (0, 1) if seen[k] >= CROSSING_HIDDEN_JOINTS]
+        hidden.append([k for k in (0, 1) if k not in found])
+        assert len(frame.detections) == len(found) + 1
+        false_boxes = [d for d in frame.detections
+                       if CROSSING_FALSE_SCORE[0] <= d["score"] <= CROSSING_FALSE_SCORE[1]]
+        assert len(false_boxes) >= 1
+    gap = np.array(centre[0]) - np.array(centre[1])
+    assert gap[0] < -100 and gap[-1] > 100 and np.abs(gap).min() < 10
+    missed = [t for t, k in enumerate(hidden) if k]
+    assert all(hidden[t] == [1] for t in missed)                     # only the farther one, near the middle
+    assert 2 <= len(missed) < 10 and all(20 < t < 40 for t in missed)
+    walk = next(render_sequence(0, 0, 1, 160, 120))
+    assert not np.array_equal(walk.image, next(render_sequence(0, 0, 1, 160, 120, scenario="crossing")).image)
+    with pytest.raises(ValueError, match="unknown scenario 'run'"):
+        next(render_sequence(0, 0, 1, scenario="run"))
 
 
 @pytest.fixture(name="posetrack_videos", scope="module")

@@ -115,6 +115,12 @@ def test_track_with_a_detector_every_other_frame(tiny_ckpt, frames, tmp_path, ca
     (["--video", "{frames}", "--detector", "{tmp}/notes.txt"], "detector {tmp}/notes.txt: not an ONNX model"),
     (["--video", "{frames}", "--detector", "{tmp}/odd.onnx"], "detector {tmp}/odd.onnx: unknown output layout"),
     (["--video", "{frames}", "--TRACK.DETECTOR_LAYOUT", "yolov7"], "--TRACK.DETECTOR_LAYOUT: expected one of"),
+    (["--video", "{frames}", "--gt", "{tmp}/none.json"], "PoseTrack ground truth not found: '{tmp}/none.json'"),
+    (["--video", "{frames}", "--gt", "{tmp}/notes.txt"], "ground-truth file {tmp}/notes.txt is not valid JSON"),
+    (["--video", "{frames}", "--TRACK.POSETRACK_JOINT_THRE", "1.5"],
+     "--TRACK.POSETRACK_JOINT_THRE: expected a number in [0, 1], got 1.5"),
+    (["--video", "{frames}", "--DATASET.DATASET", "posetrack"],
+     "DATASET.DATASET posetrack: tracking takes a network with COCO's 17 joints only"),
 ])
 def test_one_line_errors(args, message, frames, tmp_path, capsys):
     ckpt = tmp_path / "fake.ckpt"

@@ -111,11 +111,14 @@ RULES: Dict[str, Rule] = {
     "TRACK.BOX_ENLARGE": number_from(0),
     "TRACK.NMS_THRE": number_in(0, 1),
     "TRACK.MIN_SCORE": number_in(0, 1),
+    "TRACK.UNIFY_THRE": number_in(0, 1),
+    "TRACK.PROPAGATE_JOINT_THRE": number_from(0),
     "TRACK.FPS": number_from(0),                       # 0: the input video's rate
     "TRACK.DETECTOR_EVERY": integer_from(1),           # 1: every frame
     "TRACK.DETECTOR_SCORE_THRE": number_in(0, 1),
     "TRACK.DETECTOR_NMS_THRE": number_in(0, 1),
     "TRACK.DETECTOR_INPUT_SIZE": size_pair_of_multiples(32),   # the detectors' largest stride
+    "TRACK.POSETRACK_JOINT_THRE": number_in(0, 1),
 }
 
 

@@ -7,7 +7,7 @@ remembered poses are moved there first (by the flow, for the paper's flow-based 
 import numpy as np
 
 from src.constants import COCO_SIGMAS
-from src.utils.nms import oks_iou
+from src.utils.nms import oks_iou, pairwise_oks
 
 
 def pose_similarity(current: np.ndarray, current_areas: np.ndarray, remembered: np.ndarray,
@@ -64,3 +64,39 @@ def greedy_match(similarity: np.ndarray, remembered_ids: np.ndarray, threshold: 
             ids[row] = track
             taken_tracks.add(track)
     return ids
+
+
+def unify_people(poses: np.ndarray, scores: np.ndarray, areas: np.ndarray, propagated: np.ndarray, threshold: float,
+                 in_vis_thre: float) -> np.ndarray:
+    """One person per pose: propagated people whose pose agrees with a detected person's, or with a
+    higher-scored propagated person's, are dropped.
+
+    People are visited detected first, each group by descending score (stable); each kept person drops
+    the later propagated ones whose OKS with it (joints confident in both) is above ``threshold``. A
+    propagated box and a detector box on one person may overlap little (too little for the box NMS)
+    but give the same pose; a propagated box that drifted onto someone else gives that person's pose.
+    Two detected people are left alone: the detector says they are two (a confused pose of one of two
+    people crossing can agree with the other's).
+
+    Args:
+        poses: N×J×3; scores: N; areas: N (pixels²).
+        propagated: N flags: the person's box came from propagation.
+        threshold: OKS above which a later propagated person is dropped.
+        in_vis_thre: Joints count where their scores exceed this in both poses.
+
+    Returns:
+        Indices of the kept people in visiting order (int64).
+    """
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    propagated = np.asarray(propagated, bool).reshape(-1)
+    order = np.lexsort((-scores, propagated))
+    if len(order) <= 1:
+        return order.astype(np.int64)
+    oks = pairwise_oks(np.asarray(poses, np.float64)[order], np.asarray(areas, np.float64)[order], COCO_SIGMAS,
+                       in_vis_thre)
+    drop = np.triu(oks > threshold, 1) & propagated[order][None, :]
+    removed = np.zeros(len(order), dtype=bool)
+    for i in range(len(order)):
+        if not removed[i]:
+            removed |= drop[i]
+    return order[~removed].astype(np.int64)

@@ -6,6 +6,7 @@ exactly what users run.
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
+from src.errors import ConfigError
 from src.inference.estimator import PoseEstimator
 from src.tracking.draw import draw_tracks
 from src.tracking.flow import make_flow
@@ -13,6 +14,19 @@ from src.tracking.tracker import PoseTracker, TrackSettings
 from src.tracking.tracks_file import frame_record
 from src.tracking.video import FrameBoxes, FrameSource, VideoWriter
 from src.utils.progress import Progress
+
+
+def require_coco_joints(cfg: Any) -> None:
+    """Raises :class:`ConfigError` unless the network's joints are COCO's (``DATASET.DATASET coco``).
+
+    The tracker's pose similarity and OKS-NMS use COCO's per-joint sigmas, ``tracks.json`` holds COCO
+    keypoints and the PoseTrack predictions are converted from COCO's joints; a network trained on
+    PoseTrack's joints would be tracked and scored as if its joints were COCO's.
+    """
+    if str(cfg.DATASET.DATASET) != "coco":
+        raise ConfigError(f"DATASET.DATASET {cfg.DATASET.DATASET}: tracking takes a network with COCO's 17 joints "
+                          f"only (its similarity, tracks.json and the PoseTrack conversion assume them); "
+                          f"track with a COCO-trained network and DATASET.DATASET coco")
 
 
 def build_tracker(settings: TrackSettings, estimator: PoseEstimator, flow_method: str) -> PoseTracker:

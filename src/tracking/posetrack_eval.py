@@ -53,7 +53,7 @@ from src.errors import PoseTrackFormatError, import_optional, shown_path
 from src.utils.cli import run_cli, setup_logging, tool_parser
 from src.utils.jsonio import write_json
 from src.tracking.posetrack import (EVAL_JOINT_NAMES, EVAL_JOINTS, JOINT_GROUPS, PoseFrame, PoseVideo,
-                                    read_video)
+                                    read_video, write_predictions)
 
 logger = logging.getLogger(__name__)
 
@@ -415,6 +415,51 @@ def metrics_document(result: PoseTrackResult, poseval_quirks: bool) -> Dict[str,
             "videos": result.videos, "frames": result.frames, "poseval_quirks": poseval_quirks}
 
 
+def report(result: PoseTrackResult) -> str:
+    """The benchmark's tables followed by the lines ``Total AP: <float>`` and ``Total MOTA: <float>``."""
+    return f"{benchmark_table(result)}\nTotal AP: {result.total_ap:.4f}\nTotal MOTA: {result.total_mota:.4f}"
+
+
+def score_files(gt_paths: Sequence[str], pred_paths: Sequence[str], output_dir: str,
+                poseval_quirks: bool = False) -> PoseTrackResult:
+    """Scores the prediction files (or folders) against the ground truth of the same names and writes
+    :data:`METRICS_FILE` to ``output_dir``."""
+    result = evaluate(pair_videos(gt_paths, pred_paths), poseval_quirks)
+    os.makedirs(output_dir, exist_ok=True)
+    write_json(os.path.join(output_dir, METRICS_FILE), metrics_document(result, poseval_quirks), indent=1)
+    return result
+
+
+def check_ground_truth(path: str) -> PoseVideo:
+    """Reads ``track.py``'s PoseTrack ground truth (``TRACK.POSETRACK_GT``) before any tracking, so that a
+    bad file stops it at once.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        PoseTrackFormatError: not a PoseTrack file, or named as ``track.py``'s own tracks file.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"PoseTrack ground truth not found: '{shown_path(path)}' (TRACK.POSETRACK_GT, --gt); "
+                                f"give the PoseTrack 2017 or 2018 file of the video")
+    if os.path.basename(path) in (TRACKS_FILE, METRICS_FILE):
+        raise PoseTrackFormatError(f"{path}: a ground-truth file named {os.path.basename(path)} would share its "
+                                   f"name with track.py's own file; rename it (predictions take its name)")
+    return read_video(path)
+
+
+def score_tracks(tracks_path: str, gt_path: str, joint_thre: float) -> Tuple[str, PoseTrackResult]:
+    """Writes the tracks of ``tracks_path`` (a ``tracks.json``) as PoseTrack predictions beside it, under the
+    ground truth's file name and in its format (joints scoring ``joint_thre`` or less left out), and scores
+    them; :data:`METRICS_FILE` is written there too.
+
+    Returns:
+        ``(prediction file, result)``.
+    """
+    folder = os.path.dirname(os.path.abspath(tracks_path))
+    predictions = write_predictions(tracks_path, folder, gt_path, joint_thre)
+    return predictions, score_files([gt_path], [predictions], folder)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = tool_parser("python -m src.tracking.posetrack_eval", __doc__)
     parser.add_argument("--gt", nargs="+", required=True, help="PoseTrack ground-truth files or folders")
@@ -424,15 +469,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="also reproduce two details of poseval's MOT code (see docs/tracking.md)")
     args = parser.parse_args(argv)
     setup_logging()
-    videos = pair_videos(args.gt, args.pred)
-    result = evaluate(videos, args.poseval_quirks)
     first = args.pred[0] if os.path.isdir(args.pred[0]) else os.path.dirname(os.path.abspath(args.pred[0]))
-    output = args.output or os.path.join(first, "posetrack_eval")
-    os.makedirs(output, exist_ok=True)
-    write_json(os.path.join(output, METRICS_FILE), metrics_document(result, args.poseval_quirks), indent=1)
-    print(benchmark_table(result))
-    print(f"Total AP: {result.total_ap:.4f}")
-    print(f"Total MOTA: {result.total_mota:.4f}")
+    result = score_files(args.gt, args.pred, args.output or os.path.join(first, "posetrack_eval"),
+                         args.poseval_quirks)
+    print(report(result))
     return 0
 
 

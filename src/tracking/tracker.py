@@ -2,26 +2,32 @@
 
 For each frame:
 
-1. **Boxes.** The detector's boxes, plus (``TRACK.PROPAGATE_BOXES``) a box around each person of
-   the previous frame with its joints moved along the optical flow, enlarged by
-   ``TRACK.BOX_ENLARGE`` and scored with that person's box score; the two sets unified by box NMS
-   (IoU above ``TRACK.NMS_THRE``), detector boxes first: propagated boxes fill in where the
-   detector missed someone.
+1. **Boxes.** The detector's boxes, plus (``TRACK.PROPAGATE_BOXES``) a box around the confident
+   joints (over ``TRACK.PROPAGATE_JOINT_THRE``) of each person of the previous frame moved along the
+   optical flow, enlarged by ``TRACK.BOX_ENLARGE`` and scored with that person's box score; the two
+   sets unified by box NMS (IoU above ``TRACK.NMS_THRE``), detector boxes first: propagated boxes
+   fill in where the detector missed someone.
 2. **Poses.** The pose network on every box (the evaluation's crop, flip test and decoding);
-   people scoring under ``TRACK.MIN_SCORE`` are dropped, near-duplicates removed by the
-   evaluation's OKS-NMS (``TEST.OKS_THRE``).
-3. **Ids.** The people of the last ``TRACK.KEEP_FRAMES`` frames are remembered, their poses moved
-   along the flow frame after frame (``TRACK.SIMILARITY: flow_oks``; ``oks`` leaves them where
-   they were seen). Each new person is compared with every remembered pose by OKS and ids are
-   given greedily, best pair first, down to ``TRACK.SIMILARITY_THRE``; the rest start new tracks.
-   A person hidden for fewer frames than are kept gets their id back.
+   people scoring under ``TRACK.MIN_SCORE`` are dropped. A propagated person whose pose agrees with
+   a detected person's (or a higher-scored propagated one's: OKS over ``TRACK.UNIFY_THRE``, joints
+   confident in both) is that person, and dropped; then the evaluation's OKS-NMS
+   (``TEST.OKS_THRE``). A propagated box and a detector box on one person often overlap too little
+   for the box NMS, but give the same pose; and a propagated box that drifted onto someone else
+   gives that person's pose.
+3. **Ids.** The people of the last ``TRACK.KEEP_FRAMES`` frames are remembered and moved to the
+   current frame (``TRACK.SIMILARITY: flow_oks``; ``oks`` leaves them where they were seen): along
+   the flow where their track was seen in the previous frame, by their track's own velocity where
+   it was not (the flow where someone is hidden is that of whoever hides them). Each new person is
+   compared with every remembered pose by OKS and ids are given greedily, best pair first, down to
+   ``TRACK.SIMILARITY_THRE``; the rest start new tracks. A person hidden for fewer frames than are
+   kept gets their id back.
 
 Symbols: N people of a frame, J joints. Boxes ``[x, y, w, h]``, poses ``[x, y, score]``, both in
 image pixels.
 """
 import time
 from collections import deque
-from typing import Any, Callable, Deque, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, NamedTuple, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -29,7 +35,7 @@ import numpy as np
 from src.constants import COCO_SIGMAS
 from src.tracking.boxes import box_nms, joint_boxes
 from src.tracking.flow import FlowFn, propagate
-from src.tracking.matching import greedy_match, pose_similarity
+from src.tracking.matching import greedy_match, pose_similarity, unify_people
 from src.utils.nms import oks_nms_arrays
 
 #: ``TRACK.SIMILARITY`` choices: OKS of flow-propagated poses (the paper's), or of poses left in place.
@@ -51,13 +57,16 @@ class TrackSettings(NamedTuple):
     min_score: float = 0.3
     in_vis_thre: float = 0.2
     oks_thre: float = 0.9
+    unify_thre: float = 0.5
+    propagate_joint_thre: float = 0.4
 
     @classmethod
     def from_config(cls, cfg: Any) -> "TrackSettings":
         track = cfg.TRACK
         return cls(str(track.SIMILARITY), float(track.SIMILARITY_THRE), int(track.KEEP_FRAMES),
                    bool(track.PROPAGATE_BOXES), float(track.BOX_ENLARGE), float(track.NMS_THRE),
-                   float(track.MIN_SCORE), float(cfg.TEST.IN_VIS_THRE), float(cfg.TEST.OKS_THRE))
+                   float(track.MIN_SCORE), float(cfg.TEST.IN_VIS_THRE), float(cfg.TEST.OKS_THRE),
+                   float(track.UNIFY_THRE), float(track.PROPAGATE_JOINT_THRE))
 
     @property
     def uses_flow(self) -> bool:
@@ -111,7 +120,12 @@ class PoseTracker:
         self.seconds = {"flow": 0.0, "poses": 0.0, "matching": 0.0}
         self._grey: Optional[np.ndarray] = None
         self._previous: Optional[People] = None
+        #: Per remembered frame: track ids M, poses M×J×3 (moved to the current frame), areas M.
         self._memory: Deque[Tuple[np.ndarray, np.ndarray, np.ndarray]] = deque(maxlen=max(1, settings.keep_frames))
+        #: Per remembered track: the frame it was last seen in and its pose there; its velocity [dx, dy] a frame.
+        self._last_seen: Dict[int, Tuple[int, np.ndarray]] = {}
+        self._velocity: Dict[int, np.ndarray] = {}
+        self._frame = 0
         self._next_id = 0
 
     def step(self, image: np.ndarray, boxes: np.ndarray, scores: np.ndarray) -> People:
@@ -130,14 +144,13 @@ class PoseTracker:
         flow = self._flow(image)
         self.seconds["flow"] += time.perf_counter() - start
         if flow is not None and s.similarity == "flow_oks":
-            self._memory = deque(((ids, propagate(poses, flow), areas) for ids, poses, areas in self._memory),
-                                 maxlen=self._memory.maxlen)
+            self._move_memory(flow)
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         scores = np.asarray(scores, dtype=np.float64).reshape(-1)
         propagated = np.zeros(len(boxes), bool)
         if s.propagate_boxes and flow is not None and self._previous is not None and len(self._previous.poses):
             moved = propagate(self._previous.poses, flow)
-            extra, kept = joint_boxes(moved, s.in_vis_thre, s.box_enlarge, image.shape[1::-1])
+            extra, kept = joint_boxes(moved, s.propagate_joint_thre, s.box_enlarge, image.shape[1::-1])
             boxes = np.concatenate([boxes, extra])
             scores = np.concatenate([scores, self._previous.box_scores[kept]])
             propagated = np.concatenate([propagated, np.ones(len(extra), bool)])
@@ -146,10 +159,12 @@ class PoseTracker:
         people = self._estimate(image, boxes[keep], scores[keep], propagated[keep])
         self.seconds["poses"] += time.perf_counter() - start
         start = time.perf_counter()
+        people = self._unify(people)
         people = people._replace(track_ids=self._assign(people))
+        self._remember(people)
         self.seconds["matching"] += time.perf_counter() - start
-        self._memory.append((people.track_ids, people.poses, people.areas))
         self._previous = people
+        self._frame += 1
         self.num_propagated += int(people.propagated.sum())
         return people.take(np.argsort(people.track_ids, kind="stable"))
 
@@ -162,17 +177,44 @@ class PoseTracker:
             return None
         return self.flow(previous, grey)
 
+    def _move_memory(self, flow: np.ndarray) -> None:
+        """Moves the remembered poses to the current frame.
+
+        The poses of tracks seen in the previous frame move along the flow (the paper's). Those of
+        tracks not seen there (hidden, or missed) move by their track's own velocity: where a person
+        is hidden, the flow at their joints is that of whoever hides them, which in a crossing walks
+        the other way.
+        """
+        seen = set() if self._previous is None else set(self._previous.track_ids.tolist())
+        moved: Deque[Tuple[np.ndarray, np.ndarray, np.ndarray]] = deque(maxlen=self._memory.maxlen)
+        for ids, poses, areas in self._memory:
+            visible = np.array([track_id in seen for track_id in ids.tolist()], bool)
+            poses = np.array(poses)
+            if visible.any():
+                poses[visible] = propagate(poses[visible], flow)
+            for k in np.flatnonzero(~visible):
+                poses[k, :, :2] += self._velocity.get(int(ids[k]), 0.0)
+            moved.append((ids, poses, areas))
+        self._memory = moved
+
     def _estimate(self, image: np.ndarray, boxes: np.ndarray, box_scores: np.ndarray,
                   propagated: np.ndarray) -> People:
-        """Poses in the boxes; low scores dropped, duplicates removed by OKS-NMS."""
+        """Poses in the boxes; people scoring under ``min_score`` dropped."""
         if len(boxes) == 0:
             return People.empty()
         poses, scores, areas = self.estimate(image, boxes, box_scores)
         good = np.flatnonzero(np.asarray(scores) >= self.settings.min_score)
-        people = People(np.full(len(good), -1, np.int64), boxes[good], box_scores[good],
-                        np.asarray(scores, np.float64)[good], np.asarray(poses, np.float64)[good],
-                        np.asarray(areas, np.float64)[good], propagated[good])
-        kept = oks_nms_arrays(people.poses, people.scores, people.areas, self.settings.oks_thre, COCO_SIGMAS)
+        return People(np.full(len(good), -1, np.int64), boxes[good], box_scores[good],
+                      np.asarray(scores, np.float64)[good], np.asarray(poses, np.float64)[good],
+                      np.asarray(areas, np.float64)[good], propagated[good])
+
+    def _unify(self, people: People) -> People:
+        """One person per pose: propagated people whose poses agree with a detected (or higher-scored
+        propagated) person's (OKS over ``unify_thre``) dropped; then the evaluation's OKS-NMS."""
+        s = self.settings
+        kept = unify_people(people.poses, people.scores, people.areas, people.propagated, s.unify_thre, s.in_vis_thre)
+        people = people.take(np.sort(kept))
+        kept = oks_nms_arrays(people.poses, people.scores, people.areas, s.oks_thre, COCO_SIGMAS)
         return people.take(np.sort(kept))
 
     def _assign(self, people: People) -> np.ndarray:
@@ -189,3 +231,26 @@ class PoseTracker:
             track_ids[i] = self._next_id
             self._next_id += 1
         return track_ids
+
+    def _remember(self, people: People) -> None:
+        """Adds the frame's people to the memory and updates the velocities of the tracks seen again.
+
+        A track's velocity is the mean displacement a frame of the joints confident in both its last
+        and its new pose, averaged half and half with the velocity before. Tracks that fell out of
+        the memory (not seen for ``keep_frames`` frames) are forgotten.
+        """
+        thre = self.settings.in_vis_thre
+        for track_id, pose in zip(people.track_ids.tolist(), people.poses):
+            if track_id in self._last_seen:
+                frame, before = self._last_seen[track_id]
+                both = (pose[:, 2] > thre) & (before[:, 2] > thre)
+                if both.any():
+                    step = (pose[both, :2] - before[both, :2]).mean(axis=0) / (self._frame - frame)
+                    previous = self._velocity.get(track_id)
+                    self._velocity[track_id] = step if previous is None else (previous + step) / 2
+            self._last_seen[track_id] = (self._frame, pose)
+        self._memory.append((people.track_ids, people.poses, people.areas))
+        remembered = {int(track_id) for ids, _, _ in self._memory for track_id in ids}
+        for track_id in [k for k in self._last_seen if k not in remembered]:
+            del self._last_seen[track_id]
+            self._velocity.pop(track_id, None)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from src.constants import COCO_SIGMAS
-from src.tracking.matching import greedy_match, pose_similarity
+from src.tracking.matching import greedy_match, pose_similarity, unify_people
 from tests.tracking.poses import person
 
 
@@ -29,3 +29,26 @@ def test_pose_similarity_is_oks_over_joints_confident_in_both():
     expected = np.mean(np.exp(-16.0 / (2 * 4000.0 * (2 * sigmas) ** 2)))
     assert sim[1, 0] == pytest.approx(expected, rel=1e-9) and 0.3 < expected < 0.99
     assert pose_similarity(np.stack([a]), np.array([4000.0]), np.zeros((0, 17, 3)), np.zeros(0), 0.2).shape == (1, 0)
+
+
+def test_unify_people_drops_propagated_copies_of_detected_or_higher_scored_people():
+    a = person(50, 100, 80)
+    near = a + [[3.0, 0.0, 0.0]]                # 3 px off: the same person (OKS about 0.9)
+    apart = person(120, 100, 80)               # someone else (OKS 0)
+    poses = np.stack([near, a, apart, a])
+    scores = np.array([0.5, 0.9, 0.4, 0.95])
+    propagated = np.array([False, True, False, True])
+    areas = np.full(4, 4000.0)
+    # Detected first: person 0 (detected, though scored lower) drops both propagated copies of itself.
+    np.testing.assert_array_equal(unify_people(poses, scores, areas, propagated, 0.5, 0.2), [0, 2])
+    # Among the propagated, the higher-scored is kept; at a threshold over their OKS nothing is dropped.
+    np.testing.assert_array_equal(unify_people(poses[[1, 3]], scores[[1, 3]], areas[:2], [True, True], 0.5, 0.2), [1])
+    np.testing.assert_array_equal(unify_people(poses, scores, areas, propagated, 1.0, 0.2), [0, 2, 3, 1])
+    # Two detected people are left alone, however alike (the evaluation's OKS-NMS is the tracker's next step).
+    np.testing.assert_array_equal(unify_people(poses[:2], scores[:2], areas[:2], [False, False], 0.5, 0.2), [1, 0])
+    # Unsure joints do not count: with every joint of the copy under in_vis_thre they share none (OKS 0).
+    unsure = near.copy()
+    unsure[:, 2] = 0.1
+    np.testing.assert_array_equal(unify_people(np.stack([a, unsure]), [0.9, 0.5], areas[:2], [False, True], 0.5,
+                                               0.2), [0, 1])
+    assert unify_people(np.zeros((0, 17, 3)), [], [], [], 0.5, 0.2).tolist() == []

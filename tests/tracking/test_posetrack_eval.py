@@ -368,8 +368,9 @@ def test_command_errors_are_one_line(tmp_path, capsys, setup, words):
 
 @pytest.mark.slow
 def test_synthetic_video_through_track_py_to_the_benchmark_table(tmp_path, tiny_ckpt, capsys):
-    """A synthetic video written as PoseTrack ground truth, tracked by track.py (the tiny random network), its
-    tracks written as PoseTrack predictions and scored; the labels themselves, as predictions, score 100."""
+    """A synthetic video written as PoseTrack ground truth, tracked by track.py --gt (the tiny random network):
+    its predictions beside tracks.json under the ground truth's name, the table printed as posetrack_eval prints
+    it for them; the labels themselves, as predictions, score 100."""
     from src.synthetic_video import generate_videos  # pylint: disable=import-outside-toplevel
     root = tmp_path / "videos"
     generate_videos(str(root), num_sequences=1, num_frames=4, seed=4, width=240, height=180, posetrack=True)
@@ -377,15 +378,25 @@ def test_synthetic_video_through_track_py_to_the_benchmark_table(tmp_path, tiny_
     out = tmp_path / "track"
     argv = ["--config_path", TINY_CONFIG, "--eval_model_file", tiny_ckpt, "--TRACK.MIN_SCORE", "0",
             "--TEST.BATCH_SIZE", "1", "--TRACK.WRITE_VIDEO", "False", "--video", str(root / "frames" / "seq000"),
-            "--boxes", str(root / "detections" / "seq000.json"), "--output", str(out)]
+            "--boxes", str(root / "detections" / "seq000.json"), "--output", str(out), "--gt", str(gt),
+            "--TRACK.POSETRACK_JOINT_THRE", "0.1"]
     assert run_cli(track.main, argv) == 0
-    predictions = write_predictions(str(out / "tracks.json"), str(out), str(gt), joint_thre=0.0)
-    assert os.path.basename(predictions) == "seq000.json"
-    capsys.readouterr()
+    printed = capsys.readouterr().out.strip().splitlines()
+    table = printed.index("Average Precision (AP), PCKh@0.5 (1 videos, 4 frames):")
+    assert any(line.startswith("frames/s: ") for line in printed[:table]) and printed[-2].startswith("Total AP: ")
+    assert sorted(os.listdir(out)) == ["posetrack_metrics.json", "seq000.json", "tracks.json"]
+    written = read_video(str(out / "seq000.json"), predictions=True)
+    assert written.version == 2018 and [f.name for f in written.frames] == [f.name for f in read_video(str(gt)).frames]
+    expected = write_predictions(str(out / "tracks.json"), str(tmp_path / "again"), str(gt), joint_thre=0.1)
+    with open(expected, encoding="utf-8") as f, open(out / "seq000.json", encoding="utf-8") as g:
+        assert json.load(f) == json.load(g)
+    assert any(f.present.any() for f in written.frames)
+    assert all((f.poses[f.present][:, 2] > 0.1).all() for f in written.frames)
     assert run_cli(posetrack_eval.main, ["--gt", str(gt.parent), "--pred", str(out)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
+    assert printed[table:] == lines[-len(printed[table:]):]
     ap, mota = float(lines[-2].split(": ")[1]), float(lines[-1].split(": ")[1])
-    assert lines[-2].startswith("Total AP: ") and 0.0 <= ap <= 100.0 and mota <= 100.0
+    assert 0.0 <= ap <= 100.0 and mota <= 100.0
     assert "Multiple Object Tracking (MOT):" in lines
     # The labels as predictions: perfect.
     labels = read_video(str(gt))
