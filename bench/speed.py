@@ -5,7 +5,9 @@
                           [--mode GRAPH|PYNATIVE] [--torch_path SITE_PACKAGES] [--peak_gflops G] [--threads N]
 
 Contenders: ``fast`` (this project, ``MODEL.FAST_CPU True``: the oneDNN operators where they build, else
-im2col), ``im2col`` (``MODEL.FAST_CPU im2col``), ``stock`` (this project on MindSpore's stock operators, slow
+im2col), ``fast-nchw`` (the oneDNN operators with training passing N×C×H×W between layers through MindSpore's
+BatchNorm instead of N×H×W×C through the project's: the training path before; its inference is ``fast``'s),
+``im2col`` (``MODEL.FAST_CPU im2col``), ``stock`` (this project on MindSpore's stock operators, slow
 on the CPU: give it few rounds), ``torch`` (the reference's PoseResNet in PyTorch, ``bench/reference.py``,
 with the same weights; skipped with a note when PyTorch cannot be imported), ``onnx`` (inference only: ONNX
 Runtime running the project's ONNX export of the same weights, as ``export.py --EXPORT.FILE_FORMAT ONNX``
@@ -37,7 +39,7 @@ from mindspore import Tensor, nn
 from bench.reference import torch_pose_resnet
 from src.convert import convert_state_dict
 from src.model import PoseResNet
-from src.network.fast_ops import Conv2dTranspose
+from src.network.fast_ops import Conv2dTranspose, use_nhwc_inside
 from src.network.weights import load_parameters
 from src.network_define import JointsMSELoss, WithLossCell
 from src.training.train_step import TrainStep
@@ -58,7 +60,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", default="infer,train", help="comma-separated: infer, train")
     parser.add_argument("--contenders", default="fast,torch,onnx",
-                        help="comma-separated: fast, im2col, stock, torch, onnx (inference only)")
+                        help="comma-separated: fast, fast-nchw, im2col, stock, torch, onnx (inference only)")
     parser.add_argument("--rounds", type=int, default=7, help="timed calls of each contender, alternating")
     parser.add_argument("--warmup", type=int, default=2, help="untimed calls of each first (the first compiles)")
     parser.add_argument("--num_layers", type=int, default=50, choices=(18, 34, 50, 101, 152))
@@ -211,7 +213,7 @@ def measure(args: argparse.Namespace, task: str, contenders: Sequence[str], torc
              "weight": np.ones((args.batch, NUM_JOINTS, 1), np.float32)}
     reference = PoseResNet(args.num_layers, NUM_JOINTS, (args.deconv_filters,) * 3, DECONV_KERNELS, fast=False)
     calls: Dict[str, Callable] = {}
-    paths = {"fast": True, "im2col": "im2col", "stock": False}
+    paths = {"fast": True, "fast-nchw": True, "im2col": "im2col", "stock": False}
     if torch is not None:
         torch_net = torch_pose_resnet(torch, args.num_layers, args.deconv_filters, NUM_JOINTS)
         copy_weights_from_torch(torch_net, reference)
@@ -223,6 +225,8 @@ def measure(args: argparse.Namespace, task: str, contenders: Sequence[str], torc
                 calls[name] = onnx_call(reference, batch, folder, args.threads)
         else:
             net = PoseResNet(args.num_layers, NUM_JOINTS, (args.deconv_filters,) * 3, DECONV_KERNELS, fast=paths[name])
+            if name == "fast-nchw" and net.conv1.onednn:
+                use_nhwc_inside(net, net.conv1, net.final_layer, training=False)
             for source, target in zip(reference.get_parameters(), net.get_parameters()):
                 target.set_data(source.data.copy())
             calls[name] = project_call(net, task, batch)
@@ -284,9 +288,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for name, seconds in times.items():
             median = float(np.median(seconds))
             gflops = step_flops / median / 1e9
-            print(f"{name:6s} {label:9s}: {args.batch / median:7.2f} img/s  ({median:.3f} s/batch, "
+            print(f"{name:9s} {label:9s}: {args.batch / median:7.2f} img/s  ({median:.3f} s/batch, "
                   f"{gflops:5.1f} GFLOP/s, {100 * gflops / args.peak_gflops:3.0f} % of peak)", flush=True)
-        for other in ("torch", "onnx", "im2col"):
+        for other in ("torch", "onnx", "im2col", "fast-nchw"):
             if "fast" in times and other in times:
                 ratio = float(np.median(np.array(times[other]) / np.array(times["fast"])))
                 print(f"fast / {other} {label}: {ratio:.2f}x (median of per-round ratios)", flush=True)

@@ -9,7 +9,7 @@ against (decoding, OKS-NMS, rescoring) and the reference network in PyTorch are 
 Symbols: N people, J joints, H×W heatmap size.
 """
 import json
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -157,6 +157,27 @@ def small_pose_net_gradients(case: Dict[str, np.ndarray], eps: float) -> Tuple[f
         "final.bias": d_heatmaps.sum((0, 2, 3)),
     }
     return float(loss), grads
+
+
+def batchnorm_train_nhwc(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float, relu: bool,
+                         residual: Optional[np.ndarray], sens: np.ndarray) -> Dict[str, np.ndarray]:
+    """Training-mode BatchNorm over the last axis (channels) of ``x``, then ``+ residual`` and ReLU if asked,
+    in float64: the output ``y``, the batch ``mean`` and biased ``var``, and the gradients of ``Σ y·sens``
+    with respect to ``x``, ``gamma``, ``beta`` and ``residual`` (the chain rule written out)."""
+    x, sens = np.asarray(x, np.float64), np.asarray(sens, np.float64)
+    axes = tuple(range(x.ndim - 1))
+    mean, var = x.mean(axes), x.var(axes)
+    inv_std = 1 / np.sqrt(var + eps)
+    x_hat = (x - mean) * inv_std
+    y = np.asarray(gamma, np.float64) * x_hat + np.asarray(beta, np.float64)
+    if residual is not None:
+        y = y + np.asarray(residual, np.float64)
+    g = sens * (y > 0) if relu else sens
+    if relu:
+        y = np.maximum(y, 0)
+    dx = np.asarray(gamma, np.float64) * inv_std * (g - g.mean(axes) - x_hat * (g * x_hat).mean(axes))
+    return {"y": y, "mean": mean, "var": var, "x": dx, "gamma": (g * x_hat).sum(axes), "beta": g.sum(axes),
+            "residual": g}
 
 
 # ----------------------------------------------------------------------------- person records (src/data/coco_records.py)

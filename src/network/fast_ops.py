@@ -30,8 +30,9 @@ Paths (``fast``): ``False`` / ``"stock"``: MindSpore's operators; ``"im2col"``: 
 ``"onednn"``: oneDNN primitives in custom operators (:mod:`src.network.onednn`), where forward,
 backward-data and backward-weights are oneDNN's and inference folds BatchNorm and fuses bias, residual
 addition and ReLU; ``True``: the fastest available, ``"onednn"`` where its operators build, else
-``"im2col"``. On the oneDNN path a network in inference keeps its activations NHWC between layers
-(:func:`use_nhwc_inside`); training, and a layer on its own, take and return NCHW.
+``"im2col"``. On the oneDNN path a network keeps its activations NHWC between layers, in inference and in
+training, where BatchNorm is an operator of its own with ReLU and the residual addition fused
+(:func:`use_nhwc_inside`); a layer on its own takes and returns NCHW.
 
 Symbols: N batch, C input channels, O output channels, H×W spatial size, k kernel size.
 """
@@ -189,9 +190,9 @@ class Conv2d(_FastForward, nn.Conv2d):
 
     def construct(self, x: Tensor) -> Tensor:
         if self.onednn:
-            if self.training and self.stock_in_training:
+            if self.training and self.stock_in_training and not self.dnn.train_nhwc:
                 return super().construct(x)
-            if self.training or not self.dnn.nhwc_inside:  # differentiable, NCHW
+            if self.training or not self.dnn.nhwc_inside:  # differentiable
                 return self.dnn.train_forward(x, self.weight, self.bias)
             return self.dnn.infer(x, self.weight, self.bias)  # inference inside a network (the last layer)
         if not self.fast:
@@ -267,6 +268,16 @@ class BatchNorm2d(nn.BatchNorm2d):
         super().__init__(num_features, eps=eps, momentum=momentum)
         self.centred_grad = bool(centred_grad)
         self.centre = _CentredGradient()
+        self.bn_eps, self.bn_momentum = eps, momentum
+        self.nhwc = False
+
+    def set_nhwc(self, on: bool = True) -> None:
+        """With ``on``, in training takes N×H×W×C activations through :func:`conv_bn`, normalised by the oneDNN
+        path's own operator (:class:`src.network.onednn.ops.BatchNormOps`: ReLU and the residual addition fused,
+        channel sums in double); otherwise N×C×H×W, normalised as ``nn.BatchNorm2d`` (the default)."""
+        if on and not hasattr(self, "dnn"):
+            self.dnn = _onednn_ops().BatchNormOps(onednn.library_path(), self.bn_eps, self.bn_momentum)
+        self.nhwc = bool(on)
 
     def construct(self, x: Tensor) -> Tensor:
         if not (self.training and self.centred_grad):
@@ -279,7 +290,8 @@ def conv_bn(conv: Union[Conv2d, "Conv2dTranspose"], bn: nn.BatchNorm2d, x: Tenso
             residual: Optional[Tensor] = None) -> Tensor:
     """``act(bn(conv(x)) + residual)``, ``act`` ReLU or the identity; on the CPU paths in inference,
     BatchNorm folded into the kernel (where cheaper, on the im2col path), and on the oneDNN path
-    BatchNorm, residual and ReLU fused into the convolution.
+    BatchNorm, residual and ReLU fused into the convolution; in training inside a network on the oneDNN
+    path, the convolution and then one operator for BatchNorm, residual and ReLU, on N×H×W×C.
 
     In inference BatchNorm is the affine map ``y·s + (β − μ·s)``, ``s = γ / sqrt(σ² + eps)``, so it
     can scale the kernel instead of the output. The im2col path does this (for a bias-free ``conv``,
@@ -297,8 +309,12 @@ def conv_bn(conv: Union[Conv2d, "Conv2dTranspose"], bn: nn.BatchNorm2d, x: Tenso
     Returns:
         N×O×Ho×Wo (or N×Ho×Wo×O).
     """
-    if conv.onednn and not bn.training and conv.dnn.nhwc_inside:
-        return conv.dnn.infer(x, conv.weight, conv.bias, bn, relu, residual)
+    if conv.onednn and conv.dnn.nhwc_inside:
+        if not bn.training:
+            return conv.dnn.infer(x, conv.weight, conv.bias, bn, relu, residual)
+        if bn.nhwc:  # training, NHWC (use_nhwc_inside)
+            out = conv.dnn.train_forward(x, conv.weight, conv.bias)
+            return bn.dnn.train(out, bn.gamma, bn.beta, bn.moving_mean, bn.moving_variance, relu, residual)
     out = _conv_bn(conv, bn, x)
     if residual is not None:
         out = out + residual
@@ -321,11 +337,11 @@ def _conv_bn(conv: Union[Conv2d, "Conv2dTranspose"], bn: nn.BatchNorm2d, x: Tens
 
 
 class MaxPool2d(nn.MaxPool2d):
-    """``nn.MaxPool2d`` with symmetric zero padding (PyTorch's); in inference inside a network on the
-    oneDNN path (:func:`use_nhwc_inside`), oneDNN's on NHWC activations.
+    """``nn.MaxPool2d`` with symmetric zero padding (PyTorch's); inside a network on the oneDNN path
+    (:func:`use_nhwc_inside`), oneDNN's on NHWC activations, in inference and (unless told otherwise) training.
 
     Inputs:
-        - **x** (Tensor) - N×C×H×W float32 (N×H×W×C in inference on the oneDNN path).
+        - **x** (Tensor) - N×C×H×W float32 (N×H×W×C inside a network on the oneDNN path).
 
     Outputs:
         Tensor of shape N×C×Ho×Wo (N×Ho×Wo×C), ``Ho = (H + 2·padding − kernel) // stride + 1``.
@@ -334,33 +350,42 @@ class MaxPool2d(nn.MaxPool2d):
     def __init__(self, kernel_size: int, stride: int, padding: int) -> None:
         super().__init__(kernel_size=kernel_size, stride=stride, pad_mode="pad", padding=padding)
         self.pool_size, self.pool_stride, self.pool_padding = kernel_size, stride, padding
-        self.nhwc = False
+        self.nhwc = self.train_nhwc = False
 
-    def set_nhwc(self) -> None:
-        """In inference, takes and returns N×H×W×C activations, pooled by oneDNN."""
+    def set_nhwc(self, training: bool = True) -> None:
+        """Takes and returns N×H×W×C activations, pooled by oneDNN: in inference, and in training if ``training``
+        (else N×C×H×W in training, MindSpore's max-pool)."""
         self.dnn = _onednn_ops().MaxPoolOps(onednn.library_path(), self.pool_size, self.pool_stride,
                                             self.pool_padding)
-        self.nhwc = True
+        self.nhwc, self.train_nhwc = True, bool(training)
 
     def construct(self, x: Tensor) -> Tensor:
         if self.nhwc and not self.training:
             return self.dnn(x)
+        if self.train_nhwc and self.training:
+            return self.dnn.train(x)
         return super().construct(x)
 
 
-def use_nhwc_inside(net: nn.Cell, first: nn.Cell, last: nn.Cell) -> None:
-    """Makes the oneDNN layers of ``net`` pass NHWC activations to each other in inference.
+def use_nhwc_inside(net: nn.Cell, first: nn.Cell, last: nn.Cell, training: bool = True) -> None:
+    """Makes the oneDNN layers of ``net`` pass NHWC activations to each other, in inference and, with
+    ``training``, in training.
 
-    In inference every convolution and transposed convolution (BatchNorm folded in, :func:`conv_bn`)
-    and the max-pool then take and return N×H×W×C, except that ``first`` takes the network's N×C×H×W
-    input and ``last`` returns N×C×H×W; residual additions and ReLU are fused. Training keeps NCHW.
-    Only for networks whose every convolution is on the oneDNN path.
+    Every convolution and transposed convolution and the max-pool then take and return N×H×W×C, except
+    that ``first`` takes the network's N×C×H×W input and ``last`` returns N×C×H×W. In inference BatchNorm
+    is folded into the kernel and the residual addition and ReLU are fused (:func:`conv_bn`); in training
+    BatchNorm runs as its own operator on N×H×W×C with ReLU and the residual addition fused
+    (:meth:`BatchNorm2d.set_nhwc`). With ``training`` False, training passes N×C×H×W between layers,
+    normalised by MindSpore's BatchNorm (measured slower; kept for comparison, ``bench/speed.py``).
+    Only for networks whose every convolution is on the oneDNN path, and called before the first call.
     """
     for _, cell in net.cells_and_names():
         if isinstance(cell, (Conv2d, Conv2dTranspose)) and cell.onednn:
-            cell.dnn.set_layout(src_nhwc=cell is not first, dst_nhwc=cell is not last)
+            cell.dnn.set_layout(src_nhwc=cell is not first, dst_nhwc=cell is not last, training=training)
         elif isinstance(cell, MaxPool2d):
-            cell.set_nhwc()
+            cell.set_nhwc(training)
+        elif isinstance(cell, BatchNorm2d):
+            cell.set_nhwc(training)
 
 
 def _phase_taps(kernel: int, padding: int) -> Tuple[int, List[int], List[List[int]]]:
@@ -540,7 +565,7 @@ class Conv2dTranspose(_FastForward, nn.Conv2dTranspose):
 
     def construct(self, x: Tensor) -> Tensor:
         if self.onednn:
-            if self.training or not self.dnn.nhwc_inside:  # differentiable, NCHW
+            if self.training or not self.dnn.nhwc_inside:  # differentiable
                 return self.dnn.train_forward(x, self.weight, self.bias)
             return self.dnn.infer(x, self.weight, self.bias)  # inference inside a network (the last layer)
         if not self.fast:

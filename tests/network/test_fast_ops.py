@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from mindspore import Tensor, nn
 
-from src.network.fast_ops import BatchNorm2d, Conv2d, Conv2dTranspose, conv_bn
+from src.network import onednn
+from src.network.fast_ops import ONEDNN, BatchNorm2d, Conv2d, Conv2dTranspose, conv_bn
 from src.model import get_pose_net
 from src.model_utils.config import get_config
 from src.network_define import JointsMSELoss, WithLossCell
@@ -207,9 +208,28 @@ def make_case(seed: int = SEED) -> Dict[str, np.ndarray]:
     return {name: value.astype(np.float32) for name, value in case.items()}
 
 
-def mindspore_gradients(case: Dict[str, np.ndarray], centred_grad: bool) -> Tuple[float, Dict[str, np.ndarray]]:
-    """The loss and parameter gradients of one float32 training step of :class:`SmallPoseNet`."""
-    net = SmallPoseNet(centred_grad)
+class SmallPoseNetNhwc(nn.Cell):
+    """:class:`SmallPoseNet` on the oneDNN path as inside a network: N×H×W×C between the convolutions, BatchNorm
+    and ReLU as one operator (:meth:`BatchNorm2d.set_nhwc`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = Conv2d(K, C, 3, 1, 1, fast=ONEDNN)
+        self.bn = BatchNorm2d(C, BN_EPS, 0.9)
+        self.final = Conv2d(C, J, 1, has_bias=True, fast=ONEDNN)
+        self.conv.dnn.set_layout(False, True)
+        self.final.dnn.set_layout(True, False)
+        self.bn.set_nhwc()
+
+    def construct(self, x: Tensor) -> Tensor:
+        return self.final(conv_bn(self.conv, self.bn, x, relu=True))
+
+
+def mindspore_gradients(case: Dict[str, np.ndarray], centred_grad: bool,
+                        nhwc: bool = False) -> Tuple[float, Dict[str, np.ndarray]]:
+    """The loss and parameter gradients of one float32 training step of :class:`SmallPoseNet` (or, with
+    ``nhwc``, :class:`SmallPoseNetNhwc`)."""
+    net = SmallPoseNetNhwc() if nhwc else SmallPoseNet(centred_grad)
     for param in net.get_parameters():
         if param.name in case:
             param.set_data(Tensor(case[param.name]))
@@ -237,6 +257,18 @@ def test_training_step_gradients_are_as_accurate_as_pytorch(mode):
     case = make_case()
     exact_loss, exact = small_pose_net_gradients(case, BN_EPS)
     loss, grads = mindspore_gradients(case, centred_grad=True)
+    assert loss == pytest.approx(exact_loss, rel=1e-6)
+    errors = relative_errors(grads, exact)
+    failed = {name: f"{err:.1e} > {TOLERANCE[name]:.0e}" for name, err in errors.items() if err > TOLERANCE[name]}
+    assert not failed, f"gradient errors relative to the float64 reference: {failed}"
+
+
+@pytest.mark.skipif(onednn.library_path() is None, reason="oneDNN operators unavailable")
+def test_nhwc_batchnorm_gradients_are_as_accurate_as_pytorch(mode):
+    """The oneDNN path's own BatchNorm operator (N×H×W×C, ReLU fused) meets the same tolerances."""
+    case = make_case()
+    exact_loss, exact = small_pose_net_gradients(case, BN_EPS)
+    loss, grads = mindspore_gradients(case, centred_grad=False, nhwc=True)
     assert loss == pytest.approx(exact_loss, rel=1e-6)
     errors = relative_errors(grads, exact)
     failed = {name: f"{err:.1e} > {TOLERANCE[name]:.0e}" for name, err in errors.items() if err > TOLERANCE[name]}

@@ -29,7 +29,7 @@ SOURCE_DIR = os.path.dirname(os.path.abspath(__file__))
 SOURCES = ("kernels.cc", "threadpool_config.h")
 #: oneDNN's threading runtime "threadpool" (dnnl_version()->cpu_runtime): the bundled library's.
 THREADPOOL_RUNTIME = 8
-CXX_FLAGS = ("-O2", "-std=c++20", "-fPIC", "-shared", "-fvisibility=hidden", "-pthread")
+CXX_FLAGS = ("-O3", "-std=c++20", "-fPIC", "-shared", "-fvisibility=hidden", "-pthread")
 COMPILE_TIMEOUT = 600  # seconds
 
 

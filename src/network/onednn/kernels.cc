@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <cstdint>
@@ -187,10 +188,11 @@ struct Config {
   int affine = 0;  // inference: 0 none, 1 bias, 2 BatchNorm (gamma, beta, mean, variance), 3 bias and BatchNorm
   float eps = 1e-5f;
   bool bias = false;  // training: the layer has a bias
+  float momentum = 0.9f;  // BatchNorm: weight of the old running statistics (MindSpore's convention)
 };
 
 // cfg[kAffine]: see Config::affine.
-enum CfgIndex { kStride, kPad, kKernel, kSrcNhwc, kDstNhwc, kRelu, kDeconv, kResidual, kAffine, kEps, kBias, kCfgLen };
+enum CfgIndex { kStride, kPad, kKernel, kSrcNhwc, kDstNhwc, kRelu, kDeconv, kResidual, kAffine, kEps, kBias, kMomentum, kCfgLen };
 
 Config ReadConfig(const void *data, int64_t length) {
   if (length < kCfgLen) throw std::runtime_error("cfg has " + std::to_string(length) + " entries");
@@ -207,6 +209,7 @@ Config ReadConfig(const void *data, int64_t length) {
   cfg.affine = int(c[kAffine]);
   cfg.eps = c[kEps];
   cfg.bias = c[kBias] != 0;
+  cfg.momentum = c[kMomentum];
   return cfg;
 }
 
@@ -718,12 +721,266 @@ int PoolBackward(int nparam, void **params, int *ndims, int64_t **shapes) {
   return 0;
 }
 
+// ------------------------------------------------------------------------------------------------ BatchNorm
+
+// Training-mode BatchNorm on N×H×W×C activations (rows of C channels), with ReLU and a residual addition fused:
+//     y = act((x − μ)·γ/sqrt(σ² + eps) + β [+ r]),  μ, σ² the batch's per-channel mean and (biased) variance.
+// Channel sums accumulate in double, one partial sum per thread over a contiguous block of rows, so neither the
+// statistics nor the gradients' reductions lose precision to long float32 sums or to cancellation (the variance
+// from sums of x − K, K the first row: its error relative to σ² is that of double times ((μ − K)/σ)²).
+
+// Rows [begin, end) of thread `part` of `parts`.
+inline void RowRange(int64_t rows, int part, int parts, int64_t &begin, int64_t &end) {
+  begin = rows * part / parts;
+  end = rows * (part + 1) / parts;
+}
+
+// The loops below are compiled for AVX-512, AVX2 and plain x86-64 (target_clones picks one when the library
+// loads); each wrapper calls an always-inlined body per setting, so the inner loops carry no branches.
+#define POSE_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define POSE_INLINE inline __attribute__((always_inline))
+
+// s1 += Σ (x − k), s2 += Σ (x − k)² over the rows, per channel.
+POSE_CLONES void SumsShifted(const float *x, int64_t begin, int64_t end, int64_t c, const float *k, double *s1,
+                             double *s2) {
+  for (int64_t r = begin; r < end; ++r) {
+    const float *row = x + r * c;
+    for (int64_t j = 0; j < c; ++j) {
+      double d = double(row[j]) - double(k[j]);
+      s1[j] += d;
+      s2[j] += d * d;
+    }
+  }
+}
+
+template <bool kRelu, bool kRes>
+POSE_INLINE void NormalizeBody(const float *__restrict x, const float *__restrict r, float *__restrict y, int64_t begin,
+                               int64_t end, int64_t c, const float *__restrict mean, const float *__restrict scale,
+                               const float *__restrict beta) {
+  for (int64_t i = begin; i < end; ++i) {
+    const float *xr = x + i * c, *rr = kRes ? r + i * c : nullptr;
+    float *yr = y + i * c;
+    for (int64_t j = 0; j < c; ++j) {
+      float v = (xr[j] - mean[j]) * scale[j] + beta[j];
+      if (kRes) v += rr[j];
+      yr[j] = kRelu ? std::max(v, 0.f) : v;
+    }
+  }
+}
+
+// y = act((x − μ)·scale + β [+ r]) over the rows.
+POSE_CLONES void Normalize(const float *x, const float *r, float *y, int64_t begin, int64_t end, int64_t c,
+                           const float *mean, const float *scale, const float *beta, bool relu) {
+  if (relu && r) NormalizeBody<true, true>(x, r, y, begin, end, c, mean, scale, beta);
+  else if (relu) NormalizeBody<true, false>(x, r, y, begin, end, c, mean, scale, beta);
+  else if (r) NormalizeBody<false, true>(x, r, y, begin, end, c, mean, scale, beta);
+  else NormalizeBody<false, false>(x, r, y, begin, end, c, mean, scale, beta);
+}
+
+template <bool kRelu>
+POSE_INLINE void GradSumsBody(const float *__restrict dy, const float *__restrict y, const float *__restrict x,
+                              int64_t begin, int64_t end, int64_t c, const float *__restrict k, double *__restrict s1,
+                              double *__restrict s2) {
+  for (int64_t i = begin; i < end; ++i) {
+    const float *dr = dy + i * c, *yr = kRelu ? y + i * c : nullptr, *xr = x + i * c;
+    for (int64_t j = 0; j < c; ++j) {
+      // the mask as a factor: GCC does not vectorize a select feeding double sums
+      float g = kRelu ? dr[j] * float(yr[j] > 0.f) : dr[j];
+      double gd = g, xd = double(xr[j]) - double(k[j]);
+      s1[j] += gd;
+      s2[j] += gd * xd;
+    }
+  }
+}
+
+// g = dy·[y > 0] (dy where there is no ReLU): s1 += Σ g, s2 += Σ g·(x − k), per channel.
+POSE_CLONES void GradSums(const float *dy, const float *y, const float *x, int64_t begin, int64_t end, int64_t c,
+                          const float *k, double *s1, double *s2) {
+  if (y) GradSumsBody<true>(dy, y, x, begin, end, c, k, s1, s2);
+  else GradSumsBody<false>(dy, y, x, begin, end, c, k, s1, s2);
+}
+
+template <bool kRelu, bool kRes>
+POSE_INLINE void GradInputBody(const float *__restrict dy, const float *__restrict y, const float *__restrict x,
+                               float *__restrict dx, float *__restrict dr, int64_t begin, int64_t end, int64_t c,
+                               const float *__restrict mean, const float *__restrict mean_lo,
+                               const float *__restrict a, const float *__restrict gbar,
+                               const float *__restrict gbar_lo, const float *__restrict b) {
+  for (int64_t i = begin; i < end; ++i) {
+    const float *dyr = dy + i * c, *yr = kRelu ? y + i * c : nullptr, *xr = x + i * c;
+    float *dxr = dx + i * c, *drr = kRes ? dr + i * c : nullptr;
+    for (int64_t j = 0; j < c; ++j) {
+      float d = dyr[j], g = kRelu ? (yr[j] > 0.f ? d : 0.f) : d;
+      dxr[j] = a[j] * (((g - gbar[j]) - gbar_lo[j]) - b[j] * ((xr[j] - mean[j]) - mean_lo[j]));
+      if (kRes) drr[j] = g;
+    }
+  }
+}
+
+// dx = a·((g − ḡ) − b·(x − μ)), and dr = g where the residual's gradient is wanted. ḡ and μ come as float pairs
+// (hi + lo): g − ḡ_hi and x − μ_hi are exact where the values are close, so no per-channel constant error
+// (the rounding of ḡ or μ, large beside g − ḡ where g is nearly constant) enters dx, whose sums over a channel the
+// previous layer's weight gradient takes.
+POSE_CLONES void GradInput(const float *dy, const float *y, const float *x, float *dx, float *dr, int64_t begin,
+                           int64_t end, int64_t c, const float *mean, const float *mean_lo, const float *a,
+                           const float *gbar, const float *gbar_lo, const float *b) {
+  if (y && dr) GradInputBody<true, true>(dy, y, x, dx, dr, begin, end, c, mean, mean_lo, a, gbar, gbar_lo, b);
+  else if (y) GradInputBody<true, false>(dy, y, x, dx, dr, begin, end, c, mean, mean_lo, a, gbar, gbar_lo, b);
+  else if (dr) GradInputBody<false, true>(dy, y, x, dx, dr, begin, end, c, mean, mean_lo, a, gbar, gbar_lo, b);
+  else GradInputBody<false, false>(dy, y, x, dx, dr, begin, end, c, mean, mean_lo, a, gbar, gbar_lo, b);
+}
+
+// Per-thread double sums: `parts` blocks of 2·c, zeroed.
+std::vector<double> &ThreadSums(int parts, int64_t c) {
+  static std::vector<double> sums;
+  sums.assign(size_t(parts) * 2 * c, 0.0);
+  return sums;
+}
+
+int64_t Rows(int nd, const int64_t *shape) {
+  int64_t rows = 1;
+  for (int i = 0; i + 1 < nd; ++i) rows *= shape[i];
+  return rows;
+}
+
+// Forward (training). Inputs: x, γ, β, running mean, running variance, [r], cfg. Outputs: y, the batch's
+// statistics (3×C: μ as a float plus its remainder, μ_hi + μ_lo, then σ², biased), the new running mean and
+// variance: momentum·old + (1 − momentum)·batch, the batch variance unbiased (MindSpore's convention).
+// (The backward pass needs μ to more than float precision: Σ g·(x − μ) cancels when g is nearly constant.)
+int BnForward(int nparam, void **params, int *ndims, int64_t **shapes) {
+  int cfg_index = nparam - 5;
+  Config cfg = ReadConfig(params[cfg_index], shapes[cfg_index][0]);
+  const float *x = static_cast<const float *>(params[0]);
+  const float *gamma = static_cast<const float *>(params[1]), *beta = static_cast<const float *>(params[2]);
+  const float *run_mean = static_cast<const float *>(params[3]), *run_var = static_cast<const float *>(params[4]);
+  const float *res = cfg.residual ? static_cast<const float *>(params[5]) : nullptr;
+  float *y = static_cast<float *>(params[cfg_index + 1]);
+  int64_t c = shapes[0][ndims[0] - 1], rows = Rows(ndims[0], shapes[0]);
+  float *stats = static_cast<float *>(params[cfg_index + 2]);
+  float *mean = stats, *mean_lo = stats + c, *var = stats + 2 * c;
+  float *new_mean = static_cast<float *>(params[cfg_index + 3]), *new_var = static_cast<float *>(params[cfg_index + 4]);
+  auto &rt = Rt();
+  int parts = int(std::min<int64_t>(rt.pool->get_num_threads(), std::max<int64_t>(rows, 1)));
+  std::vector<double> &sums = ThreadSums(parts, c);
+  rt.pool->parallel_for(parts, [&](int part, int) {
+    int64_t begin, end;
+    RowRange(rows, part, parts, begin, end);
+    SumsShifted(x, begin, end, c, x, &sums[size_t(part) * 2 * c], &sums[size_t(part) * 2 * c + c]);
+  });
+  std::vector<float> scale(c);
+  double count = double(rows), unbias = rows > 1 ? count / (count - 1) : 1.0;
+  for (int64_t j = 0; j < c; ++j) {
+    double s1 = 0, s2 = 0;
+    for (int p = 0; p < parts; ++p) {
+      s1 += sums[size_t(p) * 2 * c + j];
+      s2 += sums[size_t(p) * 2 * c + c + j];
+    }
+    double m = s1 / count, v = std::max(0.0, s2 / count - m * m), exact = double(x[j]) + m;
+    mean[j] = float(exact);
+    mean_lo[j] = float(exact - double(mean[j]));
+    var[j] = float(v);
+    scale[j] = float(double(gamma[j]) / std::sqrt(v + double(cfg.eps)));
+    new_mean[j] = cfg.momentum * run_mean[j] + (1.f - cfg.momentum) * mean[j];
+    new_var[j] = cfg.momentum * run_var[j] + (1.f - cfg.momentum) * float(v * unbias);
+  }
+  rt.pool->parallel_for(parts, [&](int part, int) {
+    int64_t begin, end;
+    RowRange(rows, part, parts, begin, end);
+    Normalize(x, res, y, begin, end, c, mean, scale.data(), beta, cfg.relu);
+  });
+  return 0;
+}
+
+// Backward (training). Inputs: dy, x, y, γ, the forward pass's statistics, cfg. Outputs: dx, dγ, dβ, [dr] (the
+// residual's gradient, dy·[y > 0]). With g the gradient before ReLU, x̂ = (x − μ)/s, s = sqrt(σ² + eps), M rows:
+//     dβ = Σ g,  dγ = Σ g·x̂ = (Σ g·(x − μ_hi) − μ_lo·Σ g)/s,  dx = γ/s·(g − dβ/M − x̂·dγ/M).
+int BnBackward(int nparam, void **params, int *ndims, int64_t **shapes) {
+  Config cfg = ReadConfig(params[5], shapes[5][0]);
+  const float *dy = static_cast<const float *>(params[0]), *x = static_cast<const float *>(params[1]);
+  const float *y = cfg.relu ? static_cast<const float *>(params[2]) : nullptr;
+  const float *gamma = static_cast<const float *>(params[3]);
+  int64_t c = shapes[0][ndims[0] - 1], rows = Rows(ndims[0], shapes[0]);
+  const float *stats = static_cast<const float *>(params[4]);
+  const float *mean = stats, *mean_lo = stats + c, *var = stats + 2 * c;
+  float *dx = static_cast<float *>(params[6]), *dgamma = static_cast<float *>(params[7]);
+  float *dbeta = static_cast<float *>(params[8]);
+  float *dres = cfg.residual ? static_cast<float *>(params[9]) : nullptr;
+  auto &rt = Rt();
+  int parts = int(std::min<int64_t>(rt.pool->get_num_threads(), std::max<int64_t>(rows, 1)));
+  std::vector<double> &sums = ThreadSums(parts, c);
+  rt.pool->parallel_for(parts, [&](int part, int) {
+    int64_t begin, end;
+    RowRange(rows, part, parts, begin, end);
+    GradSums(dy, y, x, begin, end, c, mean, &sums[size_t(part) * 2 * c], &sums[size_t(part) * 2 * c + c]);
+  });
+  std::vector<float> a(c), gbar(c), gbar_lo(c), b(c);
+  double count = double(rows);
+  for (int64_t j = 0; j < c; ++j) {
+    double s1 = 0, s2 = 0;
+    for (int p = 0; p < parts; ++p) {
+      s1 += sums[size_t(p) * 2 * c + j];
+      s2 += sums[size_t(p) * 2 * c + c + j];
+    }
+    s2 -= double(mean_lo[j]) * s1;
+    double inv = 1.0 / std::sqrt(double(var[j]) + double(cfg.eps));
+    dbeta[j] = float(s1);
+    dgamma[j] = float(s2 * inv);
+    a[j] = float(double(gamma[j]) * inv);
+    gbar[j] = float(s1 / count);
+    gbar_lo[j] = float(s1 / count - double(gbar[j]));
+    b[j] = float(inv * inv * s2 / count);
+  }
+  rt.pool->parallel_for(parts, [&](int part, int) {
+    int64_t begin, end;
+    RowRange(rows, part, parts, begin, end);
+    GradInput(dy, y, x, dx, dres, begin, end, c, mean, mean_lo, a.data(), gbar.data(), gbar_lo.data(), b.data());
+  });
+  return 0;
+}
+
 using Body = int (*)(int, void **, int *, int64_t **);
+
+// POSE_ONEDNN_PROFILE=1: wall time per operator and shape, printed to stderr when the process ends.
+struct Profile {
+  bool on = std::getenv("POSE_ONEDNN_PROFILE") != nullptr;
+  std::unordered_map<std::string, std::pair<double, int64_t>> spent;  // seconds, calls
+  ~Profile() {
+    if (spent.empty()) return;
+    std::vector<std::pair<std::string, std::pair<double, int64_t>>> rows(spent.begin(), spent.end());
+    std::sort(rows.begin(), rows.end(), [](const auto &a, const auto &b) { return a.second.first > b.second.first; });
+    double total = 0;
+    for (const auto &row : rows) total += row.second.first;
+    std::fprintf(stderr, "pose_onednn profile: %.3f s in %zu kinds of call\n", total, rows.size());
+    for (const auto &row : rows)
+      std::fprintf(stderr, "%9.1f ms %6lld calls %5.1f %%  %s\n", 1e3 * row.second.first, (long long)row.second.second,
+                   100 * row.second.first / total, row.first.c_str());
+  }
+};
+
+Profile &Prof() {
+  static Profile profile;
+  return profile;
+}
+
+std::string ShapeKey(const char *name, int nparam, int *ndims, int64_t **shapes) {
+  std::string key(name);
+  for (int i = 0; i < nparam; ++i) {
+    key += ' ';
+    for (int d = 0; d < ndims[i]; ++d) key += (d ? "x" : "") + std::to_string(shapes[i][d]);
+  }
+  return key;
+}
 
 int Guarded(const char *name, Body body, int nparam, void **params, int *ndims, int64_t **shapes) {
   try {
     std::lock_guard<std::mutex> hold(Rt().lock);
-    return body(nparam, params, ndims, shapes);
+    if (!Prof().on) return body(nparam, params, ndims, shapes);
+    auto start = std::chrono::steady_clock::now();
+    int status = body(nparam, params, ndims, shapes);
+    auto &entry = Prof().spent[ShapeKey(name, nparam, ndims, shapes)];
+    entry.first += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    entry.second += 1;
+    return status;
   } catch (const dnnl::error &e) {
     std::fprintf(stderr, "pose_onednn %s: oneDNN error %d: %s\n", name, int(e.status), e.what());
   } catch (const std::exception &e) {
@@ -746,6 +1003,8 @@ POSE_AOT(pose_conv_backward_data, ConvBackwardData)
 POSE_AOT(pose_conv_backward_weights, ConvBackwardWeights)
 POSE_AOT(pose_pool_forward, PoolForward)
 POSE_AOT(pose_pool_backward, PoolBackward)
+POSE_AOT(pose_bn_forward, BnForward)
+POSE_AOT(pose_bn_backward, BnBackward)
 
 // For the loader: the library's version (major·10000 + minor·100 + patch), its threading runtime and threads.
 POSE_EXPORT int pose_onednn_version() {
@@ -757,4 +1016,9 @@ POSE_EXPORT int pose_onednn_threads() { return Rt().pool->get_num_threads(); }
 POSE_EXPORT int pose_onednn_cached() {
   std::lock_guard<std::mutex> hold(Rt().lock);
   return int(Cache().size());
+}
+// POSE_ONEDNN_PROFILE: forgets the times so far (say, of warm-up calls).
+POSE_EXPORT void pose_onednn_profile_reset() {
+  std::lock_guard<std::mutex> hold(Rt().lock);
+  Prof().spent.clear();
 }

@@ -3,9 +3,10 @@
 :class:`ConvOps` holds one (transposed) convolution's operators: the training forward pass with its
 gradients (backward-data, backward-weights) as its ``bprop``, and the inference pass that folds the
 following BatchNorm into the kernel and fuses the bias, the residual addition and ReLU as post-ops.
-:class:`MaxPoolOps` is the stem's max-pooling in inference. Training passes NCHW activations between
-layers; in inference they may be NHWC (MindSpore then sees N×H×W×C; the layers of a network agree among
-themselves, see ``src.network.fast_ops.use_nhwc_inside``), NCHW at the network's edges.
+:class:`MaxPoolOps` is the stem's max-pooling, :class:`BatchNormOps` training-mode BatchNorm with ReLU and
+the residual addition fused. Inside a network activations are NHWC between layers, in inference and in training
+(MindSpore then sees N×H×W×C; the layers of a network agree among themselves, see
+``src.network.fast_ops.use_nhwc_inside``), NCHW at the network's edges; a layer on its own takes NCHW.
 
 Each operator takes a small float32 ``cfg`` vector last, the layer's settings in the order of
 kernels.cc's ``CfgIndex``. Symbols: N batch, C input channels, O output channels, H×W size, k kernel.
@@ -23,9 +24,9 @@ AFFINE_NONE, AFFINE_BIAS, AFFINE_BN, AFFINE_BIAS_BN = 0, 1, 2, 3
 
 def make_cfg(stride: int = 1, pad: int = 0, kernel: int = 1, src_nhwc: bool = True, dst_nhwc: bool = True,
              relu: bool = False, deconv: bool = False, residual: bool = False, affine: int = AFFINE_NONE,
-             eps: float = 1e-5, bias: bool = False) -> Tensor:
+             eps: float = 1e-5, bias: bool = False, momentum: float = 0.9) -> Tensor:
     """The ``cfg`` vector of kernels.cc (``CfgIndex`` order)."""
-    values = [stride, pad, kernel, src_nhwc, dst_nhwc, relu, deconv, residual, affine, eps, bias]
+    values = [stride, pad, kernel, src_nhwc, dst_nhwc, relu, deconv, residual, affine, eps, bias, momentum]
     return Tensor(np.array(values, np.float32))
 
 
@@ -63,9 +64,10 @@ class ConvOps(nn.Cell):
         has_bias: the layer adds a bias.
         eps: the following BatchNorm's epsilon (inference folding).
 
-    Training takes and returns NCHW (between the convolutions run MindSpore's BatchNorm, whose CPU
-    kernel is accurate on that layout); the primitives work on NHWC and reorder at the boundary. The
-    inference operator's layouts are NCHW until the network says otherwise (:meth:`set_layout`).
+    The primitives work on NHWC and reorder at the boundary. The operators take and return NCHW until the
+    network says otherwise (:meth:`set_layout`): inside a network activations are NHWC, in inference and in
+    training (where :class:`BatchNormOps` normalises them), or in training NCHW, normalised by MindSpore's
+    BatchNorm between the convolutions.
     """
 
     def __init__(self, library: str, out_channels: int, kernel: int, stride: int, padding: int,
@@ -74,14 +76,11 @@ class ConvOps(nn.Cell):
         self.library = library
         self.out_channels, self.kernel, self.stride, self.padding = out_channels, kernel, stride, padding
         self.output_padding, self.deconv, self.has_bias, self.eps = output_padding, deconv, has_bias, eps
-        self._make_training_ops()
         self.set_layout(False, False)
 
-    def _make_training_ops(self) -> None:
-        """The training operators: NCHW in and out, so that MindSpore's BatchNorm keeps its accuracy."""
-        geometry = dict(stride=self.stride, pad=self.padding, kernel=self.kernel, src_nhwc=False, dst_nhwc=False,
-                        deconv=self.deconv)
-        tag = f"{sorted(geometry.items())} op{self.output_padding}"
+    def _make_training_ops(self, geometry: dict) -> None:
+        """The training operators: the forward pass, with backward-data and backward-weights as its bprop."""
+        tag = f"train {sorted(geometry.items())} op{self.output_padding}"
         self.train_cfg = make_cfg(**geometry, bias=self.has_bias)
         lib, out_channels = self.library, self.out_channels
         backward_data = _custom(lib, "pose_conv_backward_data", lambda dy, w, x, cfg: x, tag=tag)
@@ -98,12 +97,21 @@ class ConvOps(nn.Cell):
 
             def bprop(x, w, cfg, out, dout):
                 return backward_data(dout, w, x, cfg), backward_weights(x, dout, w, cfg), ops.zeros_like(cfg)
-        self.forward_op = _custom(lib, "pose_conv_forward", self._train_shape, bprop=bprop, tag=tag)
+        src_nhwc, dst_nhwc = geometry["src_nhwc"], geometry["dst_nhwc"]
 
-    def set_layout(self, src_nhwc: bool, dst_nhwc: bool) -> None:
-        """Layouts of the inference operator's input and output: NHWC (True) or NCHW."""
+        def out_shape(x, *_):
+            return shape_of(self.output_nchw(nchw_of(x, src_nhwc)), dst_nhwc)
+        self.forward_op = _custom(lib, "pose_conv_forward", out_shape, bprop=bprop, tag=tag)
+
+    def set_layout(self, src_nhwc: bool, dst_nhwc: bool, training: bool = True) -> None:
+        """Layouts of the operators' input and output: NHWC (True) or NCHW; in training too unless ``training``
+        is False (training then takes and returns NCHW)."""
         self.src_nhwc, self.dst_nhwc = bool(src_nhwc), bool(dst_nhwc)
         self.nhwc_inside = self.src_nhwc or self.dst_nhwc
+        self.train_nhwc = self.nhwc_inside and bool(training)
+        train_layout = (self.src_nhwc, self.dst_nhwc) if training else (False, False)
+        self._make_training_ops(dict(stride=self.stride, pad=self.padding, kernel=self.kernel,
+                                     src_nhwc=train_layout[0], dst_nhwc=train_layout[1], deconv=self.deconv))
         geometry = dict(stride=self.stride, pad=self.padding, kernel=self.kernel, src_nhwc=self.src_nhwc,
                         dst_nhwc=self.dst_nhwc, deconv=self.deconv)
         tag = f"{sorted(geometry.items())} op{self.output_padding}"
@@ -121,9 +129,6 @@ class ConvOps(nn.Cell):
             return (n, self.out_channels, (h - 1) * s - 2 * p + k + self.output_padding,
                     (w - 1) * s - 2 * p + k + self.output_padding)
         return n, self.out_channels, (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
-
-    def _train_shape(self, x, *_):
-        return self.output_nchw(x)
 
     def _out_shape(self, x, *_):
         return shape_of(self.output_nchw(nchw_of(x, self.src_nhwc)), self.dst_nhwc)
@@ -156,7 +161,8 @@ class ConvOps(nn.Cell):
 
 
 class MaxPoolOps(nn.Cell):
-    """oneDNN max-pooling of an NHWC activation (kernel, stride, symmetric padding), for inference.
+    """oneDNN max-pooling of an NHWC activation (kernel, stride, symmetric padding): inference, and training
+    (:meth:`train`).
 
     Inputs:
         - **x** (Tensor) - N×H×W×C float32.
@@ -169,7 +175,19 @@ class MaxPoolOps(nn.Cell):
         super().__init__()
         self.kernel, self.stride, self.padding = kernel, stride, padding
         self.cfg = make_cfg(stride=stride, pad=padding, kernel=kernel)
-        self.op = _custom(library, "pose_pool_forward", self._out, tag=f"pool k{kernel} s{stride} p{padding}")
+        tag = f"pool k{kernel} s{stride} p{padding}"
+        self.op = _custom(library, "pose_pool_forward", self._out, tag=tag)
+        backward = _custom(library, "pose_pool_backward", lambda dy, workspace, x, cfg: x, tag=tag)
+
+        def bprop(x, cfg, out, dout):
+            return backward(dout[0], out[1], x, cfg), ops.zeros_like(cfg)
+
+        def train_shapes(x, cfg):
+            out = self._out(x, cfg)
+            return out, out
+        # oneDNN's workspace of a max-pool with fewer than 256 taps: one byte per output (the argmax)
+        self.train_op = _custom(library, "pose_pool_forward", train_shapes, (ms.float32, ms.uint8), bprop=bprop,
+                                tag=tag)
 
     def _out(self, x, cfg):
         size = [(v + 2 * self.padding - self.kernel) // self.stride + 1 for v in x[1:3]]
@@ -177,3 +195,59 @@ class MaxPoolOps(nn.Cell):
 
     def construct(self, x: Tensor) -> Tensor:
         return self.op(x, self.cfg)
+
+    def train(self, x: Tensor) -> Tensor:
+        """The max-pool in training (differentiable): oneDNN's forward pass keeps the argmax for the backward."""
+        return self.train_op(x, self.cfg)[0]
+
+
+class BatchNormOps(nn.Cell):
+    """Training-mode BatchNorm of N×H×W×C activations with ReLU and a residual addition fused (no parameters).
+
+    ``act(bn(x) + residual)`` in one operator whose bprop is one operator too; the channel sums accumulate in
+    double (kernels.cc), so γ's and β's gradients stay accurate where the upstream gradient is nearly constant
+    over a channel. The running statistics follow ``nn.BatchNorm2d``: ``momentum·old + (1 − momentum)·batch``,
+    the batch variance unbiased in the running variance and biased in the normalisation.
+
+    Args:
+        library: the compiled kernels.
+        eps: added to the variance.
+        momentum: weight of the old running statistics (MindSpore's convention: 0.9 is PyTorch's 0.1).
+    """
+
+    def __init__(self, library: str, eps: float = 1e-5, momentum: float = 0.9) -> None:
+        super().__init__()
+        tag = f"bn eps{eps} m{momentum}"
+        # settings indexed by relu·2 + residual
+        self.cfgs = tuple(make_cfg(relu=relu, residual=residual, eps=eps, momentum=momentum)
+                          for relu in (False, True) for residual in (False, True))
+        # the forward pass's outputs: y, the batch statistics (3×C, see kernels.cc), the new running mean and variance
+        backward = _custom(library, "pose_bn_backward", lambda dy, x, y, g, stats, cfg: (x, g, g),
+                           (ms.float32,) * 3, tag=tag)
+        backward_res = _custom(library, "pose_bn_backward", lambda dy, x, y, g, stats, cfg: (x, g, g, x),
+                               (ms.float32,) * 4, tag=tag)
+
+        def bprop(x, gamma, beta, mean, var, cfg, out, dout):
+            dx, dgamma, dbeta = backward(dout[0], x, out[0], gamma, out[1], cfg)
+            return dx, dgamma, dbeta, ops.zeros_like(mean), ops.zeros_like(var), ops.zeros_like(cfg)
+
+        def bprop_res(x, gamma, beta, mean, var, residual, cfg, out, dout):
+            dx, dgamma, dbeta, dres = backward_res(dout[0], x, out[0], gamma, out[1], cfg)
+            return dx, dgamma, dbeta, ops.zeros_like(mean), ops.zeros_like(var), dres, ops.zeros_like(cfg)
+
+        def shapes(x, g, *_):
+            return x, (3,) + tuple(g), g, g
+        outputs = (ms.float32,) * 4
+        self.forward_op = _custom(library, "pose_bn_forward", shapes, outputs, bprop=bprop, tag=tag)
+        self.forward_res_op = _custom(library, "pose_bn_forward", shapes, outputs, bprop=bprop_res, tag=tag)
+
+    def train(self, x: Tensor, gamma: Tensor, beta: Tensor, moving_mean: Tensor, moving_variance: Tensor,
+              relu: bool = False, residual: Optional[Tensor] = None) -> Tensor:
+        """``act(bn(x) + residual)`` (N×H×W×C); updates the running statistics ``moving_mean``/``moving_variance``."""
+        cfg = self.cfgs[int(relu) * 2 + int(residual is not None)]
+        if residual is None:
+            out = self.forward_op(x, gamma, beta, moving_mean, moving_variance, cfg)
+        else:
+            out = self.forward_res_op(x, gamma, beta, moving_mean, moving_variance, residual, cfg)
+        y = ops.depend(out[0], ops.assign(moving_mean, out[2]))
+        return ops.depend(y, ops.assign(moving_variance, out[3]))
