@@ -19,9 +19,10 @@ Inference is a forward pass in eval mode (PyTorch: ``torch.inference_mode``). Tr
 as ``train.py`` runs it on the CPU: ``TrainStep(WithLossCell(net, JointsMSELoss(True)), nn.Adam)``;
 PyTorch: forward, the same loss, backward, ``torch.optim.Adam``. All contenders of a task get the
 same weights and the same random batch; after ``--warmup`` untimed calls each (the first compiles),
-their calls alternate for ``--rounds`` rounds, so the load of other jobs on the machine falls on all
+their calls alternate for ``--rounds`` rounds, each round starting with the next contender, so the load of other jobs on the machine falls on all
 alike. Prints per contender the median images/s, seconds per batch, GFLOP/s and the fraction of
-``--peak_gflops``, and per task the median of the per-round ratios fast / other (> 1: the fast path is faster). GFLOP counts the convolutions' multiply-adds (×2) of a forward pass; a training step
+``--peak_gflops`` (by default the best rate of NumPy's float32 matrix product on this CPU, measured first), and
+per task the median of the per-round ratios fast / other (> 1: the fast path is faster). GFLOP counts the convolutions' multiply-adds (×2) of a forward pass; a training step
 counts three times that (forward, input gradient, weight gradient).
 """
 import argparse
@@ -46,8 +47,8 @@ from src.training.train_step import TrainStep
 
 NUM_JOINTS = 17
 DECONV_FILTERS, DECONV_KERNELS = (256, 256, 256), (4, 4, 4)
-#: This machine's nominal fp32 peak: 2 cores × 2.6 GHz × 32 FLOP/cycle (see docs/cpu_performance.md).
-PEAK_GFLOPS = 2 * 2.6 * 32
+#: Side of the square float32 matrix product that measures the CPU's attainable rate (``--peak_gflops 0``).
+PEAK_MATRIX = 3072
 LEARNING_RATE = 1e-3
 #: glibc settings under which freed memory stays with the process: PyTorch's CPU tensors come from
 #: malloc, which maps each large tensor afresh and gives it back when freed, so that every step pays
@@ -70,7 +71,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--width", type=int, default=192)
     parser.add_argument("--mode", default="GRAPH", choices=("GRAPH", "PYNATIVE"), type=str.upper)
     parser.add_argument("--torch_path", default="", help="a site-packages directory holding PyTorch, appended to sys.path")
-    parser.add_argument("--peak_gflops", type=float, default=PEAK_GFLOPS, help="the CPU's fp32 peak, for the fraction")
+    parser.add_argument("--peak_gflops", type=float, default=0.0,
+                        help="the CPU's fp32 peak, for the fraction; 0 measures it: the best rate of NumPy's float32 "
+                             "matrix product on this CPU")
     parser.add_argument("--threads", type=int, default=0,
                         help="threads of both frameworks (MindSpore runtime_num_threads, torch.set_num_threads); "
                              "0 keeps their defaults (one per core)")
@@ -237,12 +240,31 @@ def measure(args: argparse.Namespace, task: str, contenders: Sequence[str], torc
             call()
     report_agreement(first)
     times: Dict[str, List[float]] = {name: [] for name in calls}
-    for _ in range(args.rounds):
-        for name, call in calls.items():
+    names = list(calls)
+    for round_index in range(args.rounds):
+        # Each round starts with the next contender, so that none always follows the same one: a runtime whose
+        # threads spin a while after a call (ONNX Runtime's, PyTorch's OpenMP) slows whoever runs next.
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
+            call = calls[name]
             start = time.perf_counter()
             call()
             times[name].append(time.perf_counter() - start)
     return times
+
+
+def matrix_product_gflops(size: int = PEAK_MATRIX, repeats: int = 5) -> float:
+    """The best rate, in GFLOP/s, of NumPy's float32 ``size``×``size`` matrix product (its BLAS, all cores): what
+    this CPU attains on the kind of work convolutions are made of, a peak that follows the machine the bench runs on
+    (nominal peaks depend on clock boosts and on how many vector units a core really has, neither visible here)."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((size, size)).astype(np.float32) for _ in range(2))
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        np.matmul(a, b)
+        best = min(best, time.perf_counter() - start)
+    return 2.0 * size ** 3 / best / 1e9
 
 
 def load_average() -> str:
@@ -273,12 +295,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         torch.manual_seed(args.seed)
         if args.threads:
             torch.set_num_threads(args.threads)
+    if args.peak_gflops <= 0:
+        args.peak_gflops = matrix_product_gflops()
+        peak_source = f"NumPy's float32 {PEAK_MATRIX}x{PEAK_MATRIX} matrix product, measured"
+    else:
+        peak_source = "given"
     flops = forward_flops(PoseResNet(args.num_layers, NUM_JOINTS, (args.deconv_filters,) * 3, DECONV_KERNELS),
                           args.height, args.width)
     versions = f"MindSpore {ms.__version__}" + (f", PyTorch {torch.__version__}" if torch is not None else "")
     print(f"SimplePoseNet ResNet-{args.num_layers}, input {args.batch}x3x{args.height}x{args.width}, {args.mode} mode, "
           f"CPU ({os.cpu_count()} cores), {versions}; forward {flops / 1e9:.2f} GFLOP/image, peak "
-          f"{args.peak_gflops:.0f} GFLOP/s; {args.rounds} alternating rounds", flush=True)
+          f"{args.peak_gflops:.0f} GFLOP/s ({peak_source}); {args.rounds} alternating rounds", flush=True)
     for task in (t.strip() for t in args.tasks.split(",") if t.strip()):
         print(f"load average before {task}: {load_average()}", flush=True)
         with tempfile.TemporaryDirectory() as folder:
