@@ -830,11 +830,25 @@ POSE_CLONES void GradInput(const float *dy, const float *y, const float *x, floa
   else GradInputBody<false, false>(dy, y, x, dx, dr, begin, end, c, mean, mean_lo, a, gbar, gbar_lo, b);
 }
 
-// Per-thread double sums: `parts` blocks of 2·c, zeroed.
-std::vector<double> &ThreadSums(int parts, int64_t c) {
-  static std::vector<double> sums;
-  sums.assign(size_t(parts) * 2 * c, 0.0);
-  return sums;
+// Per-channel sums in double over the rows, one block of rows per thread: add(begin, end, s1, s2) adds those of
+// rows [begin, end) into its thread's s1 and s2 (c each); the threads' sums are then totalled in thread order.
+template <class Add>
+void ChannelSums(int parts, int64_t rows, int64_t c, Add add, std::vector<double> &s1, std::vector<double> &s2) {
+  static std::vector<double> partial;
+  partial.assign(size_t(parts) * 2 * c, 0.0);
+  Rt().pool->parallel_for(parts, [&](int part, int) {
+    int64_t begin, end;
+    RowRange(rows, part, parts, begin, end);
+    add(begin, end, &partial[size_t(part) * 2 * c], &partial[size_t(part) * 2 * c + c]);
+  });
+  s1.assign(c, 0.0);
+  s2.assign(c, 0.0);
+  for (int p = 0; p < parts; ++p) {
+    for (int64_t j = 0; j < c; ++j) {
+      s1[j] += partial[size_t(p) * 2 * c + j];
+      s2[j] += partial[size_t(p) * 2 * c + c + j];
+    }
+  }
 }
 
 int64_t Rows(int nd, const int64_t *shape) {
@@ -861,21 +875,14 @@ int BnForward(int nparam, void **params, int *ndims, int64_t **shapes) {
   float *new_mean = static_cast<float *>(params[cfg_index + 3]), *new_var = static_cast<float *>(params[cfg_index + 4]);
   auto &rt = Rt();
   int parts = int(std::min<int64_t>(rt.pool->get_num_threads(), std::max<int64_t>(rows, 1)));
-  std::vector<double> &sums = ThreadSums(parts, c);
-  rt.pool->parallel_for(parts, [&](int part, int) {
-    int64_t begin, end;
-    RowRange(rows, part, parts, begin, end);
-    SumsShifted(x, begin, end, c, x, &sums[size_t(part) * 2 * c], &sums[size_t(part) * 2 * c + c]);
-  });
+  std::vector<double> s1, s2;
+  ChannelSums(parts, rows, c, [&](int64_t begin, int64_t end, double *t1, double *t2) {
+    SumsShifted(x, begin, end, c, x, t1, t2);
+  }, s1, s2);
   std::vector<float> scale(c);
   double count = double(rows), unbias = rows > 1 ? count / (count - 1) : 1.0;
   for (int64_t j = 0; j < c; ++j) {
-    double s1 = 0, s2 = 0;
-    for (int p = 0; p < parts; ++p) {
-      s1 += sums[size_t(p) * 2 * c + j];
-      s2 += sums[size_t(p) * 2 * c + c + j];
-    }
-    double m = s1 / count, v = std::max(0.0, s2 / count - m * m), exact = double(x[j]) + m;
+    double m = s1[j] / count, v = std::max(0.0, s2[j] / count - m * m), exact = double(x[j]) + m;
     mean[j] = float(exact);
     mean_lo[j] = float(exact - double(mean[j]));
     var[j] = float(v);
@@ -907,28 +914,21 @@ int BnBackward(int nparam, void **params, int *ndims, int64_t **shapes) {
   float *dres = cfg.residual ? static_cast<float *>(params[9]) : nullptr;
   auto &rt = Rt();
   int parts = int(std::min<int64_t>(rt.pool->get_num_threads(), std::max<int64_t>(rows, 1)));
-  std::vector<double> &sums = ThreadSums(parts, c);
-  rt.pool->parallel_for(parts, [&](int part, int) {
-    int64_t begin, end;
-    RowRange(rows, part, parts, begin, end);
-    GradSums(dy, y, x, begin, end, c, mean, &sums[size_t(part) * 2 * c], &sums[size_t(part) * 2 * c + c]);
-  });
+  std::vector<double> s1, s2;
+  ChannelSums(parts, rows, c, [&](int64_t begin, int64_t end, double *t1, double *t2) {
+    GradSums(dy, y, x, begin, end, c, mean, t1, t2);
+  }, s1, s2);
   std::vector<float> a(c), gbar(c), gbar_lo(c), b(c);
   double count = double(rows);
   for (int64_t j = 0; j < c; ++j) {
-    double s1 = 0, s2 = 0;
-    for (int p = 0; p < parts; ++p) {
-      s1 += sums[size_t(p) * 2 * c + j];
-      s2 += sums[size_t(p) * 2 * c + c + j];
-    }
-    s2 -= double(mean_lo[j]) * s1;
+    double g = s1[j], gx = s2[j] - double(mean_lo[j]) * g;
     double inv = 1.0 / std::sqrt(double(var[j]) + double(cfg.eps));
-    dbeta[j] = float(s1);
-    dgamma[j] = float(s2 * inv);
+    dbeta[j] = float(g);
+    dgamma[j] = float(gx * inv);
     a[j] = float(double(gamma[j]) * inv);
-    gbar[j] = float(s1 / count);
-    gbar_lo[j] = float(s1 / count - double(gbar[j]));
-    b[j] = float(inv * inv * s2 / count);
+    gbar[j] = float(g / count);
+    gbar_lo[j] = float(g / count - double(gbar[j]));
+    b[j] = float(inv * inv * gx / count);
   }
   rt.pool->parallel_for(parts, [&](int part, int) {
     int64_t begin, end;
