@@ -488,7 +488,7 @@ def test_sigterm_to_the_msrun_launcher_stops_both_ranks_after_the_same_step(synt
     launcher.send_signal(signal.SIGTERM)
     sent = time.time()
     try:
-        launcher.wait(timeout=60)
+        launcher.wait(timeout=120)
     finally:
         if launcher.poll() is None:
             launcher.kill()
@@ -496,7 +496,9 @@ def test_sigterm_to_the_msrun_launcher_stops_both_ranks_after_the_same_step(synt
     lines = [[line for line in log(rank).splitlines() if "stopped after step " in line] for rank in (0, 1)]
     assert all(len(found) == 1 for found in lines), log(0)[-2000:] + log(1)[-2000:]
     where = [found[0].split("stopped after step ")[1].split(":")[0] for found in lines]
-    assert where[0] == where[1] and launcher.returncode != 0 and seconds < 30, (where, launcher.returncode, seconds)
+    # No hang: about 5.5 s on an idle machine (docs/training.md#faults); 31 s was seen with two suites sharing
+    # the two cores, so the bound here leaves room for a loaded machine.
+    assert where[0] == where[1] and launcher.returncode != 0 and seconds < 90, (where, launcher.returncode, seconds)
     assert lines[1][0].endswith("; rank 0 writes the checkpoint")
     saved = lines[0][0].split("; wrote ")[1].split(";")[0]
     assert list_checkpoints(str(tmp_path / "ckpt")) == [saved] and read_checkpoint(saved)
