@@ -122,7 +122,7 @@ def im2col(x: Tensor, kernel: Tuple[int, int], stride: Tuple[int, int],
 
 
 class _FastForward:
-    """The CPU path's forward pass, shared by :class:`Conv2d` and :class:`Conv2dTranspose`.
+    """The CPU paths' forward passes, shared by :class:`Conv2d` and :class:`Conv2dTranspose`.
 
     (Graph mode cannot compile ``super()`` inside a mix-in, so each class keeps its own
     ``construct`` choosing between the stock operator and this.)
@@ -134,6 +134,13 @@ class _FastForward:
         if self.has_bias:
             out = ops.bias_add(out, self.bias)  # twice as fast as a broadcast addition on the CPU
         return out
+
+    def onednn_forward(self, x: Tensor) -> Tensor:
+        """The oneDNN operators' pass: differentiable in training and where the layer takes or returns N×C×H×W; in
+        inference inside a network (the last layer), the fused inference operator."""
+        if self.training or not self.dnn.nhwc_inside:
+            return self.dnn.train_forward(x, self.weight, self.bias)
+        return self.dnn.infer(x, self.weight, self.bias)
 
 
 class Conv2d(_FastForward, nn.Conv2d):
@@ -192,9 +199,7 @@ class Conv2d(_FastForward, nn.Conv2d):
         if self.onednn:
             if self.training and self.stock_in_training and not self.dnn.train_nhwc:
                 return super().construct(x)
-            if self.training or not self.dnn.nhwc_inside:  # differentiable
-                return self.dnn.train_forward(x, self.weight, self.bias)
-            return self.dnn.infer(x, self.weight, self.bias)  # inference inside a network (the last layer)
+            return self.onednn_forward(x)
         if not self.fast:
             return super().construct(x)
         return self.fast_forward(x)
@@ -565,9 +570,7 @@ class Conv2dTranspose(_FastForward, nn.Conv2dTranspose):
 
     def construct(self, x: Tensor) -> Tensor:
         if self.onednn:
-            if self.training or not self.dnn.nhwc_inside:  # differentiable
-                return self.dnn.train_forward(x, self.weight, self.bias)
-            return self.dnn.infer(x, self.weight, self.bias)  # inference inside a network (the last layer)
+            return self.onednn_forward(x)
         if not self.fast:
             return super().construct(x)
         return self.fast_forward(x)
