@@ -13,7 +13,7 @@ import sys
 from typing import Optional, Sequence
 
 from src.dataset import keypoint_dataset
-from src.evaluate import coco_eval
+from src.dataset_types import dataset_type
 from src.evaluate.results import results_dir
 from src.inference.estimator import PoseEstimator
 from src.inference.loading import load_network
@@ -22,7 +22,6 @@ from src.model_utils.config import get_config
 from src.model_utils.modelarts import eval_post_process, eval_pre_process
 from src.model_utils.moxing_adapter import moxing_wrapper
 from src.network.weights import require_model_file
-from src.tracking import posetrack_dataset
 from src.utils.cli import run_cli, setup_logging
 
 logger = logging.getLogger("eval")
@@ -37,21 +36,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def run(cfg) -> int:
     """Evaluates with ``cfg`` (with ``enable_modelarts``, between ModelArts' copies in and out)."""
     setup_logging()
+    kind = dataset_type(cfg)
     model_file = require_model_file(cfg, "evaluate")
     net = load_network(cfg, model_file)
     estimator = PoseEstimator.from_config(cfg, net)
     logger.info("use flip test: %s", estimator.settings.flip_test)
 
-    posetrack = cfg.DATASET.DATASET == "posetrack"
-    records, source = posetrack_dataset.posetrack_records(cfg, train_mode=False) if posetrack else (None, "")
-    dataset, generator = keypoint_dataset(cfg, train_mode=False, num_parallel_workers=cfg.TEST.DATALOADER_WORKERS,
-                                          records=records, source=source)
-    found = run_inference(estimator, dataset, len(generator))
+    dataset, samples = keypoint_dataset(cfg, train_mode=False, num_parallel_workers=cfg.TEST.DATALOADER_WORKERS)
+    found = run_inference(estimator, dataset, len(samples))
     logger.info("predicted %d people (%d joints each) in %d images", len(found.preds), found.preds.shape[1],
                 len(set(found.image_ids.tolist())))
 
-    report = posetrack_dataset.evaluate_and_report if posetrack else coco_eval.evaluate_and_report
-    report(cfg, found.preds, results_dir(model_file), found.boxes, found.image_ids)
+    kind.evaluate(cfg, found.preds, results_dir(model_file), found.boxes, found.image_ids)
     return 0
 
 

@@ -1,11 +1,12 @@
-"""COCO keypoint AP of the exported model's results.
+"""The evaluation of the exported model's results: COCO keypoint AP (or the data set type's, ``DATASET.DATASET``).
 
     python postprocess.py [--INFER.PRE_RESULT_PATH DIR] [--INFER.POST_RESULT_PATH DIR] [--key value ...]
 
 Reads the heatmaps the inference app wrote (``INFER.POST_RESULT_PATH/<name>_0.bin``)
 and the batch metadata preprocess.py wrote (``INFER.PRE_RESULT_PATH/meta``), drops the
 padding rows of the last batch, and decodes and evaluates them through the same
-code as ``eval.py`` (:class:`src.inference.decoder.PoseDecoder` and ``evaluate_and_report``). The flip test is
+code as ``eval.py`` (:class:`src.inference.decoder.PoseDecoder` and the data set type's evaluation,
+:mod:`src.dataset_types`). The flip test is
 used when preprocess.py wrote the mirrored batches. Results go to
 ``<TEST.MODEL_FILE without extension>/results/`` when ``TEST.MODEL_FILE`` is set (as
 eval.py), else to ``results/`` next to ``INFER.POST_RESULT_PATH``; the last line
@@ -18,9 +19,9 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from src.dataset_types import dataset_type
 from src.deploy import bin_files
 from src.evaluate import results
-from src.evaluate.coco_eval import evaluate_and_report
 from src.model_utils.config import get_config
 from src.inference.decoder import PoseDecoder
 from src.utils.cli import run_cli, setup_logging
@@ -73,7 +74,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     logger.info("%d boxes from %d batches of %d read from %s", len(preds), info["num_batches"], batch_size,
                 post_dir)
 
-    evaluate_and_report(cfg, preds, results_dir(cfg), boxes, ids)
+    dataset_type(cfg).evaluate(cfg, preds, results_dir(cfg), boxes, ids)
     return 0
 
 

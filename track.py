@@ -20,16 +20,18 @@ import os
 import sys
 from typing import Any, List, Optional, Sequence
 
+from src.constants import TRACKS_FILE
 from src.errors import UserError
+from src.evaluate.posetrack_metrics import report
 from src.inference.estimator import PoseEstimator
 from src.inference.loading import load_network
 from src.model_utils.config import get_config
 from src.network.weights import require_model_file
 from src.tracking.detector import DetectorBoxes, DetectorSettings, PersonDetector
 from src.tracking.pipeline import build_tracker, require_coco_joints, track_frames
-from src.tracking.posetrack_eval import check_ground_truth, report, score_tracks
+from src.tracking.posetrack import check_ground_truth, score_tracks
 from src.tracking.tracker import TrackSettings
-from src.tracking.tracks_file import TRACKS_FILE, write_tracks
+from src.tracking.tracks_file import write_tracks
 from src.tracking.video import DEFAULT_FPS, FrameBoxes, FrameSource, VideoWriter
 from src.utils.cli import run_cli, setup_logging
 

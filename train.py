@@ -24,9 +24,9 @@ from mindspore.train import Model
 from src.training.callbacks import DivergenceGuard, EpochEndHook, LossCsvLogger, StepRecord, TrainingDiverged, TrainLogger
 from src.training.checkpoint import (CheckpointSaver, find_resume_checkpoint, prepare_folder, restore_training_state,
                                      resume_step)
-from src.dataset import keypoint_pipeline, load_keypoint_records
+from src.dataset import DataSettings, PersonSamples, keypoint_pipeline
+from src.dataset_types import DATASET_TYPES, dataset_type, read_records
 from src.training.lr_generator import get_lr
-from src.constants import KEYPOINT_SETS
 from src.model import get_pose_net
 from src.network.weights import read_checkpoint
 from src.errors import UserError
@@ -37,7 +37,6 @@ from src.model_utils.modelarts import train_pre_process
 from src.model_utils.moxing_adapter import moxing_wrapper
 from src.network.weights import channel_sources, load_initial_weights
 from src.data.sampler import steps_per_epoch
-from src.tracking.posetrack_dataset import posetrack_records
 from src.training.steps import make_plan
 from src.training.stop import GracefulStop, StopRequest
 from src.training.train_step import build_train_network
@@ -60,9 +59,9 @@ def run(cfg) -> int:
     logger.info("batch size :%d", train.BATCH_SIZE)
     ms.set_seed(train.SEED)   # identical initial weights on every rank
 
-    records, source = posetrack_records(cfg, train_mode=True) if cfg.DATASET.DATASET == "posetrack" else (None, "")
-    generator = load_keypoint_records(cfg, train_mode=True, records=records, source=source)
-    steps = steps_per_epoch(len(generator), train.BATCH_SIZE, group_size)
+    samples = PersonSamples(DataSettings.from_config(cfg, train=True, rank=rank, group_size=group_size),
+                            read_records(cfg, train=True))
+    steps = steps_per_epoch(len(samples), train.BATCH_SIZE, group_size)
     if steps == 0:
         raise UserError(f"the training set has fewer samples per rank than TRAIN.BATCH_SIZE "
                         f"({train.BATCH_SIZE}); lower the batch size")
@@ -92,13 +91,12 @@ def run(cfg) -> int:
         restore_training_state(train_net, optimizer, resume_path, steps, saved)
     else:
         optimizer.global_step.set_data(ms.Tensor([first_step], ms.int32))
-    dataset = keypoint_pipeline(cfg, generator, rank, group_size, train.NUM_WORKERS, first_step=first_step,
-                                chunk_steps=plan.chunk)
+    dataset = keypoint_pipeline(samples, first_step=first_step, chunk_steps=plan.chunk)
 
     callbacks = [StepRecord(plan, optimizer.global_step, train_net.loss_record, lr),
                  DivergenceGuard(save_dir if writes_files else ""),
                  TrainLogger(plan, train.BATCH_SIZE, train.PRINT_STEP, group_size),
-                 EpochEndHook(plan, generator.report_skipped_images)]
+                 EpochEndHook(plan, samples.report_skipped_images)]
     saver = None
     if writes_files:
         saver = CheckpointSaver(train_net, save_dir, plan, train.SAVE_EPOCH, train.SAVE_STEPS, train.KEEP_CKPT_MAX)
@@ -129,11 +127,11 @@ def run(cfg) -> int:
 def init_network(net, cfg) -> None:
     """Loads ``TRAIN.INIT_FROM`` into ``net``, its output channels matched by joint name from the joints of
     ``TRAIN.INIT_DATASET`` to those of ``DATASET.DATASET``."""
-    source, target = KEYPOINT_SETS[cfg.TRAIN.INIT_DATASET], KEYPOINT_SETS[cfg.DATASET.DATASET]
-    sources = channel_sources(source.keypoint_names, target.keypoint_names)
-    load_initial_weights(net, cfg.TRAIN.INIT_FROM, sources)
-    fresh = [target.keypoint_names[j] for j in range(len(sources)) if sources[j] < 0]
-    logger.info("network initialised from %s (%s joints to %s%s)", cfg.TRAIN.INIT_FROM, source.name, target.name,
+    trained_on, target = DATASET_TYPES[cfg.TRAIN.INIT_DATASET].keypoints, dataset_type(cfg).keypoints
+    channels = channel_sources(trained_on.keypoint_names, target.keypoint_names)
+    load_initial_weights(net, cfg.TRAIN.INIT_FROM, channels)
+    fresh = [target.keypoint_names[j] for j in range(len(channels)) if channels[j] < 0]
+    logger.info("network initialised from %s (%s joints to %s%s)", cfg.TRAIN.INIT_FROM, trained_on.name, target.name,
                 f"; {', '.join(fresh)} start afresh" if fresh else "")
 
 

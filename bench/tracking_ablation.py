@@ -6,11 +6,11 @@
 ``DIR`` is written by ``python -m src.synthetic_video`` (with ``--posetrack`` for the benchmark's
 metrics). The network is loaded once; every variant tracks every sequence with its detections
 (``DIR/detections``) through ``track.py``'s pipeline (:mod:`src.tracking.pipeline`) and writes
-``OUT/<variant>/<sequence>/tracks.json``, scored by ``python -m src.tracking.evaluate``'s ``score``
+``OUT/<variant>/<sequence>/tracks.json``, scored by ``python -m src.tracking.mot_eval``'s ``score``
 (people: MOTA, IDF1, ID switches, false positives, misses, keypoint AP) and, where ``DIR/posetrack18``
 holds PoseTrack ground truth, also written as PoseTrack predictions (joints over
 ``TRACK.POSETRACK_JOINT_THRE``, ``OUT/<variant>/posetrack/``) and scored by the benchmark's per-joint
-AP and MOTA (:mod:`src.tracking.posetrack_eval`). Variants (``TRACK.*`` overrides of the
+AP and MOTA (:mod:`src.evaluate.posetrack_eval`). Variants (``TRACK.*`` overrides of the
 configuration; the others keep it):
 
 - ``no flow``: detector boxes only, OKS of poses where they were seen;
@@ -32,19 +32,21 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from src.constants import TRACKS_FILE
 from src.evaluate.coco_eval import rescore
+from src.evaluate.posetrack_eval import score_files
+from src.evaluate.posetrack_metrics import grouped
 from src.inference.estimator import PoseEstimator, Poses
 from src.inference.loading import load_network
 from src.model_utils.config import get_config
 from src.network.weights import require_model_file
 from src.synthetic_video import ANNOTATIONS_DIR, DETECTIONS_DIR, FRAMES_DIR, POSETRACK_DIR
-from src.tracking.evaluate import score
 from src.tracking.flow import make_flow
+from src.tracking.mot_eval import score
 from src.tracking.pipeline import require_coco_joints, track_frames
 from src.tracking.posetrack import write_predictions
-from src.tracking.posetrack_eval import grouped, score_files
 from src.tracking.tracker import PoseTracker, TrackSettings
-from src.tracking.tracks_file import TRACKS_FILE, write_tracks
+from src.tracking.tracks_file import write_tracks
 from src.tracking.video import FrameBoxes, FrameSource
 from src.utils.cli import run_cli, setup_logging
 

@@ -27,22 +27,6 @@ FLIP_PAIRS: Tuple[Tuple[int, int], ...] = (
     (1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16),
 )
 
-#: PoseTrack 2018's keypoints, in the order of its files: COCO's slots, with the upper neck
-#: (``head_bottom``) and the top of the head in the eyes' slots 1 and 2.
-POSETRACK_KEYPOINT_NAMES: Tuple[str, ...] = (
-    "nose", "head_bottom", "head_top", "left_ear", "right_ear",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-    "left_wrist", "right_wrist", "left_hip", "right_hip",
-    "left_knee", "right_knee", "left_ankle", "right_ankle",
-)
-NUM_POSETRACK_JOINTS: int = 17
-#: In PoseTrack 2018's list but never labelled.
-POSETRACK_UNLABELLED_JOINTS: Tuple[str, ...] = ("left_ear", "right_ear")
-#: PoseTrack's left/right pairs: COCO's without the eyes (head bottom and top lie on the body's axis).
-POSETRACK_FLIP_PAIRS: Tuple[Tuple[int, int], ...] = (
-    (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16),
-)
-
 #: Limbs (0-based joint index pairs), the COCO skeleton, used for drawing.
 COCO_SKELETON: Tuple[Tuple[int, int], ...] = (
     (15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12),
@@ -55,37 +39,29 @@ COCO_SIGMAS: Tuple[float, ...] = tuple(
     s / 10.0 for s in (.26, .25, .25, .35, .35, .79, .79, .72, .72,
                        .62, .62, 1.07, 1.07, .87, .87, .89, .89))
 
-#: OKS constants of PoseTrack's joints (OKS-NMS of the evaluation only; the benchmark scores PCKh).
-#: COCO's for the joints both have; the upper neck and the top of the head take the shoulders' 0.079:
-#: both are points annotators place on a soft outline (the neck under clothing, the crown under hair),
-#: far less sharply than the face points whose slots they occupy.
-POSETRACK_SIGMAS: Tuple[float, ...] = (COCO_SIGMAS[0], 0.079, 0.079) + COCO_SIGMAS[3:]
-
 
 class KeypointSet(NamedTuple):
-    """The keypoints of a data set type (``DATASET.DATASET``): what flipping, OKS and evaluation need.
+    """The keypoints of a data set type (``DATASET.DATASET``): what flipping, OKS, drawing and evaluation need.
 
     Attributes:
         name: The ``DATASET.DATASET`` value.
         keypoint_names: J names in the order of the heatmap channels.
         flip_pairs: Left/right index pairs swapped by a horizontal flip.
         sigmas: J OKS constants.
+        skeleton: Limbs as 0-based joint index pairs.
         labelled: Indices of the joints the data set labels (the others never get a target).
     """
     name: str
     keypoint_names: Tuple[str, ...]
     flip_pairs: Tuple[Tuple[int, int], ...]
     sigmas: Tuple[float, ...]
+    skeleton: Tuple[Tuple[int, int], ...]
     labelled: Tuple[int, ...]
 
 
-#: The data set types, by ``DATASET.DATASET``.
-KEYPOINT_SETS: Dict[str, KeypointSet] = {
-    "coco": KeypointSet("coco", COCO_KEYPOINT_NAMES, FLIP_PAIRS, COCO_SIGMAS, tuple(range(NUM_COCO_JOINTS))),
-    "posetrack": KeypointSet("posetrack", POSETRACK_KEYPOINT_NAMES, POSETRACK_FLIP_PAIRS, POSETRACK_SIGMAS,
-                             tuple(j for j, name in enumerate(POSETRACK_KEYPOINT_NAMES)
-                                   if name not in POSETRACK_UNLABELLED_JOINTS)),
-}
+#: COCO's 17 person keypoints, every one labelled: the joints of the ``coco`` data set type.
+COCO_KEYPOINTS = KeypointSet("coco", COCO_KEYPOINT_NAMES, FLIP_PAIRS, COCO_SIGMAS, COCO_SKELETON,
+                             tuple(range(NUM_COCO_JOINTS)))
 
 #: ImageNet statistics, applied to OpenCV's BGR channel order as the reference
 #: and the original port did (their checkpoints depend on it).
@@ -94,6 +70,12 @@ IMAGENET_STD: Tuple[float, float, float] = (0.229, 0.224, 0.225)
 
 #: Column names of the keypoint dataset, in order.
 DATASET_COLUMNS: Tuple[str, ...] = ("image", "target", "weight", "scale", "center", "score", "id")
+
+#: The tracks ``track.py`` writes (:mod:`src.tracking.tracks_file`) and the PoseTrack figures written beside
+#: prediction files (:mod:`src.evaluate.posetrack_eval`): named here because the PoseTrack folder readers below
+#: them pass both over.
+TRACKS_FILE: str = "tracks.json"
+POSETRACK_METRICS_FILE: str = "posetrack_metrics.json"
 
 #: The ResNet backbone divides the input size by this.
 BACKBONE_STRIDE: int = 32

@@ -2,16 +2,21 @@
 
 Symbols: N records (one person each), J joints, H×W network input, Hh×Wh heatmap.
 A record's crop is given by ``center`` ``[cx, cy]`` (image pixels) and ``scale`` ``[sx, sy]``
-(units of ``PIXEL_STD`` pixels). Records come from :mod:`src.data.coco_records` (COCO files), or are
-given ready (PoseTrack's, :mod:`src.tracking.posetrack_dataset`); targets from the heatmap codec
-(:mod:`src.data.codec`), the training order from :mod:`src.data.sampler`. The data set type
-(``DATASET.DATASET``) gives the left/right pairs a flip swaps (:data:`src.constants.KEYPOINT_SETS`).
+(units of ``PIXEL_STD`` pixels).
+
+The core takes what it works on as arguments: :class:`PersonSamples` makes the samples of given person
+records (:class:`src.data.records.PersonRecords`, read by the data set type, :mod:`src.dataset_types`) with
+:class:`DataSettings` (built once from the configuration), and :func:`keypoint_pipeline` batches them. Targets
+come from the heatmap codec (:mod:`src.data.codec`), the training order from :mod:`src.data.sampler`, the
+left/right pairs a flip swaps from the data set type. The model zoo's entry points are thin layers over it:
+:class:`KeypointDatasetGenerator` (``cfg``, ``is_train``, COCO files loaded by its methods) and
+:func:`keypoint_dataset` (the configuration's records of its data set type, batched).
 
 Images are read with OpenCV and stay in **BGR** order; the ImageNet mean/std are applied
 to that order, as the reference and the original port did (their checkpoints depend on it).
 """
-import logging
 import os
+from dataclasses import dataclass, replace
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import cv2
@@ -19,21 +24,20 @@ import mindspore.dataset as ds
 import mindspore.dataset.vision as vision
 import numpy as np
 
+from src.constants import DATASET_COLUMNS, IMAGENET_MEAN, IMAGENET_STD, PIXEL_STD
 from src.data.codec import HeatmapCodec
-from src.data.coco_records import (HOW_TO_GET_DATA, PersonRecords, detection_records, ground_truth_records,
-                              require_dir, resolve_bbox_file)
-from src.constants import DATASET_COLUMNS, IMAGENET_MEAN, IMAGENET_STD, KEYPOINT_SETS, PIXEL_STD
-from src.errors import ConfigError, DatasetFormatError, ImageReadError, shown_path
+from src.data.coco_records import detection_records, ground_truth_records
+from src.data.records import PersonRecords, RecordSettings
 from src.data.sampler import TrainingSampler, decode_index
 from src.data.skipped_images import SkippedImageLog
+from src.dataset_types import dataset_type, read_records
+from src.errors import ImageReadError
 from src.utils.image import imread_bgr, read_image
 from src.utils.transform import (affine_transform, box_to_center_scale, flip_pairs, fliplr_joints,
                                  get_affine_transform)
 
-__all__ = ["flip_pairs", "KeypointDatasetGenerator", "keypoint_dataset", "load_keypoint_records",
-           "keypoint_pipeline", "crop_person", "normalize_ops"]
-
-logger = logging.getLogger(__name__)
+__all__ = ["flip_pairs", "DataSettings", "PersonSamples", "KeypointDatasetGenerator", "keypoint_pipeline",
+           "keypoint_dataset", "crop_person", "normalize_ops"]
 
 #: A training sample whose image cannot be read is replaced; give up after this many in a row.
 MAX_REPLACEMENTS = 20
@@ -69,23 +73,69 @@ def normalize_ops() -> list:
             vision.HWC2CHW()]
 
 
-class KeypointDatasetGenerator:
+@dataclass(frozen=True)
+class DataSettings:
+    """What the data pipeline needs of the configuration, built once (:meth:`from_config`).
+
+    Attributes:
+        train: Training samples (augmented, in the sampler's order, the last partial batch dropped), else
+            evaluation samples (as they are, in record order).
+        codec: The heatmap codec: input and heatmap sizes, the targets' σ.
+        flip_pairs: The left/right joint pairs of the data set type, swapped by a flip.
+        scale_factor: ``DATASET.SCALE_FACTOR``.
+        rotation_factor: ``DATASET.ROT_FACTOR``, degrees.
+        shift_factor: ``DATASET.SHIFT_FACTOR``.
+        flip: ``DATASET.FLIP``.
+        seed: ``TRAIN.SEED``: the training order and every sample's draws.
+        batch_size: ``TRAIN.BATCH_SIZE`` or ``TEST.BATCH_SIZE``.
+        workers: Processes making samples (``TRAIN.NUM_WORKERS`` or ``TEST.DATALOADER_WORKERS``), capped at the
+            CPUs; more than one runs them in worker processes.
+        shuffle: Samples in a random order (default: in training).
+        rank: This process's rank: its shard of the records, part of the draws' seed.
+        group_size: Ranks sharing the records.
+    """
+    train: bool
+    codec: HeatmapCodec
+    flip_pairs: Tuple[Tuple[int, int], ...]
+    scale_factor: float
+    rotation_factor: float
+    shift_factor: float
+    flip: bool
+    seed: int
+    batch_size: int
+    workers: int
+    shuffle: bool
+    rank: int = 0
+    group_size: int = 1
+
+    @classmethod
+    def from_config(cls, cfg: Any, train: bool, rank: int = 0, group_size: int = 1) -> "DataSettings":
+        """The settings of ``cfg`` for training or evaluation, on ``rank`` of ``group_size``."""
+        dataset = cfg.DATASET
+        return cls(train, HeatmapCodec.from_config(cfg), dataset_type(cfg).keypoints.flip_pairs,
+                   float(dataset.SCALE_FACTOR), float(dataset.ROT_FACTOR), float(dataset.SHIFT_FACTOR),
+                   bool(dataset.FLIP), int(cfg.TRAIN.SEED),
+                   int(cfg.TRAIN.BATCH_SIZE if train else cfg.TEST.BATCH_SIZE),
+                   int(cfg.TRAIN.NUM_WORKERS if train else cfg.TEST.DATALOADER_WORKERS), train, int(rank),
+                   int(group_size))
+
+
+class PersonSamples:
     """Random-access source of person crops for ``mindspore.dataset.GeneratorDataset``.
 
     Records are held as arrays: ``image_files`` (N paths), ``centers`` N×2, ``scales`` N×2,
     ``joints`` N×J×3, ``joints_vis`` N×J×3, ``scores`` N, ``image_ids`` N.
 
-    ``generator[i]`` returns the columns ``image, target, weight, scale, center, score, id``:
+    ``samples[i]`` returns the columns ``image, target, weight, scale, center, score, id``:
     the H×W×3 uint8 BGR crop (normalised later, in the dataset pipeline), the J×Hh×Wh float32
     target, the J×1 float32 weight, ``scale`` and ``center`` (2, float32; after augmentation),
     the box score (float32) and the image id (int32).
 
-    A horizontal flip swaps the left/right joints of the data set type ``DATASET.DATASET``
-    (``flip_pairs``, from :data:`src.constants.KEYPOINT_SETS`).
+    A horizontal flip swaps the left/right joints of the data set type (``settings.flip_pairs``).
 
     Training draws the augmentation of each sample (scale, rotation, shift, flip, in the
-    reference's order) from a generator seeded with ``(TRAIN.SEED, epoch, rank, record)``:
-    ``generator[i]`` takes the indices of :class:`src.data.sampler.TrainingSampler`, which encode
+    reference's order) from a generator seeded with ``(seed, epoch, rank, record)``:
+    ``samples[i]`` takes the indices of :class:`src.data.sampler.TrainingSampler`, which encode
     the epoch (a plain record index is epoch 0). The draws are thus the same whichever worker
     process makes the sample and however often the run was resumed, and differ between ranks.
 
@@ -93,54 +143,47 @@ class KeypointDatasetGenerator:
     :class:`src.data.skipped_images.SkippedImageLog`; ``report_skipped_images()`` (called at the end
     of an epoch) logs the total and the file names. In evaluation an unreadable image raises
     ``ImageReadError``.
+
+    Args:
+        settings: The pipeline's settings.
+        records: The people to crop.
     """
 
-    def __init__(self, cfg: Any, is_train: bool = False):
-        self.is_train = is_train
-        self.codec = HeatmapCodec.from_config(cfg)
-        self.image_size = np.array(self.codec.image_size, dtype=np.int64)  # [W, H]
-        self.num_joints = int(cfg.MODEL.NUM_JOINTS)
-        self.aspect_ratio = float(self.image_size[0]) / float(self.image_size[1])
-        self.scale_factor = float(cfg.DATASET.SCALE_FACTOR)
-        self.rotation_factor = float(cfg.DATASET.ROT_FACTOR)
-        self.shift_factor = float(cfg.DATASET.SHIFT_FACTOR)
-        self.flip = bool(cfg.DATASET.FLIP)
-        self.image_thre = float(cfg.TEST.IMAGE_THRE)
-        self.flip_pairs = KEYPOINT_SETS[cfg.DATASET.DATASET].flip_pairs
-        self.seed = int(cfg.TRAIN.SEED)
-        self.rank = 0  # set by keypoint_pipeline: part of the augmentation seed
-        self._set_records(PersonRecords([], np.zeros((0, 4)), np.zeros((0, self.num_joints, 3), np.float32),
-                                        np.zeros((0, self.num_joints, 3), np.float32), np.zeros(0, np.float32),
-                                        np.zeros(0, np.int64)))
+    def __init__(self, settings: DataSettings, records: PersonRecords):
+        self.settings = settings
+        self.aspect_ratio = float(settings.codec.image_size[0]) / float(settings.codec.image_size[1])
+        self._use_records(records)
         self._init_pid: Optional[int] = None
         self.skipped = SkippedImageLog()
 
-    # ------------------------------------------------------------------ loading
-
-    def load_gt_dataset(self, image_path: str, ann_file: str) -> None:
-        """One record per person annotation with labelled keypoints (crowds and unlabelled skipped).
-
-        Boxes are clipped to the image as the reference does and dropped when empty; the crop
-        centre/scale come from the clipped box at the model's aspect ratio, times 1.25.
-        """
-        logger.info("loading dataset from %s", image_path)
-        self._set_records(ground_truth_records(image_path, ann_file, self.num_joints))
-        logger.info("loaded %d records from coco dataset.", len(self))
-
-    def load_detect_dataset(self, image_path: str, ann_file: str, bbox_file: str) -> None:
-        """One record per person detection (category 1) with ``score >= TEST.IMAGE_THRE``
-        (see :func:`src.data.coco_records.detection_records`)."""
-        logger.info("loading dataset from %s", image_path)
-        self._set_records(detection_records(image_path, ann_file, bbox_file, self.num_joints, self.image_thre))
-        logger.info("Total boxes: %d", len(self))
-
-    def _set_records(self, records: PersonRecords) -> None:
+    def _use_records(self, records: PersonRecords) -> None:
         self.image_files = list(records.image_files)
         self.centers, self.scales = box_to_center_scale(records.boxes, self.aspect_ratio)
         self.joints = records.joints.astype(np.float32)
         self.joints_vis = records.joints_vis.astype(np.float32)
         self.scores = records.scores
         self.image_ids = np.asarray(records.image_ids, dtype=np.int64)
+
+    @property
+    def is_train(self) -> bool:
+        return self.settings.train
+
+    @property
+    def codec(self) -> HeatmapCodec:
+        return self.settings.codec
+
+    @property
+    def image_size(self) -> np.ndarray:
+        """``[W, H]`` of the network input."""
+        return np.array(self.settings.codec.image_size, dtype=np.int64)
+
+    @property
+    def flip_pairs(self) -> Tuple[Tuple[int, int], ...]:
+        return self.settings.flip_pairs
+
+    @property
+    def rank(self) -> int:
+        return self.settings.rank
 
     # ------------------------------------------------------------------ samples
 
@@ -175,7 +218,7 @@ class KeypointDatasetGenerator:
 
     def sample_rng(self, epoch: int, idx: int) -> np.random.RandomState:
         """The random draws of record ``idx`` in ``epoch`` on this rank (same API as ``numpy.random``)."""
-        return np.random.RandomState(np.array([self.seed, epoch, self.rank, idx], np.int64) & _SEED_MASK)
+        return np.random.RandomState(np.array([self.settings.seed, epoch, self.rank, idx], np.int64) & _SEED_MASK)
 
     def make_sample(self, idx: int, image: np.ndarray, rng: Any = np.random) -> Tuple[np.ndarray, ...]:
         """The dataset columns of record ``idx`` from its decoded ``image`` (``rng``: see ``warp_sample``)."""
@@ -199,12 +242,12 @@ class KeypointDatasetGenerator:
         scale = self.scales[idx].astype(np.float64)
         rot = 0.0
         if self.is_train:
-            sf, rf, tf = self.scale_factor, self.rotation_factor, self.shift_factor
+            sf, rf, tf = self.settings.scale_factor, self.settings.rotation_factor, self.settings.shift_factor
             scale = scale * np.clip(rng.randn() * sf + 1, 1 - sf, 1 + sf)
             rot = np.clip(rng.randn() * rf, -rf * 2, rf * 2) if rng.random() <= 0.6 else 0.0
             if tf > 0:  # not in the reference; drawing nothing at 0 keeps its random stream
                 center = center + np.clip(rng.randn(2) * tf, -tf * 2, tf * 2) * scale * PIXEL_STD
-            if self.flip and rng.random() <= 0.5:
+            if self.settings.flip and rng.random() <= 0.5:
                 image = cv2.flip(image, 1)
                 joints, joints_vis = fliplr_joints(joints, joints_vis, image.shape[1], self.flip_pairs)
                 center[0] = image.shape[1] - center[0] - 1
@@ -229,81 +272,74 @@ class KeypointDatasetGenerator:
         return self.skipped.report(reset)
 
 
+class KeypointDatasetGenerator(PersonSamples):
+    """The model zoo's generator: :class:`PersonSamples` built from the configuration, without records until
+    :meth:`load_gt_dataset` or :meth:`load_detect_dataset` reads COCO files.
+
+    Args:
+        cfg: The configuration (:meth:`DataSettings.from_config`, rank 0 of 1).
+        is_train: Training samples, else evaluation samples.
+    """
+
+    def __init__(self, cfg: Any, is_train: bool = False):
+        self._record_settings = RecordSettings.from_config(cfg, is_train)
+        super().__init__(DataSettings.from_config(cfg, is_train),
+                         PersonRecords.empty(self._record_settings.num_joints))
+
+    def load_gt_dataset(self, image_path: str, ann_file: str) -> None:
+        """One record per person annotation with labelled keypoints (crowds and unlabelled skipped).
+
+        Boxes are clipped to the image as the reference does and dropped when empty; the crop
+        centre/scale come from the clipped box at the model's aspect ratio, times 1.25.
+        """
+        self._use_records(ground_truth_records(image_path, ann_file, self._record_settings.num_joints))
+
+    def load_detect_dataset(self, image_path: str, ann_file: str, bbox_file: str) -> None:
+        """One record per person detection (category 1) with ``score >= TEST.IMAGE_THRE``
+        (see :func:`src.data.coco_records.detection_records`)."""
+        settings = self._record_settings
+        self._use_records(detection_records(image_path, ann_file, bbox_file, settings.num_joints, settings.min_score))
+
+
 # ----------------------------------------------------------------------------- MindSpore dataset
 
-def load_keypoint_records(config: Any, ann_file: Optional[str] = None, image_path: Optional[str] = None,
-                          bbox_file: Optional[str] = None, train_mode: bool = True,
-                          records: Optional[PersonRecords] = None, source: str = "") -> KeypointDatasetGenerator:
-    """The generator of :func:`keypoint_dataset` with its records loaded (see there for the defaults).
-
-    ``records`` read elsewhere (PoseTrack's) replace the COCO files; ``source`` names where they came
-    from in the messages. Without them the data set type must be COCO.
-    """
-    generator = KeypointDatasetGenerator(config, is_train=train_mode)
-    if records is not None:
-        generator._set_records(records)  # pylint: disable=protected-access
-        ann_file = source
-        logger.info("%d person records from %s", len(generator), source)
-    else:
-        if config.DATASET.DATASET != "coco":
-            raise ConfigError(f"DATASET.DATASET {config.DATASET.DATASET}: this command reads COCO files only; "
-                              f"train.py and eval.py read PoseTrack's")
-        split = config.DATASET.TRAIN_SET if train_mode else config.DATASET.TEST_SET
-        root = config.DATASET.ROOT
-        if image_path is None or ann_file is None:
-            require_dir(root, "dataset root (DATASET.ROOT)")
-        image_path = image_path or os.path.join(root, split)
-        ann_file = ann_file or os.path.join(root, "annotations", f"person_keypoints_{split}.json")
-        if not train_mode and not config.TEST.USE_GT_BBOX:
-            generator.load_detect_dataset(image_path, ann_file, resolve_bbox_file(config, bbox_file))
-        else:
-            generator.load_gt_dataset(image_path, ann_file)
-    if not train_mode:
-        # Evaluation cannot skip an image; name missing ones now rather than mid-run.
-        missing = sorted({f for f in generator.image_files if not os.path.isfile(f)})
-        if missing:
-            shown = ", ".join(map(shown_path, missing[:3]))
-            hint = HOW_TO_GET_DATA if records is None else f"Check that DATASET.ROOT holds the images {source} names."
-            raise ImageReadError(f"{len(missing)} evaluation images are missing, e.g. {shown}. {hint}")
-    if len(generator) == 0:
-        raise DatasetFormatError(f"no usable person records in {ann_file}"
-                                 + ("" if train_mode or config.TEST.USE_GT_BBOX else " and its detection file"))
-    return generator
-
-
-def keypoint_pipeline(config: Any, generator: KeypointDatasetGenerator, rank: int = 0, group_size: int = 1,
-                      num_parallel_workers: int = 8, transform: Optional[list] = None,
-                      shuffle: Optional[bool] = None, first_step: int = 0, chunk_steps: int = 0) -> Any:
-    """The batched MindSpore dataset over ``generator`` (see :func:`keypoint_dataset`).
+def keypoint_pipeline(samples: PersonSamples, transform: Optional[list] = None, first_step: int = 0,
+                      chunk_steps: int = 0) -> Any:
+    """The batched MindSpore dataset of ``samples`` (see :func:`keypoint_dataset` for the columns), as their
+    settings say (batch size, workers, order, shard).
 
     Training takes its samples from a :class:`src.data.sampler.TrainingSampler`: one dataset epoch is
     ``chunk_steps`` steps (default: a whole epoch), and the first ``first_step`` global steps are
     skipped (a resumed run continues the stream of the uninterrupted run). Steps before
     ``first_step`` in its chunk are skipped by ``set_init_step``, which MindSpore does without
     reading or augmenting their samples.
+
+    Args:
+        samples: The samples.
+        transform: Operations on the HWC uint8 ``image`` column replacing the default normalisation + HWC→CHW
+            (:func:`normalize_ops`).
+        first_step: Global training steps already done.
+        chunk_steps: Training steps per dataset epoch (0: an epoch).
     """
-    train_mode = generator.is_train
-    shuffle = train_mode if shuffle is None else shuffle
-    workers = max(1, min(int(num_parallel_workers), os.cpu_count() or 1))
-    batch_size = config.TRAIN.BATCH_SIZE if train_mode else config.TEST.BATCH_SIZE
-    if train_mode:
-        generator.rank = rank
-        sampler = TrainingSampler(len(generator), batch_size, rank, group_size, generator.seed, shuffle,
-                                  first_step, chunk_steps)
+    settings = samples.settings
+    workers = max(1, min(settings.workers, os.cpu_count() or 1))
+    if settings.train:
+        sampler = TrainingSampler(len(samples), settings.batch_size, settings.rank, settings.group_size, settings.seed,
+                                  settings.shuffle, first_step, chunk_steps)
         shard: Dict[str, Any] = {"sampler": sampler}
-    elif group_size > 1:
+    elif settings.group_size > 1:
         # Evaluation gives every record to exactly one rank.
-        indices = list(range(rank, len(generator), group_size))
-        shard = {"sampler": ds.SubsetRandomSampler(indices) if shuffle else ds.SubsetSampler(indices)}
+        indices = list(range(settings.rank, len(samples), settings.group_size))
+        shard = {"sampler": ds.SubsetRandomSampler(indices) if settings.shuffle else ds.SubsetSampler(indices)}
     else:
-        shard = {"shuffle": shuffle}
-    dataset = ds.GeneratorDataset(generator, column_names=list(DATASET_COLUMNS), num_parallel_workers=workers,
+        shard = {"shuffle": settings.shuffle}
+    dataset = ds.GeneratorDataset(samples, column_names=list(DATASET_COLUMNS), num_parallel_workers=workers,
                                   python_multiprocessing=workers > 1, **shard)
     if transform is None:
         transform = normalize_ops()
     dataset = dataset.map(operations=transform, input_columns="image", num_parallel_workers=workers)
-    dataset = dataset.batch(batch_size, drop_remainder=train_mode)
-    if train_mode and first_step % shard["sampler"].chunk:
+    dataset = dataset.batch(settings.batch_size, drop_remainder=settings.train)
+    if settings.train and first_step % shard["sampler"].chunk:
         dataset.set_init_step(first_step % shard["sampler"].chunk)
     return dataset
 
@@ -311,14 +347,14 @@ def keypoint_pipeline(config: Any, generator: KeypointDatasetGenerator, rank: in
 def keypoint_dataset(config: Any, ann_file: Optional[str] = None, image_path: Optional[str] = None,
                      bbox_file: Optional[str] = None, rank: int = 0, group_size: int = 1,
                      train_mode: bool = True, num_parallel_workers: int = 8, transform: Optional[list] = None,
-                     shuffle: Optional[bool] = None, records: Optional[PersonRecords] = None,
-                     source: str = "") -> Tuple[Any, KeypointDatasetGenerator]:
-    """The batched keypoint dataset and its generator.
+                     shuffle: Optional[bool] = None) -> Tuple[Any, PersonSamples]:
+    """The batched keypoint dataset of the configuration's data set type, and its samples (the model zoo's
+    entry point: :func:`src.dataset_types.read_records`, :class:`PersonSamples`, :func:`keypoint_pipeline`).
 
-    Defaults: images ``DATASET.ROOT/<set>/``, annotations
+    COCO's defaults: images ``DATASET.ROOT/<set>/``, annotations
     ``DATASET.ROOT/annotations/person_keypoints_<set>.json`` with ``<set>`` = ``DATASET.TRAIN_SET``
     or ``DATASET.TEST_SET``; evaluation crops the detections of ``bbox_file`` (default
-    ``TEST.COCO_BBOX_FILE``) unless ``TEST.USE_GT_BBOX``.
+    ``TEST.COCO_BBOX_FILE``) unless ``TEST.USE_GT_BBOX``. PoseTrack's: :mod:`src.data.posetrack_records`.
 
     Columns: ``image`` N×3×H×W float32 (BGR/255, ImageNet mean/std), ``target`` N×J×Hh×Wh,
     ``weight`` N×J×1, ``scale`` N×2, ``center`` N×2, ``score`` N, ``id`` N. Batches hold
@@ -334,14 +370,17 @@ def keypoint_dataset(config: Any, ann_file: Optional[str] = None, image_path: Op
     original error and the file name).
 
     Args:
+        ann_file, image_path: COCO's annotation file and image folder instead of the defaults.
+        bbox_file: The detection file instead of ``TEST.COCO_BBOX_FILE``.
         transform: Operations on the HWC uint8 ``image`` column replacing the default
             normalisation + HWC→CHW.
         shuffle: Defaults to ``train_mode``.
         num_parallel_workers: Capped at the number of CPUs. More than one runs the
             generator in worker processes.
-        records, source: Person records read elsewhere (PoseTrack's) instead of the COCO files, and
-            where they came from (see :func:`load_keypoint_records`).
     """
-    generator = load_keypoint_records(config, ann_file, image_path, bbox_file, train_mode, records, source)
-    dataset = keypoint_pipeline(config, generator, rank, group_size, num_parallel_workers, transform, shuffle)
-    return dataset, generator
+    records = read_records(config, train_mode, ann_file, image_path, bbox_file)
+    settings = DataSettings.from_config(config, train_mode, rank, group_size)
+    settings = replace(settings, workers=int(num_parallel_workers),
+                                   shuffle=train_mode if shuffle is None else bool(shuffle))
+    samples = PersonSamples(settings, records)
+    return keypoint_pipeline(samples, transform), samples

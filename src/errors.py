@@ -110,7 +110,8 @@ class VideoError(UserError, OSError):
 
 
 class TrackingFilesError(UserError, ValueError):
-    """A ground-truth or tracks file that cannot be read or does not fit the other (``src.tracking.metrics``)."""
+    """A ground-truth or tracks file that cannot be read or does not fit the other (``src.tracking.tracks_file``,
+    ``src.tracking.mot_eval``)."""
 
 
 class DetectorError(UserError, ValueError):
@@ -124,7 +125,7 @@ class DetectorLayoutError(DetectorError):
 
 class PoseTrackFormatError(UserError, ValueError):
     """A PoseTrack ground-truth or prediction file that cannot be read, or predictions that do not fit the
-    ground truth (``src.tracking.posetrack``, ``src.tracking.posetrack_eval``)."""
+    ground truth (``src.data.posetrack_files``, ``src.evaluate.posetrack_eval``, ``src.tracking.posetrack``)."""
 
 
 # ---- ModelArts -----------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ misses or duplicates) but misses anyone with fewer than ``CROSSING_HIDDEN_JOINTS
 box per frame.
 
 With ``--posetrack`` the labels are also written in PoseTrack 2018's format
-(:mod:`src.tracking.posetrack`): the nose and body joints are the COCO labels' (the ears left
+(:mod:`src.data.posetrack_files`): the nose and body joints are the COCO labels' (the ears left
 unlabelled, as PoseTrack's), ``head_bottom`` and ``head_top`` the bottom and top of the figure's head
 along its axis and ``bbox_head`` the box of its head's circle (both from the body model); a joint is
 labelled when it is in the frame, hidden or not, as PoseTrack labels them. People left without
@@ -52,11 +52,11 @@ import numpy as np
 from src.constants import PERSON_CATEGORY
 from src.data.annotations import write_annotations
 from src.data.detections import read_detections, write_detections
+from src.data.posetrack_files import PoseFrame, PoseVideo, write_video
+from src.data.posetrack_joints import POSETRACK_KEYPOINT_NAMES, UNLABELLED_JOINTS, posetrack_from_coco
 from src.synth.body import build_body, sample_body_params
 from src.synth.labels import annotate_people, categories, detector_boxes
 from src.synth.render import clutter, draw_occluder, draw_person, sample_look, texture
-from src.tracking.posetrack import (POSETRACK_KEYPOINT_NAMES, UNLABELLED_JOINTS, PoseFrame, PoseVideo,
-                                    posetrack_from_coco, write_video)
 from src.utils.cli import run_cli, setup_logging, tool_parser
 
 logger = logging.getLogger(__name__)

@@ -1,5 +1,6 @@
-"""The training and evaluation data (src/dataset.py): crops, augmentation, sharding, bad input, the MindSpore
-pipeline. The targets are src/data/codec.py's (test_codec.py), the records src/data/coco_records.py's (test_coco_records.py)."""
+"""The training and evaluation data (src/dataset.py): its settings, crops, augmentation, sharding, bad input, the
+MindSpore pipeline, the model zoo's entry points. The targets are src/data/codec.py's (test_codec.py), the records
+those of src/data/coco_records.py and src/data/posetrack_records.py (tests/data/)."""
 import os
 import shutil
 from collections import Counter
@@ -10,8 +11,11 @@ import pytest
 
 from src.errors import BoxesError, ConfigError, DatasetFormatError, DatasetNotFoundError, ImageReadError
 from src.data.coco_records import detection_records, ground_truth_records
-from src.constants import IMAGENET_MEAN, IMAGENET_STD, PIXEL_STD
-from src.dataset import KeypointDatasetGenerator, keypoint_dataset, load_keypoint_records
+from src.data.posetrack_records import ground_truth_records as posetrack_records, read_split
+from src.data.records import PersonRecords
+from src.constants import FLIP_PAIRS, IMAGENET_MEAN, IMAGENET_STD, PIXEL_STD
+from src.data.posetrack_joints import POSETRACK_FLIP_PAIRS
+from src.dataset import DataSettings, KeypointDatasetGenerator, PersonSamples, keypoint_dataset
 from src.data.sampler import encode_index
 from src.model_utils.config import get_config
 from src.utils.transform import affine_transform, box_to_center_scale, get_affine_transform
@@ -161,9 +165,8 @@ def test_augmentation_depends_on_seed_epoch_rank_and_record_only(synthetic_root)
     # Samples alternate between the workers, yet each epoch's draws are one and the same.
     assert len({rows[k] for k in (0, 1, 4, 6)}) == 1 and len({rows[k] for k in (2, 3, 5, 7)}) == 1
     assert rows[0] != rows[2]
-    other_rank = KeypointDatasetGenerator(make_cfg(synthetic_root), is_train=True)
-    other_rank.load_gt_dataset(*paths(synthetic_root, "train2017"))
-    other_rank.rank = 1
+    other_rank = PersonSamples(DataSettings.from_config(make_cfg(synthetic_root), train=True, rank=1),
+                               ground_truth_records(*paths(synthetic_root, "train2017"), J))
     assert (tuple(other_rank[indices[0]][3]), tuple(other_rank[indices[0]][4])) != rows[0]
     other_seed = KeypointDatasetGenerator(make_cfg(synthetic_root, "--TRAIN.SEED", "2"), is_train=True)
     other_seed.load_gt_dataset(*paths(synthetic_root, "train2017"))
@@ -324,7 +327,6 @@ class _AlwaysFlip:
 def test_a_training_flip_swaps_the_pairs_of_the_data_set_type(tmp_path, dataset, head_source):
     """A flipped sample mirrors every joint; COCO swaps slots 1 and 2 (its eyes), PoseTrack keeps its head bottom
     and head top in theirs."""
-    from src.data.coco_records import PersonRecords  # pylint: disable=import-outside-toplevel
     width = 200
     cv2.imwrite(str(tmp_path / "a.jpg"), np.zeros((160, width, 3), np.uint8))
     joints = np.zeros((1, J, 3), np.float32)
@@ -332,7 +334,7 @@ def test_a_training_flip_swaps_the_pairs_of_the_data_set_type(tmp_path, dataset,
     joints[0, :, 1] = 30 + 4 * np.arange(J)
     records = PersonRecords([str(tmp_path / "a.jpg")], np.array([[20.0, 20.0, 140.0, 120.0]]), joints,
                             np.ones((1, J, 3), np.float32), np.ones(1, np.float32), np.ones(1, np.int64))
-    gen = load_keypoint_records(make_cfg(tmp_path, "--DATASET.DATASET", dataset), records=records, source="a person")
+    gen = PersonSamples(DataSettings.from_config(make_cfg(tmp_path, "--DATASET.DATASET", dataset), train=True), records)
     _, flipped, _, scale, center = gen.warp_sample(0, gen.read_image(0), _AlwaysFlip())
     assert center[0] == pytest.approx(width - 1 - gen.centers[0][0])
     back = affine_transform(flipped[:, :2], get_affine_transform(center, scale, 0, (192, 256), inv=1))
@@ -344,6 +346,29 @@ def test_a_training_flip_swaps_the_pairs_of_the_data_set_type(tmp_path, dataset,
     np.testing.assert_allclose(back[:, 1], joints[0, source, 1], atol=1e-3)
 
 
-def test_records_of_another_type_are_refused_without_ready_records(synthetic_root):
-    with pytest.raises(ConfigError, match="DATASET.DATASET posetrack: this command reads COCO files only"):
-        keypoint_dataset(make_cfg(synthetic_root, "--DATASET.DATASET", "posetrack"), train_mode=False)
+def test_the_settings_are_read_once_for_training_or_evaluation(synthetic_root):
+    cfg = make_cfg(synthetic_root, "--TEST.BATCH_SIZE", "3", "--TRAIN.NUM_WORKERS", "2", "--TEST.DATALOADER_WORKERS",
+                   "1", "--DATASET.SHIFT_FACTOR", "0.05", "--TRAIN.SEED", "7")
+    train = DataSettings.from_config(cfg, train=True, rank=1, group_size=2)
+    assert (train.batch_size, train.workers, train.shuffle, train.rank, train.group_size) == (4, 2, True, 1, 2)
+    assert (train.scale_factor, train.rotation_factor, train.shift_factor, train.flip, train.seed) == \
+        (0.3, 40.0, 0.05, True, 7)
+    assert train.codec.image_size == (192, 256) and train.codec.heatmap_size == (48, 64)
+    evaluation = DataSettings.from_config(cfg, train=False)
+    assert (evaluation.batch_size, evaluation.workers, evaluation.shuffle) == (3, 1, False)
+    assert train.flip_pairs == FLIP_PAIRS
+    posetrack = DataSettings.from_config(make_cfg(synthetic_root, "--DATASET.DATASET", "posetrack"), train=True)
+    assert posetrack.flip_pairs == POSETRACK_FLIP_PAIRS
+
+
+def test_the_dataset_of_a_posetrack_configuration_has_posetracks_records(synthetic_posetrack):
+    """The model zoo's keypoint_dataset asks the data set type for the records: PoseTrack's labelled frames here;
+    COCO's annotation file and image folder do not apply to them."""
+    cfg = make_cfg(synthetic_posetrack, "--DATASET.DATASET", "posetrack", "--DATASET.TEST_SET", "posetrack18",
+                   "--TEST.USE_GT_BBOX", "True")
+    dataset, samples = keypoint_dataset(cfg, train_mode=False, num_parallel_workers=1)
+    records = posetrack_records(read_split(synthetic_posetrack, "posetrack18"))
+    assert samples.image_files == records.image_files and samples.flip_pairs == POSETRACK_FLIP_PAIRS
+    assert collect(dataset, "id") and {i for i, in collect(dataset, "id")} == set(records.image_ids.tolist())
+    with pytest.raises(ConfigError, match="COCO's files"):
+        keypoint_dataset(cfg, ann_file="a.json", image_path="images", train_mode=False)

@@ -7,7 +7,8 @@ import shutil
 import pytest
 
 import eval as eval_script
-from src.tracking.posetrack_eval import evaluate, pair_videos
+from src.evaluate.posetrack_eval import pair_videos
+from src.evaluate.posetrack_metrics import score_videos
 from src.utils.cli import run_cli
 from tests.helpers import TINY_CONFIG, run_script
 
@@ -45,6 +46,6 @@ def test_posetrack_evaluation_prints_the_benchmark_table_and_ap(synthetic_posetr
                                                                                          abs=0.05)
     results = os.path.join(tmp_path, "net", "results")
     assert sorted(os.listdir(os.path.join(results, "posetrack_predictions"))) == ["seq000.json", "seq001.json"]
-    again = evaluate(pair_videos([os.path.join(synthetic_posetrack, "posetrack18")],
+    again = score_videos(pair_videos([os.path.join(synthetic_posetrack, "posetrack18")],
                                  [os.path.join(results, "posetrack_predictions")]), mot=False)
     assert f"AP: {again.total_ap:.4f}" == lines[-1]

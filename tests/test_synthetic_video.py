@@ -137,7 +137,7 @@ def fixture_posetrack_videos(tmp_path_factory) -> str:
 def test_posetrack_ground_truth_follows_the_coco_labels(posetrack_videos):
     """The PoseTrack 2018 file has every frame, the COCO labels' people and joints (ears unlabelled), and head
     joints and boxes from the body model; unlabelled people are ignore regions."""
-    from src.tracking.posetrack import read_video  # pylint: disable=import-outside-toplevel
+    from src.data.posetrack_files import read_video  # pylint: disable=import-outside-toplevel
     for sequence, name in enumerate(("seq000", "seq001")):
         coco = _load(posetrack_videos, "annotations", name)
         video = read_video(os.path.join(posetrack_videos, "posetrack18", name + ".json"))
@@ -168,7 +168,7 @@ def test_posetrack_ground_truth_follows_the_coco_labels(posetrack_videos):
 def test_posetrack_detections_are_the_sequences_by_posetrack_image_id(posetrack_videos):
     """DIR/posetrack18_detections.json holds every sequence's detections, each naming its frame by the image id of
     the PoseTrack file (that file's frame of the same file name)."""
-    from src.tracking.posetrack import read_video  # pylint: disable=import-outside-toplevel
+    from src.data.posetrack_files import read_video  # pylint: disable=import-outside-toplevel
     with open(os.path.join(posetrack_videos, "posetrack18_detections.json"), encoding="utf-8") as f:
         merged = json.load(f)
     expected = []

@@ -1,8 +1,10 @@
-"""Person records from COCO files: one per annotated person, or one per detected person box.
+"""Person records from COCO files (the ``coco`` data set type's): one per annotated person, or one per detected
+person box.
 
-A record is a person to crop: its image file, box, joints and score. The readers here check the
-files' structure and name the file and entry that is wrong (:class:`src.errors.DatasetFormatError`),
-or the file that is missing with the way to get it (:class:`src.errors.DatasetNotFoundError`).
+A record is a person to crop: its image file, box, joints and score (:class:`src.data.records.PersonRecords`).
+The readers here check the files' structure and name the file and entry that is wrong
+(:class:`src.errors.DatasetFormatError`), or the file that is missing with the way to get it
+(:class:`src.errors.DatasetNotFoundError`). :func:`read_coco_records` reads what the configuration asks for.
 
 Symbols: N records, J joints. Joints are ``[x, y, 0]`` in image pixels (N×J×3) with a
 visibility of 0/1 repeated per coordinate (N×J×3), as in the reference.
@@ -10,13 +12,14 @@ visibility of 0/1 repeated per coordinate (N×J×3), as in the reference.
 import logging
 import os
 from collections import defaultdict
-from typing import Any, Dict, List, NamedTuple, Optional
+from typing import Any, Dict
 
 import numpy as np
 
 from src.constants import PERSON_CATEGORY
 from src.data.annotations import images_by_id, read_annotations
-from src.data.detections import read_detections
+from src.data.detections import find_detection_file, read_detections
+from src.data.records import PersonRecords, RecordSettings, require_usable
 from src.errors import BoxesError, DatasetFormatError, DatasetNotFoundError, shown_path
 
 logger = logging.getLogger(__name__)
@@ -24,26 +27,6 @@ logger = logging.getLogger(__name__)
 HOW_TO_GET_DATA = ("Download COCO 2017 (train2017, val2017, annotations) from https://cocodataset.org, or "
                    "write a synthetic set with `python -m src.synthetic --output DIR`; then set DATASET.ROOT "
                    "(or --dataset_path) to that folder.")
-
-
-class PersonRecords(NamedTuple):
-    """The people of a data set.
-
-    Attributes:
-        image_files: N image paths.
-        boxes: N×4 ``[x, y, w, h]`` in image pixels.
-        joints: N×J×3 ``[x, y, 0]`` (zeros for detections).
-        joints_vis: N×J×3 visibility (ones for detections).
-        scores: N box scores (1 for annotations).
-        image_ids: N COCO image ids.
-    """
-
-    image_files: List[str]
-    boxes: np.ndarray
-    joints: np.ndarray
-    joints_vis: np.ndarray
-    scores: np.ndarray
-    image_ids: np.ndarray
 
 
 def load_annotations(path: str) -> Dict[str, Any]:
@@ -62,6 +45,7 @@ def ground_truth_records(image_path: str, ann_file: str, num_joints: int) -> Per
 
     Boxes are clipped to the image as the reference does, and dropped when empty.
     """
+    logger.info("loading dataset from %s", image_path)
     require_dir(image_path, "image folder")
     data = load_annotations(ann_file)
     images = images_by_id(data, ann_file)
@@ -99,8 +83,9 @@ def ground_truth_records(image_path: str, ann_file: str, num_joints: int) -> Per
     vis = np.repeat(np.minimum(1.0, kpts[:, :, 2:3]), 3, axis=2)
     joints = kpts.copy()
     joints[:, :, 2] = 0
+    logger.info("loaded %d records from coco dataset.", len(files))
     return PersonRecords(files, np.asarray(boxes, np.float64).reshape(-1, 4), joints, vis,
-                         np.ones(len(files), np.float32), np.asarray(ids, np.int64))
+                         np.ones(len(files), np.float32), np.asarray(ids, np.int64), ann_file)
 
 
 def detection_records(image_path: str, ann_file: str, bbox_file: str, num_joints: int,
@@ -114,6 +99,7 @@ def detection_records(image_path: str, ann_file: str, bbox_file: str, num_joints
         num_joints: J.
         min_score: ``TEST.IMAGE_THRE``.
     """
+    logger.info("loading dataset from %s", image_path)
     require_dir(image_path, "image folder")
     images = images_by_id(load_annotations(ann_file), ann_file)
     if not os.path.isfile(bbox_file):
@@ -142,25 +128,30 @@ def detection_records(image_path: str, ann_file: str, bbox_file: str, num_joints
     if unknown:
         logger.warning("%d boxes in %s refer to images not in %s; skipped", unknown, bbox_file, ann_file)
     n = len(files)
+    logger.info("Total boxes: %d", n)
     return PersonRecords(files, np.asarray(boxes, np.float64).reshape(-1, 4),
                          np.zeros((n, num_joints, 3), np.float32), np.ones((n, num_joints, 3), np.float32),
-                         np.asarray(scores, np.float32), np.asarray(ids, np.int64))
+                         np.asarray(scores, np.float32), np.asarray(ids, np.int64), ann_file)
 
 
-def resolve_bbox_file(cfg: Any, bbox_file: Optional[str] = None) -> str:
-    """The detection file: as given (or ``TEST.COCO_BBOX_FILE``), else found under ``DATASET.ROOT``."""
-    name = bbox_file or cfg.TEST.COCO_BBOX_FILE
-    candidates = [name]
-    if not os.path.isabs(name):
-        candidates += [os.path.join(cfg.DATASET.ROOT, name),
-                       os.path.join(cfg.DATASET.ROOT, "person_detection_results", os.path.basename(name))]
-    for path in candidates:
-        if os.path.isfile(path):
-            logger.info("loading bbox file from %s", path)
-            return path
-    raise DatasetNotFoundError(
-        f"person detection file not found (tried {', '.join(map(shown_path, candidates))}). Set "
-        "TEST.COCO_BBOX_FILE (--coco_bbox_file) to the detection results (the reference's "
-        "COCO_val2017_detections_AP_H_56_person.json; `python -m src.synthetic` writes one under "
-        "DIR/person_detection_results/), or "
-        "evaluate on ground-truth boxes with --TEST.USE_GT_BBOX True")
+def read_coco_records(settings: RecordSettings) -> PersonRecords:
+    """The records ``settings`` ask for: the labelled people of ``<root>/annotations/person_keypoints_<split>.json``
+    with the images of ``<root>/<split>/`` (or ``settings.ann_file`` and ``settings.image_dir``), or the detections
+    of ``settings.bbox_file`` on those images (:func:`detection_records`).
+
+    Raises:
+        DatasetNotFoundError: a missing folder or file, with how to get the data.
+        DatasetFormatError: a malformed file, or no records (:func:`src.data.records.require_usable`).
+        ImageReadError: a missing evaluation image.
+    """
+    if not (settings.image_dir and settings.ann_file):
+        require_dir(settings.root, "dataset root (DATASET.ROOT)")
+    image_dir = settings.image_dir or os.path.join(settings.root, settings.split)
+    ann_file = settings.ann_file or os.path.join(settings.root, "annotations",
+                                                 f"person_keypoints_{settings.split}.json")
+    if settings.labelled:
+        records = ground_truth_records(image_dir, ann_file, settings.num_joints)
+    else:
+        bbox_file = find_detection_file(settings.bbox_file, settings.root)
+        records = detection_records(image_dir, ann_file, bbox_file, settings.num_joints, settings.min_score)
+    return require_usable(records, settings, HOW_TO_GET_DATA)

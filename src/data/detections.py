@@ -9,6 +9,7 @@ Detections of other categories are dropped when read.
 Symbols: N detections of an image. Boxes are ``[x, y, w, h]`` in image pixels.
 """
 import json
+import logging
 import os
 from collections import defaultdict
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -16,9 +17,32 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from src.constants import PERSON_CATEGORY
-from src.errors import BoxesError, shown_path
+from src.errors import BoxesError, DatasetNotFoundError, shown_path
 from src.utils.jsonio import read_json, write_json
 
+logger = logging.getLogger(__name__)
+
+
+def find_detection_file(name: str, root: str) -> str:
+    """The detection file ``name`` (``TEST.COCO_BBOX_FILE``): as given, else relative to the data set ``root``,
+    else by its base name in ``root/person_detection_results/``.
+
+    Raises:
+        DatasetNotFoundError: none of them is a file (naming each place tried and what to set).
+    """
+    candidates = [name]
+    if not os.path.isabs(name):
+        candidates += [os.path.join(root, name), os.path.join(root, "person_detection_results", os.path.basename(name))]
+    for path in candidates:
+        if os.path.isfile(path):
+            logger.info("loading bbox file from %s", path)
+            return path
+    raise DatasetNotFoundError(
+        f"person detection file not found (tried {', '.join(map(shown_path, candidates))}). Set "
+        "TEST.COCO_BBOX_FILE (--coco_bbox_file) to the detection results (the reference's "
+        "COCO_val2017_detections_AP_H_56_person.json; `python -m src.synthetic` writes one under "
+        "DIR/person_detection_results/), or "
+        "evaluate on ground-truth boxes with --TEST.USE_GT_BBOX True")
 
 
 def read_detections(path: str, what: str = "boxes file") -> List[Dict[str, Any]]:

@@ -7,8 +7,9 @@ from typing import Any, Optional, Tuple
 
 import numpy as np
 
-from src.constants import FLIP_PAIRS, KEYPOINT_SETS, PIXEL_STD
+from src.constants import FLIP_PAIRS, PIXEL_STD
 from src.data.codec import HeatmapCodec
+from src.dataset_types import dataset_type
 from src.predict import merge_flip
 
 
@@ -31,8 +32,7 @@ class PoseDecoder:
 
     @classmethod
     def from_config(cls, cfg: Any) -> "PoseDecoder":
-        return cls(HeatmapCodec.from_config(cfg), bool(cfg.TEST.SHIFT_HEATMAP),
-                   KEYPOINT_SETS[cfg.DATASET.DATASET].flip_pairs)
+        return cls(HeatmapCodec.from_config(cfg), bool(cfg.TEST.SHIFT_HEATMAP), dataset_type(cfg).keypoints.flip_pairs)
 
     def decode(self, output: np.ndarray, center: np.ndarray, scale: np.ndarray, score: np.ndarray,
                output_flipped: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:

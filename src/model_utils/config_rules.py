@@ -12,7 +12,7 @@ configuration files load, and a value other than the default is warned about (:f
 """
 from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
-from src.constants import BACKBONE_STRIDE, DECONV_PADDING, KEYPOINT_SETS
+from src.constants import BACKBONE_STRIDE, DECONV_PADDING
 from src.errors import ConfigSizeError
 
 
@@ -180,16 +180,6 @@ def _lr_steps(cfg: Mapping[str, Any]) -> Optional[str]:
     return None
 
 
-def _joints(cfg: Mapping[str, Any]) -> Optional[str]:
-    dataset, joints = cfg["DATASET.DATASET"], cfg["MODEL.NUM_JOINTS"]
-    # Only PoseTrack's count is enforced: a COCO-type configuration may describe another network to export.
-    wanted = len(KEYPOINT_SETS[dataset].keypoint_names) if dataset == "posetrack" else joints
-    if joints != wanted:
-        return (f"MODEL.NUM_JOINTS {joints}: DATASET.DATASET {dataset} has {wanted} keypoints (one heatmap each); "
-                f"set --MODEL.NUM_JOINTS {wanted}")
-    return None
-
-
 #: Keys of the original's configuration that nothing reads (as in the reference), and what does their work.
 UNUSED: Dict[str, str] = {
     "TEST.BBOX_THRE": "person boxes are filtered by TEST.IMAGE_THRE",
@@ -216,7 +206,6 @@ CROSS_RULES = (
     CrossRule(_DECONV, _deconv_lists),
     CrossRule(_DECONV + ("MODEL.IMAGE_SIZE", "POSE_RESNET.HEATMAP_SIZE"), _sizes),
     CrossRule(("TRAIN.BEGIN_EPOCH", "TRAIN.END_EPOCH"), _epochs),
-    CrossRule(("DATASET.DATASET", "MODEL.NUM_JOINTS"), _joints),
     # A shortened run (--end_epoch 2 with the default [90, 120]) is common and harmless: said, not refused.
     CrossRule(("TRAIN.LR_STEP", "TRAIN.END_EPOCH"), _lr_steps, warning=True),
 )

@@ -14,8 +14,7 @@ import cv2
 import numpy as np
 
 from src.errors import DrawingError, ImageReadError, shown_path
-from src.tracking.metrics import as_poses
-from src.tracking.tracks_file import read_tracks
+from src.tracking.tracks_file import as_poses, read_tracks
 from src.utils.cli import run_cli, setup_logging, tool_parser
 from src.utils.drawing import draw_skeleton
 from src.utils.image import imread_bgr

@@ -1,4 +1,4 @@
-"""``tracks.json``, the tracks ``track.py`` writes: its one reader and writer.
+"""``tracks.json`` (:data:`src.constants.TRACKS_FILE`), the tracks ``track.py`` writes: its one reader and writer.
 
 The file holds ``video`` (the input), ``model_file`` (the checkpoint), ``settings`` (the tracker's
 parameters and the flow method), ``num_tracks`` and ``frames``: per frame its ``index``,
@@ -8,12 +8,13 @@ parameters and the flow method), ``num_tracks`` and ``frames``: per frame its ``
 """
 from typing import Any, Dict, Sequence
 
+import numpy as np
+
+from src.constants import NUM_COCO_JOINTS
 from src.errors import TrackingFilesError
 from src.tracking.tracker import People, TrackSettings
 from src.tracking.video import Frame
 from src.utils.jsonio import read_json, write_json
-
-TRACKS_FILE = "tracks.json"
 
 
 def frame_record(frame: Frame, people: People) -> Dict[str, Any]:
@@ -48,3 +49,10 @@ def read_tracks(path: str) -> Dict[str, Any]:
         raise TrackingFilesError(f"{path} is not a tracks.json of track.py (no 'frames' list)")
     return doc
 
+
+def as_poses(rows: Sequence[Sequence[float]]) -> np.ndarray:
+    """Flat ``[x0, y0, v0, x1, ...]`` rows (the people's ``keypoints``, COCO's layout) as N×J×3; 0×17×3 when there
+    are none."""
+    if len(rows) == 0:
+        return np.zeros((0, NUM_COCO_JOINTS, 3))
+    return np.asarray(rows, dtype=np.float64).reshape(len(rows), -1, 3)

@@ -2,13 +2,13 @@
 import json
 import logging
 import os
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from src.data.coco_records import (detection_records, ground_truth_records, load_annotations, require_dir,
-                              resolve_bbox_file)
+from src.data.coco_records import (detection_records, ground_truth_records, load_annotations, read_coco_records,
+                                   require_dir)
+from src.data.records import RecordSettings
 from src.errors import BoxesError, DatasetFormatError, DatasetNotFoundError
 from tests.reference import loop_gt_records
 
@@ -155,15 +155,17 @@ def test_wrong_structure_names_the_file_and_entry(synthetic_root, tmp_path):
         detection_records(image_dir, ann_file, str(path), J)
 
 
-def test_detection_file_is_found_under_the_dataset_root(tmp_path):
-    root = tmp_path / "coco"
-    (root / "person_detection_results").mkdir(parents=True)
-    found = root / "person_detection_results" / "dets.json"
-    found.write_text("[]")
-    cfg = SimpleNamespace(DATASET=SimpleNamespace(ROOT=str(root)), TEST=SimpleNamespace(COCO_BBOX_FILE="x/dets.json"))
-    assert resolve_bbox_file(cfg) == str(found)                               # by its name, in the usual folder
-    assert resolve_bbox_file(cfg, "person_detection_results/dets.json") == str(found)   # relative to the root
-    assert resolve_bbox_file(cfg, str(found)) == str(found)                   # as given
-    with pytest.raises(DatasetNotFoundError) as err:
-        resolve_bbox_file(cfg, str(tmp_path / "absent.json"))
-    assert f"(tried {tmp_path / 'absent.json'})" in str(err.value) and "--TEST.USE_GT_BBOX True" in str(err.value)
+def test_the_records_the_settings_ask_for(synthetic_root, tmp_path):
+    settings = RecordSettings(train=False, root=synthetic_root, split="val2017", gt_boxes=True, bbox_file=DETECTIONS,
+                              min_score=0.0, num_joints=J)
+    labelled = read_coco_records(settings)
+    want = ground_truth_records(*paths(synthetic_root, "val2017"), J)
+    assert labelled.image_files == want.image_files and labelled.origin == paths(synthetic_root, "val2017")[1]
+    detected = read_coco_records(RecordSettings(**{**settings.__dict__, "gt_boxes": False}))
+    assert detected.image_files == detection_records(*paths(synthetic_root, "val2017"),
+                                                     os.path.join(synthetic_root, DETECTIONS), J).image_files
+    # Files given instead of the root's: the root is not needed.
+    image_dir, ann_file = paths(synthetic_root, "val2017")
+    elsewhere = RecordSettings(**{**settings.__dict__, "root": str(tmp_path / "none"), "ann_file": ann_file,
+                                  "image_dir": image_dir})
+    assert read_coco_records(elsewhere).image_files == want.image_files

@@ -1,13 +1,13 @@
 """Detection files (src/data/detections.py): read by file name or image id, boxes with their scores, written back,
-and the one-line errors of a bad file or box list."""
+found under the data set root, and the one-line errors of a bad file or box list."""
 import json
 
 import numpy as np
 import pytest
 
-from src.data.detections import (DetectionIndex, as_boxes, first_image_boxes, read_detections,
+from src.data.detections import (DetectionIndex, as_boxes, find_detection_file, first_image_boxes, read_detections,
                                  write_detections)
-from src.errors import BoxesError
+from src.errors import BoxesError, DatasetNotFoundError
 
 DETECTIONS = [
     {"image_id": 7, "category_id": 1, "bbox": [1, 2, 30, 40], "score": 0.9},
@@ -70,3 +70,16 @@ def test_bad_files_name_the_file(tmp_path, content, words):
     assert str(err.value).startswith(f"boxes file (TRACK.BOXES) {path}") and words in str(err.value)
     with pytest.raises(FileNotFoundError, match="boxes file not found"):
         read_detections(str(tmp_path / "none.json"))
+
+
+def test_detection_file_is_found_under_the_dataset_root(tmp_path):
+    root = tmp_path / "coco"
+    (root / "person_detection_results").mkdir(parents=True)
+    found = root / "person_detection_results" / "dets.json"
+    found.write_text("[]")
+    assert find_detection_file("x/dets.json", str(root)) == str(found)          # by its name, in the usual folder
+    assert find_detection_file("person_detection_results/dets.json", str(root)) == str(found)   # relative to root
+    assert find_detection_file(str(found), str(root)) == str(found)               # as given
+    with pytest.raises(DatasetNotFoundError) as err:
+        find_detection_file(str(tmp_path / "absent.json"), str(root))
+    assert f"(tried {tmp_path / 'absent.json'})" in str(err.value) and "--TEST.USE_GT_BBOX True" in str(err.value)

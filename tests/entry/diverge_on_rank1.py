@@ -8,11 +8,11 @@ import sys
 import numpy as np
 
 import train
-from src.dataset import KeypointDatasetGenerator
+from src.dataset import PersonSamples
 from src.utils.cli import run_cli
 from src.data.sampler import decode_index
 
-_getitem = KeypointDatasetGenerator.__getitem__
+_getitem = PersonSamples.__getitem__
 
 
 def _poisoned_getitem(self, index):
@@ -24,5 +24,5 @@ def _poisoned_getitem(self, index):
 
 
 if __name__ == "__main__":
-    KeypointDatasetGenerator.__getitem__ = _poisoned_getitem
+    PersonSamples.__getitem__ = _poisoned_getitem
     sys.exit(run_cli(train.main))

@@ -6,10 +6,10 @@ import sys
 import time
 
 import train
-from src.dataset import KeypointDatasetGenerator
+from src.dataset import PersonSamples
 from src.utils.cli import run_cli
 
-_getitem = KeypointDatasetGenerator.__getitem__
+_getitem = PersonSamples.__getitem__
 
 
 def _slow_getitem(self, index):
@@ -18,5 +18,5 @@ def _slow_getitem(self, index):
 
 
 if __name__ == "__main__":
-    KeypointDatasetGenerator.__getitem__ = _slow_getitem
+    PersonSamples.__getitem__ = _slow_getitem
     sys.exit(run_cli(train.main))

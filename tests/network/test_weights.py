@@ -9,7 +9,8 @@ import mindspore as ms
 import numpy as np
 import pytest
 
-from src.constants import COCO_KEYPOINT_NAMES, POSETRACK_KEYPOINT_NAMES
+from src.constants import COCO_KEYPOINT_NAMES
+from src.data.posetrack_joints import POSETRACK_KEYPOINT_NAMES
 from src.errors import CheckpointDamagedError, CheckpointMismatchError, CheckpointWriteError, ConfigError
 from src.model import PoseResNet
 from src.network.weights import (CHECKSUM_ENTRY, channel_sources, checkpoint_problem, first_entry_name,

@@ -176,7 +176,7 @@ def track_crossing(settings: TrackSettings):
     label oracle; returns per frame ``{labelled track: tracked id}`` and the tracked people no label matches."""
     from src.synthetic_video import render_sequence  # pylint: disable=import-outside-toplevel
     from src.tracking.flow import make_flow  # pylint: disable=import-outside-toplevel
-    from src.tracking.metrics import coco_oks  # pylint: disable=import-outside-toplevel
+    from src.tracking.mot_eval import coco_oks  # pylint: disable=import-outside-toplevel
     frames = list(render_sequence(0, 0, 60, scenario="crossing"))
     oracle = LabelOracle(frames)
     tracker = PoseTracker(settings, oracle, make_flow("dis"))

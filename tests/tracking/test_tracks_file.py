@@ -1,12 +1,13 @@
-"""tracks.json (src/tracking/tracks_file.py): written and read back, its errors, atomic writes."""
+"""tracks.json (src/tracking/tracks_file.py): written and read back, its errors, atomic writes, its people's poses."""
 import os
 
 import numpy as np
 import pytest
 
+from src.constants import TRACKS_FILE
 from src.errors import TrackingFilesError
 from src.tracking.tracker import People, TrackSettings
-from src.tracking.tracks_file import TRACKS_FILE, frame_record, read_tracks, write_tracks
+from src.tracking.tracks_file import as_poses, frame_record, read_tracks, write_tracks
 from src.tracking.video import Frame
 
 
@@ -44,3 +45,9 @@ def test_errors_name_the_file(tmp_path):
     path.write_text('{"frames": [')
     with pytest.raises(TrackingFilesError, match=f"tracks file {path} is not valid JSON"):
         read_tracks(str(path))
+
+
+def test_flat_keypoint_rows_as_poses():
+    np.testing.assert_array_equal(as_poses([list(range(51)), list(range(51, 102))]),
+                                  np.arange(102).reshape(2, 17, 3))
+    assert as_poses([]).shape == (0, 17, 3)

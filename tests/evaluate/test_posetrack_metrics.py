@@ -1,58 +1,18 @@
-"""PoseTrack's benchmark metrics (src/tracking/posetrack_eval.py) on hand-made videos whose figures are worked out
-by hand; the pieces (head size, PCKh assignment, VOC AP, ignore regions); the command and its errors; and the whole
-path on a synthetic video: PoseTrack ground truth → track.py → predictions → the benchmark's table.
-
-The hand-made video: 4 frames, two people A (track 0) and B (track 1) 300 px apart, all 15 scored joints
-labelled, head boxes 30×40 (head size 0.6 × 50 = 30: joints match within 15 px). Per joint 8 labels."""
-import json
-import os
-import shutil
-
+"""PoseTrack's benchmark metrics (src/evaluate/posetrack_metrics.py) on hand-made videos whose figures are worked
+out by hand (tests/evaluate/posetrack_videos.py), and the pieces (head size, PCKh assignment, VOC AP, totals)."""
 import numpy as np
 import pytest
 
-import track
-from src.utils.cli import run_cli
-from src.tracking import posetrack_eval
-from src.tracking.posetrack import (EVAL_JOINT_NAMES, POSETRACK_KEYPOINT_NAMES, PoseFrame, PoseVideo,
-                                    read_video, write_predictions, write_video)
-from src.tracking.posetrack_eval import (assign_people, average_precision, evaluate, grouped, head_sizes,
-                                         inside_polygons, joint_distances, mot_figures, total)
-from tests.helpers import TINY_CONFIG
-
-FRAMES, OFFSETS = 4, (0.0, 300.0)
-#: Distinct joint positions of a person at offset 0 (17 × [x, y]); the head box's corner is at (0, 0).
-TEMPLATE = np.column_stack([20 + 7.0 * np.arange(17), 50 + 11.0 * np.arange(17)])
-HEAD_BOX = np.array([0.0, 0.0, 30.0, 40.0])
-SCORED = np.ones(17, bool)
-SCORED[[3, 4]] = False            # the ears: never labelled
-LEFT_WRIST, LEFT_ANKLE = POSETRACK_KEYPOINT_NAMES.index("left_wrist"), POSETRACK_KEYPOINT_NAMES.index("left_ankle")
-J_LEFT_WRIST = EVAL_JOINT_NAMES.index("left_wrist")
-
-
-def frame(k: int, track_ids, offsets, scores=0.9, gt=False, **changes) -> PoseFrame:
-    """Frame ``k``: people with ``track_ids`` at ``offsets`` (x); ground truth has head boxes, predictions scores."""
-    n = len(track_ids)
-    poses = np.zeros((n, 17, 3))
-    poses[:, :, :2] = TEMPLATE[None] + np.array([[dx, 0.0] for dx in offsets]).reshape(n, 1, 2)
-    poses[:, :, 2] = 1.0 if gt else np.broadcast_to(np.asarray(scores, np.float64).reshape(-1, 1), (n, 1))
-    heads = HEAD_BOX[None] + np.array([[dx, 0, dx, 0] for dx in offsets]) if gt else np.full((n, 4), np.nan)
-    made = PoseFrame(f"images/v/{k:06d}.jpg", k, True, np.array(track_ids, np.int64).reshape(n), poses,
-                     np.repeat(SCORED[None], n, axis=0), heads.reshape(n, 4), np.full((n, 4), np.nan),
-                     np.full(n, np.nan))
-    return made._replace(**changes)
-
-
-def gt_video(frames=FRAMES) -> PoseVideo:
-    return PoseVideo("v.json", 2018, [frame(k, [0, 1], OFFSETS, gt=True) for k in range(frames)])
-
-
-def pred_video(frames=FRAMES, ids=(5, 6)) -> PoseVideo:
-    return PoseVideo("v.json", 2018, [frame(k, list(ids), OFFSETS) for k in range(frames)])
+from src.data.posetrack_files import EVAL_JOINT_NAMES, PoseVideo, read_video, write_video
+from src.evaluate import posetrack_metrics
+from src.evaluate.posetrack_metrics import (assign_people, average_precision, grouped, head_sizes, joint_distances,
+                                            mot_figures, score_videos, total)
+from tests.evaluate.posetrack_videos import (FRAMES, J_LEFT_WRIST, LEFT_ANKLE, LEFT_WRIST, OFFSETS, TEMPLATE, frame,
+                                             gt_video, pred_video)
 
 
 def run(pred: PoseVideo, gt: PoseVideo = None, quirks: bool = False):
-    return evaluate([(gt or gt_video(), pred)], poseval_quirks=quirks)
+    return score_videos([(gt or gt_video(), pred)], poseval_quirks=quirks)
 
 
 def only(values, joint, value, others=100.0):
@@ -117,14 +77,6 @@ def test_mot_figures_and_where_nothing_is_labelled_or_predicted():
     np.testing.assert_allclose(motp, [1 - 0.6 / 3, 0.0, 0.0])
     np.testing.assert_allclose(precision, [3 / 4, 0.0, np.nan])
     np.testing.assert_allclose(recall, [3 / 4, np.nan, 0.0])
-
-
-def test_points_inside_polygons_by_the_even_odd_rule():
-    square = np.array([[0, 0], [10, 0], [10, 10], [0, 10]], np.float64)
-    triangle = np.array([[20, 0], [30, 0], [20, 10]], np.float64)
-    points = [[5, 5], [15, 5], [21, 1], [29, 9], [-1, 5], [5, 10.5]]
-    np.testing.assert_array_equal(inside_polygons(points, [square, triangle]), [1, 0, 1, 0, 0, 0])
-    assert not inside_polygons(points, []).any()
 
 
 def test_totals_skip_joints_without_figures_and_groups_average_their_joints():
@@ -282,14 +234,14 @@ def test_several_videos_add_up_and_formats_agree(tmp_path):
     """Counts add over videos; the same video in the 2017 format scores the same."""
     pred = pred_video()
     pred.frames[1].present[0, LEFT_WRIST] = False
-    both = evaluate([(gt_video(), pred), (gt_video(), pred_video())])
+    both = score_videos([(gt_video(), pred), (gt_video(), pred_video())])
     np.testing.assert_allclose(both.ap, only(both.ap, J_LEFT_WRIST, 100 * 15 / 16))
     np.testing.assert_allclose(both.mota, only(both.mota, J_LEFT_WRIST, 100 * 15 / 16))
     gt17 = read_video(write_video(str(tmp_path / "gt.json"), gt_video(), version=2017))
     pred17 = read_video(write_video(str(tmp_path / "pred.json"), pred, version=2017, predictions=True),
                         predictions=True)
-    old = evaluate([(gt17, pred17)])
-    new = evaluate([(gt_video(), pred)])
+    old = score_videos([(gt17, pred17)])
+    new = score_videos([(gt_video(), pred)])
     for key in ("ap", "mota", "motp", "precision", "recall"):
         np.testing.assert_allclose(getattr(old, key), getattr(new, key))
 
@@ -299,107 +251,10 @@ def test_without_mot_the_ap_is_the_same_and_the_mot_figures_are_absent():
     is the first three lines of the benchmark's."""
     pred = pred_video()
     pred.frames[1].present[0, LEFT_WRIST] = False
-    both = evaluate([(gt_video(), pred)])
-    ap_only = evaluate([(gt_video(), pred)], mot=False)
+    both = score_videos([(gt_video(), pred)])
+    ap_only = score_videos([(gt_video(), pred)], mot=False)
     np.testing.assert_array_equal(ap_only.ap, both.ap)
     np.testing.assert_array_equal(ap_only.ap_precision, both.ap_precision)
     assert np.isnan(ap_only.mota).all() and np.isnan(ap_only.recall).all() and np.isnan(ap_only.total_mota)
     assert not ap_only.counts["matches"].any() and ap_only.frames == both.frames
-    assert posetrack_eval.ap_table(ap_only) == "\n".join(posetrack_eval.benchmark_table(both).splitlines()[:3])
-
-
-# ---------------------------------------------------------------------------------------------- the command
-
-def _write_pair(tmp_path, pred: PoseVideo, name: str = "v.json"):
-    write_video(str(tmp_path / "gt" / name), gt_video())
-    write_video(str(tmp_path / "pred" / name), pred, predictions=True)
-
-
-def test_command_prints_the_tables_and_ends_with_the_totals(tmp_path, capsys):
-    pred = pred_video()
-    pred.frames[1].present[0, LEFT_WRIST] = False
-    _write_pair(tmp_path, pred)
-    _write_pair(tmp_path, pred_video(), "w.json")
-    (tmp_path / "pred" / "tracks.json").write_text('{"frames": []}')          # track.py's own file: passed over
-    assert run_cli(posetrack_eval.main, ["--gt", str(tmp_path / "gt"), "--pred", str(tmp_path / "pred")]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[0] == "Average Precision (AP), PCKh@0.5 (2 videos, 8 frames):"
-    assert lines[1].split() == ["Head", "Shou", "Elb", "Wri", "Hip", "Knee", "Ankl", "Total"]
-    assert lines[2].split() == ["100.0"] * 3 + ["96.9", "100.0", "100.0", "100.0", "99.6"]
-    assert lines[4].split() == ["MOTA"] * 8 + ["MOTP", "Prec", "Rec"]
-    assert lines[6].split() == ["100.0"] * 3 + ["96.9", "100.0", "100.0", "100.0", "99.6", "100.0", "100.0", "99.6"]
-    total_ap = (14 * 100 + 100 * 15 / 16) / 15
-    assert lines[-2:] == [f"Total AP: {total_ap:.4f}", f"Total MOTA: {total_ap:.4f}"]
-    with open(tmp_path / "pred" / "posetrack_eval" / "posetrack_metrics.json", encoding="utf-8") as f:
-        saved = json.load(f)
-    assert saved["joints"] == list(EVAL_JOINT_NAMES) and saved["ap"][J_LEFT_WRIST] == 93.75
-    assert saved["counts"]["misses"][J_LEFT_WRIST] == 1 and saved["total"]["ap"] == pytest.approx(total_ap)
-
-
-@pytest.mark.parametrize("setup,words", [
-    ("extra", "{pred}/x.json: no ground truth of this video (no x.json among the ground-truth files)"),
-    ("missing", "{gt}/w.json: no predictions for this video (w.json is not among the prediction files"),
-    ("frame", "{pred}/v.json: frame images/v/000009.jpg is not in {gt}/v.json"),
-    ("no scores", "{pred}/v.json: annotation 1 has no 'scores'"),
-    ("empty", "no .json file in {pred}"),
-])
-def test_command_errors_are_one_line(tmp_path, capsys, setup, words):
-    _write_pair(tmp_path, pred_video())
-    pred, gt = tmp_path / "pred", tmp_path / "gt"
-    if setup == "extra":
-        write_video(str(pred / "x.json"), pred_video(), predictions=True)
-    elif setup == "missing":
-        write_video(str(gt / "w.json"), gt_video())
-    elif setup == "frame":
-        video = pred_video()
-        video.frames[0] = frame(9, [5], [0.0])
-        write_video(str(pred / "v.json"), video, predictions=True)
-    elif setup == "no scores":
-        write_video(str(pred / "v.json"), pred_video())
-    else:
-        shutil.rmtree(pred)
-        pred.mkdir()
-    assert run_cli(posetrack_eval.main, ["--gt", str(gt), "--pred", str(pred)]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith(f"error: {words.format(pred=pred, gt=gt)}") and err.count("\n") == 1
-
-
-# ---------------------------------------------------------------------------------------------- the whole path
-
-@pytest.mark.slow
-def test_synthetic_video_through_track_py_to_the_benchmark_table(tmp_path, tiny_ckpt, capsys):
-    """A synthetic video written as PoseTrack ground truth, tracked by track.py --gt (the tiny random network):
-    its predictions beside tracks.json under the ground truth's name, the table printed as posetrack_eval prints
-    it for them; the labels themselves, as predictions, score 100."""
-    from src.synthetic_video import generate_videos  # pylint: disable=import-outside-toplevel
-    root = tmp_path / "videos"
-    generate_videos(str(root), num_sequences=1, num_frames=4, seed=4, width=240, height=180, posetrack=True)
-    gt = root / "posetrack18" / "seq000.json"
-    out = tmp_path / "track"
-    argv = ["--config_path", TINY_CONFIG, "--eval_model_file", tiny_ckpt, "--TRACK.MIN_SCORE", "0",
-            "--TEST.BATCH_SIZE", "1", "--TRACK.WRITE_VIDEO", "False", "--video", str(root / "frames" / "seq000"),
-            "--boxes", str(root / "detections" / "seq000.json"), "--output", str(out), "--gt", str(gt),
-            "--TRACK.POSETRACK_JOINT_THRE", "0.1"]
-    assert run_cli(track.main, argv) == 0
-    printed = capsys.readouterr().out.strip().splitlines()
-    table = printed.index("Average Precision (AP), PCKh@0.5 (1 videos, 4 frames):")
-    assert any(line.startswith("frames/s: ") for line in printed[:table]) and printed[-2].startswith("Total AP: ")
-    assert sorted(os.listdir(out)) == ["posetrack_metrics.json", "seq000.json", "tracks.json"]
-    written = read_video(str(out / "seq000.json"), predictions=True)
-    assert written.version == 2018 and [f.name for f in written.frames] == [f.name for f in read_video(str(gt)).frames]
-    expected = write_predictions(str(out / "tracks.json"), str(tmp_path / "again"), str(gt), joint_thre=0.1)
-    with open(expected, encoding="utf-8") as f, open(out / "seq000.json", encoding="utf-8") as g:
-        assert json.load(f) == json.load(g)
-    assert any(f.present.any() for f in written.frames)
-    assert all((f.poses[f.present][:, 2] > 0.1).all() for f in written.frames)
-    assert run_cli(posetrack_eval.main, ["--gt", str(gt.parent), "--pred", str(out)]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert printed[table:] == lines[-len(printed[table:]):]
-    ap, mota = float(lines[-2].split(": ")[1]), float(lines[-1].split(": ")[1])
-    assert 0.0 <= ap <= 100.0 and mota <= 100.0
-    assert "Multiple Object Tracking (MOT):" in lines
-    # The labels as predictions: perfect.
-    labels = read_video(str(gt))
-    write_video(str(tmp_path / "labels" / "seq000.json"), labels, predictions=True)
-    assert run_cli(posetrack_eval.main, ["--gt", str(gt), "--pred", str(tmp_path / "labels")]) == 0
-    assert capsys.readouterr().out.strip().splitlines()[-2:] == ["Total AP: 100.0000", "Total MOTA: 100.0000"]
+    assert posetrack_metrics.ap_table(ap_only) == "\n".join(posetrack_metrics.benchmark_table(both).splitlines()[:3])

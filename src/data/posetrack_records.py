@@ -1,11 +1,11 @@
-"""PoseTrack 2018 as a data set of the pose network: person records of its labelled frames, and the evaluation
-of predicted poses by the benchmark's per-joint AP.
+"""Person records of PoseTrack 2018 (the ``posetrack`` data set type's): the labelled people of its labelled
+frames, or the detections on them.
 
-``DATASET.DATASET posetrack`` (:data:`src.constants.KEYPOINT_SETS`) makes ``train.py`` and ``eval.py`` read
-a split of PoseTrack: the annotation files (one per video, read by :func:`src.tracking.posetrack.read_video`,
-the format's one reader) in ``DATASET.ROOT/annotations/<split>/`` (else ``DATASET.ROOT/<split>/``), the frames
-at ``DATASET.ROOT/<file_name>``. The records are the same :class:`src.data.coco_records.PersonRecords` the COCO
-path makes, so the same crops, targets, sampler and network run on them.
+``DATASET.DATASET posetrack`` (:mod:`src.dataset_types`) makes ``train.py`` and ``eval.py`` read a split of
+PoseTrack: the annotation files (one per video, read by :func:`src.data.posetrack_files.read_video`, the format's
+one reader) in ``DATASET.ROOT/annotations/<split>/`` (else ``DATASET.ROOT/<split>/``), the frames at
+``DATASET.ROOT/<file_name>``. The records are the same :class:`src.data.records.PersonRecords` COCO's are, so the
+same crops, targets, sampler and network run on them.
 
 **Records** (:func:`ground_truth_records`): one per labelled person of a labelled frame, joints in PoseTrack's
 17 slots with the labelled ones visible. Joints inside the frame's ignore regions are dropped, as the benchmark
@@ -13,41 +13,25 @@ drops them, and so are people left with none. The box is the annotation's ``bbox
 joints and the head box. With detections (:func:`detection_records`) a record is a detected box of a labelled
 frame. A record's image id is the frame's number in the split (files in name order, frames in file order):
 PoseTrack's own ids (``10003420000``) do not fit the dataset's int32 ``id`` column, and 2017 files have none.
+The evaluation of the predicted poses is :mod:`src.evaluate.posetrack_eval`'s.
 
-**Evaluation** (:func:`evaluate`): the poses are rescored and thinned by OKS-NMS per frame as COCO's are
-(:mod:`src.evaluate.coco_eval`), both over the 15 joints PoseTrack labels (the ears, never labelled, would only
-add noise), with :data:`src.constants.POSETRACK_SIGMAS`; then written as one PoseTrack prediction file per video
-(``<results>/posetrack_predictions/<video>.json``, the ground truth's format and frames, people numbered per
-frame as track ids) and scored by :func:`src.tracking.posetrack_eval.evaluate` without its MOT part (single
-frames carry no tracks): per-joint AP at PCKh@0.5, in percent.
-
-Symbols: N records or predicted people, J = 17 joints.
+Symbols: N records, J = 17 joints.
 """
-import glob
 import logging
 import os
 from collections import Counter
-from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+from typing import Dict, List, NamedTuple, Tuple
 
 import numpy as np
 
-from src.constants import KEYPOINT_SETS
-from src.data.coco_records import PersonRecords, resolve_bbox_file
-from src.data.detections import read_detections
-from src.errors import DatasetFormatError, DatasetNotFoundError, PoseTrackFormatError, shown_path
-from src.evaluate.coco_eval import rescore
-from src.tracking.posetrack import NUM_POSETRACK_JOINTS, PoseFrame, PoseVideo, read_video, write_video
-from src.tracking.posetrack_eval import (METRICS_FILE, TRACKS_FILE, PoseTrackResult, ap_table, metrics_document,
-                                         remove_ignored)
-from src.tracking.posetrack_eval import evaluate as benchmark_evaluate
-from src.utils.jsonio import write_json
-from src.utils.nms import oks_nms_per_image
+from src.data.detections import find_detection_file, read_detections
+from src.data.posetrack_files import PoseFrame, PoseVideo, read_video, remove_ignored, video_files
+from src.data.posetrack_joints import NUM_POSETRACK_JOINTS
+from src.data.records import PersonRecords, RecordSettings, require_usable
+from src.errors import ConfigError, DatasetFormatError, DatasetNotFoundError, PoseTrackFormatError, shown_path
 
 logger = logging.getLogger(__name__)
 
-POSETRACK = KEYPOINT_SETS["posetrack"]
-#: Folder of the prediction files in the results folder.
-PREDICTIONS_DIR = "posetrack_predictions"
 HOW_TO_GET_POSETRACK = ("Download PoseTrack 2018 (images/ and annotations/) from https://posetrack.net and set "
                         "DATASET.ROOT to its folder, or write synthetic videos in its format with `python -m "
                         "src.synthetic_video --output DIR --posetrack` and set DATASET.ROOT DIR and the split "
@@ -96,8 +80,7 @@ def annotation_folder(root: str, split: str) -> str:
 
 
 def read_split(root: str, split: str) -> PoseTrackSplit:
-    """Every annotation file of ``split`` (2018 or 2017 format; ``tracks.json`` and ``posetrack_metrics.json``
-    are passed over).
+    """Every annotation file of ``split`` (2018 or 2017 format; :func:`src.data.posetrack_files.video_files`).
 
     Raises:
         DatasetNotFoundError: no annotation folder (:func:`annotation_folder`).
@@ -105,8 +88,7 @@ def read_split(root: str, split: str) -> PoseTrackSplit:
         PoseTrackFormatError: a file that is not PoseTrack's, naming the file and the problem.
     """
     folder = annotation_folder(root, split)
-    files = sorted(f for f in glob.glob(os.path.join(folder, "*.json"))
-                   if os.path.basename(f) not in (TRACKS_FILE, METRICS_FILE))
+    files = video_files(folder)
     if not files:
         raise DatasetFormatError(f"no PoseTrack annotation files (*.json) in {folder}. {HOW_TO_GET_POSETRACK}")
     videos = [read_video(path) for path in files]
@@ -225,111 +207,25 @@ def detection_records(split: PoseTrackSplit, bbox_file: str, min_score: float = 
                          np.asarray(numbers, np.int64))
 
 
-def posetrack_records(cfg: Any, train_mode: bool, bbox_file: Optional[str] = None) -> Tuple[PersonRecords, str]:
-    """The records of the configuration's split and where they came from (for ``src.dataset``'s messages).
+def read_posetrack_records(settings: RecordSettings) -> PersonRecords:
+    """The records ``settings`` ask for, of the split ``settings.split``: the labelled people (training,
+    ``gt_boxes``), else the detections of ``settings.bbox_file`` (found as
+    :func:`src.data.detections.find_detection_file` finds it) scoring at least ``settings.min_score``.
 
-    Training and ``TEST.USE_GT_BBOX`` take the labelled people; evaluation otherwise the detections of
-    ``bbox_file`` (default ``TEST.COCO_BBOX_FILE``, found as :func:`src.data.coco_records.resolve_bbox_file`
-    finds it) scoring at least ``TEST.IMAGE_THRE``.
+    Raises:
+        ConfigError: COCO's annotation file or image folder given (a split is a folder of files).
+        DatasetNotFoundError, DatasetFormatError, PoseTrackFormatError: see :func:`read_split`; no records.
+        ImageReadError: a missing evaluation image.
     """
-    split = read_split(cfg.DATASET.ROOT, cfg.DATASET.TRAIN_SET if train_mode else cfg.DATASET.TEST_SET)
-    if train_mode or cfg.TEST.USE_GT_BBOX:
-        return ground_truth_records(split), split.folder
-    path = resolve_bbox_file(cfg, bbox_file)
-    return detection_records(split, path, float(cfg.TEST.IMAGE_THRE)), f"{path} (frames of {split.folder})"
-
-
-# ---------------------------------------------------------------------------------------------- evaluation
-
-def prediction_videos(split: PoseTrackSplit, preds: np.ndarray, scores: np.ndarray,
-                      numbers: np.ndarray) -> List[PoseVideo]:
-    """The predicted people as PoseTrack prediction videos, one per ground-truth video with all its frames.
-
-    Args:
-        split: The ground truth.
-        preds: N×17×3 ``[x, y, score]`` in image pixels.
-        scores: N person scores.
-        numbers: N frame numbers of the split.
-
-    Returns:
-        Videos named, ordered and formatted as the ground truth's; in each frame the people by descending score,
-        numbered from 0 as track ids, with the joints PoseTrack labels.
-    """
-    labelled = np.zeros(NUM_POSETRACK_JOINTS, bool)
-    labelled[list(POSETRACK.labelled)] = True
-    order = np.lexsort((-scores, numbers))
-    starts = np.searchsorted(numbers[order], np.arange(len(split.frames) + 1))
-    videos, number = [], 0
-    for video in split.videos:
-        frames = []
-        for gt in video.frames:
-            people = order[starts[number]:starts[number + 1]]
-            number += 1
-            if len(people) == 0:
-                frames.append(PoseFrame.empty(gt.name, gt.image_id, gt.labelled, **gt.extra))
-                continue
-            count = len(people)
-            frames.append(PoseFrame(gt.name, gt.image_id, gt.labelled, np.arange(count, dtype=np.int64),
-                                    preds[people].astype(np.float64), np.repeat(labelled[None], count, axis=0),
-                                    np.full((count, 4), np.nan), np.full((count, 4), np.nan),
-                                    scores[people].astype(np.float64), (), dict(gt.extra)))
-        videos.append(PoseVideo(video.name, video.version, frames))
-    return videos
-
-
-def evaluate(split: PoseTrackSplit, preds: np.ndarray, output_dir: str, all_boxes: np.ndarray,
-             numbers: np.ndarray, in_vis_thre: float, oks_thre: float) -> PoseTrackResult:
-    """Rescoring, OKS-NMS per frame, prediction files and the benchmark's per-joint AP.
-
-    Writes ``output_dir/posetrack_predictions/<video>.json`` (one per ground-truth video) and
-    ``output_dir/posetrack_metrics.json`` (:func:`src.tracking.posetrack_eval.metrics_document`).
-
-    Args:
-        split: The ground truth (:func:`read_split`).
-        preds: N×17×3 ``[x, y, maxval]`` in image pixels.
-        output_dir: The results folder (created if needed).
-        all_boxes: N×6 ``[cx, cy, sx, sy, area, score]``.
-        numbers: N frame numbers of the split (the records' image ids).
-        in_vis_thre: Joint score counted in a person's score (``TEST.IN_VIS_THRE``).
-        oks_thre: OKS-NMS threshold (``TEST.OKS_THRE``).
-
-    Returns:
-        The benchmark's figures (AP only; percent).
-    """
-    preds = np.asarray(preds, dtype=np.float64)
-    all_boxes = np.asarray(all_boxes, dtype=np.float64)
-    numbers = np.asarray(numbers).reshape(-1).astype(np.int64)
-    if preds.shape[1:] != (NUM_POSETRACK_JOINTS, 3) or all_boxes.shape != (len(preds), 6) \
-            or len(numbers) != len(preds):
-        raise ValueError(f"evaluate expects preds N×{NUM_POSETRACK_JOINTS}×3, all_boxes N×6 and N frame numbers; "
-                         f"got {preds.shape}, {all_boxes.shape} and {numbers.shape}")
-    if len(numbers) and (numbers.min() < 0 or numbers.max() >= len(split.frames)):
-        raise DatasetFormatError(f"frame numbers up to {numbers.max()} predicted, but {split.folder} has "
-                                 f"{len(split.frames)} frames; evaluate against the split that was predicted")
-    labelled = list(POSETRACK.labelled)
-    scores = rescore(preds[:, labelled, 2], all_boxes[:, 5], in_vis_thre)
-    keep = oks_nms_per_image(preds[:, labelled], scores, all_boxes[:, 4], numbers, oks_thre,
-                             sigmas=[POSETRACK.sigmas[j] for j in labelled])
-    logger.info("OKS-NMS kept %d of %d person boxes over %d frames", len(keep), len(preds), len(np.unique(numbers)))
-
-    folder = os.path.join(output_dir, PREDICTIONS_DIR)
-    # The files are what is scored, so that the benchmark's own command gives the same AP on them.
-    written = [read_video(write_video(os.path.join(folder, video.name), video, predictions=True), predictions=True)
-               for video in prediction_videos(split, preds[keep], scores[keep], numbers[keep])]
-    logger.info("PoseTrack predictions of %d videos written to %s", len(written), folder)
-    result = benchmark_evaluate(list(zip(split.videos, written)), mot=False)
-    write_json(os.path.join(output_dir, METRICS_FILE), metrics_document(result, False), indent=1)
-    return result
-
-
-def evaluate_and_report(cfg: Any, preds: np.ndarray, output_dir: str, all_boxes: np.ndarray,
-                        numbers: np.ndarray) -> float:
-    """:func:`evaluate` on the split ``DATASET.TEST_SET`` with the configuration's thresholds, then the AP table
-    and the ``AP: <total>`` line (the benchmark's total AP, in percent)."""
-    split = read_split(cfg.DATASET.ROOT, cfg.DATASET.TEST_SET)
-    result = evaluate(split, preds, output_dir, all_boxes, numbers, float(cfg.TEST.IN_VIS_THRE),
-                      float(cfg.TEST.OKS_THRE))
-    logger.info("PoseTrack eval results saved to %s", output_dir)
-    print(ap_table(result))
-    print(f"AP: {result.total_ap:.4f}")
-    return result.total_ap
+    if settings.ann_file or settings.image_dir:
+        raise ConfigError(f"an annotation file and image folder name COCO's files; DATASET.DATASET posetrack reads "
+                          f"the split's folder of DATASET.ROOT ({settings.root}, split {settings.split})")
+    split = read_split(settings.root, settings.split)
+    if settings.labelled:
+        records = ground_truth_records(split)._replace(origin=split.folder)
+    else:
+        path = find_detection_file(settings.bbox_file, settings.root)
+        records = detection_records(split, path, settings.min_score)
+        records = records._replace(origin=f"{path} (frames of {split.folder})")
+    logger.info("%d person records from %s", len(records.image_files), records.origin)
+    return require_usable(records, settings, f"Check that DATASET.ROOT holds the images {records.origin} names.")

@@ -1,16 +1,7 @@
-"""PoseTrack's benchmark metrics: per-joint AP and per-joint MOTA, MOTP, precision and recall.
+"""PoseTrack's benchmark metrics: per-joint AP and per-joint MOTA, MOTP, precision and recall, and their tables.
 
-    python -m src.tracking.posetrack_eval --gt GT_DIR_OR_FILE [...] --pred PRED_DIR_OR_FILE [...]
-                                          [--output DIR] [--poseval_quirks]
-
-Each ground-truth file (PoseTrack 2017 or 2018, one video; :mod:`src.tracking.posetrack`) is scored
-against the prediction file of the same name; a prediction file without ground truth, or ground
-truth without predictions, is an error (``tracks.json`` in a prediction folder is passed over).
-Prints the benchmark's two tables, writes ``posetrack_metrics.json`` to ``--output`` (default: a
-``posetrack_eval`` folder in the first prediction folder) and ends with the lines::
-
-    Total AP: <float>
-    Total MOTA: <float>
+:func:`score_videos` scores pairs of videos (ground truth, predictions; :mod:`src.data.posetrack_files`);
+:mod:`src.evaluate.posetrack_eval` scores files and folders of them and the pose network's predictions.
 
 The definitions (PoseTrack's evaluation, "poseval", as its documentation and the PoseTrack paper,
 Andriluka et al., CVPR 2018, give them; figures in percent):
@@ -37,31 +28,33 @@ Andriluka et al., CVPR 2018, give them; figures in percent):
 * **Table.** Head (head top, head bottom = neck, nose), Shou, Elb, Wri, Hip, Knee and Ankl are the
   means of their joints' figures; Total is the mean of all 15.
 
-``--poseval_quirks`` also reproduces two details of poseval's code that the definitions do not ask
+``poseval_quirks`` also reproduces two details of poseval's code that the definitions do not ask
 for (see docs/tracking.md): the last scored frame of each video is left out of MOT, and a frame
 with nobody labelled or nobody predicted counts one miss and one false positive per joint.
 """
-import glob
 import logging
-import os
-import sys
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Dict, List, NamedTuple, Sequence, Tuple
 
 import numpy as np
 
-from src.errors import PoseTrackFormatError, import_optional, shown_path
-from src.utils.cli import run_cli, setup_logging, tool_parser
-from src.utils.jsonio import write_json
-from src.tracking.posetrack import (EVAL_JOINT_NAMES, EVAL_JOINTS, JOINT_GROUPS, PoseFrame, PoseVideo,
-                                    read_video, write_predictions)
+from src.data.posetrack_files import EVAL_JOINT_NAMES, EVAL_JOINTS, PoseFrame, PoseVideo, remove_ignored
+from src.errors import PoseTrackFormatError, import_optional
 
 logger = logging.getLogger(__name__)
 
 #: Largest matching distance in head sizes (PCKh@0.5), and the head size in head-box diagonals.
 PCKH_THRESHOLD, HEAD_SIZE_FACTOR = 0.5, 0.6
-#: The file of metrics written to ``--output`` and ``track.py``'s own file: passed over in prediction folders.
-METRICS_FILE, TRACKS_FILE = "posetrack_metrics.json", "tracks.json"
-#: Track id of the stand-in person of ``--poseval_quirks`` in frames with nobody labelled or predicted.
+#: The benchmark's table columns: joints averaged per group (then "Total", the mean of all 15).
+JOINT_GROUPS: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
+    ("Head", ("head_top", "head_bottom", "nose")),
+    ("Shou", ("right_shoulder", "left_shoulder")),
+    ("Elb", ("right_elbow", "left_elbow")),
+    ("Wri", ("right_wrist", "left_wrist")),
+    ("Hip", ("right_hip", "left_hip")),
+    ("Knee", ("right_knee", "left_knee")),
+    ("Ankl", ("right_ankle", "left_ankle")),
+)
+#: Track id of the stand-in person of ``poseval_quirks`` in frames with nobody labelled or predicted.
 _PLACEHOLDER_ID = -1
 NUM_EVAL_JOINTS = len(EVAL_JOINTS)
 
@@ -111,30 +104,6 @@ def assign_people(dist: np.ndarray, gt_present: np.ndarray) -> np.ndarray:
     kept = paired[best_pred, np.arange(num_gt)] > 0
     assigned[best_pred[kept]] = np.flatnonzero(kept)
     return assigned
-
-
-def inside_polygons(points: np.ndarray, polygons: Sequence[np.ndarray]) -> np.ndarray:
-    """N bool: the N×2 points inside any of the polygons (K×2 each), by the even-odd rule."""
-    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-    inside = np.zeros(len(points), bool)
-    x, y = points[:, :1], points[:, 1:]
-    for polygon in polygons:
-        start, end = polygon, np.roll(polygon, -1, axis=0)
-        spans = (start[None, :, 1] > y) != (end[None, :, 1] > y)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            cross_x = start[None, :, 0] + (y - start[None, :, 1]) * (end[None, :, 0] - start[None, :, 0]) / \
-                (end[None, :, 1] - start[None, :, 1])
-        inside |= (np.sum(spans & (x < cross_x), axis=1) % 2).astype(bool)
-    return inside
-
-
-def remove_ignored(frame: PoseFrame, regions: Sequence[np.ndarray]) -> PoseFrame:
-    """``frame`` without the joints inside the ignore ``regions`` and the people left with none."""
-    if not regions or len(frame.track_ids) == 0:
-        return frame
-    inside = inside_polygons(frame.poses[:, :, :2].reshape(-1, 2), regions).reshape(frame.present.shape)
-    frame = frame._replace(present=frame.present & ~inside)
-    return frame.take(frame.present[:, list(EVAL_JOINTS)].any(axis=1))
 
 
 class FrameResult(NamedTuple):
@@ -264,8 +233,8 @@ def scored_frames(gt: PoseVideo, pred: PoseVideo) -> List[Tuple[PoseFrame, PoseF
     return pairs
 
 
-def evaluate(videos: Sequence[Tuple[PoseVideo, PoseVideo]], poseval_quirks: bool = False,
-             mot: bool = True) -> PoseTrackResult:
+def score_videos(videos: Sequence[Tuple[PoseVideo, PoseVideo]], poseval_quirks: bool = False,
+                 mot: bool = True) -> PoseTrackResult:
     """The benchmark's metrics of ``(ground truth, predictions)`` video pairs (see the module docstring).
 
     Args:
@@ -343,42 +312,7 @@ def mot_figures(counts: Dict[str, np.ndarray]) -> Tuple[np.ndarray, np.ndarray, 
     return mota, motp, matches / predicted, matches / labelled
 
 
-# ---------------------------------------------------------------------------------------------- files, table
-
-def _json_files(paths: Sequence[str], what: str) -> List[str]:
-    files = []
-    for path in paths:
-        if os.path.isdir(path):
-            files += sorted(f for f in glob.glob(os.path.join(path, "*.json"))
-                            if os.path.basename(f) not in (TRACKS_FILE, METRICS_FILE))
-        elif os.path.isfile(path):
-            files.append(path)
-        else:
-            raise FileNotFoundError(f"{what} not found: {shown_path(path)}")
-    if not files:
-        raise PoseTrackFormatError(f"no .json file in {', '.join(paths)}; give the folder of the PoseTrack {what}s")
-    return files
-
-
-def pair_videos(gt_paths: Sequence[str], pred_paths: Sequence[str]) -> List[Tuple[PoseVideo, PoseVideo]]:
-    """Each ground-truth video with the prediction file of the same name (files, or folders of them)."""
-    gt_files = {os.path.basename(f): f for f in _json_files(gt_paths, "ground-truth file")}
-    pred_files = {}
-    for f in _json_files(pred_paths, "prediction file"):
-        name = os.path.basename(f)
-        if name not in gt_files:
-            raise PoseTrackFormatError(f"{f}: no ground truth of this video (no {name} among the ground-truth "
-                                       f"files); predictions are named as the ground truth of their video")
-        if name in pred_files:
-            raise PoseTrackFormatError(f"{f}: two prediction files for {name} ({pred_files[name]})")
-        pred_files[name] = f
-    missing = [name for name in gt_files if name not in pred_files]
-    if missing:
-        raise PoseTrackFormatError(f"{gt_files[missing[0]]}: no predictions for this video ({missing[0]} is not "
-                                   f"among the prediction files; {len(missing)} videos lack them)")
-    return [(read_video(gt_files[name]), read_video(pred_files[name], predictions=True))
-            for name in sorted(gt_files)]
-
+# ---------------------------------------------------------------------------------------------- tables
 
 def _row(values: Sequence[float]) -> str:
     return " ".join(f"{v:6.1f}" for v in values)
@@ -418,63 +352,3 @@ def metrics_document(result: PoseTrackResult, poseval_quirks: bool) -> Dict[str,
 def report(result: PoseTrackResult) -> str:
     """The benchmark's tables followed by the lines ``Total AP: <float>`` and ``Total MOTA: <float>``."""
     return f"{benchmark_table(result)}\nTotal AP: {result.total_ap:.4f}\nTotal MOTA: {result.total_mota:.4f}"
-
-
-def score_files(gt_paths: Sequence[str], pred_paths: Sequence[str], output_dir: str,
-                poseval_quirks: bool = False) -> PoseTrackResult:
-    """Scores the prediction files (or folders) against the ground truth of the same names and writes
-    :data:`METRICS_FILE` to ``output_dir``."""
-    result = evaluate(pair_videos(gt_paths, pred_paths), poseval_quirks)
-    os.makedirs(output_dir, exist_ok=True)
-    write_json(os.path.join(output_dir, METRICS_FILE), metrics_document(result, poseval_quirks), indent=1)
-    return result
-
-
-def check_ground_truth(path: str) -> PoseVideo:
-    """Reads ``track.py``'s PoseTrack ground truth (``TRACK.POSETRACK_GT``) before any tracking, so that a
-    bad file stops it at once.
-
-    Raises:
-        FileNotFoundError: no file at ``path``.
-        PoseTrackFormatError: not a PoseTrack file, or named as ``track.py``'s own tracks file.
-    """
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"PoseTrack ground truth not found: '{shown_path(path)}' (TRACK.POSETRACK_GT, --gt); "
-                                f"give the PoseTrack 2017 or 2018 file of the video")
-    if os.path.basename(path) in (TRACKS_FILE, METRICS_FILE):
-        raise PoseTrackFormatError(f"{path}: a ground-truth file named {os.path.basename(path)} would share its "
-                                   f"name with track.py's own file; rename it (predictions take its name)")
-    return read_video(path)
-
-
-def score_tracks(tracks_path: str, gt_path: str, joint_thre: float) -> Tuple[str, PoseTrackResult]:
-    """Writes the tracks of ``tracks_path`` (a ``tracks.json``) as PoseTrack predictions beside it, under the
-    ground truth's file name and in its format (joints scoring ``joint_thre`` or less left out), and scores
-    them; :data:`METRICS_FILE` is written there too.
-
-    Returns:
-        ``(prediction file, result)``.
-    """
-    folder = os.path.dirname(os.path.abspath(tracks_path))
-    predictions = write_predictions(tracks_path, folder, gt_path, joint_thre)
-    return predictions, score_files([gt_path], [predictions], folder)
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = tool_parser("python -m src.tracking.posetrack_eval", __doc__)
-    parser.add_argument("--gt", nargs="+", required=True, help="PoseTrack ground-truth files or folders")
-    parser.add_argument("--pred", nargs="+", required=True, help="prediction files or folders (same file names)")
-    parser.add_argument("--output", default="", help=f"folder of {METRICS_FILE}")
-    parser.add_argument("--poseval_quirks", action="store_true",
-                        help="also reproduce two details of poseval's MOT code (see docs/tracking.md)")
-    args = parser.parse_args(argv)
-    setup_logging()
-    first = args.pred[0] if os.path.isdir(args.pred[0]) else os.path.dirname(os.path.abspath(args.pred[0]))
-    result = score_files(args.gt, args.pred, args.output or os.path.join(first, "posetrack_eval"),
-                         args.poseval_quirks)
-    print(report(result))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(run_cli(main))

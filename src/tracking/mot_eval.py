@@ -1,4 +1,20 @@
-"""Tracking metrics: multi-object tracking (MOTA, IDF1, ID switches) and per-frame keypoint AP.
+"""Scores tracks against labelled videos: multi-object tracking (MOTA, IDF1, ID switches) and per-frame keypoint AP.
+
+    python -m src.tracking.mot_eval --gt GT.json [GT2.json ...] --tracks tracks.json [tracks2.json ...]
+                                    [--output DIR] [--min_oks 0.5]
+
+The i-th tracks file (``track.py``'s ``tracks.json``) is scored against the i-th ground-truth file
+(COCO keypoints with a ``track_id`` per person, as ``python -m src.synthetic_video`` writes); frames
+are paired by file name, else by image id. Prints py-motmetrics' table (one row per sequence and
+the overall row) and the COCO keypoint summary of all frames, and ends with the lines::
+
+    AP: <float>
+    MOTA: <float>
+    IDF1: <float>
+    ID switches: <int>
+
+``--output`` (default: next to the first tracks file, ``tracking_eval/``) receives the merged
+ground truth, the keypoint results and their statistics, and ``mot_summary.csv``.
 
 Symbols: G labelled people and P tracked people of a frame, J joints.
 
@@ -13,15 +29,17 @@ Keypoint AP is the evaluation's (``src.evaluate.coco_eval.evaluate_keypoints``) 
 every frame, with the tracker's scores.
 """
 import os
+import sys
 from collections import defaultdict
-from typing import Any, Dict, List, NamedTuple, Sequence, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
-from src.constants import NUM_COCO_JOINTS
-from src.errors import TrackingFilesError, import_optional
 from src.data.annotations import read_annotations, write_annotations
+from src.errors import TrackingFilesError, import_optional
 from src.evaluate.coco_eval import EvalSettings, evaluate_keypoints
+from src.tracking.tracks_file import as_poses, read_tracks
+from src.utils.cli import run_cli, setup_logging, tool_parser
 from src.utils.nms import oks_iou
 
 #: The MOT metrics reported, in py-motmetrics' names.
@@ -38,13 +56,6 @@ class LabelledFrame(NamedTuple):
     track_ids: np.ndarray
     keypoints: np.ndarray
     areas: np.ndarray
-
-
-def as_poses(rows: Sequence[Sequence[float]]) -> np.ndarray:
-    """Flat ``[x0, y0, v0, x1, ...]`` rows (COCO's ``keypoints``) as N×J×3; 0×17×3 when there are none."""
-    if len(rows) == 0:
-        return np.zeros((0, NUM_COCO_JOINTS, 3))
-    return np.asarray(rows, dtype=np.float64).reshape(len(rows), -1, 3)
 
 
 def load_ground_truth(path: str) -> Tuple[Dict[str, Any], List[LabelledFrame]]:
@@ -128,8 +139,8 @@ def keypoint_ap(gt_docs: Sequence[Dict[str, Any]], gt_frames: Sequence[Sequence[
     """COCO keypoint statistics of every tracked person over all sequences.
 
     The sequences' image ids are made distinct (``SEQUENCE_ID_STRIDE``) in a merged annotation file
-    written to ``output_dir``; the people go through evaluation (:func:`src.evaluate.coco_eval.evaluate_keypoints`) with the
-    tracker's box scores and areas, so its rescoring and OKS-NMS give back the tracker's people.
+    written to ``output_dir``; the people go through evaluation (:func:`src.evaluate.coco_eval.evaluate_keypoints`)
+    with the tracker's box scores and areas, so its rescoring and OKS-NMS give back the tracker's people.
     """
     images, annotations, preds, boxes, ids = [], [], [], [], []
     for s, (doc, frames, found) in enumerate(zip(gt_docs, gt_frames, tracked)):
@@ -152,3 +163,57 @@ def keypoint_ap(gt_docs: Sequence[Dict[str, Any]], gt_frames: Sequence[Sequence[
     eval_settings = EvalSettings(float(settings["in_vis_thre"]), float(settings["oks_thre"]), ann_file)
     stats, _ = evaluate_keypoints(eval_settings, np.stack(preds), output_dir, np.array(boxes), np.array(ids))
     return dict(stats)
+
+
+def score(gt_files: Sequence[str], tracks_files: Sequence[str], output_dir: str,
+          min_oks: float = 0.5) -> Dict[str, float]:
+    """Scores each tracks file against its ground truth; returns AP, MOTA, IDF1, ID switches, false
+    positives, misses and labelled people over all sequences.
+
+    Writes ``mot_summary.csv`` and the keypoint evaluation's files to ``output_dir``.
+    """
+    if len(gt_files) != len(tracks_files):
+        raise TrackingFilesError(f"{len(gt_files)} ground-truth files but {len(tracks_files)} tracks files; "
+                                 f"give one tracks file per ground-truth file, in the same order")
+    docs, frames, tracked, accumulators, names = [], [], [], [], []
+    settings = None
+    for gt_file, tracks_file in zip(gt_files, tracks_files):
+        doc, gt_frames = load_ground_truth(gt_file)
+        tracks = read_tracks(tracks_file)
+        settings = settings or tracks.get("settings") or {"in_vis_thre": 0.2, "oks_thre": 0.9}
+        found = tracked_by_frame(tracks, gt_frames, tracks_file, gt_file)
+        docs.append(doc)
+        frames.append(gt_frames)
+        tracked.append(found)
+        accumulators.append(mot_accumulator(gt_frames, found, min_oks))
+        names.append(os.path.splitext(os.path.basename(gt_file))[0])
+    summary = mot_summary(accumulators, names)
+    os.makedirs(output_dir, exist_ok=True)
+    summary.to_csv(os.path.join(output_dir, "mot_summary.csv"))
+    stats = keypoint_ap(docs, frames, tracked, settings, output_dir)
+    print(summary.to_string(float_format=lambda v: f"{v:.3f}"))
+    overall = summary.loc["OVERALL"]
+    return {"AP": float(stats["AP"]), "MOTA": float(overall["mota"]), "IDF1": float(overall["idf1"]),
+            "ID switches": int(overall["num_switches"]), "false positives": int(overall["num_false_positives"]),
+            "misses": int(overall["num_misses"]), "people": int(overall["num_objects"])}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = tool_parser("python -m src.tracking.mot_eval", __doc__)
+    parser.add_argument("--gt", nargs="+", required=True, help="ground-truth files (COCO keypoints with track_id)")
+    parser.add_argument("--tracks", nargs="+", required=True, help="tracks.json files, one per ground-truth file")
+    parser.add_argument("--output", default="", help="folder for the evaluation files")
+    parser.add_argument("--min_oks", type=float, default=0.5, help="least OKS of a match (default 0.5)")
+    args = parser.parse_args(argv)
+    setup_logging()
+    output = args.output or os.path.join(os.path.dirname(os.path.abspath(args.tracks[0])), "tracking_eval")
+    result = score(args.gt, args.tracks, output, args.min_oks)
+    print(f"AP: {result['AP']}")
+    print(f"MOTA: {result['MOTA']}")
+    print(f"IDF1: {result['IDF1']}")
+    print(f"ID switches: {result['ID switches']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
