@@ -21,7 +21,7 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 
 
-from src.dataset import KeypointDatasetGenerator, keypoint_dataset
+from src.dataset import PersonSamples, keypoint_dataset
 from src.model_utils.config import get_config
 from src.synthetic import generate
 
@@ -44,7 +44,7 @@ def throughput(dataset, batch_size: int, batches: int, warmup: int = 3) -> float
     return done / elapsed
 
 
-def stage_times(gen: KeypointDatasetGenerator, samples: int, seed: int = 0) -> Dict[str, float]:
+def stage_times(gen: PersonSamples, samples: int, seed: int = 0) -> Dict[str, float]:
     """Mean seconds per sample of decode, warp and target, timed directly."""
     rng = np.random.default_rng(seed)
     gen[0]  # per-process set-up (OpenCV threads) as in the pipeline

@@ -112,12 +112,12 @@ class DataSettings:
     def from_config(cls, cfg: Any, train: bool, rank: int = 0, group_size: int = 1) -> "DataSettings":
         """The settings of ``cfg`` for training or evaluation, on ``rank`` of ``group_size``."""
         dataset = cfg.DATASET
-        return cls(train, HeatmapCodec.from_config(cfg), dataset_type(cfg).keypoints.flip_pairs,
-                   float(dataset.SCALE_FACTOR), float(dataset.ROT_FACTOR), float(dataset.SHIFT_FACTOR),
-                   bool(dataset.FLIP), int(cfg.TRAIN.SEED),
-                   int(cfg.TRAIN.BATCH_SIZE if train else cfg.TEST.BATCH_SIZE),
-                   int(cfg.TRAIN.NUM_WORKERS if train else cfg.TEST.DATALOADER_WORKERS), train, int(rank),
-                   int(group_size))
+        return cls(train=train, codec=HeatmapCodec.from_config(cfg), flip_pairs=dataset_type(cfg).keypoints.flip_pairs,
+                   scale_factor=float(dataset.SCALE_FACTOR), rotation_factor=float(dataset.ROT_FACTOR),
+                   shift_factor=float(dataset.SHIFT_FACTOR), flip=bool(dataset.FLIP), seed=int(cfg.TRAIN.SEED),
+                   batch_size=int(cfg.TRAIN.BATCH_SIZE if train else cfg.TEST.BATCH_SIZE),
+                   workers=int(cfg.TRAIN.NUM_WORKERS if train else cfg.TEST.DATALOADER_WORKERS), shuffle=train,
+                   rank=int(rank), group_size=int(group_size))
 
 
 class PersonSamples:
@@ -166,10 +166,12 @@ class PersonSamples:
 
     @property
     def is_train(self) -> bool:
+        """Training samples (``settings.train``)."""
         return self.settings.train
 
     @property
     def codec(self) -> HeatmapCodec:
+        """The heatmap codec of the targets."""
         return self.settings.codec
 
     @property
@@ -179,10 +181,12 @@ class PersonSamples:
 
     @property
     def flip_pairs(self) -> Tuple[Tuple[int, int], ...]:
+        """The data set type's left/right pairs."""
         return self.settings.flip_pairs
 
     @property
     def rank(self) -> int:
+        """This process's rank (part of the draws' seed)."""
         return self.settings.rank
 
     # ------------------------------------------------------------------ samples
