@@ -109,6 +109,7 @@ def _torch_reference(num_layers: int, filters: int, joints: int = 17, with_head:
     return torch, reference.torch_pose_resnet(torch, num_layers, filters, joints, with_head)
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("num_layers", [18, 50])
 def test_reference_weights_give_reference_heatmaps(num_layers, tmp_path):
     torch, model = _torch_reference(num_layers, filters=32)
