@@ -15,8 +15,9 @@ from src.model_utils.config import get_config
 from src.network_define import JointsMSELoss, WithLossCell
 from tests.reference import loop_conv_transpose, small_pose_net_batchnorm, small_pose_net_gradients
 
-#: Every test here compares computations that round differently (fast path and stock operators, float32 and a
-#: float64 reference): scripts/run_tests.sh runs them under ONEDNN_MAX_CPU_ISA=AVX2 too.
+#: The tests here compare computations that round differently (fast path and stock operators, float32 and a
+#: float64 reference; the two premise checks in NumPy alone come along): scripts/run_tests.sh runs them under
+#: ONEDNN_MAX_CPU_ISA=AVX2 too.
 pytestmark = pytest.mark.numerics
 
 #: Measured on AVX2 (Zen 3), natively and under ONEDNN_MAX_CPU_ISA=SSE41: layers 5.1e-7 at most, the whole network
