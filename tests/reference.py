@@ -124,14 +124,8 @@ def _windows_3x3(x: np.ndarray) -> np.ndarray:
     return np.stack(taps, 2).reshape(x.shape[0], -1, h, w)
 
 
-def small_pose_net_gradients(case: Dict[str, np.ndarray], eps: float) -> Tuple[float, Dict[str, np.ndarray]]:
-    """One training step of 3×3 convolution (padding 1, no bias) → training-mode BatchNorm (batch statistics,
-    ``eps``) → ReLU → 1×1 convolution with bias, under the joints MSE loss with target weights, in float64
-    with the chain rule written out: the loss and the gradient of every parameter.
-
-    ``case`` holds ``image`` N×K×H×W, ``target`` N×J×H×W, ``weight`` N×J×1 and the parameters
-    ``conv.weight`` C×K×3×3, ``bn.gamma``, ``bn.beta`` (C), ``final.weight`` J×C×1×1, ``final.bias`` (J).
-    """
+def _small_pose_net_step(case: Dict[str, np.ndarray], eps: float) -> Dict[str, Any]:
+    """The float64 pass of :func:`small_pose_net_gradients`: its results and what BatchNorm sees."""
     p = {name: np.asarray(value, np.float64) for name, value in case.items()}
     c, j = p["conv.weight"].shape[0], p["final.weight"].shape[0]
     cols = _windows_3x3(p["image"])
@@ -156,7 +150,27 @@ def small_pose_net_gradients(case: Dict[str, np.ndarray], eps: float) -> Tuple[f
         "final.weight": np.einsum("njhw,nchw->jc", d_heatmaps, act).reshape(p["final.weight"].shape),
         "final.bias": d_heatmaps.sum((0, 2, 3)),
     }
-    return float(loss), grads
+    return {"loss": float(loss), "grads": grads, "z": z, "var": var, "dy": dy}
+
+
+def small_pose_net_gradients(case: Dict[str, np.ndarray], eps: float) -> Tuple[float, Dict[str, np.ndarray]]:
+    """One training step of 3×3 convolution (padding 1, no bias) → training-mode BatchNorm (batch statistics,
+    ``eps``) → ReLU → 1×1 convolution with bias, under the joints MSE loss with target weights, in float64
+    with the chain rule written out: the loss and the gradient of every parameter.
+
+    ``case`` holds ``image`` N×K×H×W, ``target`` N×J×H×W, ``weight`` N×J×1 and the parameters
+    ``conv.weight`` C×K×3×3, ``bn.gamma``, ``bn.beta`` (C), ``final.weight`` J×C×1×1, ``final.bias`` (J).
+    """
+    step = _small_pose_net_step(case, eps)
+    return step["loss"], step["grads"]
+
+
+def small_pose_net_batchnorm(case: Dict[str, np.ndarray], eps: float) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the BatchNorm of :func:`small_pose_net_gradients` sees, in float64: its input ``z`` (N×C×H×W), the
+    batch variance (1×C×1×1) and ``dy``, the loss's gradient with respect to its output (N×C×H×W, ReLU mask
+    applied)."""
+    step = _small_pose_net_step(case, eps)
+    return step["z"], step["var"], step["dy"]
 
 
 def batchnorm_train_nhwc(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float, relu: bool,

@@ -1,5 +1,5 @@
 """eval.py: one-line errors before any work; PoseTrack's evaluation end to end. Its COCO results end to end are the
-reference the inference chain must equal, bit for bit (test_postprocess.py); as a ModelArts job:
+reference the inference chain must equal, to rounding (test_postprocess.py); as a ModelArts job:
 model_utils/test_modelarts.py; on a missing device: model_utils/test_device_adapter.py."""
 import os
 import shutil

@@ -55,6 +55,7 @@ def _eval_keypoints(root: str, ckpt: str, box, score: float, tmp_path) -> np.nda
 
 
 @pytest.mark.slow
+@pytest.mark.numerics
 def test_infer_matches_eval_for_a_box(synthetic_root, tiny_ckpt, tmp_path):
     box, score = [40.5, 30.0, 60.0, 120.0], 0.9
     out = tmp_path / "out"
@@ -68,6 +69,8 @@ def test_infer_matches_eval_for_a_box(synthetic_root, tiny_ckpt, tmp_path):
 
     preds, scores = _eval_keypoints(synthetic_root, tiny_ckpt, box, score, tmp_path)
     assert preds[0, :, 2].max() > 0   # peaked heatmaps: the comparison is not of zeros
+    # infer.py against the evaluation pipeline (in graph mode), one box each: equal on AVX2 (Zen 3), natively and
+    # under ONEDNN_MAX_CPU_ISA=SSE41; the tolerances allow the two modes to round the maxima differently
     np.testing.assert_allclose(keypoints[:, :2], preds[0, :, :2], atol=1e-3)
     np.testing.assert_allclose(keypoints[:, 2], preds[0, :, 2], rtol=1e-4, atol=1e-7)
     assert results[0]["score"] == pytest.approx(float(scores[0]), rel=1e-5)

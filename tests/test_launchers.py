@@ -313,6 +313,59 @@ def test_demo_with_a_weak_network_ends_with_ap_and_exit_0(tmp_path):
     assert not (tmp_path / "out" / "predictions.png").exists()
 
 
+# ---- run_tests.sh ----------------------------------------------------------------------------------------
+
+# A stand-in for the suite's interpreter: answers the instruction-set question with FAKE_ISA, records each pytest
+# call with the ONEDNN_MAX_CPU_ISA it ran under, exits with FAKE_FIRST_EXIT / FAKE_SECOND_EXIT.
+FAKE_TESTS_PYTHON = r"""#!/usr/bin/env bash
+if [ "$1" = -c ]; then echo "$FAKE_ISA"; exit 0; fi
+echo "isa=${ONEDNN_MAX_CPU_ISA:-}|args=$*" >> "$FAKE_RECORD"
+case "$*" in
+    *"-m numerics") exit "${FAKE_SECOND_EXIT:-0}" ;;
+    *) exit "${FAKE_FIRST_EXIT:-0}" ;;
+esac
+"""
+
+
+def _run_tests(tmp_path, isa, **env):
+    python = _executable(tmp_path / "fake_tests_python", FAKE_TESTS_PYTHON)
+    out = run_launcher("run_tests.sh", ["-k", "word"], cwd=str(tmp_path), timeout=60,
+                       env={"NO_VENV": "1", "PYTHON": python, "FAKE_RECORD": str(tmp_path / "record.txt"),
+                            "FAKE_ISA": isa, "ONEDNN_MAX_CPU_ISA": "", **env})
+    return out, _calls(tmp_path / "record.txt")
+
+
+@pytest.mark.parametrize("isa", ["AVX512_CORE 1", "AVX10_1_512_AMX 1"])
+def test_run_tests_reruns_the_numerics_tests_under_avx2_on_a_cpu_beyond_it(tmp_path, isa):
+    out, calls = _run_tests(tmp_path, isa)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert calls == [{"isa": "", "args": "-m pytest -q tests -k word"},
+                     {"isa": "AVX2", "args": "-m pytest -q tests -k word -m numerics"}]
+    assert f"under ONEDNN_MAX_CPU_ISA=AVX2 (oneDNN ran {isa.split()[0]} above)" in out.stdout
+
+
+def test_run_tests_says_why_it_skips_the_avx2_pass(tmp_path):
+    for isa, reason in (("AVX2 0", "oneDNN ran the pass above at AVX2 already"),
+                        ("SSE41 0", "oneDNN ran the pass above at SSE41 already"),
+                        ("unknown 0", "MindSpore's oneDNN library, which names the instruction set, was not found")):
+        (tmp_path / "record.txt").unlink(missing_ok=True)
+        out, calls = _run_tests(tmp_path, isa)
+        assert out.returncode == 0 and len(calls) == 1, out.stdout + out.stderr
+        assert f"numerics tests under ONEDNN_MAX_CPU_ISA=AVX2: skipped: {reason}" in out.stdout.splitlines()
+    (tmp_path / "record.txt").unlink()
+    out, calls = _run_tests(tmp_path, "AVX2 0", AVX2_PASS="1")   # forced: on an AVX2 CPU it repeats the first
+    assert [c["isa"] for c in calls] == ["", "AVX2"]
+    out, calls = _run_tests(tmp_path, "AVX512_CORE 1", AVX2_PASS="0")
+    assert len(calls) == 3 and "skipped (AVX2_PASS=0)" in out.stdout
+
+
+@pytest.mark.parametrize("first,second,status", [(0, 1, 1), (1, 0, 1), (2, 1, 2), (0, 5, 0)])
+def test_run_tests_fails_when_either_pass_fails(tmp_path, first, second, status):
+    """The first pass's failure wins; a second pass that selects no test (5) is no failure."""
+    out, calls = _run_tests(tmp_path, "AVX512_CORE 1", FAKE_FIRST_EXIT=str(first), FAKE_SECOND_EXIT=str(second))
+    assert len(calls) == 2 and out.returncode == status, out.stdout + out.stderr
+
+
 # ---- several servers with msrun, on this machine ---------------------------------------------------------
 
 @pytest.mark.slow
@@ -355,7 +408,8 @@ def test_msrun_two_servers_train_identical_replicas(synthetic_root, tmp_path):
     names = [os.path.basename(p) for p in list_checkpoints(str(shared))]
     assert names and names[-1].startswith("simplepose-2_"), names
     assert not [d for d in os.listdir(shared) if d.startswith("rank_")]
-    # Identical replicas: every trainable parameter (those Adam keeps moments for) and the moments.
+    # Identical replicas: every trainable parameter (those Adam keeps moments for) and the moments, bit for bit
+    # (both ranks apply the same all-reduced gradients with the same code).
     # BatchNorm's running statistics are each rank's own (data parallelism does not average them).
     first, second = (ms.load_checkpoint(str(dump / f"rank_{r}.ckpt")) for r in (0, 1))
     assert set(first) == set(second)

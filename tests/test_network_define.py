@@ -21,11 +21,14 @@ def batch(seed=0, n=3, joints=5, h=8, w=6):
     return output, target, weight
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("use_target_weight", [True, False])
 def test_loss_equals_per_joint_loop(mode, use_target_weight):
     output, target, weight = batch()
     loss = JointsMSELoss(use_target_weight)(Tensor(output), Tensor(target), Tensor(weight))
     assert loss.shape == ()
+    # MindSpore's float32 reduction against the float64 loop: 5.1e-8 relative on AVX2 (Zen 3), natively and under
+    # ONEDNN_MAX_CPU_ISA=SSE41
     assert float(loss.asnumpy()) == pytest.approx(loop_joints_mse(output, target, weight, use_target_weight),
                                                   rel=1e-5)
 

@@ -148,6 +148,9 @@ def final_difference(reference_dir, other_dir):
 
 
 def loss_rows(ckpt_dir):
+    """The rows of ``loss_log.csv`` (losses printed to 8 digits), compared as text: a resumed run and the straight
+    one run the same code on the same batches of the same shape in the same order (on the CPU also in sink mode,
+    step by step), so they agree to the last bit; a difference means a step repeated, skipped or fed other data."""
     return [(r["epoch"], r["step"], r["global_step"], r["loss"]) for r in read_csv(os.path.join(ckpt_dir,
                                                                                              "loss_log.csv"))]
 
@@ -379,6 +382,7 @@ def test_msrun_two_workers_keep_identical_replicas_and_resume_per_rank(synthetic
     assert logs.count("resumed after step") == 2, logs
     ranks = [list_checkpoints(str(tmp_path / "ckpt" / f"rank_{r}")) for r in (0, 1)]
     assert [os.path.basename(p)[:13] for p in (ranks[0][-1], ranks[1][-1])] == ["simplepose-2_"] * 2, ranks
+    # Bit for bit: both ranks apply the same all-reduced gradients with the same code.
     first, second = ms.load_checkpoint(ranks[0][-1]), ms.load_checkpoint(ranks[1][-1])
     compared = 0
     for name, value in first.items():

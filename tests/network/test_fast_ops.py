@@ -13,8 +13,15 @@ from src.network.fast_ops import ONEDNN, BatchNorm2d, Conv2d, Conv2dTranspose, c
 from src.model import get_pose_net
 from src.model_utils.config import get_config
 from src.network_define import JointsMSELoss, WithLossCell
-from tests.reference import loop_conv_transpose, small_pose_net_gradients
+from tests.reference import loop_conv_transpose, small_pose_net_batchnorm, small_pose_net_gradients
 
+#: The tests here compare computations that round differently (fast path and stock operators, float32 and a
+#: float64 reference; the two premise checks in NumPy alone come along): scripts/run_tests.sh runs them under
+#: ONEDNN_MAX_CPU_ISA=AVX2 too.
+pytestmark = pytest.mark.numerics
+
+#: Measured on AVX2 (Zen 3), natively and under ONEDNN_MAX_CPU_ISA=SSE41: layers 5.1e-7 at most, the whole network
+#: 2.8e-5 (a gradient).
 RTOL = 1e-4
 
 
@@ -147,15 +154,23 @@ def test_whole_network_fast_equals_stock(mode, random_weights):
 # Gaussian targets and the ReLUs are open), and BatchNorm inputs whose channel means exceed their
 # spread. Errors are relative to each gradient's largest entry.
 #
-# Errors on this case, float32 against the float64 reference (PyTorch 2.13's CPU step measured once,
-# outside the suite, which does not need torch); the tolerances are what PyTorch meets:
+# Errors on this case, float32 against the float64 reference, on the CPU the tolerances were set on (AVX-512)
+# and on a Zen 3 EPYC (AVX2; also under ONEDNN_MAX_CPU_ISA=SSE41): the ranges are over those (N×H×W×C: the
+# latter two), in GRAPH and PyNative mode. PyTorch 2.13's CPU step was measured outside the suite, which does
+# not need torch. The tolerances are what PyTorch meets on both CPUs; ``final.weight``'s was raised from 5e-7
+# to 1e-6 when PyTorch (4.4e-7) and the CPU path (4.7e-7) came within 10 % of 5e-7 on AVX2: that gradient is a
+# float32 sum over N·H·W = 81920 products, a few units of rounding wherever its order changes.
 #
-#     parameter      MindSpore's stock backward   PyTorch   tolerance   CPU path (centred)
-#     conv.weight    3.1e-3                       1.4e-4    3e-4        2.9e-6
-#     bn.gamma       4.2e-4                       4.3e-5    1e-4        1.4e-6
-#     bn.beta        9.1e-7                       1.3e-7    3e-7        1.3e-7
-#     final.weight   1.7e-7                       1.8e-7    5e-7        1.7e-7
-#     final.bias     6.0e-7                       6.9e-5    2e-4        6.0e-7
+#     parameter      MindSpore's stock   PyTorch          tolerance   CPU path, N×C×H×W   oneDNN N×H×W×C
+#     conv.weight    3.1e-3              1.4e-4           3e-4        2.9e-6 – 1.6e-5     1.3e-6 – 1.7e-5
+#     bn.gamma       4.2e-4              3.9e-5 – 4.6e-5  1e-4        8.9e-7 – 1.4e-6     3.8e-7 – 4.2e-7
+#     bn.beta        9.1e-7              1.3e-7           3e-7        1.3e-7              5.0e-8
+#     final.weight   1.7e-7 – 4.3e-7     1.8e-7 – 4.4e-7  1e-6        1.7e-7 – 4.3e-7     4.3e-7 – 4.7e-7
+#     final.bias     6.0e-7              9.7e-7 – 6.9e-5  2e-4        6.0e-7              1.6e-6 – 6.9e-5
+#
+# MindSpore's stock backward (the BatchNorm2d of ``centred_grad=False``) is not asserted on: it is MindSpore's
+# kernel, not ours. What makes the case hard is asserted instead, in NumPy's float32 arithmetic, which rounds
+# alike on every CPU (test_the_case_defeats_an_uncentred_float32_sum).
 #
 # Symbols: N batch, K input channels, C BatchNorm channels, J joints, H×W heatmap size.
 
@@ -163,7 +178,7 @@ N, K, C, J, H, W = 16, 4, 8, 3, 80, 64   # N·H·W as in the demo's first BatchN
 SEED = 1
 BN_EPS = 1e-5
 #: Largest error relative to the gradient's largest entry, per parameter: what PyTorch's float32 meets.
-TOLERANCE = {"conv.weight": 3e-4, "bn.gamma": 1e-4, "bn.beta": 3e-7, "final.weight": 5e-7, "final.bias": 2e-4}
+TOLERANCE = {"conv.weight": 3e-4, "bn.gamma": 1e-4, "bn.beta": 3e-7, "final.weight": 1e-6, "final.bias": 2e-4}
 
 
 class SmallPoseNet(nn.Cell):
@@ -275,14 +290,31 @@ def test_nhwc_batchnorm_gradients_are_as_accurate_as_pytorch(mode):
     assert not failed, f"gradient errors relative to the float64 reference: {failed}"
 
 
-def test_stock_batchnorm_backward_misses_the_tolerance(mode):
-    """MindSpore's stock CPU kernel misses the γ tolerance on this case, which is what the test above
-    guards against. (Should this fail, the stock kernel has become accurate on this case.)"""
-    case = make_case()
-    exact = small_pose_net_gradients(case, BN_EPS)[1]
-    errors = relative_errors(mindspore_gradients(case, centred_grad=False)[1], exact)
-    assert errors["bn.gamma"] > 2 * TOLERANCE["bn.gamma"]
-    assert errors["conv.weight"] > 2 * TOLERANCE["conv.weight"]
+def sequential_channel_sums(values: np.ndarray) -> np.ndarray:
+    """Per-channel sums of N×C×H×W float32 ``values``, added one after the other in float32 (a cumulative sum:
+    IEEE additions in a fixed order, so the same on every CPU)."""
+    rows = np.moveaxis(values.astype(np.float32), 1, 0).reshape(values.shape[1], -1)
+    return np.cumsum(rows, axis=1, dtype=np.float32)[:, -1]
+
+
+def test_the_case_defeats_an_uncentred_float32_sum():
+    """The premise of the two tests above: in float32, γ's gradient by the one-pass formula
+    ``(Σ dy·z − μ·Σ dy)/σ`` loses it to cancellation on this case, far past the tolerance, while the centred sum
+    ``Σ (dy − mean dy)·ẑ`` that the CPU path's BatchNorm arranges for meets it; both summed in order."""
+    z64, var, dy64 = small_pose_net_batchnorm(make_case(), BN_EPS)
+    exact = small_pose_net_gradients(make_case(), BN_EPS)[1]["bn.gamma"]
+    z, dy = z64.astype(np.float32), dy64.astype(np.float32)
+    inv_std = (1 / np.sqrt(var.ravel() + BN_EPS)).astype(np.float32)
+    mean = z.mean((0, 2, 3), dtype=np.float32)
+    one_pass = (sequential_channel_sums(dy * z) - mean * sequential_channel_sums(dy)) * inv_std
+    z_hat = (z - mean.reshape(1, -1, 1, 1)) * inv_std.reshape(1, -1, 1, 1)
+    centred = sequential_channel_sums((dy - dy.mean((0, 2, 3), keepdims=True, dtype=np.float32)) * z_hat)
+
+    def error(grad):
+        return float(np.abs(grad - exact).max() / np.abs(exact).max())
+    # measured: one-pass 1.1e-1, centred 4.3e-6 (NumPy's float32, no kernel of MindSpore's or of the CPU's)
+    assert error(one_pass) > 100 * TOLERANCE["bn.gamma"]
+    assert error(centred) < 0.1 * TOLERANCE["bn.gamma"]
 
 
 def test_centred_batchnorm_forward_and_statistics_equal_stock(mode):

@@ -29,6 +29,7 @@ def params_of(cell):
     return {p.name: p.asnumpy().copy() for p in cell.get_parameters()}
 
 
+@pytest.mark.numerics
 def test_float32_step_matches_mindspore_train_one_step_cell(mode):
     cfg = tiny()
     ms.set_seed(0)
@@ -41,6 +42,8 @@ def test_float32_step_matches_mindspore_train_one_step_cell(mode):
     stock.set_train()
     data = batch()
     losses = [(float(mine(*data).asnumpy()), float(stock(*data).asnumpy())) for _ in range(4)]
+    # Two cells around the same network and optimizer: equal bit for bit on AVX2 (Zen 3), natively and under
+    # ONEDNN_MAX_CPU_ISA=SSE41; the tolerances leave room for a fusion that sums in another order.
     np.testing.assert_allclose(*zip(*losses), rtol=1e-6)
     ours, theirs = params_of(net), params_of(twin)
     for name, value in theirs.items():
