@@ -1,7 +1,7 @@
 """Synthetic videos with ground truth for pose tracking.
 
 ``python -m src.synthetic_video --output DIR [--num_sequences 4] [--num_frames 60] [--seed 0]
-[--scenario walk|crossing]`` writes::
+[--scenario walk|crossing|family]`` writes::
 
     DIR/frames/seq000/000001.jpg ...          (file name: the frame's image id, from 1)
     DIR/annotations/seq000.json               (COCO keypoints; each person has a ``track_id``)
@@ -27,6 +27,17 @@ the nearer hiding the farther; the detector finds everyone it can see (jittered 
 misses or duplicates) but misses anyone with fewer than ``CROSSING_HIDDEN_JOINTS`` joints seen
 (the farther one for 0-5 frames of the crossing: 3 in ``cross000`` of seed 0), and adds one false
 box per frame.
+
+``--scenario family`` writes a family of seeded scenes that test identities through occlusion
+(sequences ``famNNN_<kind>``, sequence ``k`` of the kind ``FAMILY_KINDS[k mod 7]``), each drawn
+afresh from the seed: crossings slow (``cross_slow``, long occlusions), fast (``cross_fast``) and of
+small people (``cross_small``); a near person overtaking a slower far one walking the same way
+(``overtake``, the longest occlusions); a crossing whose detector also misses people in runs of 2-6
+frames (``missed``); groups of 3-4 people crossing at different depths and times (``group``); and a
+person who walks out of the frame and comes back 2-8 frames later while another walks past
+(``reenter``). Speeds, sizes and look are drawn within each kind's ranges (:data:`FAMILY_KINDS`).
+The detector is the crossing scenario's (people with fewer than ``CROSSING_HIDDEN_JOINTS`` joints
+seen missed, one false box a frame) plus each kind's runs of misses.
 
 With ``--posetrack`` the labels are also written in PoseTrack 2018's format
 (:mod:`src.data.posetrack_files`): the nose and body joints are the COCO labels' (the ears left
@@ -71,8 +82,9 @@ MISS_RUN_FRAMES = (2, 6)
 HIDDEN_JOINTS, HIDDEN_MISS = 4, 0.7
 #: A turn round takes this many frames: the figure slows to a stop, faces the camera, walks back.
 TURN_FRAMES = 14
-#: ``--scenario`` choices: people walking at random, or two people crossing (a test of identities).
-SCENARIOS = ("walk", "crossing")
+#: ``--scenario`` choices: people walking at random, two people crossing (a test of identities), or the family
+#: of crossing and group scenes.
+SCENARIOS = ("walk", "crossing", "family")
 #: Crossing scenario: the nearer figure's height (share of the frame height), the farther one's
 #: height relative to it, the walking speed (figure heights per frame), the score range of the false
 #: box added to every frame and its height (share of the frame height).
@@ -81,6 +93,20 @@ CROSSING_SPEED = 0.022
 #: The crossing scenario's detector misses people with fewer joints seen than this.
 CROSSING_HIDDEN_JOINTS = 6
 CROSSING_FALSE_SCORE, CROSSING_FALSE_HEIGHT = (0.3, 0.6), (0.3, 0.6)
+#: The family's kinds of scene: walking speed range (figure heights per frame), the nearer figure's height
+#: range (share of the frame height) and the probability a frame starts a run of detector misses per person.
+FAMILY_KINDS: Dict[str, Dict[str, Tuple[float, float]]] = {
+    "cross_slow": {"speed": (0.008, 0.014), "size": (0.45, 0.6), "miss": (0.0, 0.0)},
+    "cross_fast": {"speed": (0.03, 0.045), "size": (0.45, 0.6), "miss": (0.0, 0.0)},
+    "cross_small": {"speed": (0.015, 0.03), "size": (0.22, 0.32), "miss": (0.0, 0.0)},
+    "overtake": {"speed": (0.012, 0.02), "size": (0.45, 0.6), "miss": (0.0, 0.0)},
+    "missed": {"speed": (0.015, 0.03), "size": (0.4, 0.6), "miss": (0.08, 0.15)},
+    "group": {"speed": (0.012, 0.03), "size": (0.3, 0.6), "miss": (0.0, 0.04)},
+    "reenter": {"speed": (0.05, 0.07), "size": (0.35, 0.55), "miss": (0.0, 0.04)},
+}
+#: How far (share of the figure's height) the re-entering figure walks beyond the frame's edge before turning, and
+#: where it starts (share of the frame's width from the edge it walks to).
+REENTER_BEYOND, REENTER_START = 0.4, (0.15, 0.3)
 #: Gait amplitudes in degrees: hip flexion, extra knee bend in the swing, arm swing, arm abduction.
 HIP_SWING, KNEE_SWING, ARM_SWING, ARM_ABDUCTION = 24.0, 40.0, 22.0, 9.0
 
@@ -172,6 +198,70 @@ def _plan_crossing(rng: np.random.Generator, num_frames: int, width: int, height
     return walkers
 
 
+def _figure(rng: np.random.Generator, size_frac: float, height: int, x: np.ndarray,
+            heading: np.ndarray) -> Walker:
+    """A figure of height ``size_frac`` (share of the frame) at ``x`` (T pelvis x) facing ``heading`` (T, ±1),
+    its gait phase following the distance walked."""
+    params = sample_body_params(rng)
+    proportions = {k: params[k] for k in ("length", "girth", "head_r")}
+    colours = sample_look(rng)
+    size_px = size_frac * height
+    walked = np.concatenate([[0.0], np.cumsum(np.abs(np.diff(x)))])
+    phase = rng.uniform(0, 2 * np.pi) + walked * (2 * np.pi / (0.8 * size_px))
+    pace = np.concatenate([[1.0], (np.abs(np.diff(x)) > 0).astype(np.float64)])
+    return Walker(proportions, colours, size_px, height * (0.12 + size_frac), rng.normal(0, 2), x,
+                  heading * rng.uniform(35, 60), phase, pace)
+
+
+def _plan_family(rng: np.random.Generator, kind: str, num_frames: int, width: int, height: int) -> List[Walker]:
+    """The figures of one family scene of ``kind`` (:data:`FAMILY_KINDS`; see the module docstring)."""
+    ranges = FAMILY_KINDS[kind]
+    t = np.arange(num_frames, dtype=np.float64)
+    middle = num_frames // 2
+    near = rng.uniform(*ranges["size"])
+    speed = rng.uniform(*ranges["speed"])
+    if kind == "overtake":      # both walk the same way; the nearer, faster one draws level half-way
+        first = rng.choice([-1.0, 1.0])
+        far = near * rng.uniform(0.8, 0.92)
+        fast, slow = speed * near * height * 2.0, speed * far * height * 0.7
+        return [_figure(rng, size, height, width / 2 + first * v * (t - middle), np.full(num_frames, first))
+                for size, v in ((near, fast), (far, slow))]
+    if kind == "group":         # 3-4 people at different depths, each pair crossing at its own time
+        walkers = []
+        first = rng.choice([-1.0, 1.0])
+        for k in range(int(rng.integers(3, 5))):
+            size = rng.uniform(*ranges["size"])
+            direction = first * (-1) ** k
+            level = rng.uniform(0.35, 0.65) * num_frames
+            v = rng.uniform(*ranges["speed"]) * size * height
+            walkers.append(_figure(rng, size, height, width * rng.uniform(0.4, 0.6) + direction * v * (t - level),
+                                   np.full(num_frames, direction)))
+        return walkers
+    if kind == "reenter":       # one walks out of the frame, turns beyond its edge, walks back in; one walks past
+        direction = rng.choice([-1.0, 1.0])
+        v = speed * near * height
+        edge = width + REENTER_BEYOND * near * height if direction > 0 else -REENTER_BEYOND * near * height
+        start = (width if direction > 0 else 0.0) - direction * width * rng.uniform(*REENTER_START)
+        out_at = int(abs(edge - start) / v)
+        gap = int(rng.integers(0, 5))
+        x = np.where(t <= out_at, start + direction * v * t,
+                     np.where(t <= out_at + gap, edge, edge - direction * v * (t - out_at - gap)))
+        heading = np.where(t <= out_at, direction, -direction)
+        other = near * rng.uniform(0.6, 0.9)
+        passer = _figure(rng, other, height, width / 2 - direction * speed * other * height * (t - middle),
+                         np.full(num_frames, -direction))
+        return [_figure(rng, near, height, x, heading), passer]
+    # crossings: two people walking towards each other, level at the middle half-way
+    far = near * rng.uniform(*CROSSING_FAR_SIZE)
+    return [_figure(rng, size, height, width / 2 + direction * speed * size * height * (t - middle),
+                    np.full(num_frames, direction)) for direction, size in ((1.0, near), (-1.0, far))]
+
+
+def family_kind(sequence: int) -> str:
+    """The kind of scene of the family's sequence ``sequence``: the kinds in turn."""
+    return tuple(FAMILY_KINDS)[sequence % len(FAMILY_KINDS)]
+
+
 def _walk_detections(rng: np.random.Generator, anns: Sequence[Dict[str, object]], miss_left: np.ndarray,
                      width: int, height: int) -> List[Dict[str, object]]:
     """The walking scenario's detector: the still set's boxes (:func:`src.synth.labels.detector_boxes`)
@@ -192,11 +282,13 @@ def _walk_detections(rng: np.random.Generator, anns: Sequence[Dict[str, object]]
 
 
 def _crossing_detections(rng: np.random.Generator, anns: Sequence[Dict[str, object]], width: int,
-                         height: int) -> List[Dict[str, object]]:
+                         height: int, missed: Sequence[int] = ()) -> List[Dict[str, object]]:
     """The crossing scenario's detector: a jittered box of everyone with at least
-    ``CROSSING_HIDDEN_JOINTS`` joints seen, and one false box somewhere in the frame."""
+    ``CROSSING_HIDDEN_JOINTS`` joints seen (but the tracks ``missed``), and one false box somewhere in the frame."""
     dets = []
     for ann in anns:
+        if ann["track_id"] in missed:
+            continue
         if sum(1 for v in ann["keypoints"][2::3] if v == 2) >= CROSSING_HIDDEN_JOINTS:
             x, y, w, h = ann["bbox"]
             cx, cy = x + w / 2 + rng.normal(0, 0.04 * w), y + h / 2 + rng.normal(0, 0.04 * h)
@@ -228,12 +320,17 @@ def render_sequence(seed: int, sequence: int, num_frames: int, width: int = 480,
     lack ``id``/``image_id``."""
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario '{scenario}'; expected one of {SCENARIOS}")
-    crossing = scenario == "crossing"
+    crossing = scenario != "walk"
     rng = np.random.default_rng([seed, sequence] + ([SCENARIOS.index(scenario)] if crossing else []))
     background = np.clip(texture(rng, width, height), 0, 255).astype(np.uint8)
     clutter(rng, background)
     occluder_at = None
-    if crossing:
+    miss_start = 0.0
+    if scenario == "family":
+        kind = family_kind(sequence)
+        walkers = _plan_family(rng, kind, num_frames, width, height)
+        miss_start = rng.uniform(*FAMILY_KINDS[kind]["miss"])
+    elif crossing:
         walkers = _plan_crossing(rng, num_frames, width, height)
     else:
         # Directions alternate, so that figures cross.
@@ -271,7 +368,14 @@ def render_sequence(seed: int, sequence: int, num_frames: int, width: int = 480,
                 anns.append({**ann, "track_id": track_id})
                 heads.append({"head_ends": person["head_ends"], "head_box": person["head_box"]})
         if crossing:
-            dets = _crossing_detections(frame_rng, anns, width, height)
+            missed = []
+            for k in range(len(walkers)):      # runs of misses (the family's kinds): 2-6 frames each
+                if miss_left[k] == 0 and frame_rng.random() < miss_start:
+                    miss_left[k] = frame_rng.integers(MISS_RUN_FRAMES[0], MISS_RUN_FRAMES[1] + 1)
+                if miss_left[k]:
+                    missed.append(k)
+            miss_left[:] = np.maximum(miss_left - 1, 0)
+            dets = _crossing_detections(frame_rng, anns, width, height, missed)
         else:
             dets = _walk_detections(frame_rng, anns, miss_left, width, height)
 
@@ -283,7 +387,9 @@ def render_sequence(seed: int, sequence: int, num_frames: int, width: int = 480,
 
 
 def sequence_name(sequence: int, scenario: str = "walk") -> str:
-    """``seqNNN`` (walking) or ``crossNNN`` (crossing)."""
+    """``seqNNN`` (walking), ``crossNNN`` (crossing) or ``famNNN_<kind>`` (the family)."""
+    if scenario == "family":
+        return f"fam{sequence:03d}_{family_kind(sequence)}"
     return f"{'cross' if scenario == 'crossing' else 'seq'}{sequence:03d}"
 
 
@@ -396,7 +502,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--height", type=int, default=360, help="frame height (default 360)")
     parser.add_argument("--scenario", choices=SCENARIOS, default="walk",
                         help="walk: 2-4 people walking at random (default); crossing: two people crossing, one "
-                             "hidden for a few frames, one false detector box per frame (sequences crossNNN)")
+                             "hidden for a few frames, one false detector box per frame (sequences crossNNN); "
+                             "family: crossings, overtakings, groups, missed detections, people leaving and "
+                             "re-entering, the kinds in turn (sequences famNNN_<kind>)")
     parser.add_argument("--posetrack", action="store_true",
                         help="also write the labels as PoseTrack 2018 ground truth to DIR/posetrack18/ and the "
                              f"detections by PoseTrack image id to DIR/{POSETRACK_DETECTIONS}")
