@@ -18,7 +18,9 @@ configuration; the others keep it):
 - ``flow similarity``: detector boxes only, OKS after moving the remembered poses along the flow;
 - ``propagated boxes``: detector and propagated boxes, OKS without flow;
 - ``both`` (the defaults): propagated boxes and flow-based OKS;
-- ``both (1 frame kept)``: as ``both`` with ``KEEP_FRAMES 1`` (consecutive frames only).
+- ``both (1 frame kept)``: as ``both`` with ``KEEP_FRAMES 1`` (consecutive frames only);
+- ``both (10 frames kept)``, ``both (no colours)``: as ``both`` with ``KEEP_FRAMES 10``, or without the
+  colour stage (``APPEARANCE_THRE 0``); ``both (10 kept no colours)``: both, the defaults until 7 December 2026.
 
 A box's pose does not depend on the variant, so each (frame, box) goes through the network once
 for all variants (:class:`PoseMemo`); the tracking itself runs in full for each. Speed is
@@ -67,6 +69,9 @@ VARIANTS: Dict[str, Dict[str, object]] = {
     "propagated boxes": {"propagate_boxes": True, "similarity": "oks"},
     "both": {},
     "both (1 frame kept)": {"keep_frames": 1},
+    "both (10 frames kept)": {"keep_frames": 10},
+    "both (no colours)": {"appearance_thre": 0.0},
+    "both (10 kept no colours)": {"keep_frames": 10, "appearance_thre": 0.0},
 }
 GROUPS = ("Head", "Shou", "Elb", "Wri", "Hip", "Knee", "Ankl", "Total")
 

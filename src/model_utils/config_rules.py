@@ -108,6 +108,7 @@ RULES: Dict[str, Rule] = {
     "TRACK.OUTPUT": NON_EMPTY,
     "TRACK.SIMILARITY_THRE": number_in(0, 1),
     "TRACK.KEEP_FRAMES": integer_from(1),              # 1: the previous frame only
+    "TRACK.APPEARANCE_THRE": number_in(0, 1),
     "TRACK.BOX_ENLARGE": number_from(0),
     "TRACK.NMS_THRE": number_in(0, 1),
     "TRACK.MIN_SCORE": number_in(0, 1),

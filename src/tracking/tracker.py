@@ -19,8 +19,14 @@ For each frame:
    the flow where their track was seen in the previous frame, by their track's own velocity where
    it was not (the flow where someone is hidden is that of whoever hides them). Each new person is
    compared with every remembered pose by OKS and ids are given greedily, best pair first, down to
-   ``TRACK.SIMILARITY_THRE``; the rest start new tracks. A person hidden for fewer frames than are
-   kept gets their id back.
+   ``TRACK.SIMILARITY_THRE``. A person hidden for fewer frames than are kept gets their id back.
+4. **Colours** (``TRACK.APPEARANCE_THRE`` above 0). The people left without an id are compared with the
+   tracks lost in the remembered frames (not seen in the previous frame, nor matched in this one) by the
+   colours of their torso (:mod:`src.tracking.appearance`): ids are given greedily down to
+   ``TRACK.APPEARANCE_THRE``, between people of similar size (areas within a factor ``AREA_RATIO``).
+   This gives the id back to someone who walked out of the frame and came back, or who reappears from
+   behind someone where their track's velocity did not take their remembered pose. The rest start new
+   tracks.
 
 Symbols: N people of a frame, J joints. Boxes ``[x, y, w, h]``, poses ``[x, y, score]``, both in
 image pixels. Poses are in the network's own joints (its data set type's keypoint set: COCO's or
@@ -34,6 +40,7 @@ import cv2
 import numpy as np
 
 from src.constants import COCO_KEYPOINTS, KeypointSet
+from src.tracking.appearance import clear_view, colour_histograms, colour_similarity, torso_indices
 from src.tracking.boxes import box_nms, joint_boxes
 from src.tracking.flow import FlowFn, propagate
 from src.tracking.matching import greedy_match, pose_similarity, unify_people
@@ -41,6 +48,11 @@ from src.utils.nms import oks_nms_arrays
 
 #: ``TRACK.SIMILARITY`` choices: OKS of flow-propagated poses (the paper's), or of poses left in place.
 SIMILARITIES = ("flow_oks", "oks")
+
+#: The colour stage matches people whose areas differ by at most this factor.
+AREA_RATIO = 2.0
+#: A track's colours move this share of the way to each clear view of it.
+COLOUR_UPDATE = 0.3
 
 #: ``(image H×W×3, boxes N×4, box scores N) -> (poses N×J×3, person scores N, areas N)``.
 Estimator = Callable[[np.ndarray, np.ndarray, np.ndarray], Tuple[np.ndarray, np.ndarray, np.ndarray]]
@@ -51,7 +63,7 @@ class TrackSettings(NamedTuple):
     the defaults are default_config.yaml's."""
     similarity: str = "flow_oks"
     similarity_thre: float = 0.3
-    keep_frames: int = 10
+    keep_frames: int = 20
     propagate_boxes: bool = True
     box_enlarge: float = 0.15
     nms_thre: float = 0.5
@@ -60,6 +72,7 @@ class TrackSettings(NamedTuple):
     oks_thre: float = 0.9
     unify_thre: float = 0.5
     propagate_joint_thre: float = 0.4
+    appearance_thre: float = 0.6
 
     @classmethod
     def from_config(cls, cfg: Any) -> "TrackSettings":
@@ -67,7 +80,7 @@ class TrackSettings(NamedTuple):
         return cls(str(track.SIMILARITY), float(track.SIMILARITY_THRE), int(track.KEEP_FRAMES),
                    bool(track.PROPAGATE_BOXES), float(track.BOX_ENLARGE), float(track.NMS_THRE),
                    float(track.MIN_SCORE), float(cfg.TEST.IN_VIS_THRE), float(cfg.TEST.OKS_THRE),
-                   float(track.UNIFY_THRE), float(track.PROPAGATE_JOINT_THRE))
+                   float(track.UNIFY_THRE), float(track.PROPAGATE_JOINT_THRE), float(track.APPEARANCE_THRE))
 
     @property
     def uses_flow(self) -> bool:
@@ -118,6 +131,7 @@ class PoseTracker:
         self.settings = settings
         self.keypoints = keypoints
         self._sigmas = np.asarray(keypoints.sigmas, np.float64)
+        self._torso = torso_indices(keypoints.keypoint_names)
         self.estimate = estimate
         self.flow = flow if settings.uses_flow else None
         #: People whose box came from propagation, and seconds spent in flow, poses and matching.
@@ -130,6 +144,9 @@ class PoseTracker:
         #: Per remembered track: the frame it was last seen in and its pose there; its velocity [dx, dy] a frame.
         self._last_seen: Dict[int, Tuple[int, np.ndarray]] = {}
         self._velocity: Dict[int, np.ndarray] = {}
+        #: Per remembered track: its torso colours (a histogram) and its area when last seen.
+        self._colours: Dict[int, np.ndarray] = {}
+        self._areas: Dict[int, float] = {}
         self._frame = 0
         self._next_id = 0
 
@@ -165,8 +182,9 @@ class PoseTracker:
         self.seconds["poses"] += time.perf_counter() - start
         start = time.perf_counter()
         people = self._unify(people)
-        people = people._replace(track_ids=self._assign(people))
-        self._remember(people)
+        colours = colour_histograms(image, people.poses, self._torso, s.in_vis_thre) if s.appearance_thre > 0 else None
+        people = people._replace(track_ids=self._assign(people, colours))
+        self._remember(people, colours)
         self.seconds["matching"] += time.perf_counter() - start
         self._previous = people
         self._frame += 1
@@ -223,8 +241,9 @@ class PoseTracker:
         kept = oks_nms_arrays(people.poses, people.scores, people.areas, s.oks_thre, self._sigmas)
         return people.take(np.sort(kept))
 
-    def _assign(self, people: People) -> np.ndarray:
-        """Track ids: greedy matching against the remembered poses, new ids for the rest."""
+    def _assign(self, people: People, colours: Optional[np.ndarray]) -> np.ndarray:
+        """Track ids: greedy matching against the remembered poses, then (``colours``: the people's N×B torso
+        histograms) against the lost tracks' colours; new ids for the rest."""
         if self._memory:
             ids = np.concatenate([entry[0] for entry in self._memory])
             poses = np.concatenate([entry[1] for entry in self._memory])
@@ -234,12 +253,27 @@ class PoseTracker:
         similarity = pose_similarity(people.poses, people.areas, poses, areas, self.settings.in_vis_thre,
                                      self._sigmas)
         track_ids = greedy_match(similarity, ids, self.settings.similarity_thre)
+        if colours is not None:
+            self._match_colours(people, colours, track_ids)
         for i in np.flatnonzero(track_ids < 0):
             track_ids[i] = self._next_id
             self._next_id += 1
         return track_ids
 
-    def _remember(self, people: People) -> None:
+    def _match_colours(self, people: People, colours: np.ndarray, track_ids: np.ndarray) -> None:
+        """The second stage: people without an id (``track_ids`` -1, filled in place) against the lost tracks'
+        colours, greedily down to ``appearance_thre``, between people of similar areas."""
+        unmatched = np.flatnonzero(track_ids < 0)
+        seen = set(track_ids.tolist()) | (set() if self._previous is None else set(self._previous.track_ids.tolist()))
+        lost = np.array([k for k in self._colours if k not in seen], np.int64)
+        if not len(unmatched) or not len(lost):
+            return
+        similarity = colour_similarity(colours[unmatched], np.stack([self._colours[k] for k in lost]))
+        ratio = people.areas[unmatched, None] / np.array([self._areas[k] for k in lost])[None, :]
+        similarity[(ratio > AREA_RATIO) | (ratio < 1 / AREA_RATIO)] = 0.0
+        track_ids[unmatched] = greedy_match(similarity, lost, self.settings.appearance_thre)
+
+    def _remember(self, people: People, colours: Optional[np.ndarray] = None) -> None:
         """Adds the frame's people to the memory and updates the velocities of the tracks seen again.
 
         A track's velocity is the mean displacement a frame of the joints confident in both its last
@@ -256,8 +290,19 @@ class PoseTracker:
                     previous = self._velocity.get(track_id)
                     self._velocity[track_id] = step if previous is None else (previous + step) / 2
             self._last_seen[track_id] = (self._frame, pose)
+        if colours is not None:
+            clear = clear_view(people.boxes) & ~people.propagated & ~np.isnan(colours).any(axis=1)
+            for i in np.flatnonzero(clear):
+                track_id = int(people.track_ids[i])
+                before = self._colours.get(track_id)
+                self._colours[track_id] = colours[i] if before is None else before + COLOUR_UPDATE * (
+                    colours[i] - before)
+            for track_id, area in zip(people.track_ids.tolist(), people.areas):
+                self._areas[track_id] = float(area)
         self._memory.append((people.track_ids, people.poses, people.areas))
         remembered = {int(track_id) for ids, _, _ in self._memory for track_id in ids}
         for track_id in [k for k in self._last_seen if k not in remembered]:
             del self._last_seen[track_id]
             self._velocity.pop(track_id, None)
+            self._colours.pop(track_id, None)
+            self._areas.pop(track_id, None)
