@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from src.utils.cli import run_cli
-from src.synthetic_video import CROSSING_FALSE_SCORE, CROSSING_HIDDEN_JOINTS, main, render_sequence
+from src.synthetic_video import (CROSSING_FALSE_SCORE, CROSSING_HIDDEN_JOINTS, FAMILY_KINDS, family_kind, main,
+                                 render_sequence, sequence_name)
 
 
 @pytest.fixture(name="videos")
@@ -124,6 +125,39 @@ def test_crossing_scenario():
     assert not np.array_equal(walk.image, next(render_sequence(0, 0, 1, 160, 120, scenario="crossing")).image)
     with pytest.raises(ValueError, match="unknown scenario 'run'"):
         next(render_sequence(0, 0, 1, scenario="run"))
+
+
+def _centres(frames):
+    """Per labelled track, its box centres x by frame (None where it is not labelled)."""
+    tracks = {a["track_id"] for f in frames for a in f.annotations}
+    return {k: [next((a["bbox"][0] + a["bbox"][2] / 2 for a in f.annotations if a["track_id"] == k), None)
+                for f in frames] for k in tracks}
+
+
+def test_the_family_of_scenes():
+    """The kinds in turn, named famNNN_<kind>; each kind as its name says; a pure function of the seed."""
+    assert [family_kind(k) for k in range(8)] == list(FAMILY_KINDS) + ["cross_slow"]
+    assert sequence_name(12, "family") == "fam012_group"
+    size = (320, 240)
+    scenes = {family_kind(k): list(render_sequence(0, k, 40, *size, scenario="family")) for k in range(7)}
+    for kind in ("cross_slow", "cross_fast", "cross_small", "missed"):       # two people swap sides
+        centres = _centres(scenes[kind])
+        assert sorted(centres) == [0, 1]
+        gap = [a - b for a, b in zip(centres[0], centres[1]) if a is not None and b is not None]
+        assert gap[0] < 0 < gap[-1], kind
+    overtake = _centres(scenes["overtake"])                                  # both the same way, the nearer faster
+    steps = {k: np.diff([x for x in xs if x is not None]).mean() for k, xs in overtake.items()}
+    assert np.sign(steps[0]) == np.sign(steps[1]) and abs(steps[0]) > abs(steps[1])
+    assert len({a["track_id"] for f in scenes["group"] for a in f.annotations}) in (3, 4)
+    reenter = _centres(scenes["reenter"])[0]                                 # out of the frame and back in
+    absent = [t for t, x in enumerate(reenter) if x is None]
+    assert absent and 0 < absent[0] and absent[-1] < 39 and absent == list(range(absent[0], absent[-1] + 1))
+    # runs of misses: the missed kind's detector leaves out people it could see
+    seen = lambda f: sum(sum(v == 2 for v in a["keypoints"][2::3]) >= CROSSING_HIDDEN_JOINTS for a in f.annotations)
+    missing = {kind: sum(seen(f) + 1 - len(f.detections) for f in frames) for kind, frames in scenes.items()}
+    assert missing["missed"] >= 4 and missing["cross_slow"] == 0
+    again = next(render_sequence(0, 5, 40, *size, scenario="family"))
+    assert np.array_equal(again.image, scenes["group"][0].image)
 
 
 @pytest.fixture(name="posetrack_videos", scope="module")

@@ -1,5 +1,6 @@
 """bench/tracking_ablation.py: each (frame, box) through the network once, with the person's score rescored for the
 box score given; the variants' tables with people and PoseTrack figures on a tiny synthetic video."""
+import json
 from types import SimpleNamespace
 
 import numpy as np
@@ -59,7 +60,8 @@ def test_default_variants_are_all_known(bench):
     """The default of --variants (every variant, comma-separated) splits back into the variants' names."""
     assert ",".join(bench.VARIANTS).split(",") == list(bench.VARIANTS)
     assert [bench.folder_name(v) for v in bench.VARIANTS] == ["no_flow", "flow_similarity", "propagated_boxes",
-                                                              "both", "both_1_frame_kept"]
+                                                              "both", "both_1_frame_kept", "both_10_frames_kept",
+                                                              "both_no_colours", "both_10_kept_no_colours"]
 
 
 @pytest.mark.slow
@@ -83,3 +85,39 @@ def test_ablation_tables(bench, tiny_ckpt, tmp_path, capsys):
     assert lines[start + 8] == "PoseTrack MOTA:" and lines[-1].split()[0] == "both"
     assert (tmp_path / "out" / "both" / "posetrack" / "seq000.json").is_file()
     assert (tmp_path / "out" / "no_flow" / "seq000" / "tracks.json").is_file()
+
+
+@pytest.mark.slow
+def test_label_poses_and_the_table_per_kind_of_scene(bench, tmp_path, capsys):
+    """With --label_poses no network is loaded: the labels' people are tracked; the family's kinds get a table."""
+    from src.synthetic_video import generate_videos  # pylint: disable=import-outside-toplevel
+    videos = tmp_path / "videos"
+    generate_videos(str(videos), num_sequences=2, num_frames=6, seed=1, width=160, height=120, posetrack=True,
+                    scenario="family")
+    args = ["--videos", str(videos), "--output", str(tmp_path / "out"), "--variants", "both,both (no colours)",
+            "--label_poses", "--config_path", TINY_CONFIG]
+    assert bench.main(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("2 sequences, ") and line.endswith("no boxes through the network") for line in lines)
+    start = lines.index("per kind of scene:")
+    assert lines[start + 1].split() == ["kind", "variant", "MOTA", "IDF1", "IDsw", "PT", "MOTA"]
+    assert [line.split()[:2] for line in lines[start + 2:]] == [["cross_fast", "both"]] * 2 + \
+        [["cross_slow", "both"]] * 2
+    assert [len(line.split()) for line in lines[start + 2:]] == [6, 8] * 2
+
+
+def test_label_poses_take_the_person_with_most_joints_in_sight(bench, tmp_path):
+    from src.synthetic_video import generate_videos  # pylint: disable=import-outside-toplevel
+    from src.tracking.video import FrameSource  # pylint: disable=import-outside-toplevel
+    generate_videos(str(tmp_path), num_sequences=1, num_frames=1, seed=0, width=160, height=120,
+                    scenario="crossing")
+    ann_file = tmp_path / "annotations" / "cross000.json"
+    oracle = bench.LabelPoses(str(tmp_path / "frames" / "cross000"), str(ann_file), 0.2)
+    ann = max(json.loads(ann_file.read_text())["annotations"], key=lambda a: a["num_keypoints"])
+    labels = np.reshape(ann["keypoints"], (17, 3))
+    image = next(iter(FrameSource(str(tmp_path / "frames" / "cross000")))).image
+    found = oracle.estimate(image, np.array([ann["bbox"], [0, 0, 2, 2]], float), np.array([0.8, 0.9]))
+    np.testing.assert_array_equal(found.poses[0, :, :2], labels[:, :2])
+    np.testing.assert_array_equal(found.poses[0, :, 2], np.select([labels[:, 2] == 2, labels[:, 2] == 1],
+                                                                  [0.9, 0.4], 0.0))
+    assert found.scores[1] == 0 and not found.poses[1].any()          # nobody in a box with no joint in sight

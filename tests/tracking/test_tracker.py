@@ -171,13 +171,15 @@ class LabelOracle:
         return np.array(poses), np.array(out), boxes[:, 2] * boxes[:, 3] * 1.25 ** 2
 
 
-def track_crossing(settings: TrackSettings):
-    """Tracks the synthetic crossing (``--scenario crossing``, seed 0) with its detection boxes, DIS flow and the
-    label oracle; returns per frame ``{labelled track: tracked id}`` and the tracked people no label matches."""
+def track_crossing(settings: TrackSettings, scenario: str = "crossing", sequence: int = 0, num_frames: int = 60,
+                   size=(480, 360)):
+    """Tracks a synthetic scene (by default the crossing, ``--scenario crossing``, seed 0) with its detection boxes,
+    DIS flow and the label oracle; returns per frame ``{labelled track: tracked id}`` and the tracked people no
+    label matches."""
     from src.synthetic_video import render_sequence  # pylint: disable=import-outside-toplevel
     from src.tracking.flow import make_flow  # pylint: disable=import-outside-toplevel
     from src.tracking.mot_eval import coco_oks  # pylint: disable=import-outside-toplevel
-    frames = list(render_sequence(0, 0, 60, scenario="crossing"))
+    frames = list(render_sequence(0, sequence, num_frames, *size, scenario=scenario))
     oracle = LabelOracle(frames)
     tracker = PoseTracker(settings, oracle, make_flow("dis"))
     found, extra = [], []
@@ -209,3 +211,16 @@ def test_crossing_keeps_both_identities_and_adds_nobody():
     assert 3 <= len(hidden) < TrackSettings().keep_frames and hidden == list(range(hidden[0], hidden[-1] + 1))
     assert sum(extra) == 0, extra
 
+
+
+def test_a_person_who_walks_out_and_back_gets_their_id_back_by_colour():
+    """The family's re-entry (sequence 6, seed 0): one person walks out of the frame and comes back more than 10 frames later,
+    so no remembered pose is where they come back; their torso colours give them
+    their id back. Without the colour stage (TRACK.APPEARANCE_THRE 0) they come back under a new id."""
+    for settings, ids_of_0 in ((TrackSettings(), 1), (TrackSettings(appearance_thre=0.0), 2)):
+        _, found, extra = track_crossing(settings, "family", 6, 40, (320, 240))
+        ids = {k: {f[k] for f in found if k in f} for k in (0, 1)}
+        absent = [t for t, f in enumerate(found) if 0 not in f]
+        assert len(absent) >= 10 and absent == list(range(absent[0], absent[-1] + 1))
+        assert len(ids[0]) == ids_of_0 and len(ids[1]) == 1 and not ids[0] & ids[1], found
+        assert sum(extra) == 0
