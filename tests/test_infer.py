@@ -17,6 +17,7 @@ from src.model import get_pose_net
 from src.utils.cli import run_cli
 from src.model_utils.config import get_config
 from tests.helpers import TINY_CONFIG, run_script
+from tests.tracking.onnx_models import write_detector
 
 IMAGE = "000001000001.jpg"   # the first synthetic val image (id 1000001)
 
@@ -110,3 +111,52 @@ def test_infer_whole_image_and_folder(synthetic_root, tiny_ckpt, tmp_path):
         np.testing.assert_allclose(keypoints[:, :2], preds[0, :, :2], atol=1e-3)
         np.testing.assert_allclose(keypoints[:, 2], preds[0, :, 2], rtol=1e-4, atol=1e-7)
         assert entry["score"] == pytest.approx(float(scores[0]), rel=1e-5)
+
+
+@pytest.mark.slow
+def test_infer_with_a_detector(synthetic_root, tiny_ckpt, tmp_path):
+    """Without --boxes, --detector finds the people (the detector track.py runs); people with no joint above
+    TEST.IN_VIS_THRE are named in one warning line that says what to do."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "street.png"), cv2.resize(cv2.imread(_val_image(synthetic_root)), (240, 180)))
+    cv2.imwrite(str(folder / "empty.png"), np.full((180, 240, 3), 250, np.uint8))
+    # A tiny Ultralytics-layout detector with a 96×72 input (the 240×180 images fit it at scale 0.4): one person
+    # box, centre (48, 36), 40 × 60 input pixels, [70, 15, 100, 150] in the image; its person score falls with the
+    # mean of the input's red channel, under the threshold 0.3 on the white image only.
+    output = np.zeros((1, 6, 147))
+    output[0, :, 7] = [48, 36, 40, 60, 0.9, 0.05]
+    mask = np.zeros_like(output)
+    mask[0, 4, 7] = -0.7
+    detector = write_detector(str(tmp_path / "person.onnx"), output, input_shape=[1, 3, 72, 96], mean_mask=mask)
+    out = tmp_path / "out"
+    proc = run_script("infer.py", ["--config_path", TINY_CONFIG, "--eval_model_file", tiny_ckpt,
+                                   "--img_path", str(folder), "--detector", detector, "--TEST.IN_VIS_THRE", "1000",
+                                   "--output", str(out)])
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    results = json.loads((out / "keypoints_results.json").read_text())
+    assert [r["file_name"] for r in results] == ["street.png"]
+    assert "empty.png: the detector found no person; skipped" in proc.stdout
+    assert sorted(os.listdir(out)) == ["keypoints_results.json", "street_pose.jpg"]
+
+    cfg = get_config(["--config_path", TINY_CONFIG])
+    net = get_pose_net(cfg, is_train=False, ckpt_path=tiny_ckpt)
+    net.set_train(False)
+    image = cv2.imread(str(folder / "street.png"))
+    box = np.array([[70.0, 15.0, 100.0, 150.0]])
+    preds, _, _ = PoseEstimator.from_config(cfg, net).estimate(image, box, np.array([0.9]))
+    keypoints = np.asarray(results[0]["keypoints"]).reshape(17, 3)
+    np.testing.assert_allclose(keypoints[:, :2], preds[0, :, :2], atol=1e-3)
+    assert keypoints[:, 2].max() < 1000      # the premise: no joint of the tiny network scores above 1000
+    warnings = [line for line in proc.stdout.splitlines() if "no joint scoring above TEST.IN_VIS_THRE 1000" in line]
+    assert len(warnings) == 1 and "1 of 1 people" in warnings[0] and "python -m src.convert" in warnings[0]
+
+
+def test_detector_errors_are_one_line(tmp_path, tiny_ckpt, capsys):
+    image = tmp_path / "a.png"
+    cv2.imwrite(str(image), np.zeros((20, 20, 3), np.uint8))
+    assert run_cli(infer.main, ["--config_path", TINY_CONFIG, "--eval_model_file", tiny_ckpt, "--img_path",
+                                str(image), "--detector", str(tmp_path / "none.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert f"detector model not found: '{tmp_path / 'none.onnx'}'" in err
