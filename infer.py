@@ -20,6 +20,7 @@ from typing import Any, List, Optional, Sequence
 import cv2
 import numpy as np
 
+from src.dataset_types import dataset_type
 from src.errors import UserError
 from src.evaluate.results import RESULTS_FILE, image_entries, write_results
 from src.inference.estimator import PoseEstimator
@@ -66,6 +67,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def run(cfg) -> int:
     """Predicts, writes the results file and the pictures; returns 0."""
     setup_logging()
+    keypoints = dataset_type(cfg).keypoints
     model_file = require_model_file(cfg, "run")
     if not cfg.img_path:
         raise UserError("no image: pass --img_path IMAGE_OR_FOLDER")
@@ -101,7 +103,7 @@ def run(cfg) -> int:
         people = estimator.estimate(image, box, score)
         results += image_entries(people.poses, people.scores, image_id, os.path.basename(path))
         unseen += int(np.sum(people.poses[:, :, 2].max(axis=1) <= vis_thre))
-        if not cv2.imwrite(picture_path, draw_people(image, box, people.poses, vis_thre)):
+        if not cv2.imwrite(picture_path, draw_people(image, box, people.poses, vis_thre, keypoints)):
             raise OSError(f"cannot write {picture_path}")
         logger.info("%s: %d people -> %s", path, len(box), picture_path)
 

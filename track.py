@@ -7,7 +7,8 @@ Person boxes per frame come from ``--boxes`` (a COCO detection-results file; or
 ``'[[x,y,w,h],...]'`` for the first frame), else from ``--detector`` (an ONNX person detector run
 every ``TRACK.DETECTOR_EVERY`` frames, ``src/tracking/detector.py``), else the first frame is one
 whole-image box; plus the boxes of the previous frame's people moved along the optical flow.
-Poses come from the evaluation's crop, flip test and decoding; ids from greedy matching on
+Poses come from the evaluation's crop, flip test and decoding, in the network's own joints (its
+``DATASET.DATASET``: COCO's, or PoseTrack's for a network fine-tuned on PoseTrack); ids from greedy matching on
 flow-based OKS over the last ``TRACK.KEEP_FRAMES`` frames (``src/tracking/tracker.py``). Writes ``<output>/tracks.json``
 and the annotated video ``<output>/tracks.mp4``; with PoseTrack ground truth (``--gt``), also the tracks
 as PoseTrack predictions (the ground truth's file name and format) and the benchmark's per-joint AP
@@ -21,6 +22,7 @@ import sys
 from typing import Any, List, Optional, Sequence
 
 from src.constants import TRACKS_FILE
+from src.dataset_types import dataset_type
 from src.errors import UserError
 from src.evaluate.posetrack_metrics import report
 from src.inference.estimator import PoseEstimator
@@ -28,7 +30,7 @@ from src.inference.loading import load_network
 from src.model_utils.config import get_config
 from src.network.weights import require_model_file
 from src.tracking.detector import DetectorBoxes, DetectorSettings, PersonDetector
-from src.tracking.pipeline import build_tracker, require_coco_joints, track_frames
+from src.tracking.pipeline import build_tracker, track_frames
 from src.tracking.posetrack import check_ground_truth, score_tracks
 from src.tracking.tracker import TrackSettings
 from src.tracking.tracks_file import write_tracks
@@ -54,7 +56,7 @@ def run(cfg: Any) -> int:
     """Tracks the people of ``TRACK.VIDEO``; writes tracks.json and the annotated video (and with
     ``TRACK.POSETRACK_GT`` the PoseTrack predictions and their scores); returns 0."""
     setup_logging()
-    require_coco_joints(cfg)
+    keypoints = dataset_type(cfg).keypoints
     model_file = require_model_file(cfg, "track with")
     if not cfg.TRACK.VIDEO:
         raise UserError("no video: pass --video VIDEO_FILE_OR_FRAME_FOLDER (TRACK.VIDEO)")
@@ -70,7 +72,7 @@ def run(cfg: Any) -> int:
     net = load_network(cfg, model_file)
     estimator = PoseEstimator.from_config(cfg, net, pad_batches=True)
     settings = TrackSettings.from_config(cfg)
-    tracker = build_tracker(settings, estimator, cfg.TRACK.FLOW)
+    tracker = build_tracker(settings, estimator, cfg.TRACK.FLOW, keypoints)
     out_dir = cfg.TRACK.OUTPUT
     os.makedirs(out_dir, exist_ok=True)
     fps = float(cfg.TRACK.FPS) or source.fps or DEFAULT_FPS
@@ -84,7 +86,7 @@ def run(cfg: Any) -> int:
     frames, elapsed = track_frames(tracker, source, frame_boxes, writer, settings.in_vis_thre)
 
     tracks_path = os.path.join(out_dir, TRACKS_FILE)
-    num_tracks = write_tracks(tracks_path, cfg.TRACK.VIDEO, model_file, settings, cfg.TRACK.FLOW, frames)
+    num_tracks = write_tracks(tracks_path, cfg.TRACK.VIDEO, model_file, settings, cfg.TRACK.FLOW, frames, keypoints)
     num_people = sum(len(f["people"]) for f in frames)
     logger.info("%d people in %d frames, %d tracks (%d people from propagated boxes); tracks written to %s%s",
                 num_people, len(frames), num_tracks, tracker.num_propagated, tracks_path,

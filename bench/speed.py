@@ -3,6 +3,7 @@
     python -m bench.speed [--tasks infer,train] [--contenders fast,torch,onnx] [--rounds 7] [--warmup 2]
                           [--num_layers 50] [--deconv_filters 256] [--batch 8] [--height 256 --width 192]
                           [--mode GRAPH|PYNATIVE] [--torch_path SITE_PACKAGES] [--peak_gflops G] [--threads N]
+                          [--max_isa AVX2|AVX512_CORE|...]
 
 Contenders: ``fast`` (this project, ``MODEL.FAST_CPU True``: the oneDNN operators where they build, else
 im2col), ``fast-nchw`` (the oneDNN operators with training passing N×C×H×W between layers through MindSpore's
@@ -24,6 +25,11 @@ alike. Prints per contender the median images/s, seconds per batch, GFLOP/s and 
 ``--peak_gflops`` (by default the best rate of NumPy's float32 matrix product on this CPU, measured first), and
 per task the median of the per-round ratios fast / other (> 1: the fast path is faster). GFLOP counts the convolutions' multiply-adds (×2) of a forward pass; a training step
 counts three times that (forward, input gradient, weight gradient).
+
+The first line names the instruction set oneDNN dispatches to (MindSpore's stock operators and the project's
+oneDNN operators alike), since every figure depends on it. ``--max_isa AVX2`` caps it for the contenders
+(``ONEDNN_MAX_CPU_ISA``, and ``ATEN_CPU_CAPABILITY=avx2`` for PyTorch), so a machine with AVX-512 measures what an
+AVX2 machine would run (ONNX Runtime picks its kernels from the CPU alone: compare against it on an AVX2 machine).
 """
 import argparse
 import logging
@@ -41,6 +47,7 @@ from bench.reference import torch_pose_resnet
 from src.convert import convert_state_dict
 from src.model import PoseResNet
 from src.network.fast_ops import Conv2dTranspose, use_nhwc_inside
+from src.network.onednn.isa import ISA_ALIASES, ISA_NAMES, MAX_ISA_ENV, describe_cpu_isa
 from src.network.weights import load_parameters
 from src.network_define import JointsMSELoss, WithLossCell
 from src.training.train_step import TrainStep
@@ -55,6 +62,21 @@ LEARNING_RATE = 1e-3
 #: the page faults of its activations (on a virtual machine that backs memory lazily, up to 8x the
 #: time of a 1x1 convolution). MindSpore keeps its own memory pool, so only PyTorch changes.
 WARM_MALLOC = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(1 << 40), "MALLOC_TOP_PAD_": str(1 << 28)}
+
+
+#: ``--max_isa`` values: oneDNN's names (``ONEDNN_MAX_CPU_ISA``).
+MAX_ISAS = tuple(ISA_NAMES.values()) + ISA_ALIASES
+
+
+def isa_env(max_isa: str) -> Dict[str, str]:
+    """The environment that caps the contenders at ``max_isa`` (empty: no cap): oneDNN's cap, and PyTorch's
+    own kernels' (``ATEN_CPU_CAPABILITY``) at AVX2."""
+    if not max_isa:
+        return {}
+    env = {MAX_ISA_ENV: max_isa.upper()}
+    if max_isa.upper() == "AVX2":
+        env["ATEN_CPU_CAPABILITY"] = "avx2"
+    return env
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -78,6 +100,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                         help="threads of both frameworks (MindSpore runtime_num_threads, torch.set_num_threads); "
                              "0 keeps their defaults (one per core)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max_isa", default="", type=str.upper, choices=("",) + MAX_ISAS, metavar="ISA",
+                        help=f"cap oneDNN's instruction set ({MAX_ISA_ENV}; with AVX2 PyTorch's too): "
+                             + ", ".join(MAX_ISAS))
     parser.add_argument("--malloc", default="warm", choices=("warm", "default"),
                         help="warm: glibc keeps freed memory (see WARM_MALLOC); default: glibc's own settings")
     return parser.parse_args(argv)
@@ -276,10 +301,12 @@ def load_average() -> str:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    if args.malloc == "warm" and argv is None and any(os.environ.get(k) != v for k, v in WARM_MALLOC.items()):
-        # glibc reads these when the process starts: start again with them
+    wanted = {**(WARM_MALLOC if args.malloc == "warm" else {}), **isa_env(args.max_isa)}
+    if argv is None and any(os.environ.get(k) != v for k, v in wanted.items()):
+        # glibc, oneDNN and PyTorch read these when the process starts or first dispatches: start again with them
         # (as a module again: sys.argv[0] is the file's path, and run as a file bench/ is not importable)
-        os.execve(sys.executable, [sys.executable, "-m", "bench.speed"] + sys.argv[1:], {**os.environ, **WARM_MALLOC})
+        os.execve(sys.executable, [sys.executable, "-m", "bench.speed"] + sys.argv[1:], {**os.environ, **wanted})
+    os.environ.update(isa_env(args.max_isa))  # called as a function: in time where oneDNN has not dispatched yet
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     ms.set_context(mode=getattr(ms, f"{args.mode}_MODE"))
     ms.set_device("CPU")
@@ -304,7 +331,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                           args.height, args.width)
     versions = f"MindSpore {ms.__version__}" + (f", PyTorch {torch.__version__}" if torch is not None else "")
     print(f"SimplePoseNet ResNet-{args.num_layers}, input {args.batch}x3x{args.height}x{args.width}, {args.mode} mode, "
-          f"CPU ({os.cpu_count()} cores), {versions}; forward {flops / 1e9:.2f} GFLOP/image, peak "
+          f"CPU ({os.cpu_count()} cores, oneDNN dispatches {describe_cpu_isa()}), {versions}; forward {flops / 1e9:.2f} GFLOP/image, peak "
           f"{args.peak_gflops:.0f} GFLOP/s ({peak_source}); {args.rounds} alternating rounds", flush=True)
     for task in (t.strip() for t in args.tasks.split(",") if t.strip()):
         print(f"load average before {task}: {load_average()}", flush=True)

@@ -32,7 +32,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from src.constants import TRACKS_FILE
+from src.constants import COCO_KEYPOINTS, TRACKS_FILE
+from src.dataset_types import dataset_type
 from src.evaluate.coco_eval import rescore
 from src.evaluate.posetrack_eval import score_files
 from src.evaluate.posetrack_metrics import grouped
@@ -43,7 +44,7 @@ from src.network.weights import require_model_file
 from src.synthetic_video import ANNOTATIONS_DIR, DETECTIONS_DIR, FRAMES_DIR, POSETRACK_DIR
 from src.tracking.flow import make_flow
 from src.tracking.mot_eval import score
-from src.tracking.pipeline import require_coco_joints, track_frames
+from src.tracking.pipeline import track_frames
 from src.tracking.posetrack import write_predictions
 from src.tracking.tracker import PoseTracker, TrackSettings
 from src.tracking.tracks_file import write_tracks
@@ -123,7 +124,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         parser.error(f"unknown variant {unknown[0]!r}; known: {', '.join(VARIANTS)}")
-    require_coco_joints(cfg)
+    if dataset_type(cfg).keypoints != COCO_KEYPOINTS:
+        parser.error(f"DATASET.DATASET {cfg.DATASET.DATASET}: the ablation scores COCO keypoints against the "
+                     f"videos' COCO labels; give a network with COCO's joints (DATASET.DATASET coco)")
     model_file = require_model_file(cfg, "track with")
     memo = PoseMemo(PoseEstimator.from_config(cfg, load_network(cfg, model_file), pad_batches=True))
     base = TrackSettings.from_config(cfg)

@@ -11,7 +11,9 @@ import track
 from src.evaluate.coco_eval import rescore
 from src.utils.cli import run_cli
 from src.tracking.video import VideoWriter
-from tests.helpers import TINY_CONFIG
+from src.data.posetrack_files import read_video
+from src.data.posetrack_joints import POSETRACK_KEYPOINT_NAMES
+from tests.helpers import TINY_CONFIG, run_script
 from tests.tracking.onnx_models import write_detector
 
 NUM_FRAMES = 4
@@ -119,8 +121,7 @@ def test_track_with_a_detector_every_other_frame(tiny_ckpt, frames, tmp_path, ca
     (["--video", "{frames}", "--gt", "{tmp}/notes.txt"], "ground-truth file {tmp}/notes.txt is not valid JSON"),
     (["--video", "{frames}", "--TRACK.POSETRACK_JOINT_THRE", "1.5"],
      "--TRACK.POSETRACK_JOINT_THRE: expected a number in [0, 1], got 1.5"),
-    (["--video", "{frames}", "--DATASET.DATASET", "posetrack"],
-     "DATASET.DATASET posetrack: tracking takes a network with COCO's 17 joints only"),
+    (["--video", "{frames}", "--MODEL.NUM_JOINTS", "16"], "MODEL.NUM_JOINTS 16: DATASET.DATASET coco has 17"),
 ])
 def test_one_line_errors(args, message, frames, tmp_path, capsys):
     ckpt = tmp_path / "fake.ckpt"
@@ -137,3 +138,37 @@ def test_one_line_errors(args, message, frames, tmp_path, capsys):
 def test_missing_checkpoint(tmp_path, capsys):
     assert run_cli(track.main, ["--eval_model_file", str(tmp_path / "no.ckpt"), "--video", str(tmp_path)]) == 2
     assert capsys.readouterr().err == f"error: checkpoint not found: {tmp_path / 'no.ckpt'} (TEST.MODEL_FILE)\n"
+
+
+@pytest.mark.slow
+def test_the_papers_pipeline_with_a_posetrack_network(synthetic_posetrack, tiny_ckpt, tmp_path, capsys):
+    """train.py fine-tunes the COCO network on PoseTrack's joints; track.py --gt tracks with it in those joints: the
+    tracks, the pictures and the PoseTrack predictions hold the network's own poses, not converted ones."""
+    ckpt_dir = tmp_path / "ckpt"
+    trained = run_script("train.py", ["--config_path", TINY_CONFIG, "--dataset_path", synthetic_posetrack,
+                                      "--ckpt_save_dir", str(ckpt_dir), "--DATASET.DATASET", "posetrack",
+                                      "--DATASET.TRAIN_SET", "posetrack18", "--TRAIN.INIT_FROM", tiny_ckpt,
+                                      "--TRAIN.SINK_MODE", "False"])
+    assert trained.returncode == 0, trained.stdout[-3000:] + trained.stderr[-3000:]
+    ckpt = str(ckpt_dir / "simplepose-1_6.ckpt")
+    gt = os.path.join(synthetic_posetrack, "posetrack18", "seq000.json")
+    out = str(tmp_path / "out")
+    args = ["--config_path", TINY_CONFIG, "--eval_model_file", ckpt, "--DATASET.DATASET", "posetrack",
+            "--TRACK.MIN_SCORE", "0", "--TEST.BATCH_SIZE", "1", "--video",
+            os.path.join(synthetic_posetrack, "frames", "seq000"), "--boxes",
+            os.path.join(synthetic_posetrack, "detections", "seq000.json"), "--gt", gt,
+            "--TRACK.POSETRACK_JOINT_THRE", "0", "--output", out]
+    assert run_cli(track.main, args) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-2].startswith("Total AP: ") and lines[-1].startswith("Total MOTA: ")
+    tracks = _check_outputs(out, 8, (240, 180))
+    assert tracks["joints"] == "posetrack" and tracks["keypoint_names"] == list(POSETRACK_KEYPOINT_NAMES)
+    predictions = read_video(os.path.join(out, "seq000.json"), predictions=True)
+    for frame, predicted in zip(tracks["frames"], predictions.frames):
+        assert sorted(predicted.track_ids.tolist()) == sorted(p["track_id"] for p in frame["people"])
+        for person in frame["people"]:   # the network's joints as they are: nothing converted, no head guessed
+            k = predicted.track_ids.tolist().index(person["track_id"])
+            present = predicted.present[k]
+            assert present[1:3].all()        # head bottom and top, where a COCO network has its eyes
+            np.testing.assert_allclose(predicted.poses[k][present], np.reshape(person["keypoints"], (17, 3))[present],
+                                       atol=1e-3)

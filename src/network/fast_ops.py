@@ -45,6 +45,7 @@ from mindspore.ops.operations._grad_ops import BiasAddGrad
 
 from src.errors import ConfigError
 from src.network import onednn
+from src.network.onednn.isa import describe_cpu_isa
 
 logger = logging.getLogger(__name__)
 
@@ -73,16 +74,22 @@ def cpu_path(fast: Union[bool, str]) -> str:
         return STOCK
     if value == IM2COL:
         if not _ANNOUNCED:  # (after a fallback to im2col, the layers are built with "im2col": said already)
-            _announce(logging.INFO, "CPU convolutions: the im2col path (MODEL.FAST_CPU im2col)")
+            _announce(logging.INFO, f"CPU convolutions: the im2col path (MODEL.FAST_CPU im2col); {_isa_phrase()}")
         return IM2COL
     if value not in ("true", ONEDNN):
         raise ConfigError(f"MODEL.FAST_CPU must be True, False, onednn or im2col, got {fast!r}")
     path, description = onednn.library_status()
     if path is None:
-        _announce(logging.WARNING, f"CPU convolutions: the im2col path, the oneDNN operators are unavailable: {description}")
+        _announce(logging.WARNING, f"CPU convolutions: the im2col path, the oneDNN operators are unavailable: "
+                                   f"{description}; {_isa_phrase()}")
         return IM2COL
-    _announce(logging.INFO, f"CPU convolutions: {description}")
+    _announce(logging.INFO, f"CPU convolutions: {description}; {_isa_phrase()}")
     return ONEDNN
+
+
+def _isa_phrase() -> str:
+    """What the CPU path's log line says of the instruction set (figures depend on it)."""
+    return f"oneDNN dispatches {describe_cpu_isa()}"
 
 
 def _onednn_ops():

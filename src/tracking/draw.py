@@ -13,8 +13,9 @@ from typing import Dict, Optional, Sequence
 import cv2
 import numpy as np
 
+from src.constants import COCO_KEYPOINTS, KeypointSet
 from src.errors import DrawingError, ImageReadError, shown_path
-from src.tracking.tracks_file import as_poses, read_tracks
+from src.tracking.tracks_file import as_poses, read_tracks, tracks_keypoints
 from src.utils.cli import run_cli, setup_logging, tool_parser
 from src.utils.drawing import draw_skeleton
 from src.utils.image import imread_bgr
@@ -32,7 +33,7 @@ def track_colour(track_id: int):
 
 
 def draw_tracks(image: np.ndarray, track_ids: np.ndarray, boxes: np.ndarray, poses: np.ndarray,
-                vis_thre: float, caption: str = "") -> np.ndarray:
+                vis_thre: float, caption: str = "", keypoints: KeypointSet = COCO_KEYPOINTS) -> np.ndarray:
     """The frame (a copy) with each person's box and id label in the track's colour and their skeleton.
 
     Args:
@@ -40,6 +41,7 @@ def draw_tracks(image: np.ndarray, track_ids: np.ndarray, boxes: np.ndarray, pos
         track_ids: N track ids; boxes: N×4 ``[x, y, w, h]``; poses: N×J×3 ``[x, y, score]``.
         vis_thre: Joints scoring lower are not drawn.
         caption: Text written in the top-left corner (the frame's name), or nothing.
+        keypoints: The poses' joints (their skeleton and sides).
     """
     picture = image.copy()
     thickness = max(1, int(round(max(picture.shape[:2]) / 400)))
@@ -48,7 +50,7 @@ def draw_tracks(image: np.ndarray, track_ids: np.ndarray, boxes: np.ndarray, pos
         colour = track_colour(int(track_id))
         top_left = (int(round(x)), int(round(y)))
         cv2.rectangle(picture, top_left, (int(round(x + w)), int(round(y + h))), colour, thickness + 1)
-        draw_skeleton(picture, pose, vis_thre)
+        draw_skeleton(picture, pose, vis_thre, keypoint_set=keypoints)
         label = f"id {int(track_id)}"
         (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
         corner = (top_left[0], max(th + base, top_left[1]))
@@ -64,6 +66,7 @@ def draw_tracks(image: np.ndarray, track_ids: np.ndarray, boxes: np.ndarray, pos
 def strip(tracks: Dict, frames_dir: str, count: int = 5, width: int = 1600, vis_thre: float = 0.2) -> np.ndarray:
     """``count`` evenly spaced frames of a tracks.json side by side, drawn, resized to ``width`` in all."""
     frames = tracks["frames"]
+    keypoints = tracks_keypoints(tracks)
     chosen = [frames[int(round(i))] for i in np.linspace(0, len(frames) - 1, min(count, len(frames)))]
     pictures = []
     for frame in chosen:
@@ -74,7 +77,7 @@ def strip(tracks: Dict, frames_dir: str, count: int = 5, width: int = 1600, vis_
         people = frame["people"]
         poses = as_poses([p["keypoints"] for p in people])
         pictures.append(draw_tracks(image, [p["track_id"] for p in people], [p["bbox"] for p in people], poses,
-                                    vis_thre, f"frame {frame['index']}"))
+                                    vis_thre, f"frame {frame['index']}", keypoints))
     row = np.concatenate([cv2.resize(p, pictures[0].shape[1::-1]) for p in pictures], axis=1)
     return cv2.resize(row, (width, max(1, round(row.shape[0] * width / row.shape[1]))), interpolation=cv2.INTER_AREA)
 

@@ -6,12 +6,15 @@ remembered poses are moved there first (by the flow, for the paper's flow-based 
 """
 import numpy as np
 
+from typing import Sequence
+
 from src.constants import COCO_SIGMAS
 from src.utils.nms import oks_iou, pairwise_oks
 
 
 def pose_similarity(current: np.ndarray, current_areas: np.ndarray, remembered: np.ndarray,
-                    remembered_areas: np.ndarray, in_vis_thre: float) -> np.ndarray:
+                    remembered_areas: np.ndarray, in_vis_thre: float,
+                    sigmas: Sequence[float] = COCO_SIGMAS) -> np.ndarray:
     """OKS of every current pose against every remembered one.
 
     Joints count where both poses are confident (score above ``in_vis_thre``): a joint the
@@ -21,6 +24,7 @@ def pose_similarity(current: np.ndarray, current_areas: np.ndarray, remembered: 
         current: N×J×3 poses; current_areas: N areas (pixels²).
         remembered: M×J×3 poses; remembered_areas: M areas.
         in_vis_thre: ``TEST.IN_VIS_THRE``.
+        sigmas: J OKS constants of the network's joints (its data set type's).
 
     Returns:
         N×M float64 similarities in [0, 1].
@@ -30,7 +34,7 @@ def pose_similarity(current: np.ndarray, current_areas: np.ndarray, remembered: 
     out = np.zeros((len(current), len(remembered)))
     if len(remembered):
         for i, pose in enumerate(current):
-            out[i] = oks_iou(pose, remembered, float(current_areas[i]), remembered_areas, COCO_SIGMAS, in_vis_thre)
+            out[i] = oks_iou(pose, remembered, float(current_areas[i]), remembered_areas, sigmas, in_vis_thre)
     return out
 
 
@@ -67,7 +71,7 @@ def greedy_match(similarity: np.ndarray, remembered_ids: np.ndarray, threshold: 
 
 
 def unify_people(poses: np.ndarray, scores: np.ndarray, areas: np.ndarray, propagated: np.ndarray, threshold: float,
-                 in_vis_thre: float) -> np.ndarray:
+                 in_vis_thre: float, sigmas: Sequence[float] = COCO_SIGMAS) -> np.ndarray:
     """One person per pose: propagated people whose pose agrees with a detected person's, or with a
     higher-scored propagated person's, are dropped.
 
@@ -83,6 +87,7 @@ def unify_people(poses: np.ndarray, scores: np.ndarray, areas: np.ndarray, propa
         propagated: N flags: the person's box came from propagation.
         threshold: OKS above which a later propagated person is dropped.
         in_vis_thre: Joints count where their scores exceed this in both poses.
+        sigmas: J OKS constants of the network's joints.
 
     Returns:
         Indices of the kept people in visiting order (int64).
@@ -92,7 +97,7 @@ def unify_people(poses: np.ndarray, scores: np.ndarray, areas: np.ndarray, propa
     order = np.lexsort((-scores, propagated))
     if len(order) <= 1:
         return order.astype(np.int64)
-    oks = pairwise_oks(np.asarray(poses, np.float64)[order], np.asarray(areas, np.float64)[order], COCO_SIGMAS,
+    oks = pairwise_oks(np.asarray(poses, np.float64)[order], np.asarray(areas, np.float64)[order], sigmas,
                        in_vis_thre)
     drop = np.triu(oks > threshold, 1) & propagated[order][None, :]
     removed = np.zeros(len(order), dtype=bool)

@@ -35,10 +35,11 @@ from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
+from src.constants import COCO_KEYPOINTS
 from src.data.annotations import read_annotations, write_annotations
 from src.errors import TrackingFilesError, import_optional
 from src.evaluate.coco_eval import EvalSettings, evaluate_keypoints
-from src.tracking.tracks_file import as_poses, read_tracks
+from src.tracking.tracks_file import as_poses, read_tracks, tracks_keypoints
 from src.utils.cli import run_cli, setup_logging, tool_parser
 from src.utils.nms import oks_iou
 
@@ -180,6 +181,11 @@ def score(gt_files: Sequence[str], tracks_files: Sequence[str], output_dir: str,
     for gt_file, tracks_file in zip(gt_files, tracks_files):
         doc, gt_frames = load_ground_truth(gt_file)
         tracks = read_tracks(tracks_file)
+        joints = tracks_keypoints(tracks).name
+        if joints != COCO_KEYPOINTS.name:
+            raise TrackingFilesError(f"{tracks_file}: tracks in {joints} joints; these figures score COCO keypoints "
+                                     f"against COCO labels: score them with PoseTrack's metrics (track.py --gt, "
+                                     f"python -m src.evaluate.posetrack_eval)")
         settings = settings or tracks.get("settings") or {"in_vis_thre": 0.2, "oks_thre": 0.9}
         found = tracked_by_frame(tracks, gt_frames, tracks_file, gt_file)
         docs.append(doc)

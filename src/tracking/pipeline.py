@@ -6,7 +6,7 @@ exactly what users run.
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from src.errors import ConfigError
+from src.constants import KeypointSet
 from src.inference.estimator import PoseEstimator
 from src.tracking.draw import draw_tracks
 from src.tracking.flow import make_flow
@@ -16,23 +16,13 @@ from src.tracking.video import FrameBoxes, FrameSource, VideoWriter
 from src.utils.progress import Progress
 
 
-def require_coco_joints(cfg: Any) -> None:
-    """Raises :class:`ConfigError` unless the network's joints are COCO's (``DATASET.DATASET coco``).
-
-    The tracker's pose similarity and OKS-NMS use COCO's per-joint sigmas, ``tracks.json`` holds COCO
-    keypoints and the PoseTrack predictions are converted from COCO's joints; a network trained on
-    PoseTrack's joints would be tracked and scored as if its joints were COCO's.
-    """
-    if str(cfg.DATASET.DATASET) != "coco":
-        raise ConfigError(f"DATASET.DATASET {cfg.DATASET.DATASET}: tracking takes a network with COCO's 17 joints "
-                          f"only (its similarity, tracks.json and the PoseTrack conversion assume them); "
-                          f"track with a COCO-trained network and DATASET.DATASET coco")
-
-
-def build_tracker(settings: TrackSettings, estimator: PoseEstimator, flow_method: str) -> PoseTracker:
-    """The tracker of ``settings``, estimating poses with ``estimator``, with the optical flow of
-    ``flow_method`` (``TRACK.FLOW``) when the settings use flow."""
-    return PoseTracker(settings, estimator.estimate, make_flow(flow_method) if settings.uses_flow else None)
+def build_tracker(settings: TrackSettings, estimator: PoseEstimator, flow_method: str,
+                  keypoints: KeypointSet) -> PoseTracker:
+    """The tracker of ``settings``, estimating poses with ``estimator`` in the joints ``keypoints`` (the network's
+    data set type's: :func:`src.dataset_types.dataset_type`), with the optical flow of ``flow_method``
+    (``TRACK.FLOW``) when the settings use flow."""
+    return PoseTracker(settings, estimator.estimate, make_flow(flow_method) if settings.uses_flow else None,
+                       keypoints)
 
 
 def track_frames(tracker: PoseTracker, source: FrameSource, frame_boxes: FrameBoxes,
@@ -41,7 +31,7 @@ def track_frames(tracker: PoseTracker, source: FrameSource, frame_boxes: FrameBo
     tracking fails).
 
     Args:
-        tracker: The tracker, fresh for this video.
+        tracker: The tracker, fresh for this video (the skeletons are drawn in its joints).
         source: The frames.
         frame_boxes: The detector's boxes of each frame.
         writer: The annotated video, or None.
@@ -60,7 +50,7 @@ def track_frames(tracker: PoseTracker, source: FrameSource, frame_boxes: FrameBo
             frames.append(frame_record(frame, people))
             if writer is not None:
                 writer.write(draw_tracks(frame.image, people.track_ids, people.boxes, people.poses, vis_thre,
-                                         frame.name))
+                                         frame.name, tracker.keypoints))
             bar.update()
     except BaseException:
         if writer is not None:

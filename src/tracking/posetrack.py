@@ -6,7 +6,8 @@
 writes the people of a ``track.py`` run (its ``tracks.json``, :mod:`src.tracking.tracks_file`) as a PoseTrack
 prediction file (:mod:`src.data.posetrack_files`): in the format and under the file name of the ground truth
 ``--gt`` (all its frames, in its order, with its image ids), or without ground truth in the 2018 format as
-``<video>.json``. The tracker's COCO poses become PoseTrack's through
+``<video>.json``. The poses of a network with PoseTrack's joints (``DATASET.DATASET posetrack``) are written as
+they are; those of a COCO network become PoseTrack's through
 :func:`src.data.posetrack_joints.posetrack_from_coco` (the head bottom and top approximated). With
 ``TRACK.POSETRACK_GT``, ``track.py`` checks the ground truth before tracking (:func:`check_ground_truth`) and
 scores its tracks after (:func:`score_tracks`, :mod:`src.evaluate.posetrack_eval`).
@@ -20,11 +21,11 @@ import numpy as np
 
 from src.data.posetrack_files import (MAX_PREDICTED_TRACK_ID, NOT_VIDEOS, PoseFrame, PoseVideo, read_video,
                                       write_video)
-from src.data.posetrack_joints import posetrack_from_coco
+from src.data.posetrack_joints import POSETRACK_KEYPOINTS, posetrack_from_coco
 from src.errors import PoseTrackFormatError, shown_path
 from src.evaluate.posetrack_eval import score_files
 from src.evaluate.posetrack_metrics import PoseTrackResult
-from src.tracking.tracks_file import read_tracks
+from src.tracking.tracks_file import as_poses, read_tracks, tracks_keypoints
 from src.utils.cli import run_cli, setup_logging, tool_parser
 
 logger = logging.getLogger(__name__)
@@ -47,8 +48,8 @@ def predictions_from_tracks(tracks: Dict[str, Any], gt: Optional[PoseVideo] = No
                             name: str = "", tracks_path: str = "tracks.json") -> PoseVideo:
     """The people of a ``tracks.json`` (``track.py``) as a PoseTrack prediction video.
 
-    COCO poses become PoseTrack's (:func:`posetrack_from_coco`, the head joints approximated);
-    joints scoring ``joint_thre`` or less are left out (the benchmark counts every joint given:
+    Poses in PoseTrack's joints are taken as they are, COCO poses become PoseTrack's
+    (:func:`posetrack_from_coco`, the head joints approximated); joints scoring ``joint_thre`` or less are left out (the benchmark counts every joint given:
     unsure ones are false positives in MOTA). Track ids over 999 are renumbered from 0.
 
     Args:
@@ -64,6 +65,7 @@ def predictions_from_tracks(tracks: Dict[str, Any], gt: Optional[PoseVideo] = No
     """
     frames_in = tracks["frames"]
     ids = _compact_ids(frames_in, tracks_path)
+    convert = tracks_keypoints(tracks).name != POSETRACK_KEYPOINTS.name
     by_name = {os.path.basename(str(f.get("file_name", ""))): f for f in frames_in}
     if gt is not None:
         found = [by_name.get(os.path.basename(frame.name)) for frame in gt.frames]
@@ -73,22 +75,25 @@ def predictions_from_tracks(tracks: Dict[str, Any], gt: Optional[PoseVideo] = No
         skipped = len(frames_in) - sum(f is not None for f in found)
         if skipped:
             logger.info("%d frames of %s are not in %s and are left out", skipped, tracks_path, gt.path)
-        frames = [_predicted_frame(f, frame.name, frame.image_id, frame.labelled, frame.extra, ids, joint_thre)
-                  for f, frame in zip(found, gt.frames)]
+        frames = [_predicted_frame(f, frame.name, frame.image_id, frame.labelled, frame.extra, ids, joint_thre,
+                                   convert) for f, frame in zip(found, gt.frames)]
         return PoseVideo(gt.name, gt.version, frames)
     video_name = name or os.path.basename(os.path.normpath(str(tracks.get("video", "")))) or "video"
     frames = [_predicted_frame(f, str(f.get("file_name", f"{k:06d}")), k, True,
-                               {"frame_id": k, "vid_id": video_name, "nframes": len(frames_in)}, ids, joint_thre)
+                               {"frame_id": k, "vid_id": video_name, "nframes": len(frames_in)}, ids, joint_thre,
+                               convert)
               for k, f in enumerate(frames_in)]
     return PoseVideo(name or os.path.splitext(video_name)[0] + ".json", 2018, frames)
 
 
 def _predicted_frame(record: Optional[Dict[str, Any]], name: str, image_id: int, labelled: bool,
-                     extra: Dict[str, Any], ids: Dict[int, int], joint_thre: float) -> PoseFrame:
+                     extra: Dict[str, Any], ids: Dict[int, int], joint_thre: float, convert: bool) -> PoseFrame:
     people = (record or {}).get("people") or []
     if not people:
         return PoseFrame.empty(name, image_id, labelled, **extra)
-    poses = posetrack_from_coco(np.array([p["keypoints"] for p in people], np.float64))
+    poses = as_poses([p["keypoints"] for p in people])
+    if convert:
+        poses = posetrack_from_coco(poses)
     return PoseFrame(name, image_id, labelled, np.array([ids[int(p["track_id"])] for p in people], np.int64),
                      poses, poses[:, :, 2] > joint_thre, np.full((len(people), 4), np.nan),
                      np.array([p.get("bbox", [np.nan] * 4) for p in people], np.float64),

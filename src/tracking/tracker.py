@@ -23,7 +23,8 @@ For each frame:
    kept gets their id back.
 
 Symbols: N people of a frame, J joints. Boxes ``[x, y, w, h]``, poses ``[x, y, score]``, both in
-image pixels.
+image pixels. Poses are in the network's own joints (its data set type's keypoint set: COCO's or
+PoseTrack's), and so are the OKS constants of the similarity, the unification and the OKS-NMS.
 """
 import time
 from collections import deque
@@ -32,7 +33,7 @@ from typing import Any, Callable, Deque, Dict, NamedTuple, Optional, Tuple
 import cv2
 import numpy as np
 
-from src.constants import COCO_SIGMAS
+from src.constants import COCO_KEYPOINTS, KeypointSet
 from src.tracking.boxes import box_nms, joint_boxes
 from src.tracking.flow import FlowFn, propagate
 from src.tracking.matching import greedy_match, pose_similarity, unify_people
@@ -105,14 +106,18 @@ class PoseTracker:
         estimate: The pose estimator (the network behind the evaluation's pipeline).
         flow: Optical flow of two grey frames (``src.tracking.flow.make_flow``); needed when
             ``settings.uses_flow``.
+        keypoints: The network's joints (its data set type's): their OKS constants and number.
     """
 
-    def __init__(self, settings: TrackSettings, estimate: Estimator, flow: Optional[FlowFn] = None):
+    def __init__(self, settings: TrackSettings, estimate: Estimator, flow: Optional[FlowFn] = None,
+                 keypoints: KeypointSet = COCO_KEYPOINTS):
         if settings.similarity not in SIMILARITIES:
             raise ValueError(f"unknown similarity '{settings.similarity}'; expected one of {SIMILARITIES}")
         if settings.uses_flow and flow is None:
             raise ValueError("flow propagation is on but no flow function was given")
         self.settings = settings
+        self.keypoints = keypoints
+        self._sigmas = np.asarray(keypoints.sigmas, np.float64)
         self.estimate = estimate
         self.flow = flow if settings.uses_flow else None
         #: People whose box came from propagation, and seconds spent in flow, poses and matching.
@@ -201,7 +206,7 @@ class PoseTracker:
                   propagated: np.ndarray) -> People:
         """Poses in the boxes; people scoring under ``min_score`` dropped."""
         if len(boxes) == 0:
-            return People.empty()
+            return People.empty(len(self.keypoints.keypoint_names))
         poses, scores, areas = self.estimate(image, boxes, box_scores)
         good = np.flatnonzero(np.asarray(scores) >= self.settings.min_score)
         return People(np.full(len(good), -1, np.int64), boxes[good], box_scores[good],
@@ -212,9 +217,10 @@ class PoseTracker:
         """One person per pose: propagated people whose poses agree with a detected (or higher-scored
         propagated) person's (OKS over ``unify_thre``) dropped; then the evaluation's OKS-NMS."""
         s = self.settings
-        kept = unify_people(people.poses, people.scores, people.areas, people.propagated, s.unify_thre, s.in_vis_thre)
+        kept = unify_people(people.poses, people.scores, people.areas, people.propagated, s.unify_thre, s.in_vis_thre,
+                            self._sigmas)
         people = people.take(np.sort(kept))
-        kept = oks_nms_arrays(people.poses, people.scores, people.areas, s.oks_thre, COCO_SIGMAS)
+        kept = oks_nms_arrays(people.poses, people.scores, people.areas, s.oks_thre, self._sigmas)
         return people.take(np.sort(kept))
 
     def _assign(self, people: People) -> np.ndarray:
@@ -225,7 +231,8 @@ class PoseTracker:
             areas = np.concatenate([entry[2] for entry in self._memory])
         else:
             ids, poses, areas = np.zeros(0, np.int64), np.zeros((0,) + people.poses.shape[1:]), np.zeros(0)
-        similarity = pose_similarity(people.poses, people.areas, poses, areas, self.settings.in_vis_thre)
+        similarity = pose_similarity(people.poses, people.areas, poses, areas, self.settings.in_vis_thre,
+                                     self._sigmas)
         track_ids = greedy_match(similarity, ids, self.settings.similarity_thre)
         for i in np.flatnonzero(track_ids < 0):
             track_ids[i] = self._next_id

@@ -8,7 +8,7 @@ from typing import Optional, Sequence
 import cv2
 import numpy as np
 
-from src.constants import COCO_KEYPOINT_NAMES, COCO_SKELETON
+from src.constants import COCO_KEYPOINTS, KeypointSet
 
 # BGR colours.
 LEFT_COLOUR = (200, 160, 0)
@@ -16,19 +16,19 @@ RIGHT_COLOUR = (0, 128, 255)
 CENTRE_COLOUR = (255, 255, 255)
 
 
-def _side(joint: int) -> int:
-    name = COCO_KEYPOINT_NAMES[joint]
+def _side(joint: int, names: Sequence[str]) -> int:
+    name = names[joint]
     return -1 if name.startswith("left") else 1 if name.startswith("right") else 0
 
 
-def limb_colour(a: int, b: int):
-    """Colour of the limb a–b: left, right or centre."""
-    side = _side(a) + _side(b)
+def limb_colour(a: int, b: int, names: Sequence[str] = COCO_KEYPOINTS.keypoint_names):
+    """Colour of the limb a–b of the joints ``names``: left, right or centre."""
+    side = _side(a, names) + _side(b, names)
     return LEFT_COLOUR if side < 0 else RIGHT_COLOUR if side > 0 else CENTRE_COLOUR
 
 
 def draw_skeleton(image: np.ndarray, keypoints: np.ndarray, vis_thre: float = 0.2,
-                  thickness: Optional[int] = None) -> np.ndarray:
+                  thickness: Optional[int] = None, keypoint_set: KeypointSet = COCO_KEYPOINTS) -> np.ndarray:
     """Draws one person on ``image`` (BGR, modified in place and returned).
 
     Args:
@@ -36,18 +36,20 @@ def draw_skeleton(image: np.ndarray, keypoints: np.ndarray, vis_thre: float = 0.
         keypoints: J×3 ``[x, y, confidence]`` in image pixels.
         vis_thre: Joints with a lower confidence are not drawn, nor their limbs.
         thickness: Line thickness; by default scaled with the image size.
+        keypoint_set: The joints of ``keypoints`` (their skeleton and names; the network's data set type's).
     """
     keypoints = np.asarray(keypoints, dtype=np.float64).reshape(-1, 3)
     thickness = thickness or max(1, int(round(max(image.shape[:2]) / 200)))
     shown = keypoints[:, 2] >= vis_thre
-    for a, b in COCO_SKELETON:
+    names = keypoint_set.keypoint_names
+    for a, b in keypoint_set.skeleton:
         if shown[a] and shown[b]:
             pa = tuple(int(round(v)) for v in keypoints[a, :2])
             pb = tuple(int(round(v)) for v in keypoints[b, :2])
-            cv2.line(image, pa, pb, limb_colour(a, b), thickness, cv2.LINE_AA)
+            cv2.line(image, pa, pb, limb_colour(a, b, names), thickness, cv2.LINE_AA)
     for j in np.flatnonzero(shown):
         centre = tuple(int(round(v)) for v in keypoints[j, :2])
-        colour = limb_colour(j, j)
+        colour = limb_colour(j, j, names)
         cv2.circle(image, centre, thickness + 1, colour, -1, cv2.LINE_AA)
         cv2.circle(image, centre, thickness + 1, (0, 0, 0), 1, cv2.LINE_AA)
     return image
@@ -69,12 +71,14 @@ def tile(images: Sequence[np.ndarray], columns: int = 3, cell: int = 320) -> np.
 BOX_COLOUR = (160, 160, 160)
 
 
-def draw_people(image: np.ndarray, boxes: np.ndarray, preds: np.ndarray, vis_thre: float) -> np.ndarray:
-    """The image (a copy) with each box in grey and each skeleton (joints over ``vis_thre``) drawn."""
+def draw_people(image: np.ndarray, boxes: np.ndarray, preds: np.ndarray, vis_thre: float,
+                keypoint_set: KeypointSet = COCO_KEYPOINTS) -> np.ndarray:
+    """The image (a copy) with each box in grey and each skeleton (joints over ``vis_thre``, of ``keypoint_set``)
+    drawn."""
     picture = image.copy()
     thickness = max(1, int(round(max(picture.shape[:2]) / 400)))
     for (x, y, w, h), person in zip(boxes, preds):
         cv2.rectangle(picture, (int(round(x)), int(round(y))), (int(round(x + w)), int(round(y + h))),
                       BOX_COLOUR, thickness)
-        draw_skeleton(picture, person, vis_thre)
+        draw_skeleton(picture, person, vis_thre, keypoint_set=keypoint_set)
     return picture

@@ -96,6 +96,10 @@ def test_errors(synthetic_videos, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err == f"error: {plain}: annotation 1 has no 'track_id'; the ground truth of a video names each " \
                   "person's track (python -m src.synthetic_video writes it)\n"
+    posetrack = tmp_path / "posetrack.json"
+    posetrack.write_text('{"frames": [], "joints": "posetrack"}')
+    assert run_cli(mot_eval.main, ["--gt", gt, "--tracks", str(posetrack)]) == 2
+    assert "tracks in posetrack joints; these figures score COCO keypoints" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------------------------- the pieces

@@ -6,6 +6,8 @@ import cv2
 import mindspore as ms
 import numpy as np
 
+from src.constants import COCO_KEYPOINTS
+from src.data.posetrack_joints import POSETRACK_KEYPOINTS
 from src.inference.estimator import PoseEstimator
 from src.model_utils.config import get_config
 from src.tracking.pipeline import build_tracker, track_frames
@@ -21,15 +23,17 @@ def _estimator() -> PoseEstimator:
 
 
 def test_flow_only_where_the_settings_use_it():
-    assert build_tracker(TrackSettings(), _estimator(), "dis").flow is not None
-    assert build_tracker(TrackSettings(propagate_boxes=False, similarity="oks"), _estimator(), "dis").flow is None
+    assert build_tracker(TrackSettings(), _estimator(), "dis", COCO_KEYPOINTS).flow is not None
+    assert build_tracker(TrackSettings(propagate_boxes=False, similarity="oks"), _estimator(), "dis",
+                         COCO_KEYPOINTS).flow is None
+    assert build_tracker(TrackSettings(), _estimator(), "dis", POSETRACK_KEYPOINTS).keypoints == POSETRACK_KEYPOINTS
 
 
 def test_every_frame_is_recorded_and_drawn(synthetic_videos, tmp_path):
     ms.set_context(mode=ms.PYNATIVE_MODE)
     source = FrameSource(os.path.join(synthetic_videos, "frames", "seq000"))
     boxes = FrameBoxes(os.path.join(synthetic_videos, "detections", "seq000.json"), 0.0)
-    tracker = build_tracker(TrackSettings(min_score=0.0), _estimator(), "dis")
+    tracker = build_tracker(TrackSettings(min_score=0.0), _estimator(), "dis", COCO_KEYPOINTS)
     video = str(tmp_path / "tracks.mp4")
     frames, seconds = track_frames(tracker, source, boxes, VideoWriter(video, 10.0), 0.2)
     assert [frame["index"] for frame in frames] == list(range(source.count)) and seconds > 0

@@ -49,6 +49,13 @@ def test_tracks_as_predictions_with_ground_truth():
         predictions_from_tracks(_tracks(names=("x.jpg",)), gt, tracks_path="t.json")
 
 
+def test_posetrack_joints_are_written_as_they_are():
+    tracks = {**_tracks(), "joints": "posetrack"}
+    video = predictions_from_tracks(tracks)
+    np.testing.assert_allclose(video.frames[0].poses[1],
+                               np.reshape(tracks["frames"][0]["people"][1]["keypoints"], (17, 3)))
+
+
 def test_tracks_as_predictions_without_ground_truth(tmp_path):
     video = predictions_from_tracks(_tracks(ids=(3, 4)))
     assert video.name == "seq007.json" and video.version == 2018 and len(video.frames) == 3

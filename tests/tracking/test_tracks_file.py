@@ -4,10 +4,11 @@ import os
 import numpy as np
 import pytest
 
-from src.constants import TRACKS_FILE
+from src.constants import COCO_KEYPOINTS, TRACKS_FILE
+from src.data.posetrack_joints import POSETRACK_KEYPOINTS
 from src.errors import TrackingFilesError
 from src.tracking.tracker import People, TrackSettings
-from src.tracking.tracks_file import as_poses, frame_record, read_tracks, write_tracks
+from src.tracking.tracks_file import as_poses, frame_record, read_tracks, tracks_keypoints, write_tracks
 from src.tracking.video import Frame
 
 
@@ -33,6 +34,19 @@ def test_round_trip(tmp_path):
     np.testing.assert_allclose(np.reshape(person["keypoints"], (17, 3)), _people().poses[0], atol=5e-5)
     assert first["people"][1]["propagated"] is True and doc["frames"][1]["people"] == []
     assert os.listdir(tmp_path) == [TRACKS_FILE]   # no temporary file left
+    assert doc["joints"] == "coco" and tracks_keypoints(doc) == COCO_KEYPOINTS
+
+
+def test_the_networks_joints_are_named(tmp_path):
+    path = str(tmp_path / TRACKS_FILE)
+    write_tracks(path, "v", "m", TrackSettings(), "dis", [], POSETRACK_KEYPOINTS)
+    doc = read_tracks(path)
+    assert doc["joints"] == "posetrack" and doc["keypoint_names"] == list(POSETRACK_KEYPOINTS.keypoint_names)
+    assert tracks_keypoints(doc) == POSETRACK_KEYPOINTS
+    assert tracks_keypoints({"frames": []}) == COCO_KEYPOINTS        # files from before the key hold COCO's
+    (tmp_path / "odd.json").write_text('{"frames": [], "joints": "mpii"}')
+    with pytest.raises(TrackingFilesError, match="joints 'mpii' are none of"):
+        read_tracks(str(tmp_path / "odd.json"))
 
 
 def test_errors_name_the_file(tmp_path):

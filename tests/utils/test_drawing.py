@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from src.data.posetrack_joints import POSETRACK_KEYPOINTS
 from src.utils.drawing import (BOX_COLOUR, CENTRE_COLOUR, LEFT_COLOUR, RIGHT_COLOUR, draw_people, draw_skeleton,
                                limb_colour, tile)
 
@@ -30,6 +31,16 @@ def distance_to_segment(points: np.ndarray, a, b) -> np.ndarray:
 ])
 def test_limb_colour_by_side(a, b, colour):
     assert limb_colour(a, b) == colour
+
+
+def test_limb_colours_follow_the_keypoint_set():
+    # PoseTrack's slots 1 and 2 (COCO's eyes) hold the head bottom and top, on the body's axis
+    names = POSETRACK_KEYPOINTS.keypoint_names
+    assert limb_colour(1, 2, names) == CENTRE_COLOUR and limb_colour(1, 2) == CENTRE_COLOUR
+    assert limb_colour(0, 1, names) == CENTRE_COLOUR and limb_colour(0, 1) == LEFT_COLOUR
+    image = np.zeros((320, 320, 3), np.uint8)
+    draw_skeleton(image, person(j0=(40, 160, 0.9), j1=(280, 160, 0.9)), keypoint_set=POSETRACK_KEYPOINTS)
+    assert tuple(image[160, 160]) == CENTRE_COLOUR
 
 
 def test_limbs_join_the_joints_and_nothing_else_is_drawn():

@@ -23,6 +23,8 @@ import sysconfig
 import tempfile
 from typing import List, Optional, Tuple
 
+from src.network.onednn.isa import bundled_dnnl
+
 logger = logging.getLogger(__name__)
 
 SOURCE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -44,16 +46,6 @@ def cache_dir() -> str:
         return os.environ["SIMPLEPOSE_ONEDNN_CACHE"]
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "simple_pose", "onednn")
-
-
-def mindspore_dnnl() -> Optional[str]:
-    """Path of the oneDNN library bundled with MindSpore, or None."""
-    try:
-        import mindspore  # pylint: disable=import-outside-toplevel
-    except ImportError:
-        return None
-    path = os.path.join(os.path.dirname(mindspore.__file__), "lib", "libdnnl.so.3")
-    return path if os.path.isfile(path) else None
 
 
 def dnnl_version(path: str) -> Tuple[str, int]:
@@ -121,7 +113,7 @@ def library() -> Tuple[Optional[str], str]:
     Returns:
         ``(path, description)`` when it is usable, else ``(None, what is missing)``.
     """
-    dnnl = mindspore_dnnl()
+    dnnl = bundled_dnnl()
     if dnnl is None:
         return None, "this MindSpore has no bundled oneDNN (mindspore/lib/libdnnl.so.3)"
     try:
@@ -135,7 +127,7 @@ def library() -> Tuple[Optional[str], str]:
         return None, f"no C++ compiler '{os.environ.get('CXX', 'g++')}' on PATH"
     include = header_dir()
     if include is None:
-        return None, "no oneDNN headers (pip install the onednn-devel of requirements.txt)"
+        return None, "no oneDNN headers (pip install --no-deps -r requirements-onednn.txt)"
     try:
         target = os.path.join(cache_dir(), f"pose_onednn-{build_key(cxx, include, dnnl, dnnl_ver)}.so")
         if not os.path.isfile(target):
