@@ -226,6 +226,7 @@ def onnx_int8_model(path: str, calibration: Sequence[np.ndarray], folder: str) -
     from onnxruntime.quantization import (CalibrationDataReader, QuantFormat,  # pylint: disable=import-outside-toplevel
                                           QuantType, quantize_static)
     from onnxruntime.quantization.shape_inference import quant_pre_process  # pylint: disable=import-outside-toplevel
+    os.makedirs(folder, exist_ok=True)
     model = onnx.load(path)
     if max(op.version for op in model.opset_import if op.domain in ("", "ai.onnx")) < INT8_OPSET:
         model = version_converter.convert_version(model, INT8_OPSET)
@@ -245,8 +246,26 @@ def onnx_int8_model(path: str, calibration: Sequence[np.ndarray], folder: str) -
 
     out = os.path.join(folder, "int8.onnx")
     quantize_static(prepared, out, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                    nodes_to_exclude=padded_pool_nodes(onnx.load(prepared)))
     return out
+
+
+def padded_pool_nodes(model: Any) -> List[str]:
+    """The nodes of the export's max-pool with −∞ padding (``src.deploy.onnx_fix``: the input padded, plus the
+    lowest float32 on the border, then a valid max-pool), kept in float32 by the quantization: calibrated, the
+    border's −3.4e38 would set the range of the activation (measured: heatmaps 81 % off in RMS, against 5 %)."""
+    producer = {name: node for node in model.graph.node for name in node.output}
+    excluded: List[str] = []
+    stack = [node for node in model.graph.node if node.op_type == "MaxPool"]
+    while stack:
+        node = stack.pop()
+        excluded.append(node.name)
+        for name in node.input:
+            prev = producer.get(name)
+            if prev is not None and prev.op_type not in ("Conv", "Relu") and prev.name not in excluded:
+                stack.append(prev)
+    return excluded
 
 
 def onnx_session(path: str, threads: int) -> Any:
@@ -261,7 +280,6 @@ def onnx_call(path: str, batch: Dict[str, np.ndarray], folder: str, threads: int
     """ONNX Runtime on the ONNX model at ``path`` (:func:`onnx_model`); with ``int8``, on its static quantization
     (:func:`onnx_int8_model`) calibrated on the batch itself."""
     if int8:
-        os.makedirs(folder, exist_ok=True)
         path = onnx_int8_model(path, [batch["images"]], folder)
     session = onnx_session(path, threads)
     name = session.get_inputs()[0].name
