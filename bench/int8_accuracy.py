@@ -2,12 +2,12 @@
 distance to float32's predictions, for the project's int8 network and ONNX Runtime's static quantization.
 
     python -m bench.int8_accuracy --config_path demo_config.yaml --ckpt CKPT [--contenders fp32,int8,onnx-int8]
-                                  [--float_layers conv1,final_layer] [--ranges percentile|max] [--KEY value ...]
+                                  [--float_layers conv1,final_layer] [--ranges max|percentile] [--KEY value ...]
 
 The checkpoint's calibration file (``python -m src.quantize.calibrate``, beside it or ``MODEL.CALIBRATION_FILE``)
 gives the project's int8 network its ranges; ONNX Runtime's quantization (``bench.speed.onnx_int8_model``) is
 calibrated on the same training crops (as many as the file records). ``--float_layers`` and ``--ranges`` vary
-the project's choices (the layers kept in float32; the calibrated percentile or the largest value seen) for
+the project's choices (the layers kept in float32; the largest |x| seen, as the file's ranges, or its recorded percentile) for
 measuring them: ``--float_layers ''`` quantizes every layer. Contenders: ``fp32`` (the float CPU path),
 ``int8``, ``onnx`` (ONNX Runtime, float32), ``onnx-int8``. Prints one line per contender.
 """
@@ -65,16 +65,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--ckpt", required=True)
     parser.add_argument("--contenders", default="fp32,int8,onnx-int8")
     parser.add_argument("--float_layers", default=",".join(FLOAT_LAYERS))
-    parser.add_argument("--ranges", default="percentile", choices=("percentile", "max"))
+    parser.add_argument("--ranges", default="max", choices=("max", "percentile"))
     args, overrides = parser.parse_known_args(argv)
     cfg = get_config(overrides + ["--eval_model_file", args.ckpt, "--MODEL.PRECISION", "fp32"])
     net = load_network(cfg, args.ckpt)
     names = [INPUT] + [layer.name for layer in layer_plan(net) if layer.kind != "pool"]
     path = calibration_path(cfg, args.ckpt)
     ranges = calibration.read(path, cfg, args.ckpt, names)
-    if args.ranges == "max":
+    if args.ranges == "percentile":
         with open(path, encoding="utf-8") as handle:
-            ranges = {k: float(v) for k, v in json.load(handle)["max"].items()}
+            ranges = {k: float(v) for k, v in json.load(handle)["percentile"].items()}
     float_layers = [name for name in args.float_layers.split(",") if name]
     results: Dict[str, tuple] = {}
     with tempfile.TemporaryDirectory() as folder:
