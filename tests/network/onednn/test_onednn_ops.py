@@ -1,4 +1,4 @@
-"""src/network/onednn/ops.py and kernels.cc: the oneDNN operators against MindSpore's stock operators, in GRAPH
+"""src/network/onednn/ops.py and its C++ operators: the oneDNN operators against MindSpore's stock operators, in GRAPH
 and PyNative mode: layer outputs to 1e-5 and gradients to 1e-4 (relative to the largest entry), the fused
 inference of a whole network to 1e-5, inference weights refolded when they change, a whole network's training
 pass (NHWC inside) and its running statistics; the training BatchNorm operator against a float64 reference."""
