@@ -6,8 +6,8 @@ gradients (backward-data, backward-weights) as its ``bprop``, and the inference 
 following BatchNorm into the kernel and fuses the bias, the residual addition and ReLU as post-ops.
 :class:`MaxPoolOps` is the stem's max-pooling, :class:`BatchNormOps` training-mode BatchNorm with ReLU and
 the residual addition fused. Inside a network activations are NHWC between layers, in inference and in training
-(MindSpore then sees N×H×W×C; the layers of a network agree among themselves, see
-``src.network.fast_ops.use_nhwc_inside``), NCHW at the network's edges; a layer on its own takes NCHW.
+(MindSpore then sees N×H×W×C; the network decides the layout once, :class:`src.network.cpu_path.Layout`, and builds
+its layers with it), NCHW at the network's edges; a layer on its own takes NCHW.
 
 Each operator takes a small float32 ``cfg`` vector first, the layer's settings in the order of :data:`CFG_FIELDS`
 (settings.h's ``CfgIndex``; a test parses the C++ and fails where they differ); the bprops return a zero gradient
@@ -66,7 +66,8 @@ def _custom(library: str, function: str, out_shape, out_dtype=ms.float32, bprop=
 
 
 class ConvOps(nn.Cell):
-    """The oneDNN operators of one convolution or stride-2 transposed convolution (no parameters).
+    """The oneDNN path's formulation of one convolution or stride-2 transposed convolution (no parameters): the
+    child Cell of :class:`src.network.fast_ops.Conv2d` / ``Conv2dTranspose`` on that path.
 
     Args:
         library: the compiled kernels (``src.network.onednn.library_path``).
@@ -76,20 +77,35 @@ class ConvOps(nn.Cell):
         deconv: a transposed convolution (weight C×O×k×k) instead of a convolution (O×C×k×k).
         has_bias: the layer adds a bias.
         eps: the following BatchNorm's epsilon (inference folding).
+        src_nhwc, dst_nhwc: the layer's input / output is N×H×W×C (else N×C×H×W).
+        training_nhwc: so in training too (else training takes and returns N×C×H×W, normalised by MindSpore's
+            BatchNorm between the convolutions).
 
-    The primitives work on NHWC and reorder at the boundary. The operators take and return NCHW until the
-    network says otherwise (:meth:`set_layout`): inside a network activations are NHWC, in inference and in
-    training (where :class:`BatchNormOps` normalises them), or in training NCHW, normalised by MindSpore's
-    BatchNorm between the convolutions.
+    The primitives work on NHWC and reorder at the boundary.
+
+    Inputs:
+        - **x** (Tensor) - the layer's input in its layout.
+        - **weight** (Tensor) - O×C×k×k (a convolution's) or C×O×k×k (a transposed one's).
+        - **bias** (Tensor) - O, or None.
+
+    Outputs:
+        The layer's output: differentiable in training and where the layer takes and returns N×C×H×W; in inference
+        inside a network, the fused inference operator's.
     """
 
     def __init__(self, library: str, out_channels: int, kernel: int, stride: int, padding: int,
-                 output_padding: int = 0, deconv: bool = False, has_bias: bool = False, eps: float = 1e-5) -> None:
+                 output_padding: int = 0, deconv: bool = False, has_bias: bool = False, eps: float = 1e-5,
+                 src_nhwc: bool = False, dst_nhwc: bool = False, training_nhwc: bool = True) -> None:
         super().__init__()
         self.library = library
         self.out_channels, self.kernel, self.stride, self.padding = out_channels, kernel, stride, padding
         self.output_padding, self.deconv, self.has_bias, self.eps = output_padding, deconv, has_bias, eps
-        self.set_layout(False, False)
+        self._set_layout(src_nhwc, dst_nhwc, training_nhwc)
+
+    def construct(self, x: Tensor, weight: Tensor, bias: Optional[Tensor]) -> Tensor:
+        if self.training or not self.nhwc_inside:
+            return self.train_forward(x, weight, bias)
+        return self.infer(x, weight, bias)
 
     def _make_training_ops(self, geometry: dict) -> None:
         """The training operators: the forward pass, with backward-data and backward-weights as its bprop."""
@@ -116,7 +132,7 @@ class ConvOps(nn.Cell):
             return shape_of(self.output_nchw(nchw_of(x, src_nhwc)), dst_nhwc)
         self.forward_op = _custom(lib, "pose_conv_forward", out_shape, bprop=bprop, tag=tag)
 
-    def set_layout(self, src_nhwc: bool, dst_nhwc: bool, training: bool = True) -> None:
+    def _set_layout(self, src_nhwc: bool, dst_nhwc: bool, training: bool) -> None:
         """Layouts of the operators' input and output: NHWC (True) or NCHW; in training too unless ``training``
         is False (training then takes and returns NCHW)."""
         self.src_nhwc, self.dst_nhwc = bool(src_nhwc), bool(dst_nhwc)
