@@ -19,6 +19,7 @@ import numpy as np
 from mindspore import Tensor, nn
 
 from src.model import PoseResNet
+from src.network.cpu_path import cpu_path
 from src.network.onednn.isa import describe_cpu_isa
 from src.network_define import JointsMSELoss, WithLossCell
 from src.training.train_step import TrainStep
@@ -82,6 +83,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ms.set_device("CPU")
     print(f"oneDNN instruction set: {describe_cpu_isa()}; {args.mode} mode; MindSpore {ms.__version__}", flush=True)
     for name, fast, layout in VARIANTS:
+        if cpu_path(fast).value != fast:
+            print(f"{name:22s} skipped: the {fast} path is unavailable here (see the log line above)", flush=True)
+            continue
         heatmaps, trained, losses = fingerprint(seeded(build(fast, layout)), args.steps)
         print(f"{name:22s} heatmaps {heatmaps}  trained {trained}  losses "
               f"{' '.join(f'{v:.9g}' for v in losses)}", flush=True)

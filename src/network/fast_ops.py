@@ -159,7 +159,6 @@ class Conv2dTranspose(nn.Conv2dTranspose):
         else:
             self.formulation = None
         self.fold_bn = self.path is CpuPath.IM2COL
-        self.stock_in_training = False
 
     def output_shape(self, shape: Tuple[int, int, int, int]) -> Tuple[int, int, int, int]:
         """N×O×2H×2W for an input of shape N×C×H×W (the fast path's layouts)."""
