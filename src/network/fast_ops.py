@@ -122,7 +122,7 @@ class Conv2dTranspose(nn.Conv2dTranspose):
 
     Args:
         path, layout, first, last: as :class:`Conv2d`'s.
-        formulation: the im2col path's sub-pixel formulation (``'auto'``, ``'phase'``, ``'scatter'``,
+        subpixel: the im2col path's variant of the sub-pixel decomposition (``'auto'``, ``'phase'``, ``'scatter'``,
             :class:`~src.network.im2col.SubPixelDeconv`), which needs an output of exactly 2H × 2W.
 
     Inputs:
@@ -137,15 +137,15 @@ class Conv2dTranspose(nn.Conv2dTranspose):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, padding: int = 0,
                  output_padding: int = 0, has_bias: bool = False, weight_init=None, bias_init=None,
                  path: FastCpu = CpuPath.STOCK, layout: Layout = Layout.NCHW, first: bool = False,
-                 last: bool = False, formulation: str = "auto") -> None:
+                 last: bool = False, subpixel: str = "auto") -> None:
         if not 0 <= output_padding <= padding:
             raise ValueError(f"output_padding must be in [0, padding={padding}], got {output_padding}")
         end = padding - output_padding
         super().__init__(in_channels, out_channels, kernel_size, stride=2, pad_mode="pad",
                          padding=(padding, end, padding, end), has_bias=has_bias,
                          weight_init=weight_init, bias_init=bias_init)
-        if formulation not in ("auto", "phase", "scatter"):
-            raise ValueError(f"formulation must be 'auto', 'phase' or 'scatter', got {formulation!r}")
+        if subpixel not in ("auto", "phase", "scatter"):
+            raise ValueError(f"subpixel must be 'auto', 'phase' or 'scatter', got {subpixel!r}")
         self.path = cpu_path(path)
         self.weight_numel = int(np.prod(self.weight.shape))
         self.onednn = self.path is CpuPath.ONEDNN
@@ -155,7 +155,7 @@ class Conv2dTranspose(nn.Conv2dTranspose):
                                                      **_edges(layout, first, last))
         elif self.path is CpuPath.IM2COL:
             self.formulation = SubPixelDeconv(in_channels, out_channels, kernel_size, padding, output_padding,
-                                              has_bias, formulation)
+                                              has_bias, subpixel)
         else:
             self.formulation = None
         self.fold_bn = self.path is CpuPath.IM2COL

@@ -113,7 +113,7 @@ class SubPixelDeconv(nn.Cell):
       then each phase sums the shifted planes of its taps. Best for a large kernel on a small
       input (2048→256 channels on 8×6), as it never copies the kernel.
 
-    ``formulation`` forces one of them (``'phase'``, ``'scatter'``); ``'auto'`` takes *scatter*
+    ``variant`` forces one of them (``'phase'``, ``'scatter'``); ``'auto'`` takes *scatter*
     when ``O·k² ≥ 4·N·H·W``.
 
     Inputs:
@@ -129,13 +129,13 @@ class SubPixelDeconv(nn.Cell):
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, padding: int, output_padding: int,
-                 has_bias: bool, formulation: str = "auto") -> None:
+                 has_bias: bool, variant: str = "auto") -> None:
         super().__init__()
         if kernel_size + output_padding - 2 * padding != 2:
             raise ValueError(f"the CPU fast path needs an output of twice the input size; kernel "
                              f"{kernel_size}, padding {padding}, output_padding {output_padding} do not give it")
         self.in_channels, self.out_channels, self.has_bias = in_channels, out_channels, has_bias
-        self.formulation = formulation
+        self.variant = variant
         window, first, taps = _phase_taps(kernel_size, padding)
         self.kernel_len = kernel_size
         self._init_phase(window, first, taps)
@@ -226,7 +226,7 @@ class SubPixelDeconv(nn.Cell):
         n, _, h, w = x.shape
         # shapes are compile-time constants, so this picks one formulation per compiled graph
         scatter = self.out_channels * self.kernel_len * self.kernel_len >= 4 * n * h * w
-        if self.formulation == "scatter" or (self.formulation == "auto" and scatter):
+        if self.variant == "scatter" or (self.variant == "auto" and scatter):
             return self._by_scatter(x, weight)
         return self._by_phases(x, weight)
 

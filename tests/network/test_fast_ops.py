@@ -49,7 +49,7 @@ def grads(net: nn.Cell, x: Tensor, sens: Tensor):
 # ---- PyTorch semantics -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kernel,padding,output_padding", [(2, 0, 0), (3, 1, 1), (4, 1, 0)])
-@pytest.mark.parametrize("fast", [False, True])
+@pytest.mark.parametrize("fast", [False, "im2col", True])
 def test_deconvolution_matches_pytorch_formula(kernel, padding, output_padding, fast):
     ms.set_context(mode=ms.PYNATIVE_MODE)
     rng = np.random.default_rng(kernel)
@@ -74,14 +74,14 @@ for _k, _p, _op in [(2, 0, 0), (3, 1, 1), (4, 1, 0)]:
     for _form in ("phase", "scatter"):
         LAYERS[f"deconv k{_k} {_form}"] = (
             lambda fast, k=_k, p=_p, op=_op, form=_form: Conv2dTranspose(6, 5, k, p, op, has_bias=True, path=fast,
-                                                                         formulation=form),
+                                                                         subpixel=form),
             (2, 6, 4, 3))
 
 
 @pytest.mark.parametrize("name", sorted(LAYERS))
 def test_fast_layer_equals_stock(mode, name, random_weights):
     make, shape = LAYERS[name]
-    stock, fast = make(False), make(True)
+    stock, fast = make(False), make(CpuPath.IM2COL)   # (the oneDNN path's layers: onednn/test_onednn_ops.py)
     assert fast.formulation is not None and stock.formulation is None
     random_weights.randomize([stock, fast])
     rng = np.random.default_rng(1)
@@ -107,8 +107,8 @@ class ConvBN(nn.Cell):
         return conv_bn(self.conv, self.bn, x)
 
 
-@pytest.mark.parametrize("make", [lambda: Conv2d(4, 6, 3, 1, 1, path=True),
-                                  lambda: Conv2dTranspose(4, 6, 4, 1, 0, path=True)], ids=["conv", "deconv"])
+@pytest.mark.parametrize("make", [lambda: Conv2d(4, 6, 3, 1, 1, path=CpuPath.IM2COL),
+                                  lambda: Conv2dTranspose(4, 6, 4, 1, 0, path=CpuPath.IM2COL)], ids=["conv", "deconv"])
 def test_inference_batchnorm_folding(mode, make, random_weights):
     """In inference the fast path folds BatchNorm into the kernel (here the kernel is smaller than
     the output): the result equals BatchNorm applied to the convolution."""
