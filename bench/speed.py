@@ -49,7 +49,8 @@ from mindspore import Tensor, nn
 from bench.reference import torch_pose_resnet
 from src.convert import convert_state_dict
 from src.model import PoseResNet
-from src.network.fast_ops import Conv2dTranspose, use_nhwc_inside
+from src.network.cpu_path import CpuPath, Layout, cpu_path
+from src.network.fast_ops import Conv2dTranspose
 from src.network.onednn.isa import ISA_ALIASES, ISA_NAMES, MAX_ISA_ENV, describe_cpu_isa
 from src.network.weights import load_parameters
 from src.network_define import JointsMSELoss, WithLossCell
@@ -343,9 +344,10 @@ def measure(args: argparse.Namespace, task: str, contenders: Sequence[str], torc
             if task == "infer":
                 calls[name] = int8_call(reference, batch)
         else:
-            net = PoseResNet(args.num_layers, NUM_JOINTS, (args.deconv_filters,) * 3, DECONV_KERNELS, fast=paths[name])
-            if name == "fast-nchw" and net.conv1.onednn:
-                use_nhwc_inside(net, net.conv1, net.final_layer, training=False)
+            path = cpu_path(paths[name])
+            layout = Layout.NHWC_INFERENCE if name == "fast-nchw" and path is CpuPath.ONEDNN else None
+            net = PoseResNet(args.num_layers, NUM_JOINTS, (args.deconv_filters,) * 3, DECONV_KERNELS, fast=path,
+                             layout=layout)
             for source, target in zip(reference.get_parameters(), net.get_parameters()):
                 target.set_data(source.data.copy())
             calls[name] = project_call(net, task, batch)

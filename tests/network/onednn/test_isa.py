@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from bench import speed
-from src.network import fast_ops
+from src.network import cpu_path
 from src.network.onednn import isa
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -44,9 +44,9 @@ def test_the_cap_lowers_the_dispatched_set():
 
 
 def test_the_cpu_paths_log_line_names_the_set(monkeypatch, caplog):
-    monkeypatch.setattr(fast_ops, "_ANNOUNCED", set())
-    with caplog.at_level(logging.INFO, logger=fast_ops.__name__):
-        assert fast_ops.cpu_path("im2col") == fast_ops.IM2COL
+    monkeypatch.setattr(cpu_path, "_ANNOUNCED", set())
+    with caplog.at_level(logging.INFO, logger=cpu_path.__name__):
+        assert cpu_path.cpu_path("im2col") is cpu_path.CpuPath.IM2COL
     assert [r.getMessage() for r in caplog.records] == [
         f"CPU convolutions: the im2col path (MODEL.FAST_CPU im2col); oneDNN dispatches {isa.describe_cpu_isa()}"]
 
