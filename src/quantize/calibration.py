@@ -9,9 +9,9 @@ One small JSON file, written by ``python -m src.quantize.calibrate`` beside the 
                  "deconv_with_bias": false, "final_kernel": 1},
      "image_size": [w, h],
      "checkpoint": {"file": "simplepose-7_188.ckpt", "bytes": 123, "sha256": "..."},
-     "samples": 256, "data": "training crops of ...", "statistic": "percentile 99.99 (mean over batches)",
+     "samples": 256, "data": "training crops of ...", "statistic": "max |x| over the crops",
      "ranges": {"input": 2.64, "conv1": 7.1, "layer1.0.conv1": ..., "final_layer": ...},
-     "max": {...}}                                     # the largest |x| seen, for the record
+     "percentile": {...}}           # the 99.99th percentile of |x| per batch, averaged: measured, not used
 
 ``ranges`` holds, for the network's input and each layer's output, the max |x| that maps to the largest integer.
 A file of another format or version, another network, another input size or another checkpoint (its bytes
@@ -53,13 +53,14 @@ def checkpoint_identity(path: str) -> Dict[str, Any]:
     return {"file": os.path.basename(path), "bytes": os.path.getsize(path), "sha256": digest.hexdigest()}
 
 
-def write(path: str, cfg: Any, checkpoint: str, ranges: Dict[str, float], maxima: Dict[str, float], samples: int,
-          data: str, statistic: str) -> None:
+def write(path: str, cfg: Any, checkpoint: str, ranges: Dict[str, float], percentiles: Dict[str, float],
+          samples: int, data: str, statistic: str) -> None:
     """Writes the calibration file (through a temporary file renamed into place)."""
     record = {"format": FORMAT, "version": VERSION, "network": network_of(cfg),
               "image_size": [int(v) for v in cfg.MODEL.IMAGE_SIZE], "checkpoint": checkpoint_identity(checkpoint),
               "samples": int(samples), "data": data, "statistic": statistic,
-              "ranges": {k: float(v) for k, v in ranges.items()}, "max": {k: float(v) for k, v in maxima.items()}}
+              "ranges": {k: float(v) for k, v in ranges.items()},
+              "percentile": {k: float(v) for k, v in percentiles.items()}}
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     temporary = path + ".tmp"
