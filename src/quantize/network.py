@@ -97,6 +97,47 @@ def _geometry(layer: Layer) -> Dict[str, int]:
     return dict(kernel=kernel, stride=int(layer.conv.stride_hw[0]), pad=int(layer.conv.padding_hw[0]))
 
 
+class Form(NamedTuple):
+    """How a layer's output (or the network's input) is stored.
+
+    Attributes:
+        dtype: "float32", "uint8" or "int8".
+        scale: ``s`` of the quantized values (the scale it would have, where it is float32).
+        signed: the values may be negative (no ReLU ends the layer).
+        quantized: the layer computes in int8.
+    """
+    dtype: str
+    scale: float
+    signed: bool
+    quantized: bool
+
+
+def output_forms(plan: Sequence[Layer], ranges: Optional[Dict[str, float]],
+                 float_layers: Sequence[str]) -> Tuple[Form, List[Form]]:
+    """The form of the network's input and of each layer's output.
+
+    A quantized layer writes u8 (after a ReLU) or s8, unless only float layers read it (then float32); a float
+    layer writes float32; a max-pool keeps its input's form. With ``ranges`` None everything is float32.
+    """
+    def scale(name: str, signed: bool) -> float:
+        return qa.activation_scale(ranges[name], "int8" if signed else "uint8") if ranges is not None else 1.0
+
+    quantized = [ranges is not None and layer.name not in float_layers for layer in plan]
+    for i, layer in enumerate(plan):
+        if layer.kind == "pool":
+            quantized[i] = quantized[layer.source]
+    forms: List[Form] = []
+    for i, layer in enumerate(plan):
+        if layer.kind == "pool":
+            forms.append(forms[layer.source])
+            continue
+        signed = not layer.relu
+        read_quantized = any(quantized[j] for j, other in enumerate(plan) if i in (other.source, other.residual))
+        dtype = ("int8" if signed else "uint8") if quantized[i] and read_quantized else "float32"
+        forms.append(Form(dtype, scale(layer.name, signed), signed, quantized[i]))
+    return Form("float32", scale(INPUT, True), True, False), forms
+
+
 class QuantizedPoseNet(nn.Cell):
     """The network of :func:`layer_plan` on the int8 operators.
 
@@ -108,6 +149,10 @@ class QuantizedPoseNet(nn.Cell):
         float_layers: names of layers kept in float32.
         vnni: the CPU's int8 kernels multiply with VNNI (the weight grid, :func:`src.quantize.arithmetic.weight_grid`).
         record: return every layer's output (``[N×H×W×C …]`` in their own types) instead of the heatmaps.
+
+    The network runs as a program: a list of Cells, each with the slots of its arguments (slot 0 the input, slot
+    k + 1 the k-th Cell's output), the layers' in order with a conversion (:class:`QReorder`) before a layer whose
+    input has the other form (float32 or integer), made once per value and form.
 
     Inputs:
         - **x** (Tensor) - N×3×H×W float32, normalised.
@@ -121,83 +166,62 @@ class QuantizedPoseNet(nn.Cell):
         super().__init__()
         self.plan = layer_plan(net)
         self.record = record
-        quantized = [ranges is not None and layer.name not in float_layers for layer in self.plan]
-        # the form of each layer's output: its type, scale, signedness; pools take their input's
-        types, scales, signed = [], [], []
-        consumers = [[j for j, other in enumerate(self.plan) if i in (other.source, other.residual)]
-                     for i in range(len(self.plan))]
+        self.library, self.vnni = library, vnni
+        self.input_form, self.forms = output_forms(self.plan, ranges, float_layers)
+        self.cells_list: List[nn.Cell] = []
+        self.args: List[Tuple[int, ...]] = []
+        self.layer_slots: List[int] = []
+        self._converted: Dict[Tuple[int, bool], int] = {}
         for i, layer in enumerate(self.plan):
             if layer.kind == "pool":
-                types.append(types[layer.source])
-                scales.append(scales[layer.source])
-                signed.append(signed[layer.source])
-                quantized[i] = quantized[layer.source]
-                continue
-            is_signed = not layer.relu
-            kind = "int8" if is_signed else "uint8"
-            readers = consumers[i]
-            if quantized[i] and readers and any(quantized[j] for j in readers):
-                types.append(kind)
-                scales.append(qa.activation_scale(ranges[layer.name], kind))
+                self._add(QMaxPool(library, 3, 2, 1, self.forms[layer.source].dtype), (self._slot(layer.source),))
             else:
-                types.append("float32")
-                scales.append(qa.activation_scale(ranges[layer.name], kind) if ranges is not None else 1.0)
-            signed.append(is_signed)
-        input_scale = qa.activation_scale(ranges[INPUT], "int8") if ranges is not None else 1.0
-        # the program: cells and the slots of their arguments; slot 0 is the input, slot k+1 the k-th cell's output
-        cells, args, self.layer_slots = [], [], []
-        converted: Dict[Tuple[int, str], int] = {}
+                self._add_conv(i, layer)
+            self.layer_slots.append(len(self.cells_list))
+        self.steps = nn.CellList(self.cells_list)
+        del self.cells_list
 
-        def slot_of(index: int) -> int:
-            return 0 if index == -1 else self.layer_slots[index]
+    def _form(self, index: int) -> Form:
+        return self.input_form if index == -1 else self.forms[index]
 
-        def form(index: int, want: str) -> int:
-            """The slot holding layer ``index``'s output (−1: the input) as ``want`` ("float32" or "int")."""
-            have = "float32" if index == -1 else types[index]
-            if (have == "float32") == (want == "float32"):
-                return slot_of(index)
-            key = (index, want)
-            if key not in converted:
-                src_nhwc = index != -1
-                if want == "float32":
-                    cell = QReorder(library, True, True, scales[index], 1.0, "float32")
-                else:
-                    is_signed = True if index == -1 else signed[index]
-                    scale = input_scale if index == -1 else scales[index]
-                    cell = QReorder(library, src_nhwc, True, 1.0, scale, "int8" if is_signed else "uint8")
-                cells.append(cell)
-                args.append((slot_of(index),))
-                converted[key] = len(cells)
-            return converted[key]
+    def _slot(self, index: int) -> int:
+        return 0 if index == -1 else self.layer_slots[index]
 
-        for i, layer in enumerate(self.plan):
-            if layer.kind == "pool":
-                cells.append(QMaxPool(library, 3, 2, 1, types[layer.source]))
-                args.append((slot_of(layer.source),))
-                self.layer_slots.append(len(cells))
-                continue
-            want = "int" if quantized[i] else "float32"
-            source = form(layer.source, want)
-            residual = () if layer.residual == -2 else (form(layer.residual, "int" if types[i] != "float32" else "float32"),)
-            weight, bias = folded_weights(layer)
-            in_type = "float32" if not quantized[i] else ("int8" if (layer.source == -1 or signed[layer.source]) else "uint8")
-            if quantized[i]:
-                grid = qa.weight_grid(vnni, in_type == "int8")
-                weight, w_scale = qa.quantize_weights(weight, 1 if layer.kind == "deconv" else 0, grid)
-                src_scale = input_scale if layer.source == -1 else scales[layer.source]
+    def _add(self, cell: nn.Cell, args: Tuple[int, ...]) -> int:
+        self.cells_list.append(cell)
+        self.args.append(args)
+        return len(self.cells_list)
+
+    def _value(self, index: int, integer: bool) -> int:
+        """The slot holding the output of layer ``index`` (−1: the input) as integers or as float32."""
+        form = self._form(index)
+        if (form.dtype != "float32") == integer:
+            return self._slot(index)
+        if (index, integer) not in self._converted:
+            if integer:  # quantize (the input arrives N×C×H×W)
+                cell = QReorder(self.library, index != -1, True, 1.0, form.scale, "int8" if form.signed else "uint8")
             else:
-                w_scale, src_scale = np.ones(bias.shape, np.float32), 1.0
-            res_scale = 1.0 if layer.residual == -2 else (input_scale if layer.residual == -1 else scales[layer.residual])
-            src_nhwc = not (layer.source == -1 and source == 0)
-            cells.append(QConv(library, weight, bias, w_scale, relu=layer.relu, residual=bool(residual),
-                               src_nhwc=src_nhwc, dst_nhwc=i != len(self.plan) - 1, src_scale=src_scale,
-                               dst_scale=scales[i] if types[i] != "float32" else 1.0, res_scale=res_scale,
-                               out_dtype=types[i], **_geometry(layer)))
-            args.append((source,) + residual)
-            self.layer_slots.append(len(cells))
-        self.steps = nn.CellList(cells)
-        self.args = args
-        self.types, self.scales = types, scales
+                cell = QReorder(self.library, True, True, form.scale, 1.0, "float32")
+            self._converted[(index, integer)] = self._add(cell, (self._slot(index),))
+        return self._converted[(index, integer)]
+
+    def _add_conv(self, i: int, layer: Layer) -> None:
+        form, source = self.forms[i], self._form(layer.source)
+        src = self._value(layer.source, form.quantized)
+        args = (src,)
+        if layer.residual != -2:
+            args += (self._value(layer.residual, form.dtype != "float32"),)
+        weight, bias = folded_weights(layer)
+        w_scale = np.ones(bias.shape, np.float32)
+        if form.quantized:
+            grid = qa.weight_grid(self.vnni, source.signed)
+            weight, w_scale = qa.quantize_weights(weight, 1 if layer.kind == "deconv" else 0, grid)
+        self._add(QConv(self.library, weight, bias, w_scale, relu=layer.relu, residual=len(args) == 2,
+                        src_nhwc=src != 0, dst_nhwc=i != len(self.plan) - 1,
+                        src_scale=source.scale if form.quantized else 1.0,
+                        dst_scale=form.scale if form.dtype != "float32" else 1.0,
+                        res_scale=self._form(layer.residual).scale if len(args) == 2 else 1.0,
+                        out_dtype=form.dtype, **_geometry(layer)), args)
 
     def construct(self, x: Tensor):
         slots = [x]
@@ -213,8 +237,8 @@ class QuantizedPoseNet(nn.Cell):
     def layer_values(self, outputs: Sequence[Tensor]) -> Dict[str, np.ndarray]:
         """Each layer's recorded output (``record``) as real values: N×C×H×W float32 arrays by layer name."""
         values = {}
-        for layer, out, kind, scale in zip(self.plan, outputs, self.types, self.scales):
+        for layer, out, form in zip(self.plan, outputs, self.forms):
             array = out.asnumpy()
-            real = array if kind == "float32" else array.astype(np.float32) * np.float32(scale)
+            real = array if form.dtype == "float32" else array.astype(np.float32) * np.float32(form.scale)
             values[layer.name] = real if real.ndim != 4 or layer.name == "final_layer" else real.transpose(0, 3, 1, 2)
         return values

@@ -12,7 +12,7 @@ from src.model import get_pose_net
 from src.model_utils.config import get_config
 from src.quantize import library
 from src.quantize.calibrate import activation_ranges
-from src.quantize.network import INPUT, QuantizedPoseNet, layer_plan
+from src.quantize.network import FLOAT_LAYERS, INPUT, QuantizedPoseNet, layer_plan, output_forms
 from src.quantize.precision import BF16_BIT, inference_network, quantized_network
 from tests.conftest import randomize
 from tests.helpers import TINY_CONFIG
@@ -53,6 +53,24 @@ def test_plan_covers_every_convolution(float_net):
     convs = {name[:-2] if name.endswith(".0") else name for name in convs}  # down_sample_layer.0 -> the layer
     convs = {name[:-len(".deconv")] if name.endswith(".deconv") else name for name in convs}
     assert names == convs
+
+
+def test_output_forms(float_net):
+    plan = layer_plan(float_net)
+    ranges = {INPUT: 2.0, **{layer.name: 4.0 for layer in plan}}
+    names = [layer.name for layer in plan]
+    _, forms = output_forms(plan, ranges, FLOAT_LAYERS)
+    kinds = dict(zip(names, (form.dtype for form in forms)))
+    assert kinds["conv1"] == kinds["maxpool"] == "float32"  # a float layer, and the pool of its output
+    assert kinds["layer1.0.conv1"] == "uint8" and kinds["layer2.0.down_sample_layer"] == "int8"
+    assert kinds["deconv_layers.deconv_2"] == "float32"  # only the float final layer reads it
+    assert kinds["final_layer"] == "float32"
+    assert forms[names.index("layer1.0.conv1")].scale == pytest.approx(4.0 / 255)
+    assert forms[names.index("layer2.0.down_sample_layer")].scale == pytest.approx(4.0 / 127)
+    input_form, forms = output_forms(plan, ranges, ())
+    assert input_form.scale == pytest.approx(2.0 / 127) and forms[0].dtype == "uint8"
+    assert forms[names.index("deconv_layers.deconv_2")].dtype == "uint8"
+    assert all(form.dtype == "float32" for form in output_forms(plan, None, ())[1])
 
 
 def test_float_program_equals_the_network(float_net, mode):
