@@ -77,7 +77,7 @@ def run(cfg: Any) -> int:
         import_onnx()  # fail before the network is built
     model_file = require_model_file(cfg, "export")
     # The CPU fast path is a runtime optimisation, never exported: the stock operators run on any backend.
-    net = load_network(cfg, model_file, fast_cpu=False)
+    net = load_network(cfg, model_file, fast_cpu=False, precision=False)
     inputs = export_input(cfg)
     if file_format == "ONNX":
         replaced = replace_padded_max_pools(net)

@@ -29,7 +29,7 @@ from src.dataset_types import DATASET_TYPES, dataset_type, read_records
 from src.training.lr_generator import get_lr
 from src.model import get_pose_net
 from src.network.weights import read_checkpoint
-from src.errors import UserError
+from src.errors import PrecisionError, UserError
 from src.utils.cli import run_cli, setup_logging
 from src.model_utils.config import get_config
 from src.model_utils.device_adapter import get_device_id, init_context
@@ -50,6 +50,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 @moxing_wrapper(pre_process=train_pre_process)
 def run(cfg) -> int:
     """Trains with ``cfg`` (with ``enable_modelarts``, between ModelArts' copies in and out)."""
+    if cfg.MODEL.PRECISION != "fp32":
+        raise PrecisionError(f"MODEL.PRECISION {cfg.MODEL.PRECISION} is an inference precision: training runs in fp32 "
+                        f"(drop --MODEL.PRECISION, or set it to fp32)")
     rank, group_size = init_context(cfg, device_id=get_device_id(), distributed=cfg.run_distribute)
     setup_logging(rank)
     logger.info("loading parse...")

@@ -3,6 +3,7 @@
     python -m bench.speed [--tasks infer,train] [--contenders fast,torch,onnx] [--rounds 7] [--warmup 2]
                           [--num_layers 50] [--deconv_filters 256] [--batch 8] [--height 256 --width 192]
                           [--mode GRAPH|PYNATIVE] [--torch_path SITE_PACKAGES] [--peak_gflops G] [--threads N]
+                          [--max_isa AVX2|AVX512_CORE|...]
 
 Contenders: ``fast`` (this project, ``MODEL.FAST_CPU True``: the oneDNN operators where they build, else
 im2col), ``fast-nchw`` (the oneDNN operators with training passing N×C×H×W between layers through MindSpore's
@@ -11,7 +12,10 @@ BatchNorm instead of N×H×W×C through the project's: the training path before;
 on the CPU: give it few rounds), ``torch`` (the reference's PoseResNet in PyTorch, ``bench/reference.py``,
 with the same weights; skipped with a note when PyTorch cannot be imported), ``onnx`` (inference only: ONNX
 Runtime running the project's ONNX export of the same weights, as ``export.py --EXPORT.FILE_FORMAT ONNX``
-writes it). PyTorch is not a
+writes it), ``int8`` (inference only: the project's int8 network, ``MODEL.PRECISION int8``, calibrated on the
+timed batch itself; docs/int8.md), ``onnx-int8`` (inference only: ONNX Runtime's static quantization of that
+ONNX export, ``quantize_static`` QDQ, per-channel int8 weights, u8 activations, opset 13, calibrated on the same
+batch; :func:`onnx_int8_model`). PyTorch is not a
 requirement of the project: ``--torch_path`` appends the ``site-packages`` of another environment to
 ``sys.path`` (after this one's, so this environment's NumPy is the one loaded).
 
@@ -24,6 +28,11 @@ alike. Prints per contender the median images/s, seconds per batch, GFLOP/s and 
 ``--peak_gflops`` (by default the best rate of NumPy's float32 matrix product on this CPU, measured first), and
 per task the median of the per-round ratios fast / other (> 1: the fast path is faster). GFLOP counts the convolutions' multiply-adds (×2) of a forward pass; a training step
 counts three times that (forward, input gradient, weight gradient).
+
+The first line names the instruction set oneDNN dispatches to (MindSpore's stock operators and the project's
+oneDNN operators alike), since every figure depends on it. ``--max_isa AVX2`` caps it for the contenders
+(``ONEDNN_MAX_CPU_ISA``, and ``ATEN_CPU_CAPABILITY=avx2`` for PyTorch), so a machine with AVX-512 measures what an
+AVX2 machine would run (ONNX Runtime picks its kernels from the CPU alone: compare against it on an AVX2 machine).
 """
 import argparse
 import logging
@@ -40,7 +49,9 @@ from mindspore import Tensor, nn
 from bench.reference import torch_pose_resnet
 from src.convert import convert_state_dict
 from src.model import PoseResNet
-from src.network.fast_ops import Conv2dTranspose, use_nhwc_inside
+from src.network.cpu_path import CpuPath, Layout, cpu_path
+from src.network.fast_ops import Conv2dTranspose
+from src.network.onednn.isa import ISA_ALIASES, ISA_NAMES, MAX_ISA_ENV, describe_cpu_isa
 from src.network.weights import load_parameters
 from src.network_define import JointsMSELoss, WithLossCell
 from src.training.train_step import TrainStep
@@ -57,11 +68,27 @@ LEARNING_RATE = 1e-3
 WARM_MALLOC = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(1 << 40), "MALLOC_TOP_PAD_": str(1 << 28)}
 
 
+#: ``--max_isa`` values: oneDNN's names (``ONEDNN_MAX_CPU_ISA``).
+MAX_ISAS = tuple(ISA_NAMES.values()) + ISA_ALIASES
+
+
+def isa_env(max_isa: str) -> Dict[str, str]:
+    """The environment that caps the contenders at ``max_isa`` (empty: no cap): oneDNN's cap, and PyTorch's
+    own kernels' (``ATEN_CPU_CAPABILITY``) at AVX2."""
+    if not max_isa:
+        return {}
+    env = {MAX_ISA_ENV: max_isa.upper()}
+    if max_isa.upper() == "AVX2":
+        env["ATEN_CPU_CAPABILITY"] = "avx2"
+    return env
+
+
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", default="infer,train", help="comma-separated: infer, train")
     parser.add_argument("--contenders", default="fast,torch,onnx",
-                        help="comma-separated: fast, fast-nchw, im2col, stock, torch, onnx (inference only)")
+                        help="comma-separated: fast, fast-nchw, im2col, stock, torch, onnx, int8, onnx-int8 "
+                             "(the last three inference only)")
     parser.add_argument("--rounds", type=int, default=7, help="timed calls of each contender, alternating")
     parser.add_argument("--warmup", type=int, default=2, help="untimed calls of each first (the first compiles)")
     parser.add_argument("--num_layers", type=int, default=50, choices=(18, 34, 50, 101, 152))
@@ -78,6 +105,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                         help="threads of both frameworks (MindSpore runtime_num_threads, torch.set_num_threads); "
                              "0 keeps their defaults (one per core)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max_isa", default="", type=str.upper, choices=("",) + MAX_ISAS, metavar="ISA",
+                        help=f"cap oneDNN's instruction set ({MAX_ISA_ENV}; with AVX2 PyTorch's too): "
+                             + ", ".join(MAX_ISAS))
     parser.add_argument("--malloc", default="warm", choices=("warm", "default"),
                         help="warm: glibc keeps freed memory (see WARM_MALLOC); default: glibc's own settings")
     return parser.parse_args(argv)
@@ -166,26 +196,107 @@ def torch_call(torch: Any, torch_net: Any, task: str, batch: Dict[str, np.ndarra
     return train
 
 
-def onnx_call(net: PoseResNet, batch: Dict[str, np.ndarray], folder: str, threads: int) -> Callable:
-    """ONNX Runtime on the project's ONNX export of ``net`` (stock operators), made as export.py makes it."""
-    import onnxruntime  # pylint: disable=import-outside-toplevel
+def onnx_model(net: PoseResNet, images: np.ndarray, folder: str) -> str:
+    """The project's ONNX export of ``net`` (stock operators) for input ``images``, made as export.py makes it;
+    returns its path."""
     from src.deploy.onnx_fix import (fix_conv_transpose, import_onnx,  # pylint: disable=import-outside-toplevel
                                      replace_padded_max_pools)
     net.set_train(False)
     replace_padded_max_pools(net)
+    os.makedirs(folder, exist_ok=True)
     base = os.path.join(folder, "speed")
-    ms.export(net, Tensor(batch["images"]), file_name=base, file_format="ONNX")
+    ms.export(net, Tensor(images), file_name=base, file_format="ONNX")
     onnx = import_onnx()
     model = onnx.load(base + ".onnx")
     fix_conv_transpose(model)
     path = os.path.join(folder, "speed_fixed.onnx")
     onnx.save(model, path)
+    return path
+
+
+#: ONNX opset of the quantized model: per-channel QuantizeLinear/DequantizeLinear need 13.
+INT8_OPSET = 13
+
+
+def onnx_int8_model(path: str, calibration: Sequence[np.ndarray], folder: str) -> str:
+    """ONNX Runtime's static quantization of the model at ``path``: QDQ, per-channel int8 weights, u8 activations
+    (its defaults for the CPU), opset 13, activation ranges from ``calibration`` (batches of the model's input
+    shape, N×3×H×W float32; ONNX Runtime's MinMax calibration). Returns the quantized model's path."""
+    import onnx  # pylint: disable=import-outside-toplevel
+    from onnx import version_converter  # pylint: disable=import-outside-toplevel
+    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat,  # pylint: disable=import-outside-toplevel
+                                          QuantType, quantize_static)
+    from onnxruntime.quantization.shape_inference import quant_pre_process  # pylint: disable=import-outside-toplevel
+    os.makedirs(folder, exist_ok=True)
+    model = onnx.load(path)
+    if max(op.version for op in model.opset_import if op.domain in ("", "ai.onnx")) < INT8_OPSET:
+        model = version_converter.convert_version(model, INT8_OPSET)
+    upgraded = os.path.join(folder, "int8_input.onnx")
+    onnx.save(model, upgraded)
+    prepared = os.path.join(folder, "int8_prepared.onnx")
+    quant_pre_process(upgraded, prepared, skip_symbolic_shape=True)  # (the shapes are fixed)
+    name = model.graph.input[0].name
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.batches = iter(calibration)
+
+        def get_next(self):
+            batch = next(self.batches, None)
+            return None if batch is None else {name: batch}
+
+    out = os.path.join(folder, "int8.onnx")
+    quantize_static(prepared, out, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                    nodes_to_exclude=padded_pool_nodes(onnx.load(prepared)))
+    return out
+
+
+def padded_pool_nodes(model: Any) -> List[str]:
+    """The nodes of the export's max-pool with −∞ padding (``src.deploy.onnx_fix``: the input padded, plus the
+    lowest float32 on the border, then a valid max-pool), kept in float32 by the quantization: calibrated, the
+    border's −3.4e38 would set the range of the activation (measured: heatmaps 81 % off in RMS, against 5 %)."""
+    producer = {name: node for node in model.graph.node for name in node.output}
+    excluded: List[str] = []
+    stack = [node for node in model.graph.node if node.op_type == "MaxPool"]
+    while stack:
+        node = stack.pop()
+        excluded.append(node.name)
+        for name in node.input:
+            prev = producer.get(name)
+            if prev is not None and prev.op_type not in ("Conv", "Relu") and prev.name not in excluded:
+                stack.append(prev)
+    return excluded
+
+
+def onnx_session(path: str, threads: int) -> Any:
+    import onnxruntime  # pylint: disable=import-outside-toplevel
     options = onnxruntime.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads
-    session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+
+
+def onnx_call(path: str, batch: Dict[str, np.ndarray], folder: str, threads: int, int8: bool = False) -> Callable:
+    """ONNX Runtime on the ONNX model at ``path`` (:func:`onnx_model`); with ``int8``, on its static quantization
+    (:func:`onnx_int8_model`) calibrated on the batch itself."""
+    if int8:
+        path = onnx_int8_model(path, [batch["images"]], folder)
+    session = onnx_session(path, threads)
     name = session.get_inputs()[0].name
     return lambda: session.run(None, {name: batch["images"]})[0]
+
+
+def int8_call(net: PoseResNet, batch: Dict[str, np.ndarray]) -> Callable:
+    """The project's int8 network of ``net`` (:mod:`src.quantize`), calibrated on the batch itself."""
+    from src.quantize.calibrate import activation_ranges  # pylint: disable=import-outside-toplevel
+    from src.quantize.network import QuantizedPoseNet  # pylint: disable=import-outside-toplevel
+    from src.quantize.precision import int8_library, quantized_network  # pylint: disable=import-outside-toplevel
+    net.set_train(False)
+    recorder = QuantizedPoseNet(net, int8_library(), None, record=True)
+    qnet = quantized_network(net, activation_ranges(recorder, [batch["images"]])[0])
+    images = Tensor(batch["images"])
+    return lambda: qnet(images).asnumpy()
 
 
 def report_agreement(first: Dict[str, np.ndarray]) -> None:
@@ -216,6 +327,7 @@ def measure(args: argparse.Namespace, task: str, contenders: Sequence[str], torc
              "weight": np.ones((args.batch, NUM_JOINTS, 1), np.float32)}
     reference = PoseResNet(args.num_layers, NUM_JOINTS, (args.deconv_filters,) * 3, DECONV_KERNELS, fast=False)
     calls: Dict[str, Callable] = {}
+    exported = None
     paths = {"fast": True, "fast-nchw": True, "im2col": "im2col", "stock": False}
     if torch is not None:
         torch_net = torch_pose_resnet(torch, args.num_layers, args.deconv_filters, NUM_JOINTS)
@@ -223,13 +335,19 @@ def measure(args: argparse.Namespace, task: str, contenders: Sequence[str], torc
     for name in contenders:
         if name == "torch":
             calls[name] = torch_call(torch, torch_net, task, batch)
-        elif name == "onnx":
+        elif name in ("onnx", "onnx-int8"):
             if task == "infer":
-                calls[name] = onnx_call(reference, batch, folder, args.threads)
+                if exported is None:  # (MindSpore exports a network once)
+                    exported = onnx_model(reference, batch["images"], folder)
+                calls[name] = onnx_call(exported, batch, os.path.join(folder, name), args.threads, name == "onnx-int8")
+        elif name == "int8":
+            if task == "infer":
+                calls[name] = int8_call(reference, batch)
         else:
-            net = PoseResNet(args.num_layers, NUM_JOINTS, (args.deconv_filters,) * 3, DECONV_KERNELS, fast=paths[name])
-            if name == "fast-nchw" and net.conv1.onednn:
-                use_nhwc_inside(net, net.conv1, net.final_layer, training=False)
+            path = cpu_path(paths[name])
+            layout = Layout.NHWC_INFERENCE if name == "fast-nchw" and path is CpuPath.ONEDNN else None
+            net = PoseResNet(args.num_layers, NUM_JOINTS, (args.deconv_filters,) * 3, DECONV_KERNELS, fast=path,
+                             layout=layout)
             for source, target in zip(reference.get_parameters(), net.get_parameters()):
                 target.set_data(source.data.copy())
             calls[name] = project_call(net, task, batch)
@@ -276,10 +394,12 @@ def load_average() -> str:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    if args.malloc == "warm" and argv is None and any(os.environ.get(k) != v for k, v in WARM_MALLOC.items()):
-        # glibc reads these when the process starts: start again with them
+    wanted = {**(WARM_MALLOC if args.malloc == "warm" else {}), **isa_env(args.max_isa)}
+    if argv is None and any(os.environ.get(k) != v for k, v in wanted.items()):
+        # glibc, oneDNN and PyTorch read these when the process starts or first dispatches: start again with them
         # (as a module again: sys.argv[0] is the file's path, and run as a file bench/ is not importable)
-        os.execve(sys.executable, [sys.executable, "-m", "bench.speed"] + sys.argv[1:], {**os.environ, **WARM_MALLOC})
+        os.execve(sys.executable, [sys.executable, "-m", "bench.speed"] + sys.argv[1:], {**os.environ, **wanted})
+    os.environ.update(isa_env(args.max_isa))  # called as a function: in time where oneDNN has not dispatched yet
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     ms.set_context(mode=getattr(ms, f"{args.mode}_MODE"))
     ms.set_device("CPU")
@@ -304,7 +424,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                           args.height, args.width)
     versions = f"MindSpore {ms.__version__}" + (f", PyTorch {torch.__version__}" if torch is not None else "")
     print(f"SimplePoseNet ResNet-{args.num_layers}, input {args.batch}x3x{args.height}x{args.width}, {args.mode} mode, "
-          f"CPU ({os.cpu_count()} cores), {versions}; forward {flops / 1e9:.2f} GFLOP/image, peak "
+          f"CPU ({os.cpu_count()} cores, oneDNN dispatches {describe_cpu_isa()}), {versions}; forward {flops / 1e9:.2f} GFLOP/image, peak "
           f"{args.peak_gflops:.0f} GFLOP/s ({peak_source}); {args.rounds} alternating rounds", flush=True)
     for task in (t.strip() for t in args.tasks.split(",") if t.strip()):
         print(f"load average before {task}: {load_average()}", flush=True)
@@ -317,10 +437,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             gflops = step_flops / median / 1e9
             print(f"{name:9s} {label:9s}: {args.batch / median:7.2f} img/s  ({median:.3f} s/batch, "
                   f"{gflops:5.1f} GFLOP/s, {100 * gflops / args.peak_gflops:3.0f} % of peak)", flush=True)
-        for other in ("torch", "onnx", "im2col", "fast-nchw"):
-            if "fast" in times and other in times:
-                ratio = float(np.median(np.array(times[other]) / np.array(times["fast"])))
-                print(f"fast / {other} {label}: {ratio:.2f}x (median of per-round ratios)", flush=True)
+        for ours, other in (("fast", "torch"), ("fast", "onnx"), ("fast", "im2col"), ("fast", "fast-nchw"),
+                            ("int8", "fast"), ("int8", "onnx-int8"), ("onnx-int8", "onnx")):
+            if ours in times and other in times:
+                ratio = float(np.median(np.array(times[other]) / np.array(times[ours])))
+                print(f"{ours} / {other} {label}: {ratio:.2f}x (median of per-round ratios)", flush=True)
         print(f"load average after {task}: {load_average()}", flush=True)
     return 0
 

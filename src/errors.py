@@ -66,6 +66,15 @@ class CheckpointWriteError(UserError):
     (``src.network.weights``, ``src.training.checkpoint``)."""
 
 
+class CalibrationError(UserError, ValueError):
+    """An int8 calibration file that is missing, unreadable, of another format or version, or made for another
+    network, input size or checkpoint (``src.quantize.calibration``)."""
+
+
+class PrecisionError(UserError):
+    """An inference precision (``MODEL.PRECISION``) this CPU, device or command cannot run (``src.quantize.precision``)."""
+
+
 class EvaluationError(UserError, ValueError):
     """Predictions that cannot be evaluated against the annotation file (``src.evaluate``)."""
 

@@ -9,11 +9,11 @@ Numerics follow the PyTorch reference: BatchNorm momentum 0.1 in PyTorch's conve
 MindSpore's), eps 1e-5; max-pool 3×3, stride 2, padding 1 on both sides; the bottleneck's stride on
 its 3×3 convolution; PyTorch's ``output_padding`` semantics for the transposed convolutions.
 
-On ``device_target`` CPU the convolutions with a kernel > 1 or a stride and the deconvolutions run as
-matrix products, inference folds BatchNorm into the kernels where that pays, and training's
-BatchNorm backward centres its upstream gradient to keep γ's gradient accurate (see
-:mod:`src.network.fast_ops`), with the same parameters; ``fast_cpu=False`` (or ``MODEL.FAST_CPU: False``)
-keeps MindSpore's stock operators, as exported graphs need.
+On ``device_target`` CPU the network runs the CPU path ``MODEL.FAST_CPU`` names, decided once when it is built
+(:func:`src.network.cpu_path.cpu_path`) and handed to every layer, which builds that formulation as a child Cell
+(:mod:`src.network.fast_ops`), with the same parameters; so is the layout activations take between layers on the
+oneDNN path (:class:`src.network.cpu_path.Layout`). ``fast_cpu=False`` (or ``MODEL.FAST_CPU: False``) keeps
+MindSpore's stock operators, as exported graphs need.
 
 Symbols: N batch, J joints, H×W input size (heatmaps are H/4 × W/4).
 """
@@ -28,8 +28,8 @@ from mindspore.common.initializer import HeNormal, Normal, initializer
 
 from src.constants import DECONV_PADDING, RESNET_LAYERS
 from src.errors import shown_path
-from src.network.fast_ops import (STOCK, BatchNorm2d, Conv2d, Conv2dTranspose, MaxPool2d, conv_bn, cpu_path,
-                                  use_nhwc_inside)
+from src.network.cpu_path import CpuPath, FastCpu, Layout, cpu_path, network_layout
+from src.network.fast_ops import BatchNorm2d, Conv2d, Conv2dTranspose, MaxPool2d, conv_bn
 from src.network.weights import load_network_checkpoint, load_parameters, read_checkpoint
 
 logger = logging.getLogger(__name__)
@@ -41,9 +41,11 @@ HEAD_INIT_STD = 0.001  # deconvolution and final convolution weights, as the ref
 HEAD_CELLS = ("deconv_layers", "final_layer")
 
 
-def batch_norm(channels: int, fast: Union[bool, str] = False) -> BatchNorm2d:
-    """BatchNorm with the reference's eps and momentum; on the CPU paths with the accurate backward."""
-    return BatchNorm2d(channels, eps=BN_EPS, momentum=BN_MOMENTUM, centred_grad=cpu_path(fast) != STOCK)
+def batch_norm(channels: int, path: CpuPath = CpuPath.STOCK, layout: Layout = Layout.NCHW) -> BatchNorm2d:
+    """BatchNorm with the reference's eps and momentum; on the CPU paths with the accurate backward, taking
+    N×H×W×C in training where the network's layout says so."""
+    return BatchNorm2d(channels, eps=BN_EPS, momentum=BN_MOMENTUM, centred_grad=path is not CpuPath.STOCK,
+                       nhwc=path is CpuPath.ONEDNN and layout.training_nhwc)
 
 
 class BasicBlock(nn.Cell):
@@ -58,14 +60,15 @@ class BasicBlock(nn.Cell):
 
     expansion = 1
 
-    def __init__(self, in_channels: int, planes: int, stride: int = 1, fast: bool = False) -> None:
+    def __init__(self, in_channels: int, planes: int, stride: int = 1, path: FastCpu = CpuPath.STOCK,
+                 layout: Layout = Layout.NCHW) -> None:
         super().__init__()
-        self.conv1 = Conv2d(in_channels, planes, 3, stride, 1, fast=fast)
-        self.bn1 = batch_norm(planes, fast)
-        self.conv2 = Conv2d(planes, planes, 3, 1, 1, fast=fast)
-        self.bn2 = batch_norm(planes, fast)
-        self.relu = nn.ReLU()
-        self.down_sample_layer = _down_sample(in_channels, planes * self.expansion, stride, fast)
+        path = cpu_path(path)
+        self.conv1 = Conv2d(in_channels, planes, 3, stride, 1, path=path, layout=layout)
+        self.bn1 = batch_norm(planes, path, layout)
+        self.conv2 = Conv2d(planes, planes, 3, 1, 1, path=path, layout=layout)
+        self.bn2 = batch_norm(planes, path, layout)
+        self.down_sample_layer = _down_sample(in_channels, planes * self.expansion, stride, path, layout)
 
     def construct(self, x: Tensor) -> Tensor:
         identity = x if self.down_sample_layer is None else _shortcut(self.down_sample_layer, x)
@@ -85,16 +88,17 @@ class Bottleneck(nn.Cell):
 
     expansion = 4
 
-    def __init__(self, in_channels: int, planes: int, stride: int = 1, fast: bool = False) -> None:
+    def __init__(self, in_channels: int, planes: int, stride: int = 1, path: FastCpu = CpuPath.STOCK,
+                 layout: Layout = Layout.NCHW) -> None:
         super().__init__()
-        self.conv1 = Conv2d(in_channels, planes, 1, fast=fast)
-        self.bn1 = batch_norm(planes, fast)
-        self.conv2 = Conv2d(planes, planes, 3, stride, 1, fast=fast)
-        self.bn2 = batch_norm(planes, fast)
-        self.conv3 = Conv2d(planes, planes * self.expansion, 1, fast=fast)
-        self.bn3 = batch_norm(planes * self.expansion, fast)
-        self.relu = nn.ReLU()
-        self.down_sample_layer = _down_sample(in_channels, planes * self.expansion, stride, fast)
+        path = cpu_path(path)
+        self.conv1 = Conv2d(in_channels, planes, 1, path=path, layout=layout)
+        self.bn1 = batch_norm(planes, path, layout)
+        self.conv2 = Conv2d(planes, planes, 3, stride, 1, path=path, layout=layout)
+        self.bn2 = batch_norm(planes, path, layout)
+        self.conv3 = Conv2d(planes, planes * self.expansion, 1, path=path, layout=layout)
+        self.bn3 = batch_norm(planes * self.expansion, path, layout)
+        self.down_sample_layer = _down_sample(in_channels, planes * self.expansion, stride, path, layout)
 
     def construct(self, x: Tensor) -> Tensor:
         identity = x if self.down_sample_layer is None else _shortcut(self.down_sample_layer, x)
@@ -114,20 +118,21 @@ def _shortcut(down_sample_layer: nn.SequentialCell, x: Tensor) -> Tensor:
     return conv_bn(down_sample_layer[0], down_sample_layer[1], x)
 
 
-def _make_layer(block: Block, in_channels: int, planes: int, count: int, stride: int,
-                fast: bool) -> nn.SequentialCell:
+def _make_layer(block: Block, in_channels: int, planes: int, count: int, stride: int, path: CpuPath,
+                layout: Layout) -> nn.SequentialCell:
     """A ResNet stage: ``count`` blocks, the first one carrying the stride and the projection."""
-    layers = [block(in_channels, planes, stride, fast)]
-    layers += [block(planes * block.expansion, planes, 1, fast) for _ in range(count - 1)]
+    layers = [block(in_channels, planes, stride, path, layout)]
+    layers += [block(planes * block.expansion, planes, 1, path, layout) for _ in range(count - 1)]
     return nn.SequentialCell(layers)
 
 
-def _down_sample(in_channels: int, out_channels: int, stride: int, fast: bool) -> Optional[nn.SequentialCell]:
+def _down_sample(in_channels: int, out_channels: int, stride: int, path: CpuPath,
+                 layout: Layout) -> Optional[nn.SequentialCell]:
     """The projection shortcut (1×1 convolution + BatchNorm) where the shape changes, else None."""
     if stride == 1 and in_channels == out_channels:
         return None
-    return nn.SequentialCell([Conv2d(in_channels, out_channels, 1, stride, fast=fast),
-                              batch_norm(out_channels, fast)])
+    return nn.SequentialCell([Conv2d(in_channels, out_channels, 1, stride, path=path, layout=layout),
+                              batch_norm(out_channels, path, layout)])
 
 
 class DeconvBlock(nn.Cell):
@@ -141,13 +146,13 @@ class DeconvBlock(nn.Cell):
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, has_bias: bool,
-                 fast: bool = False) -> None:
+                 path: FastCpu = CpuPath.STOCK, layout: Layout = Layout.NCHW) -> None:
         super().__init__()
+        path = cpu_path(path)
         padding, output_padding = DECONV_PADDING[kernel_size]
         self.deconv = Conv2dTranspose(in_channels, out_channels, kernel_size, padding, output_padding,
-                                      has_bias=has_bias, fast=fast)
-        self.bn = batch_norm(out_channels, fast)
-        self.relu = nn.ReLU()
+                                      has_bias=has_bias, path=path, layout=layout)
+        self.bn = batch_norm(out_channels, path, layout)
 
     def construct(self, x: Tensor) -> Tensor:
         return conv_bn(self.deconv, self.bn, x, relu=True)
@@ -163,7 +168,10 @@ class PoseResNet(nn.Cell):
         deconv_kernels: kernel of each deconvolution layer (2, 3 or 4).
         deconv_with_bias: give the deconvolutions a bias.
         final_kernel: kernel of the final convolution (1, or 3 with padding 1).
-        fast: use the CPU formulations of :mod:`src.network.fast_ops` (same parameters).
+        fast: the CPU path, ``MODEL.FAST_CPU``'s value (True, False, "onednn", "im2col") or a :class:`CpuPath`;
+            decided here, once (:func:`src.network.cpu_path.cpu_path`), into :attr:`cpu_path`.
+        layout: on the oneDNN path, how activations pass between layers (:class:`Layout`; default N×H×W×C in
+            inference and training); the other paths run N×C×H×W only.
 
     Inputs:
         - **x** (Tensor) - N×3×H×W, normalised float32; H and W multiples of 32.
@@ -174,7 +182,7 @@ class PoseResNet(nn.Cell):
 
     def __init__(self, num_layers: int, num_joints: int, deconv_filters: Sequence[int],
                  deconv_kernels: Sequence[int], deconv_with_bias: bool = False, final_kernel: int = 1,
-                 fast: bool = False) -> None:
+                 fast: FastCpu = False, layout: Optional[Union[str, Layout]] = None) -> None:
         super().__init__()
         # The configuration rules refuse bad values with the key's name; these are the arguments' own checks.
         if num_layers not in RESNET_SPEC or final_kernel not in (1, 3):
@@ -184,28 +192,26 @@ class PoseResNet(nn.Cell):
             raise ValueError(f"one deconvolution kernel in {sorted(DECONV_PADDING)} per entry of deconv_filters "
                              f"{list(deconv_filters)} expected, got {list(deconv_kernels)}")
         block, blocks = RESNET_SPEC[num_layers]
-        fast = cpu_path(fast)
+        path = self.cpu_path = cpu_path(fast)
+        layout = self.cpu_layout = network_layout(path, layout)
         self.num_layers = num_layers
-        self.conv1 = Conv2d(3, 64, 7, 2, 3, fast=fast)
-        self.bn1 = batch_norm(64, fast)
-        self.relu = nn.ReLU()
+        self.conv1 = Conv2d(3, 64, 7, 2, 3, path=path, layout=layout, first=True)
+        self.bn1 = batch_norm(64, path, layout)
         # PyTorch semantics: padding 1 on both sides ('same' would shift the windows)
-        self.maxpool = MaxPool2d(kernel_size=3, stride=2, padding=1)
-        self.layer1 = _make_layer(block, 64, 64, blocks[0], 1, fast)
-        self.layer2 = _make_layer(block, 64 * block.expansion, 128, blocks[1], 2, fast)
-        self.layer3 = _make_layer(block, 128 * block.expansion, 256, blocks[2], 2, fast)
-        self.layer4 = _make_layer(block, 256 * block.expansion, 512, blocks[3], 2, fast)
+        self.maxpool = MaxPool2d(kernel_size=3, stride=2, padding=1, path=path, layout=layout)
+        self.layer1 = _make_layer(block, 64, 64, blocks[0], 1, path, layout)
+        self.layer2 = _make_layer(block, 64 * block.expansion, 128, blocks[1], 2, path, layout)
+        self.layer3 = _make_layer(block, 128 * block.expansion, 256, blocks[2], 2, path, layout)
+        self.layer4 = _make_layer(block, 256 * block.expansion, 512, blocks[3], 2, path, layout)
         head: "OrderedDict[str, nn.Cell]" = OrderedDict()
         channels = 512 * block.expansion
         for i, (filters, kernel) in enumerate(zip(deconv_filters, deconv_kernels)):
-            head[f"deconv_{i}"] = DeconvBlock(channels, filters, kernel, deconv_with_bias, fast)
+            head[f"deconv_{i}"] = DeconvBlock(channels, filters, kernel, deconv_with_bias, path, layout)
             channels = filters
         self.deconv_layers = nn.SequentialCell(head)
         self.final_layer = Conv2d(channels, num_joints, final_kernel, 1, 1 if final_kernel == 3 else 0,
-                                  has_bias=True, fast=fast)
+                                  has_bias=True, path=path, layout=layout, last=True)
         self._init_weights()
-        if self.conv1.onednn:
-            use_nhwc_inside(self, self.conv1, self.final_layer)
 
     def _init_weights(self) -> None:
         """Backbone convolutions: He normal, fan_out, ReLU gain (torchvision's choice; the reference
@@ -254,13 +260,13 @@ class PoseResNet(nn.Cell):
                         path, "MODEL.PRETRAINED")
 
 
-def use_fast_cpu(cfg: Any) -> Union[bool, str]:
-    """The CPU path on ``device_target`` CPU, ``MODEL.FAST_CPU`` (see :func:`src.network.fast_ops.cpu_path`); else False."""
+def use_fast_cpu(cfg: Any) -> FastCpu:
+    """The CPU path on ``device_target`` CPU, ``MODEL.FAST_CPU`` (see :func:`src.network.cpu_path.cpu_path`); else False."""
     return getattr(cfg.MODEL, "FAST_CPU", True) if str(cfg.device_target) == "CPU" else False
 
 
 def get_pose_net(cfg: Any, is_train: bool, ckpt_path: Optional[str] = None,
-                 fast_cpu: Optional[bool] = None) -> PoseResNet:
+                 fast_cpu: Optional[FastCpu] = None) -> PoseResNet:
     """Builds SimplePoseNet from the configuration.
 
     Args:
@@ -268,7 +274,7 @@ def get_pose_net(cfg: Any, is_train: bool, ckpt_path: Optional[str] = None,
             ``MODEL.PRETRAINED``, ``MODEL.FAST_CPU``, ``device_target``).
         is_train: with ``MODEL.INIT_WEIGHTS``, load the ImageNet backbone ``MODEL.PRETRAINED``.
         ckpt_path: a checkpoint of the whole network to load last (optional).
-        fast_cpu: force (True) or forbid (False) the CPU formulations; None decides by
+        fast_cpu: force (True, or a path) or forbid (False) the CPU formulations; None decides by
             :func:`use_fast_cpu`.
 
     Returns:

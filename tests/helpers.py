@@ -185,33 +185,12 @@ def make_stub_package(folder, lite: bool, abi: int) -> str:
 
 # ----------------------------------------------------------------------------- the CPU's instruction set
 # oneDNN (MindSpore's stock convolutions and the project's oneDNN operators) picks its kernels from the CPU, capped
-# by ONEDNN_MAX_CPU_ISA. scripts/run_tests.sh asks which set it picks to decide on its AVX2 pass.
-
-#: dnnl_cpu_isa_t values (oneapi/dnnl/dnnl_types.h): bit masks, each set holding the bits of those below it.
-ONEDNN_ISAS = {0x1: "SSE41", 0x3: "AVX", 0x7: "AVX2", 0xF: "AVX2_VNNI", 0x1F: "AVX2_VNNI_2", 0x27: "AVX512_CORE",
-               0x67: "AVX512_CORE_VNNI", 0xE7: "AVX512_CORE_BF16", 0x1EF: "AVX10_1_512", 0xFEF: "AVX10_1_512_AMX",
-               0x1FEF: "AVX10_1_512_AMX_FP16", 0x201FF: "AVX10_2", 0x22FFF: "AVX10_2_AMX_2"}
-AVX2_BITS = 0x7
-
-
-def onednn_isa() -> Optional[int]:
-    """The instruction set MindSpore's oneDNN dispatches to in this process's environment
-    (``dnnl_get_effective_cpu_isa``, a key of :data:`ONEDNN_ISAS`), or None where its library is not found.
-    Loads only the library, not MindSpore."""
-    import ctypes  # pylint: disable=import-outside-toplevel
-    import importlib.util  # pylint: disable=import-outside-toplevel
-    spec = importlib.util.find_spec("mindspore")
-    for folder in (spec.submodule_search_locations or []) if spec else []:
-        path = os.path.join(folder, "lib", "libdnnl.so.3")
-        if os.path.exists(path):
-            return int(ctypes.CDLL(path).dnnl_get_effective_cpu_isa())
-    return None
-
+# by ONEDNN_MAX_CPU_ISA (src/network/onednn/isa.py). scripts/run_tests.sh asks which set it picks to decide on its
+# AVX2 pass.
 
 def describe_onednn_isa() -> str:
-    """``"<name> <above>"``: the name of :func:`onednn_isa` (``unknown`` without the library) and whether it is
-    more than AVX2 (``1``/``0``); what scripts/run_tests.sh reads."""
-    isa = onednn_isa()
-    if isa is None:
-        return "unknown 0"
-    return f"{ONEDNN_ISAS.get(isa, hex(isa))} {int(bool(isa & ~AVX2_BITS))}"
+    """``"<name> <above>"``: the instruction set oneDNN dispatches to (``unknown`` without the library) and whether
+    it is more than AVX2 (``1``/``0``); what scripts/run_tests.sh reads."""
+    from src.network.onednn.isa import above_avx2, effective_isa, isa_name  # pylint: disable=import-outside-toplevel
+    isa = effective_isa()
+    return f"{isa_name(isa)} {int(above_avx2(isa))}"

@@ -17,6 +17,7 @@ LAYERS: List[List[str]] = [
     ["src.dataset"],
     ["src.network", "src.model", "src.network_define"],
     ["src.training"],
+    ["src.quantize"],
     ["src.inference"],
     ["src.deploy"],
     ["src.tracking"],

@@ -10,6 +10,7 @@ from mindspore import Tensor, nn
 from src.errors import CheckpointMismatchError
 from src.model import RESNET_SPEC, BasicBlock, Bottleneck, PoseResNet, get_pose_net
 from src.model_utils.config import get_config
+from src.network.cpu_path import CpuPath
 from tests.helpers import ROOT
 from tests.reference import loop_max_pool
 
@@ -107,7 +108,7 @@ def test_output_shapes(mode, deconv_kernel, final_kernel):
 
 
 def test_basic_block_shapes(mode):
-    block = BasicBlock(8, 16, stride=2, fast=True)
+    block = BasicBlock(8, 16, stride=2, path=True)
     out = block(Tensor(np.ones((1, 8, 10, 6), np.float32)))
     assert out.shape == (1, 16, 5, 3)
 
@@ -125,12 +126,12 @@ def test_bad_arguments_are_rejected():
 
 
 def test_fast_path_selection():
-    assert get_pose_net(small_cfg(), is_train=False).conv1.fast
-    assert not get_pose_net(small_cfg("--MODEL.FAST_CPU", "False"), is_train=False).conv1.fast
-    assert not get_pose_net(small_cfg("--device_target", "GPU"), is_train=False).conv1.fast
+    assert get_pose_net(small_cfg(), is_train=False).cpu_path is not CpuPath.STOCK
+    assert get_pose_net(small_cfg("--MODEL.FAST_CPU", "False"), is_train=False).cpu_path is CpuPath.STOCK
+    assert get_pose_net(small_cfg("--device_target", "GPU"), is_train=False).cpu_path is CpuPath.STOCK
     net = get_pose_net(small_cfg(), is_train=False, fast_cpu=False)
-    assert not net.conv1.fast and not net.deconv_layers.deconv_0.deconv.fast
-    assert get_pose_net(small_cfg("--device_target", "Ascend"), is_train=False, fast_cpu=True).conv1.fast
+    assert net.conv1.formulation is None and net.deconv_layers.deconv_0.deconv.formulation is None
+    assert get_pose_net(small_cfg("--device_target", "Ascend"), is_train=False, fast_cpu=True).conv1.formulation
 
 
 # ---- PyTorch semantics (the deconvolutions: test_fast_ops.py) ------------------------------------

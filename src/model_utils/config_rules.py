@@ -181,6 +181,13 @@ def _lr_steps(cfg: Mapping[str, Any]) -> Optional[str]:
     return None
 
 
+def _precision(cfg: Mapping[str, Any]) -> Optional[str]:
+    if cfg["MODEL.PRECISION"] in ("int8", "bf16") and str(cfg["device_target"]) != "CPU":
+        return (f"MODEL.PRECISION {cfg['MODEL.PRECISION']}: reduced precision runs on device_target CPU only "
+                f"(got {cfg['device_target']}); use fp32")
+    return None
+
+
 #: Keys of the original's configuration that nothing reads (as in the reference), and what does their work.
 UNUSED: Dict[str, str] = {
     "TEST.BBOX_THRE": "person boxes are filtered by TEST.IMAGE_THRE",
@@ -207,6 +214,7 @@ CROSS_RULES = (
     CrossRule(_DECONV, _deconv_lists),
     CrossRule(_DECONV + ("MODEL.IMAGE_SIZE", "POSE_RESNET.HEATMAP_SIZE"), _sizes),
     CrossRule(("TRAIN.BEGIN_EPOCH", "TRAIN.END_EPOCH"), _epochs),
+    CrossRule(("MODEL.PRECISION", "device_target"), _precision),
     # A shortened run (--end_epoch 2 with the default [90, 120]) is common and harmless: said, not refused.
     CrossRule(("TRAIN.LR_STEP", "TRAIN.END_EPOCH"), _lr_steps, warning=True),
 )

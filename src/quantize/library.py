@@ -51,7 +51,7 @@ def library_status() -> Tuple[Optional[str], str]:
     """``(path of the compiled int8 operators, description)``, or ``(None, why they are unavailable)``; once."""
     if os.environ.get(SWITCH, "1") == "0":
         return None, f"turned off by {SWITCH}=0"
-    dnnl = build.mindspore_dnnl()
+    dnnl = build.bundled_dnnl()
     if dnnl is None:
         return None, "this MindSpore has no bundled oneDNN (mindspore/lib/libdnnl.so.3)"
     try:
@@ -62,7 +62,7 @@ def library_status() -> Tuple[Optional[str], str]:
         return None, f"MindSpore's oneDNN {dnnl_ver} has threading runtime {runtime}, not the threadpool"
     cxx, include = build.compiler(), build.header_dir()
     if cxx is None or include is None:
-        return None, "no C++ compiler or no oneDNN headers (pip install the onednn-devel of requirements.txt)"
+        return None, "no C++ compiler or no oneDNN headers (pip install --no-deps -r requirements-onednn.txt)"
     try:
         target = os.path.join(build.cache_dir(), f"pose_int8-{_key(cxx, include, dnnl, dnnl_ver)}.so")
         if not os.path.isfile(target):

@@ -9,7 +9,8 @@ import pytest
 from mindspore import Tensor, nn
 
 from src.network import onednn
-from src.network.fast_ops import ONEDNN, BatchNorm2d, Conv2d, Conv2dTranspose, conv_bn
+from src.network.cpu_path import CpuPath, Layout
+from src.network.fast_ops import BatchNorm2d, Conv2d, Conv2dTranspose, conv_bn
 from src.model import get_pose_net
 from src.model_utils.config import get_config
 from src.network_define import JointsMSELoss, WithLossCell
@@ -48,13 +49,13 @@ def grads(net: nn.Cell, x: Tensor, sens: Tensor):
 # ---- PyTorch semantics -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kernel,padding,output_padding", [(2, 0, 0), (3, 1, 1), (4, 1, 0)])
-@pytest.mark.parametrize("fast", [False, True])
+@pytest.mark.parametrize("fast", [False, "im2col", True])
 def test_deconvolution_matches_pytorch_formula(kernel, padding, output_padding, fast):
     ms.set_context(mode=ms.PYNATIVE_MODE)
     rng = np.random.default_rng(kernel)
     x = rng.standard_normal((2, 3, 4, 5)).astype(np.float32)
     w = rng.standard_normal((3, 4, kernel, kernel)).astype(np.float32)
-    layer = Conv2dTranspose(3, 4, kernel, padding, output_padding, weight_init=Tensor(w), fast=fast)
+    layer = Conv2dTranspose(3, 4, kernel, padding, output_padding, weight_init=Tensor(w), path=fast)
     out = layer(Tensor(x)).asnumpy()
     assert out.shape == (2, 4, 8, 10)
     np.testing.assert_allclose(out, loop_conv_transpose(x, w, 2, padding, output_padding), rtol=1e-5, atol=1e-5)
@@ -63,25 +64,25 @@ def test_deconvolution_matches_pytorch_formula(kernel, padding, output_padding, 
 # ---- the fast path equals the stock operators -------------------------------------------------
 
 LAYERS = {
-    "conv k3 s1": (lambda fast: Conv2d(5, 6, 3, 1, 1, fast=fast), (2, 5, 9, 7)),
-    "conv k3 s2": (lambda fast: Conv2d(5, 6, 3, 2, 1, fast=fast), (2, 5, 9, 8)),
-    "conv k7 s2": (lambda fast: Conv2d(3, 8, 7, 2, 3, fast=fast), (2, 3, 16, 12)),
-    "conv k1 s2": (lambda fast: Conv2d(5, 6, 1, 2, 0, fast=fast), (2, 5, 9, 8)),
-    "conv k3 bias": (lambda fast: Conv2d(5, 6, 3, 1, 1, has_bias=True, fast=fast), (2, 5, 6, 5)),
+    "conv k3 s1": (lambda fast: Conv2d(5, 6, 3, 1, 1, path=fast), (2, 5, 9, 7)),
+    "conv k3 s2": (lambda fast: Conv2d(5, 6, 3, 2, 1, path=fast), (2, 5, 9, 8)),
+    "conv k7 s2": (lambda fast: Conv2d(3, 8, 7, 2, 3, path=fast), (2, 3, 16, 12)),
+    "conv k1 s2": (lambda fast: Conv2d(5, 6, 1, 2, 0, path=fast), (2, 5, 9, 8)),
+    "conv k3 bias": (lambda fast: Conv2d(5, 6, 3, 1, 1, has_bias=True, path=fast), (2, 5, 6, 5)),
 }
 for _k, _p, _op in [(2, 0, 0), (3, 1, 1), (4, 1, 0)]:
     for _form in ("phase", "scatter"):
         LAYERS[f"deconv k{_k} {_form}"] = (
-            lambda fast, k=_k, p=_p, op=_op, form=_form: Conv2dTranspose(6, 5, k, p, op, has_bias=True, fast=fast,
-                                                                         formulation=form),
+            lambda fast, k=_k, p=_p, op=_op, form=_form: Conv2dTranspose(6, 5, k, p, op, has_bias=True, path=fast,
+                                                                         subpixel=form),
             (2, 6, 4, 3))
 
 
 @pytest.mark.parametrize("name", sorted(LAYERS))
 def test_fast_layer_equals_stock(mode, name, random_weights):
     make, shape = LAYERS[name]
-    stock, fast = make(False), make(True)
-    assert fast.fast and not stock.fast
+    stock, fast = make(False), make(CpuPath.IM2COL)   # (the oneDNN path's layers: onednn/test_onednn_ops.py)
+    assert fast.formulation is not None and stock.formulation is None
     random_weights.randomize([stock, fast])
     rng = np.random.default_rng(1)
     x = Tensor(rng.standard_normal(shape).astype(np.float32))
@@ -106,8 +107,8 @@ class ConvBN(nn.Cell):
         return conv_bn(self.conv, self.bn, x)
 
 
-@pytest.mark.parametrize("make", [lambda: Conv2d(4, 6, 3, 1, 1, fast=True),
-                                  lambda: Conv2dTranspose(4, 6, 4, 1, 0, fast=True)], ids=["conv", "deconv"])
+@pytest.mark.parametrize("make", [lambda: Conv2d(4, 6, 3, 1, 1, path=CpuPath.IM2COL),
+                                  lambda: Conv2dTranspose(4, 6, 4, 1, 0, path=CpuPath.IM2COL)], ids=["conv", "deconv"])
 def test_inference_batchnorm_folding(mode, make, random_weights):
     """In inference the fast path folds BatchNorm into the kernel (here the kernel is smaller than
     the output): the result equals BatchNorm applied to the convolution."""
@@ -193,10 +194,10 @@ class SmallPoseNet(nn.Cell):
 
     def __init__(self, centred_grad: bool) -> None:
         super().__init__()
-        self.conv = Conv2d(K, C, 3, 1, 1, fast=True)
+        self.conv = Conv2d(K, C, 3, 1, 1, path=True)
         self.bn = BatchNorm2d(C, BN_EPS, 0.9, centred_grad=centred_grad)
         self.relu = nn.ReLU()
-        self.final = Conv2d(C, J, 1, has_bias=True, fast=True)
+        self.final = Conv2d(C, J, 1, has_bias=True, path=True)
 
     def construct(self, x: Tensor) -> Tensor:
         return self.final(self.relu(self.bn(self.conv(x))))
@@ -225,16 +226,13 @@ def make_case(seed: int = SEED) -> Dict[str, np.ndarray]:
 
 class SmallPoseNetNhwc(nn.Cell):
     """:class:`SmallPoseNet` on the oneDNN path as inside a network: N×H×W×C between the convolutions, BatchNorm
-    and ReLU as one operator (:meth:`BatchNorm2d.set_nhwc`)."""
+    and ReLU as one operator (``BatchNorm2d(nhwc=True)``)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.conv = Conv2d(K, C, 3, 1, 1, fast=ONEDNN)
-        self.bn = BatchNorm2d(C, BN_EPS, 0.9)
-        self.final = Conv2d(C, J, 1, has_bias=True, fast=ONEDNN)
-        self.conv.dnn.set_layout(False, True)
-        self.final.dnn.set_layout(True, False)
-        self.bn.set_nhwc()
+        self.conv = Conv2d(K, C, 3, 1, 1, path=CpuPath.ONEDNN, layout=Layout.NHWC, first=True)
+        self.bn = BatchNorm2d(C, BN_EPS, 0.9, nhwc=True)
+        self.final = Conv2d(C, J, 1, has_bias=True, path=CpuPath.ONEDNN, layout=Layout.NHWC, last=True)
 
     def construct(self, x: Tensor) -> Tensor:
         return self.final(conv_bn(self.conv, self.bn, x, relu=True))

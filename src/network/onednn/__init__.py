@@ -1,7 +1,7 @@
 """CPU convolutions, transposed convolutions and max-pooling as oneDNN primitives in MindSpore custom operators.
 
-``kernels.cc`` is compiled on first use (:mod:`.build`); :func:`library_path` says whether that worked,
-once per process, and :mod:`.ops` wraps the compiled kernels as MindSpore operators. Setting the
+The C++ operators (``runtime.cc``, ``conv.cc``, ``pool.cc``, ``batchnorm.cc``) are compiled on first use
+(:mod:`.build`); :func:`library_path` says whether that worked, once per process, and :mod:`.ops` wraps the compiled kernels as MindSpore operators. Setting the
 environment variable ``SIMPLEPOSE_ONEDNN=0`` turns the operators off (the im2col path runs).
 """
 import functools

@@ -1,10 +1,11 @@
-"""Compiles the oneDNN operators (kernels.cc) on first use into a per-user cache, and loads them.
+"""Compiles the oneDNN operators (:data:`UNITS`, with :data:`HEADERS`) on first use into a per-user cache, and
+loads them.
 
 The library is built against the oneDNN that MindSpore's wheel bundles (``mindspore/lib/libdnnl.so.3``,
 threadpool runtime) with the headers of the pinned ``onednn-devel`` package, by the C++ compiler ``$CXX``
 (default ``g++``). The cache file's name holds a hash of what went into it: the sources, the compiler's
 version, the flags, the headers' version and the library's version, so a change of any of them builds a new
-file. Concurrent first builds (several ranks or test workers) each compile in a temporary folder and rename
+file (a test checks that every C++ file of the folder but the int8 library's is among the sources). Concurrent first builds (several ranks or test workers) each compile in a temporary folder and rename
 the result into place, an atomic step, so no process ever loads a partial file.
 
 Where something is missing (compiler, headers, a MindSpore without the bundled oneDNN or with another
@@ -23,10 +24,18 @@ import sysconfig
 import tempfile
 from typing import List, Optional, Tuple
 
+from src.network.onednn.isa import bundled_dnnl
+
 logger = logging.getLogger(__name__)
 
 SOURCE_DIR = os.path.dirname(os.path.abspath(__file__))
-SOURCES = ("kernels.cc", "threadpool_config.h")
+#: The library's translation units, by concern: the runtime (thread pool, engine, primitive cache, AOT wrapper), the
+#: oneDNN convolutions and transposed convolutions, the oneDNN max-pooling, the hand-written BatchNorm.
+UNITS = ("runtime.cc", "conv.cc", "pool.cc", "batchnorm.cc")
+#: The headers they include: the settings vector (the contract with ops.py), the runtime's and the oneDNN operators'
+#: shared declarations, the oneDNN configuration of MindSpore's build.
+HEADERS = ("settings.h", "runtime.h", "primitives.h", "threadpool_config.h")
+SOURCES = UNITS + HEADERS
 #: oneDNN's threading runtime "threadpool" (dnnl_version()->cpu_runtime): the bundled library's.
 THREADPOOL_RUNTIME = 8
 CXX_FLAGS = ("-O3", "-std=c++20", "-fPIC", "-shared", "-fvisibility=hidden", "-pthread")
@@ -44,16 +53,6 @@ def cache_dir() -> str:
         return os.environ["SIMPLEPOSE_ONEDNN_CACHE"]
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "simple_pose", "onednn")
-
-
-def mindspore_dnnl() -> Optional[str]:
-    """Path of the oneDNN library bundled with MindSpore, or None."""
-    try:
-        import mindspore  # pylint: disable=import-outside-toplevel
-    except ImportError:
-        return None
-    path = os.path.join(os.path.dirname(mindspore.__file__), "lib", "libdnnl.so.3")
-    return path if os.path.isfile(path) else None
 
 
 def dnnl_version(path: str) -> Tuple[str, int]:
@@ -101,14 +100,14 @@ def build_key(cxx: str, include: str, dnnl: str, dnnl_ver: str) -> str:
 
 
 def compile_library(cxx: str, include: str, dnnl: str, target: str) -> None:
-    """Compiles kernels.cc into ``target`` through a temporary file in the same folder, renamed into place."""
+    """Compiles :data:`UNITS` into ``target`` through a temporary file in the same folder, renamed into place."""
     folder = os.path.dirname(target)
     os.makedirs(folder, exist_ok=True)
     work = tempfile.mkdtemp(prefix=".build-", dir=folder)
     try:
         output = os.path.join(work, os.path.basename(target))
         lib_dir = os.path.dirname(dnnl)
-        _run([cxx, *CXX_FLAGS, f"-I{SOURCE_DIR}", f"-I{include}", os.path.join(SOURCE_DIR, "kernels.cc"),
+        _run([cxx, *CXX_FLAGS, f"-I{SOURCE_DIR}", f"-I{include}", *(os.path.join(SOURCE_DIR, u) for u in UNITS),
               "-o", output, f"-L{lib_dir}", "-l:libdnnl.so.3", f"-Wl,-rpath,{lib_dir}"])
         os.replace(output, target)
     finally:
@@ -121,7 +120,7 @@ def library() -> Tuple[Optional[str], str]:
     Returns:
         ``(path, description)`` when it is usable, else ``(None, what is missing)``.
     """
-    dnnl = mindspore_dnnl()
+    dnnl = bundled_dnnl()
     if dnnl is None:
         return None, "this MindSpore has no bundled oneDNN (mindspore/lib/libdnnl.so.3)"
     try:
@@ -135,7 +134,7 @@ def library() -> Tuple[Optional[str], str]:
         return None, f"no C++ compiler '{os.environ.get('CXX', 'g++')}' on PATH"
     include = header_dir()
     if include is None:
-        return None, "no oneDNN headers (pip install the onednn-devel of requirements.txt)"
+        return None, "no oneDNN headers (pip install --no-deps -r requirements-onednn.txt)"
     try:
         target = os.path.join(cache_dir(), f"pose_onednn-{build_key(cxx, include, dnnl, dnnl_ver)}.so")
         if not os.path.isfile(target):

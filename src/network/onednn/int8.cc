@@ -1,5 +1,5 @@
 // Quantized (int8) inference operators on oneDNN as MindSpore AOT custom operators (CPU); a library of its own
-// (src/quantize/library.py builds it), beside the float operators of kernels.cc.
+// (src/quantize/library.py builds it), beside the float operators (conv.cc, pool.cc, batchnorm.cc).
 //
 // Every exported operator has MindSpore's AOT signature
 //     int f(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *stream, void *extra)
@@ -16,7 +16,7 @@
 //
 // Primitives are created once per shape, data types and setting and kept; so are the weights reordered into
 // the primitive's layout, as long as a checksum of their bytes is unchanged. Work runs on a pool of threads
-// behind oneDNN's threadpool interface (as kernels.cc's). Calls are serialised.
+// behind oneDNN's threadpool interface (as runtime.cc's). Calls are serialised.
 #include "threadpool_config.h"
 
 #include <algorithm>

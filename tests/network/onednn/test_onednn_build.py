@@ -11,13 +11,14 @@ import pytest
 
 from src.network import onednn
 from src.network.onednn import build
+from src.network.onednn.isa import describe_cpu_isa
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 def _buildable() -> str:
     """Why the operators cannot be built here ('' when they can)."""
-    if build.mindspore_dnnl() is None:
+    if build.bundled_dnnl() is None:
         return "no bundled oneDNN"
     if build.compiler() is None:
         return "no C++ compiler"
@@ -37,7 +38,7 @@ def test_build_from_a_clean_cache(tmp_path, monkeypatch):
     assert os.path.dirname(path) == str(tmp_path / "cache")
     assert os.listdir(tmp_path / "cache") == [os.path.basename(path)]  # no temporary folder left behind
     lib = ctypes.CDLL(path)
-    version, runtime = build.dnnl_version(build.mindspore_dnnl())
+    version, runtime = build.dnnl_version(build.bundled_dnnl())
     major, minor, patch = (int(v) for v in version.split("."))
     assert lib.pose_onednn_version() == major * 10000 + minor * 100 + patch
     assert lib.pose_onednn_cpu_runtime() == build.THREADPOOL_RUNTIME == runtime
@@ -49,7 +50,7 @@ def test_build_from_a_clean_cache(tmp_path, monkeypatch):
 
 @needs_build
 def test_concurrent_first_builds_leave_one_good_file(tmp_path):
-    cxx, include, dnnl = build.compiler(), build.header_dir(), build.mindspore_dnnl()
+    cxx, include, dnnl = build.compiler(), build.header_dir(), build.bundled_dnnl()
     target = str(tmp_path / "pose_onednn-test.so")
     errors = []
 
@@ -70,13 +71,13 @@ def test_concurrent_first_builds_leave_one_good_file(tmp_path):
 
 @needs_build
 def test_cache_key_follows_the_sources(tmp_path, monkeypatch):
-    cxx, include, dnnl = build.compiler(), build.header_dir(), build.mindspore_dnnl()
+    cxx, include, dnnl = build.compiler(), build.header_dir(), build.bundled_dnnl()
     version = build.dnnl_version(dnnl)[0]
     key = build.build_key(cxx, include, dnnl, version)
     assert build.build_key(cxx, include, dnnl, version) == key
     for name in build.SOURCES:
         with open(os.path.join(build.SOURCE_DIR, name), encoding="utf-8") as handle:
-            (tmp_path / name).write_text(handle.read() + ("\n// changed\n" if name == "kernels.cc" else ""))
+            (tmp_path / name).write_text(handle.read() + ("\n// changed\n" if name == "conv.cc" else ""))
     monkeypatch.setattr(build, "SOURCE_DIR", str(tmp_path))
     assert build.build_key(cxx, include, dnnl, version) != key
     assert build.build_key(cxx, include, dnnl, "0.0.0") != build.build_key(cxx, include, dnnl, version)
@@ -85,7 +86,7 @@ def test_cache_key_follows_the_sources(tmp_path, monkeypatch):
 def test_missing_compiler_is_reported(monkeypatch):
     monkeypatch.setenv("CXX", "no-such-compiler++")
     path, description = build.library()
-    if build.mindspore_dnnl() is None:
+    if build.bundled_dnnl() is None:
         assert path is None and "oneDNN" in description
         return
     assert path is None
@@ -133,6 +134,6 @@ def test_without_a_compiler_the_network_runs_im2col_with_one_warning(tmp_path):
     assert "out (1, 17, 16, 16)" in done.stdout
     ours = [line for line in done.stderr.splitlines() if "CPU convolutions" in line]
     assert ours == ["WARNING CPU convolutions: the im2col path, the oneDNN operators are unavailable: "
-                    "no C++ compiler 'g++' on PATH"]
+                    f"no C++ compiler 'g++' on PATH; oneDNN dispatches {describe_cpu_isa()}"]
     assert "Traceback" not in done.stderr
     assert not os.path.exists(tmp_path / "cache")

@@ -1,4 +1,4 @@
-"""src/network/onednn/ops.py and kernels.cc: the oneDNN operators against MindSpore's stock operators, in GRAPH
+"""src/network/onednn/ops.py and its C++ operators: the oneDNN operators against MindSpore's stock operators, in GRAPH
 and PyNative mode: layer outputs to 1e-5 and gradients to 1e-4 (relative to the largest entry), the fused
 inference of a whole network to 1e-5, inference weights refolded when they change, a whole network's training
 pass (NHWC inside) and its running statistics; the training BatchNorm operator against a float64 reference."""
@@ -9,7 +9,8 @@ import pytest
 import mindspore as ms
 from mindspore import Parameter, Tensor, nn
 
-from src.network.fast_ops import ONEDNN, Conv2d, Conv2dTranspose, cpu_path, use_nhwc_inside
+from src.network.cpu_path import CpuPath, Layout, cpu_path
+from src.network.fast_ops import Conv2d, Conv2dTranspose
 from src.model import PoseResNet
 from src.network import onednn
 from src.network.onednn.ops import BatchNormOps
@@ -38,16 +39,17 @@ def grads(net: nn.Cell, x: Tensor, sens: Tensor):
 
 
 # channel counts large enough for oneDNN's blocked kernels, odd sizes for the edges
+ONEDNN = CpuPath.ONEDNN
 LAYERS = {
-    "conv k3 s1": (lambda fast: Conv2d(16, 32, 3, 1, 1, fast=fast), (2, 16, 9, 7)),
-    "conv k3 s2": (lambda fast: Conv2d(16, 32, 3, 2, 1, fast=fast), (2, 16, 9, 8)),
-    "conv k7 s2 (stem)": (lambda fast: Conv2d(3, 64, 7, 2, 3, fast=fast), (2, 3, 20, 14)),
-    "conv k1 s1": (lambda fast: Conv2d(32, 64, 1, fast=fast), (2, 32, 5, 6)),
-    "conv k1 s2": (lambda fast: Conv2d(32, 64, 1, 2, 0, fast=fast), (2, 32, 9, 8)),
-    "conv k3 bias": (lambda fast: Conv2d(16, 17, 3, 1, 1, has_bias=True, fast=fast), (2, 16, 6, 5)),
-    "deconv k4": (lambda fast: Conv2dTranspose(32, 16, 4, 1, 0, fast=fast), (2, 32, 4, 3)),
-    "deconv k3 bias": (lambda fast: Conv2dTranspose(32, 16, 3, 1, 1, has_bias=True, fast=fast), (2, 32, 4, 3)),
-    "deconv k2 bias": (lambda fast: Conv2dTranspose(32, 16, 2, 0, 0, has_bias=True, fast=fast), (2, 32, 4, 3)),
+    "conv k3 s1": (lambda fast, **kw: Conv2d(16, 32, 3, 1, 1, path=fast, **kw), (2, 16, 9, 7)),
+    "conv k3 s2": (lambda fast, **kw: Conv2d(16, 32, 3, 2, 1, path=fast, **kw), (2, 16, 9, 8)),
+    "conv k7 s2 (stem)": (lambda fast, **kw: Conv2d(3, 64, 7, 2, 3, path=fast, **kw), (2, 3, 20, 14)),
+    "conv k1 s1": (lambda fast, **kw: Conv2d(32, 64, 1, path=fast, **kw), (2, 32, 5, 6)),
+    "conv k1 s2": (lambda fast, **kw: Conv2d(32, 64, 1, 2, 0, path=fast, **kw), (2, 32, 9, 8)),
+    "conv k3 bias": (lambda fast, **kw: Conv2d(16, 17, 3, 1, 1, has_bias=True, path=fast, **kw), (2, 16, 6, 5)),
+    "deconv k4": (lambda fast, **kw: Conv2dTranspose(32, 16, 4, 1, 0, path=fast, **kw), (2, 32, 4, 3)),
+    "deconv k3 bias": (lambda fast, **kw: Conv2dTranspose(32, 16, 3, 1, 1, has_bias=True, path=fast, **kw), (2, 32, 4, 3)),
+    "deconv k2 bias": (lambda fast, **kw: Conv2dTranspose(32, 16, 2, 0, 0, has_bias=True, path=fast, **kw), (2, 32, 4, 3)),
 }
 
 
@@ -57,7 +59,6 @@ class NhwcInside(nn.Cell):
     def __init__(self, layer: nn.Cell) -> None:
         super().__init__()
         self.layer = layer
-        layer.dnn.set_layout(True, True)
 
     def construct(self, x: Tensor) -> Tensor:
         return self.layer(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
@@ -68,8 +69,8 @@ class NhwcInside(nn.Cell):
 def test_layer_equals_stock(mode, name, layout, random_weights):
     """In training (forward pass and gradients), on N×C×H×W (a layer on its own) and on N×H×W×C."""
     make, shape = LAYERS[name]
-    stock, fast = make(False), make(ONEDNN)
-    assert fast.onednn and not stock.fast
+    stock, fast = make(False), make(ONEDNN, layout=Layout(layout))
+    assert fast.onednn and stock.formulation is None
     if layout == "nhwc":
         fast = NhwcInside(fast)
     for net in (stock, fast):
@@ -92,7 +93,7 @@ def test_whole_network_inference_equals_stock(mode, random_weights):
     """ResNet-18 with every kind of layer: BatchNorm folded, residual and ReLU fused, NHWC inside."""
     stock = PoseResNet(18, 17, (32, 32, 32), (4, 3, 2), deconv_with_bias=True, final_kernel=3, fast=False)
     fast = PoseResNet(18, 17, (32, 32, 32), (4, 3, 2), deconv_with_bias=True, final_kernel=3, fast=ONEDNN)
-    assert fast.conv1.dnn.nhwc_inside and fast.maxpool.nhwc
+    assert fast.conv1.formulation.nhwc_inside and fast.maxpool.nhwc
     random_weights.randomize([stock, fast], seed=3)
     stock.set_train(False)
     fast.set_train(False)
@@ -134,10 +135,9 @@ def test_whole_network_training_equals_stock(mode, training_nhwc, random_weights
     by 1.7e-4 in the heatmaps, and both paths up to 1e-1 in some gradients); the Bottleneck's layers are
     tested one by one above, and the wiring (:func:`conv_bn`) is the BasicBlock's."""
     stock = PoseResNet(18, 17, (32, 32, 32), (4, 3, 2), final_kernel=3, fast=False)
-    fast = PoseResNet(18, 17, (32, 32, 32), (4, 3, 2), final_kernel=3, fast=ONEDNN)
-    if not training_nhwc:
-        use_nhwc_inside(fast, fast.conv1, fast.final_layer, training=False)
-    assert fast.bn1.nhwc == fast.maxpool.train_nhwc == fast.layer1[0].conv1.dnn.train_nhwc == training_nhwc
+    fast = PoseResNet(18, 17, (32, 32, 32), (4, 3, 2), final_kernel=3, fast=ONEDNN,
+                      layout=Layout.NHWC if training_nhwc else Layout.NHWC_INFERENCE)
+    assert fast.bn1.nhwc == fast.maxpool.train_nhwc == fast.layer1[0].conv1.formulation.train_nhwc == training_nhwc
     random_weights.randomize([stock, fast], seed=6)
     for net in (stock, fast):
         net.set_train(True)
@@ -245,3 +245,41 @@ def test_batchnorm_operator_updates_running_statistics(mode):
     np.testing.assert_allclose(net.moving_variance.asnumpy(), old * case["var"] + (1 - old) * batch_var, rtol=1e-5)
     np.testing.assert_allclose(net.moving_mean.asnumpy(), stock.moving_mean.asnumpy(), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(net.moving_variance.asnumpy(), stock.moving_variance.asnumpy(), rtol=1e-5)
+
+
+# ---- the layout, decided when the network is built ----------------------------------------------
+
+def test_the_layout_is_decided_at_construction():
+    """Every layer of a network gets its layout from the network's constructor; off the oneDNN path there is only
+    N×C×H×W."""
+    from src.network.cpu_path import network_layout  # pylint: disable=import-outside-toplevel
+    assert network_layout(CpuPath.ONEDNN) is Layout.NHWC and network_layout(CpuPath.IM2COL) is Layout.NCHW
+    with pytest.raises(ValueError, match="runs N×C×H×W only"):
+        network_layout(CpuPath.IM2COL, "nhwc")
+    with pytest.raises(ValueError, match="layout must be one of"):
+        network_layout(CpuPath.ONEDNN, "nchwc")
+    net = PoseResNet(18, 17, (16, 16, 16), (4, 4, 4), fast=ONEDNN, layout="nchw")
+    assert net.cpu_layout is Layout.NCHW and not net.maxpool.nhwc and not net.bn1.nhwc
+    assert not net.conv1.formulation.nhwc_inside and not net.final_layer.formulation.nhwc_inside
+    net = PoseResNet(18, 17, (16, 16, 16), (4, 4, 4), fast=ONEDNN)
+    assert net.conv1.formulation.dst_nhwc and not net.conv1.formulation.src_nhwc
+    assert net.final_layer.formulation.src_nhwc and not net.final_layer.formulation.dst_nhwc
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_an_nhwc_batchnorm_called_on_its_own_normalises_the_channels(mode, training):
+    """``BatchNorm2d(nhwc=True)`` takes N×H×W×C whichever way it is called: on its own (not through ``conv_bn``)
+    it equals the stock BatchNorm on the N×C×H×W view, in inference and in training."""
+    from src.network.fast_ops import BatchNorm2d  # pylint: disable=import-outside-toplevel
+    rng = np.random.default_rng(8)
+    nhwc, stock = BatchNorm2d(6, nhwc=True), nn.BatchNorm2d(6, eps=1e-5, momentum=0.9)
+    for bn in (nhwc, stock):
+        for name, value in (("gamma", rng.uniform(0.5, 1.5, 6)), ("beta", rng.normal(0, 0.1, 6)),
+                            ("moving_mean", rng.normal(0, 0.1, 6)), ("moving_variance", rng.uniform(0.5, 1.5, 6))):
+            getattr(bn, name).set_data(Tensor(value.astype(np.float32)))
+        bn.set_train(training)
+        rng = np.random.default_rng(8)  # the same values for both
+    x = rng.standard_normal((2, 5, 4, 6)).astype(np.float32) + 3.0   # N×H×W×C, a channel mean far from 0
+    got = nhwc(Tensor(x)).asnumpy()
+    expected = stock(Tensor(x.transpose(0, 3, 1, 2))).asnumpy().transpose(0, 2, 3, 1)
+    assert rel_err(got, expected) < FORWARD_RTOL

@@ -1,0 +1,113 @@
+"""Accuracy of int8 inference against float32 on the validation set: COCO AP, AP50, AP75 and the mean keypoint
+distance to float32's predictions, for the project's int8 network and ONNX Runtime's static quantization.
+
+    python -m bench.int8_accuracy --config_path demo_config.yaml --ckpt CKPT [--contenders fp32,int8,onnx-int8]
+                                  [--float_layers conv1,final_layer] [--ranges max|percentile] [--KEY value ...]
+
+The checkpoint's calibration file (``python -m src.quantize.calibrate``, beside it or ``MODEL.CALIBRATION_FILE``)
+gives the project's int8 network its ranges; ONNX Runtime's quantization (``bench.speed.onnx_int8_model``) is
+calibrated on the same training crops (as many as the file records). ``--float_layers`` and ``--ranges`` vary
+the project's choices (the layers kept in float32; the largest |x| seen, as the file's ranges, or its recorded percentile) for
+measuring them: ``--float_layers ''`` quantizes every layer. Contenders: ``fp32`` (the float CPU path),
+``int8``, ``onnx`` (ONNX Runtime, float32), ``onnx-int8``. Prints one line per contender.
+"""
+import argparse
+import json
+import os
+import sys
+import tempfile
+from typing import Dict, Optional, Sequence
+
+import mindspore as ms
+import numpy as np
+
+from bench.speed import onnx_int8_model, onnx_model, onnx_session
+from src.evaluate.coco_eval import evaluate
+from src.inference.estimator import PoseEstimator
+from src.inference.loading import load_network
+from src.inference.runner import run_inference
+from src.model_utils.config import get_config
+from src.quantize import calibration
+from src.quantize.calibrate import training_crops
+from src.quantize.network import INPUT, FLOAT_LAYERS, QuantizedPoseNet, layer_plan
+from src.quantize.precision import calibration_path, int8_library
+from src.quantize import library
+
+
+class OnnxNet:
+    """An ONNX Runtime session called as a network (``net(Tensor) -> Tensor``), for a fixed batch size: smaller
+    batches are padded with copies of their first crop."""
+
+    def __init__(self, path: str, batch: int) -> None:
+        self.session = onnx_session(path, 0)
+        self.name = self.session.get_inputs()[0].name
+        self.batch = batch
+
+    def __call__(self, x: ms.Tensor) -> ms.Tensor:
+        crops = x.asnumpy()
+        count = len(crops)
+        if count < self.batch:
+            crops = np.concatenate([crops, np.repeat(crops[:1], self.batch - count, 0)])
+        return ms.Tensor(self.session.run(None, {self.name: crops})[0][:count])
+
+
+def predictions(cfg, net, out_dir: str):
+    """COCO stats and the M×J×3 predictions of ``net`` on the validation set."""
+    from src.dataset import keypoint_dataset  # pylint: disable=import-outside-toplevel
+    dataset, samples = keypoint_dataset(cfg, train_mode=False, num_parallel_workers=cfg.TEST.DATALOADER_WORKERS)
+    found = run_inference(PoseEstimator.from_config(cfg, net), dataset, len(samples))
+    stats, _ = evaluate(cfg, found.preds, out_dir, found.boxes, found.image_ids)
+    return stats, found.preds
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--ckpt", required=True)
+    parser.add_argument("--contenders", default="fp32,int8,onnx-int8")
+    parser.add_argument("--float_layers", default=",".join(FLOAT_LAYERS))
+    parser.add_argument("--ranges", default="max", choices=("max", "percentile"))
+    args, overrides = parser.parse_known_args(argv)
+    cfg = get_config(overrides + ["--eval_model_file", args.ckpt, "--MODEL.PRECISION", "fp32"])
+    net = load_network(cfg, args.ckpt)
+    names = [INPUT] + [layer.name for layer in layer_plan(net) if layer.kind != "pool"]
+    path = calibration_path(cfg, args.ckpt)
+    ranges = calibration.read(path, cfg, args.ckpt, names)
+    if args.ranges == "percentile":
+        with open(path, encoding="utf-8") as handle:
+            ranges = {k: float(v) for k, v in json.load(handle)["percentile"].items()}
+    float_layers = [name for name in args.float_layers.split(",") if name]
+    results: Dict[str, tuple] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for name in [c.strip() for c in args.contenders.split(",") if c.strip()]:
+            if name == "fp32":
+                model = net
+            elif name == "int8":
+                model = QuantizedPoseNet(net, int8_library(), ranges, float_layers=float_layers,
+                                         vnni=library.has_vnni(library.cpu_isa()))
+                model.set_train(False)
+            else:
+                batch = int(cfg.TEST.BATCH_SIZE)
+                size = [int(v) for v in cfg.MODEL.IMAGE_SIZE]
+                exported = onnx_model(load_network(cfg, args.ckpt, fast_cpu=False, precision=False),
+                                      np.zeros((batch, 3, size[1], size[0]), np.float32), os.path.join(folder, name))
+                if name == "onnx-int8":
+                    with open(path, encoding="utf-8") as handle:
+                        samples = int(json.load(handle)["samples"])
+                    crops = np.concatenate(list(training_crops(cfg, samples)))
+                    usable = len(crops) // batch * batch
+                    exported = onnx_int8_model(exported, np.split(crops[:usable], usable // batch),
+                                               os.path.join(folder, name))
+                model = OnnxNet(exported, batch)
+            stats, preds = predictions(cfg, model, os.path.join(folder, name + "_results"))
+            results[name] = (stats, preds)
+            reference = results.get("fp32", (None, None))[1]
+            distance = float(np.mean(np.linalg.norm(preds[:, :, :2] - reference[:, :, :2], axis=2))) \
+                if reference is not None else float("nan")
+            print(f"{name:10s} AP {stats['AP']:.4f}  AP50 {stats['Ap .5']:.4f}  AP75 {stats['AP .75']:.4f}  "
+                  f"mean keypoint distance to fp32 {distance:.3f} px  (float layers: "
+                  f"{','.join(float_layers) if name == 'int8' else '-'}; ranges {args.ranges})", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

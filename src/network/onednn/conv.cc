@@ -1,0 +1,350 @@
+// oneDNN convolutions and transposed convolutions as MindSpore AOT custom operators (CPU): inference with the
+// following BatchNorm folded into the kernel and the bias, residual addition and ReLU fused; training's forward
+// pass, backward-data and backward-weights.
+//
+// Activations are float32, either NCHW or NHWC (MindSpore then sees the shape N×H×W×C); weights are MindSpore's:
+// O×C×kh×kw for a convolution, C×O×kh×kw for a transposed one. The primitives work on NHWC and reorder at the
+// boundary. Primitives are created once per shape and setting and kept in the runtime's cache; so are inference
+// weights, folded with their BatchNorm and reordered into the primitive's layout, as long as a checksum of their
+// sources is unchanged.
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <unordered_map>
+#include <vector>
+
+#include "primitives.h"
+
+namespace pose {
+namespace {
+
+// ------------------------------------------------------------------------------------------------ the two kinds
+
+// The one place where a convolution and a transposed convolution differ: oneDNN's primitive classes and algorithm,
+// MindSpore's weight layout (and so the axis of the output channels in it), and the direction of the window
+// formula (a transposed convolution's output is the window operation's input).
+template <bool kDeconv>
+struct Kind;
+
+template <>
+struct Kind<false> {
+  using Forward = dnnl::convolution_forward;
+  using BackwardData = dnnl::convolution_backward_data;
+  using BackwardWeights = dnnl::convolution_backward_weights;
+  static constexpr dnnl::algorithm kAlg = dnnl::algorithm::convolution_direct;
+  static constexpr tag kUserWeights = tag::oihw;  // O×C×k×k
+  static constexpr int kOutAxis = 0;
+  static memory::dims PadRight(const memory::dims &src, const memory::dims &dst, const Config &cfg) {
+    return WindowPadRight(src, dst, cfg);
+  }
+};
+
+template <>
+struct Kind<true> {
+  using Forward = dnnl::deconvolution_forward;
+  using BackwardData = dnnl::deconvolution_backward_data;
+  using BackwardWeights = dnnl::deconvolution_backward_weights;
+  static constexpr dnnl::algorithm kAlg = dnnl::algorithm::deconvolution_direct;
+  static constexpr tag kUserWeights = tag::iohw;  // C×O×k×k
+  static constexpr int kOutAxis = 1;
+  static memory::dims PadRight(const memory::dims &src, const memory::dims &dst, const Config &cfg) {
+    return WindowPadRight(dst, src, cfg);  // Ho = (Hi − 1)·s − pl − pr + k
+  }
+};
+
+// f(Kind<cfg.deconv>()).
+template <class F>
+decltype(auto) ByKind(const Config &cfg, F &&f) {
+  if (cfg.deconv) return f(Kind<true>());
+  return f(Kind<false>());
+}
+
+Geometry ConvGeometry(const memory::dims &src, const memory::dims &dst, const Config &cfg) {
+  return MakeGeometry(src, dst, cfg, ByKind(cfg, [&](auto kind) { return decltype(kind)::PadRight(src, dst, cfg); }));
+}
+
+// MindSpore's weight layout.
+memory::desc UserWeights(const Geometry &g, const Config &cfg) {
+  return memory::desc(g.wei, dt::f32, ByKind(cfg, [](auto kind) { return decltype(kind)::kUserWeights; }));
+}
+
+// Forward primitive descriptor of either kind, on NHWC activations.
+struct FwdPd {
+  dnnl::primitive_desc pd;
+  memory::desc weights, src, dst;
+};
+
+FwdPd MakeForward(const Geometry &g, const Config &cfg, dnnl::prop_kind prop, bool bias, const dnnl::primitive_attr &attr) {
+  auto &rt = Rt();
+  FwdPd out;
+  out.src = Act(g.src, true);
+  out.dst = Act(g.dst, true);
+  memory::desc wei(g.wei, dt::f32, tag::any);
+  memory::desc b = bias ? memory::desc({g.dst[1]}, dt::f32, tag::x) : memory::desc();
+  ByKind(cfg, [&](auto kind) {
+    using K = decltype(kind);
+    typename K::Forward::primitive_desc pd(rt.engine, prop, K::kAlg, out.src, wei, b, out.dst, g.strides, g.pad_l,
+                                           g.pad_r, attr);
+    out.weights = pd.weights_desc();
+    out.pd = pd;
+  });
+  return out;
+}
+
+dnnl::primitive ForwardPrimitive(const FwdPd &fwd, const Config &cfg) {
+  return ByKind(cfg, [&](auto kind) -> dnnl::primitive {
+    using K = decltype(kind);
+    return typename K::Forward(typename K::Forward::primitive_desc(fwd.pd.get()));
+  });
+}
+
+// Fletcher-style sums over 64-bit words: any change of a word (or of their order) changes them.
+void Checksum(const void *data, size_t bytes, uint64_t &a, uint64_t &b) {
+  const uint64_t *w = static_cast<const uint64_t *>(data);
+  size_t n = bytes / 8;
+  uint64_t a0 = a, a1 = 0, a2 = 0, a3 = 0, b0 = b, b1 = 0, b2 = 0, b3 = 0;
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    a0 += w[i]; b0 += a0;
+    a1 += w[i + 1]; b1 += a1;
+    a2 += w[i + 2]; b2 += a2;
+    a3 += w[i + 3]; b3 += a3;
+  }
+  for (; i < n; ++i) { a0 += w[i]; b0 += a0; }
+  const unsigned char *tail = static_cast<const unsigned char *>(data) + n * 8;
+  for (size_t j = 0; j < bytes % 8; ++j) { a0 += tail[j]; b0 += a0; }
+  a = a0 + 3 * a1 + 5 * a2 + 7 * a3;
+  b = b0 ^ (b1 * 0x9E3779B97F4A7C15ull) ^ (b2 * 0xC2B2AE3D27D4EB4Full) ^ (b3 * 0x165667B19E3779F9ull);
+}
+
+// Multiplies each output channel o of MindSpore-layout weights `w` (g.wei's dims) by scale[o].
+void ScaleOutputChannels(float *w, const Geometry &g, const Config &cfg, const std::vector<float> &scale) {
+  int out_axis = ByKind(cfg, [](auto kind) { return decltype(kind)::kOutAxis; });
+  int64_t outer = out_axis == 0 ? g.wei[0] : g.wei[1], inner = out_axis == 0 ? g.wei[1] : g.wei[0];
+  size_t taps = size_t(g.wei[2]) * g.wei[3];
+  for (int64_t i = 0; i < outer; ++i)
+    for (int64_t j = 0; j < inner; ++j) {
+      float s = scale[out_axis == 0 ? i : j];
+      float *block = w + (size_t(i) * inner + j) * taps;
+      for (size_t t = 0; t < taps; ++t) block[t] *= s;
+    }
+}
+
+// ------------------------------------------------------------------------------------------------ operators
+
+struct InferConv {
+  dnnl::primitive prim;
+  FwdPd fwd;
+  ActBuffer src, dst;
+  dnnl::memory weights, bias;
+  memory::desc residual;
+  uint64_t sum_a = 0, sum_b = 0;
+  bool loaded = false;
+};
+
+struct TrainConv {
+  dnnl::primitive prim;
+  FwdPd fwd;
+  WeightBuffer weights;
+  ActBuffer src, dst;
+};
+
+struct BackData {
+  dnnl::primitive prim;
+  memory::desc scratch;
+  WeightBuffer weights;
+  ActBuffer diff_src, diff_dst;
+};
+
+struct BackWeights {
+  dnnl::primitive prim;
+  memory::desc scratch;
+  ActBuffer src, diff_dst, diff_weights;
+  bool bias = false;
+};
+
+// Inference: y = act(conv(x, w·s) + (b − μ)·s + β [+ residual]), s = γ / sqrt(σ² + eps), with or without a bias b;
+// or with a bias and no BatchNorm; or neither. Inputs: x, w, [bias], [γ, β, μ, σ²], [residual]. Output: y.
+int ConvInfer(const Config &cfg, int n, void **params, int *, int64_t **shapes) {
+  const int kAffineInputs[] = {0, 1, 4, 5};
+  if (cfg.affine < 0 || cfg.affine > 3) throw std::runtime_error("affine mode " + std::to_string(cfg.affine));
+  int n_affine = kAffineInputs[cfg.affine];
+  int res_index = 2 + n_affine;
+  memory::dims src = Nchw(shapes[0], cfg.src_nhwc), dst = Nchw(shapes[n - 1], cfg.dst_nhwc);
+  Geometry g = ConvGeometry(src, dst, cfg);
+  std::string key = Key("infer", {src, dst}, cfg, params[1]);
+  auto &rt = Rt();
+  bool fresh = false;
+  InferConv *op = rt.cache.Get<InferConv>(key, fresh);
+  if (fresh) {
+    dnnl::primitive_attr attr = UserScratchpad();
+    dnnl::post_ops po;
+    if (cfg.residual) {
+      op->residual = Act(g.dst, true);
+      po.append_binary(dnnl::algorithm::binary_add, op->residual);
+    }
+    if (cfg.relu) po.append_eltwise(dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    attr.set_post_ops(po);
+    op->fwd = MakeForward(g, cfg, dnnl::prop_kind::forward_inference, cfg.affine != 0, attr);
+    op->src.Init(Act(g.src, cfg.src_nhwc), op->fwd.src, false);
+    op->dst.Init(Act(g.dst, cfg.dst_nhwc), op->fwd.dst, true);
+    op->prim = ForwardPrimitive(op->fwd, cfg);
+    op->weights = dnnl::memory(op->fwd.weights, rt.engine);
+    if (cfg.affine) op->bias = dnnl::memory(memory::desc({g.dst[1]}, dt::f32, tag::x), rt.engine);
+    rt.cache.Charge(op->fwd.weights.get_size() + size_t(g.dst[1]) * 4);
+    Log("inference", key, op->fwd.pd);
+  }
+  // weights: folded and reordered again only when their sources changed
+  int64_t out_ch = g.dst[1];
+  size_t wcount = size_t(g.wei[0]) * g.wei[1] * g.wei[2] * g.wei[3];
+  uint64_t a = 0, b = 0;
+  Checksum(params[1], wcount * 4, a, b);
+  for (int i = 0; i < n_affine; ++i) Checksum(params[2 + i], size_t(out_ch) * 4, a, b);
+  if (!op->loaded || a != op->sum_a || b != op->sum_b) {
+    const float *w = static_cast<const float *>(params[1]);
+    std::vector<float> folded(w, w + wcount);
+    if (cfg.affine >= 2) {
+      int first = cfg.affine == 3 ? 3 : 2;
+      const float *gamma = static_cast<const float *>(params[first]), *beta = static_cast<const float *>(params[first + 1]);
+      const float *mean = static_cast<const float *>(params[first + 2]), *var = static_cast<const float *>(params[first + 3]);
+      const float *own = cfg.affine == 3 ? static_cast<const float *>(params[2]) : nullptr;
+      float *bias = static_cast<float *>(op->bias.get_data_handle());
+      std::vector<float> scale(out_ch);
+      for (int64_t o = 0; o < out_ch; ++o) {
+        scale[o] = gamma[o] / std::sqrt(var[o] + cfg.eps);
+        bias[o] = ((own ? own[o] : 0.f) - mean[o]) * scale[o] + beta[o];
+      }
+      ScaleOutputChannels(folded.data(), g, cfg, scale);
+    } else if (cfg.affine == 1) {
+      std::memcpy(op->bias.get_data_handle(), params[2], size_t(out_ch) * 4);
+    }
+    dnnl::memory user(UserWeights(g, cfg), rt.engine, folded.data());
+    dnnl::reorder(user, op->weights).execute(rt.stream, user, op->weights);
+    op->sum_a = a;
+    op->sum_b = b;
+    op->loaded = true;
+  }
+  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, op->src.In(params[0])},
+                                             {DNNL_ARG_WEIGHTS, op->weights},
+                                             {DNNL_ARG_DST, op->dst.Out(params[n - 1])}};
+  if (cfg.affine) args[DNNL_ARG_BIAS] = op->bias;
+  if (cfg.residual)
+    args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1] = dnnl::memory(op->residual, rt.engine, params[res_index]);
+  args[DNNL_ARG_SCRATCHPAD] = rt.Scratchpad(op->fwd.pd.scratchpad_desc());
+  op->prim.execute(rt.stream, args);
+  op->dst.Finish(params[n - 1]);
+  return 0;
+}
+
+// Training forward: y = conv(x, w) [+ bias]. Inputs: x, w, [bias]. Output: y.
+int ConvForward(const Config &cfg, int n, void **params, int *, int64_t **shapes) {
+  memory::dims src = Nchw(shapes[0], cfg.src_nhwc), dst = Nchw(shapes[n - 1], cfg.dst_nhwc);
+  Geometry g = ConvGeometry(src, dst, cfg);
+  std::string key = Key("forward", {src, dst}, cfg);
+  auto &rt = Rt();
+  bool fresh = false;
+  TrainConv *op = rt.cache.Get<TrainConv>(key, fresh);
+  if (fresh) {
+    op->fwd = MakeForward(g, cfg, dnnl::prop_kind::forward_training, cfg.bias, UserScratchpad());
+    op->src.Init(Act(g.src, cfg.src_nhwc), op->fwd.src, false);
+    op->dst.Init(Act(g.dst, cfg.dst_nhwc), op->fwd.dst, true);
+    op->prim = ForwardPrimitive(op->fwd, cfg);
+    op->weights.Init(UserWeights(g, cfg), op->fwd.weights);
+    Log("forward", key, op->fwd.pd);
+  }
+  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, op->src.In(params[0])},
+                                             {DNNL_ARG_WEIGHTS, op->weights.From(params[1])},
+                                             {DNNL_ARG_DST, op->dst.Out(params[n - 1])}};
+  if (cfg.bias) args[DNNL_ARG_BIAS] = dnnl::memory(memory::desc({g.dst[1]}, dt::f32, tag::x), rt.engine, params[2]);
+  args[DNNL_ARG_SCRATCHPAD] = rt.Scratchpad(op->fwd.pd.scratchpad_desc());
+  op->prim.execute(rt.stream, args);
+  op->dst.Finish(params[n - 1]);
+  return 0;
+}
+
+// Gradient of the input: dx = conv_backward_data(dy, w). Inputs: dy, w, x (for its shape). Output: dx.
+int ConvBackwardData(const Config &cfg, int n, void **params, int *, int64_t **shapes) {
+  memory::dims dst = Nchw(shapes[0], cfg.dst_nhwc), src = Nchw(shapes[n - 1], cfg.src_nhwc);
+  Geometry g = ConvGeometry(src, dst, cfg);
+  std::string key = Key("backward_data", {src, dst}, cfg);
+  auto &rt = Rt();
+  bool fresh = false;
+  BackData *op = rt.cache.Get<BackData>(key, fresh);
+  if (fresh) {
+    FwdPd hint = MakeForward(g, cfg, dnnl::prop_kind::forward_training, false, dnnl::primitive_attr());
+    memory::desc diff_src = Act(g.src, true), diff_dst = Act(g.dst, true);
+    op->diff_src.Init(Act(g.src, cfg.src_nhwc), diff_src, true);
+    op->diff_dst.Init(Act(g.dst, cfg.dst_nhwc), diff_dst, false);
+    memory::desc wei(g.wei, dt::f32, tag::any);
+    dnnl::primitive_desc pd;
+    memory::desc wanted;
+    ByKind(cfg, [&](auto kind) {
+      using K = decltype(kind);
+      typename K::BackwardData::primitive_desc p(rt.engine, K::kAlg, diff_src, wei, diff_dst, g.strides, g.pad_l,
+                                                 g.pad_r, typename K::Forward::primitive_desc(hint.pd.get()),
+                                                 UserScratchpad());
+      wanted = p.weights_desc();
+      op->prim = typename K::BackwardData(p);
+      pd = p;
+    });
+    op->weights.Init(UserWeights(g, cfg), wanted);
+    op->scratch = pd.scratchpad_desc();
+    Log("backward_data", key, pd);
+  }
+  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_DIFF_DST, op->diff_dst.In(params[0])},
+                                             {DNNL_ARG_WEIGHTS, op->weights.From(params[1])},
+                                             {DNNL_ARG_DIFF_SRC, op->diff_src.Out(params[n - 1])}};
+  args[DNNL_ARG_SCRATCHPAD] = rt.Scratchpad(op->scratch);
+  op->prim.execute(rt.stream, args);
+  op->diff_src.Finish(params[n - 1]);
+  return 0;
+}
+
+// Gradient of the weights (and bias). Inputs: x, dy, w (for its shape). Outputs: dw (MindSpore's layout), [db].
+int ConvBackwardWeights(const Config &cfg, int, void **params, int *, int64_t **shapes) {
+  memory::dims src = Nchw(shapes[0], cfg.src_nhwc), dst = Nchw(shapes[1], cfg.dst_nhwc);
+  Geometry g = ConvGeometry(src, dst, cfg);
+  std::string key = Key("backward_weights", {src, dst}, cfg);
+  auto &rt = Rt();
+  bool fresh = false;
+  BackWeights *op = rt.cache.Get<BackWeights>(key, fresh);
+  if (fresh) {
+    FwdPd hint = MakeForward(g, cfg, dnnl::prop_kind::forward_training, cfg.bias, dnnl::primitive_attr());
+    memory::desc src_md = Act(g.src, true), diff_dst = Act(g.dst, true);
+    op->src.Init(Act(g.src, cfg.src_nhwc), src_md, false);
+    op->diff_dst.Init(Act(g.dst, cfg.dst_nhwc), diff_dst, false);
+    op->bias = cfg.bias;
+    memory::desc wei(g.wei, dt::f32, tag::any);
+    memory::desc b = cfg.bias ? memory::desc({g.dst[1]}, dt::f32, tag::x) : memory::desc();
+    dnnl::primitive_desc pd;
+    memory::desc wanted;
+    ByKind(cfg, [&](auto kind) {
+      using K = decltype(kind);
+      typename K::BackwardWeights::primitive_desc p(rt.engine, K::kAlg, src_md, wei, b, diff_dst, g.strides, g.pad_l,
+                                                    g.pad_r, typename K::Forward::primitive_desc(hint.pd.get()),
+                                                    UserScratchpad());
+      wanted = p.diff_weights_desc();
+      op->prim = typename K::BackwardWeights(p);
+      pd = p;
+    });
+    op->diff_weights.Init(UserWeights(g, cfg), wanted, true);
+    op->scratch = pd.scratchpad_desc();
+    Log("backward_weights", key, pd);
+  }
+  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, op->src.In(params[0])},
+                                             {DNNL_ARG_DIFF_DST, op->diff_dst.In(params[1])},
+                                             {DNNL_ARG_DIFF_WEIGHTS, op->diff_weights.Out(params[3])}};
+  if (op->bias) args[DNNL_ARG_DIFF_BIAS] = dnnl::memory(memory::desc({g.dst[1]}, dt::f32, tag::x), rt.engine, params[4]);
+  args[DNNL_ARG_SCRATCHPAD] = rt.Scratchpad(op->scratch);
+  op->prim.execute(rt.stream, args);
+  op->diff_weights.Finish(params[3]);
+  return 0;
+}
+
+}  // namespace
+}  // namespace pose
+
+POSE_AOT(pose_conv_infer, pose::ConvInfer)
+POSE_AOT(pose_conv_forward, pose::ConvForward)
+POSE_AOT(pose_conv_backward_data, pose::ConvBackwardData)
+POSE_AOT(pose_conv_backward_weights, pose::ConvBackwardWeights)

@@ -1,0 +1,68 @@
+"""The inference precision (``MODEL.PRECISION``): the one place that turns a loaded float network into the network
+eval.py, infer.py, track.py and the benches run (:func:`src.inference.loading.load_network` calls it)."""
+import logging
+from typing import Any, Optional
+
+from mindspore import nn
+
+from src.errors import PrecisionError
+from src.quantize import calibration, library
+from src.quantize.network import FLOAT_LAYERS, INPUT, QuantizedPoseNet, layer_plan
+
+logger = logging.getLogger(__name__)
+
+FP32, INT8, BF16 = "fp32", "int8", "bf16"
+FLOAT_LAYERS_NOTE = f"{', '.join(FLOAT_LAYERS)} in float32"
+#: ``dnnl_cpu_isa_t`` bit of avx512_core_bf16 (AMX sets hold it too).
+BF16_BIT = 0x80
+
+
+def calibration_path(cfg: Any, model_file: Optional[str]) -> str:
+    """``MODEL.CALIBRATION_FILE``, or the file beside ``model_file``."""
+    if cfg.MODEL.CALIBRATION_FILE:
+        return str(cfg.MODEL.CALIBRATION_FILE)
+    if not model_file:
+        raise PrecisionError("MODEL.PRECISION int8 without a checkpoint needs MODEL.CALIBRATION_FILE")
+    return calibration.default_path(model_file)
+
+
+def int8_library() -> str:
+    """The compiled int8 operators, or PrecisionError saying why there are none."""
+    path, description = library.library_status()
+    if path is None:
+        raise PrecisionError(f"MODEL.PRECISION int8 needs the oneDNN int8 operators, which are unavailable: {description}")
+    return path
+
+
+def quantized_network(net: nn.Cell, ranges: dict) -> QuantizedPoseNet:
+    """``net`` in int8 with the activation ranges ``ranges`` (layer name -> max |x|), for this CPU's kernels."""
+    lib = int8_library()
+    isa = library.cpu_isa()
+    logger.info("inference in int8: oneDNN on %s (%s weights)", library.isa_name(isa),
+                "8-bit" if library.has_vnni(isa) else "7-bit, no VNNI")
+    qnet = QuantizedPoseNet(net, lib, ranges, vnni=library.has_vnni(isa))
+    qnet.set_train(False)
+    return qnet
+
+
+def inference_network(cfg: Any, net: nn.Cell, model_file: Optional[str]) -> nn.Cell:
+    """The network to run at ``MODEL.PRECISION``: ``net`` itself in fp32.
+
+    Raises:
+        PrecisionError: the precision cannot run here (no int8 operators; bf16 on a CPU without it).
+        CalibrationError: int8 with a missing, stale or mismatched calibration file.
+    """
+    precision = str(getattr(cfg.MODEL, "PRECISION", FP32))
+    if precision == FP32:
+        return net
+    if precision == BF16:
+        isa = library.cpu_isa()
+        if not isa & BF16_BIT:
+            raise PrecisionError(f"MODEL.PRECISION bf16 needs a CPU with avx512_bf16 or AMX; oneDNN runs "
+                                 f"{library.isa_name(isa) if isa else 'without its operators'} here: use fp32 or int8")
+        raise PrecisionError("MODEL.PRECISION bf16 is not implemented yet on this CPU's operators: use fp32 or int8")
+    path = calibration_path(cfg, model_file)
+    names = [INPUT] + [layer.name for layer in layer_plan(net) if layer.kind != "pool"]
+    ranges = calibration.read(path, cfg, model_file, names)
+    logger.info("int8 calibration: %s", path)
+    return quantized_network(net, ranges)

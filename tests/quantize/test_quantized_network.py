@@ -1,0 +1,104 @@
+"""src/quantize/network.py and precision.py: the network of the int8 operators in float32 equals the float network;
+in int8 its heatmaps stay within a measured tolerance of float32's, in GRAPH and PyNative mode, with the stem and
+the final layer in float32 or everything quantized; the precision setting picks the network, and refuses bf16 in
+one line where the CPU has none."""
+import numpy as np
+import pytest
+import mindspore as ms
+from mindspore import Tensor
+
+from src.errors import PrecisionError
+from src.model import get_pose_net
+from src.model_utils.config import get_config
+from src.quantize import library
+from src.quantize.calibrate import activation_ranges
+from src.quantize.network import FLOAT_LAYERS, INPUT, QuantizedPoseNet, layer_plan, output_forms
+from src.quantize.precision import BF16_BIT, inference_network, quantized_network
+from tests.conftest import randomize
+from tests.helpers import TINY_CONFIG
+
+pytestmark = [pytest.mark.skipif(library.library_path() is None,
+                                 reason=f"int8 operators unavailable: {library.library_status()[1]}"),
+              pytest.mark.numerics]
+
+#: int8 heatmaps against float32, RMS error / RMS of the float heatmaps, the tiny network with random weights
+#: (conftest.randomize) on random inputs: measured 0.081 (stem and final layer in float32, or all quantized) on
+#: AVX2 (7-bit weights); a trained network's are smaller (0.009 on the demo network, docs/int8.md).
+HEATMAP_RTOL = 0.15
+
+
+@pytest.fixture(scope="module")
+def float_net():
+    ms.set_context(mode=ms.GRAPH_MODE)
+    cfg = get_config(["--config_path", TINY_CONFIG, "--MODEL.FAST_CPU", "onednn"])
+    net = get_pose_net(cfg, is_train=False)
+    randomize([net], seed=2)
+    net.set_train(False)
+    return net
+
+
+def _inputs(seed: int, count: int = 4) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((count, 3, 64, 32)).astype(np.float32)
+
+
+def _ranges(net):
+    recorder = QuantizedPoseNet(net, library.library_path(), None, record=True)
+    return activation_ranges(recorder, [_inputs(seed) for seed in range(3)])[0]
+
+
+def test_plan_covers_every_convolution(float_net):
+    names = {layer.name for layer in layer_plan(float_net) if layer.kind != "pool"}
+    convs = {name.rsplit(".", 1)[0] for name, _ in float_net.parameters_and_names() if name.endswith("weight")
+             and len(_.shape) == 4}
+    convs = {name[:-2] if name.endswith(".0") else name for name in convs}  # down_sample_layer.0 -> the layer
+    convs = {name[:-len(".deconv")] if name.endswith(".deconv") else name for name in convs}
+    assert names == convs
+
+
+def test_output_forms(float_net):
+    plan = layer_plan(float_net)
+    ranges = {INPUT: 2.0, **{layer.name: 4.0 for layer in plan}}
+    names = [layer.name for layer in plan]
+    _, forms = output_forms(plan, ranges, FLOAT_LAYERS)
+    kinds = dict(zip(names, (form.dtype for form in forms)))
+    assert kinds["conv1"] == kinds["maxpool"] == "float32"  # a float layer, and the pool of its output
+    assert kinds["layer1.0.conv1"] == "uint8" and kinds["layer2.0.down_sample_layer"] == "int8"
+    assert kinds["deconv_layers.deconv_2"] == "float32"  # only the float final layer reads it
+    assert kinds["final_layer"] == "float32"
+    assert forms[names.index("layer1.0.conv1")].scale == pytest.approx(4.0 / 255)
+    assert forms[names.index("layer2.0.down_sample_layer")].scale == pytest.approx(4.0 / 127)
+    input_form, forms = output_forms(plan, ranges, ())
+    assert input_form.scale == pytest.approx(2.0 / 127) and forms[0].dtype == "uint8"
+    assert forms[names.index("deconv_layers.deconv_2")].dtype == "uint8"
+    assert all(form.dtype == "float32" for form in output_forms(plan, None, ())[1])
+
+
+def test_float_program_equals_the_network(float_net, mode):
+    x = Tensor(_inputs(9))
+    expected = float_net(x).asnumpy()
+    out = QuantizedPoseNet(float_net, library.library_path(), None)(x).asnumpy()
+    assert np.abs(out - expected).max() <= 1e-5 * np.abs(expected).max()
+
+
+@pytest.mark.parametrize("float_layers", [("conv1", "final_layer"), ()], ids=["float ends", "all int8"])
+def test_int8_heatmaps_near_float(float_net, float_layers, mode):
+    ranges = _ranges(float_net)
+    x = Tensor(_inputs(7))
+    expected = float_net(x).asnumpy()
+    net = QuantizedPoseNet(float_net, library.library_path(), ranges, float_layers=float_layers,
+                           vnni=library.has_vnni(library.cpu_isa()))
+    out = net(x).asnumpy()
+    assert out.dtype == np.float32 and out.shape == expected.shape
+    error = np.sqrt(np.mean(np.square(out - expected))) / np.sqrt(np.mean(np.square(expected)))
+    assert error < HEATMAP_RTOL, error
+
+
+def test_precision_setting(float_net):
+    cfg = get_config(["--config_path", TINY_CONFIG])
+    assert inference_network(cfg, float_net, None) is float_net
+    assert isinstance(quantized_network(float_net, {**_ranges(float_net), INPUT: 2.0}), QuantizedPoseNet)
+    bf16 = get_config(["--config_path", TINY_CONFIG, "--MODEL.PRECISION", "bf16"])
+    if library.cpu_isa() & BF16_BIT:
+        pytest.skip("this CPU has bf16")
+    with pytest.raises(PrecisionError, match="needs a CPU with avx512_bf16 or AMX"):
+        inference_network(bf16, float_net, None)
