@@ -30,6 +30,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from src.dataset_types import dataset_type
 from src.inference.estimator import PoseEstimator
 from src.inference.loading import load_network
 from src.model_utils.config import get_config
@@ -132,7 +133,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     estimator.estimate = counted_boxes
     settings = TrackSettings.from_config(cfg)
-    tracker = build_tracker(settings, estimator, cfg.TRACK.FLOW)
+    tracker = build_tracker(settings, estimator, cfg.TRACK.FLOW, dataset_type(cfg).keypoints)
     records: List[Dict[str, Any]] = []
     step = tracker.step
 
