@@ -1,9 +1,7 @@
 """src/quantize/ops.py and int8.cc: each int8 operator against the NumPy reference of the same quantized arithmetic
 (src/quantize/arithmetic.py: integer accumulation, rint half to even, saturation), bit for bit, on the weight grid
 of the CPU's kernels (measured exact on oneDNN's AVX2 kernels and, under ONEDNN_MAX_CPU_ISA=SSE41, its SSE4.1
-ones); the settings vector's order against int8.cc's."""
-import os
-import re
+ones). The settings vector is the library's (tests/network/onednn/test_sources.py checks its order)."""
 
 import numpy as np
 import pytest
@@ -12,22 +10,10 @@ from mindspore import Tensor
 
 from src.quantize import arithmetic as qa
 from src.quantize import library
-from src.quantize.ops import QCFG_FIELDS, QConv, QMaxPool, QReorder
+from src.quantize.ops import QConv, QMaxPool, QReorder
 
 pytestmark = pytest.mark.skipif(library.library_path() is None,
                                 reason=f"int8 operators unavailable: {library.library_status()[1]}")
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def test_settings_order_matches_the_kernels():
-    with open(os.path.join(ROOT, "src", "network", "onednn", "int8.cc"), encoding="utf-8") as handle:
-        source = handle.read()
-    enum = re.search(r"enum QIndex \{([^}]*)\}", source).group(1)
-    names = [name.strip() for name in enum.replace("\n", " ").split(",") if name.strip()]
-    assert names[-1] == "kQCfgLen"
-    as_snake = [re.sub(r"(?<!^)([A-Z])", r"_\1", name[1:]).lower() for name in names[:-1]]
-    assert as_snake == list(QCFG_FIELDS)
 
 
 def _nhwc(a: np.ndarray) -> np.ndarray:

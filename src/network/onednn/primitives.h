@@ -1,4 +1,4 @@
-// What the oneDNN operators (conv.cc, pool.cc) share: activations' descriptors in either layout, the primitive
+// What the oneDNN operators (conv.cc, pool.cc, int8.cc) share: activations' descriptors in either layout, the primitive
 // cache's keys, the window geometry, and buffers that reorder weights and activations between MindSpore's layouts
 // and a primitive's.
 #ifndef POSE_ONEDNN_PRIMITIVES_H
@@ -22,8 +22,8 @@ inline memory::dims Nchw(const int64_t *shape, bool nhwc) {
   return {shape[0], shape[1], shape[2], shape[3]};
 }
 
-inline memory::desc Act(const memory::dims &nchw, bool nhwc) {
-  return memory::desc(nchw, dt::f32, nhwc ? tag::nhwc : tag::nchw);
+inline memory::desc Act(const memory::dims &nchw, bool nhwc, dt type = dt::f32) {
+  return memory::desc(nchw, type, nhwc ? tag::nhwc : tag::nchw);
 }
 
 inline std::string Key(const char *op, std::initializer_list<memory::dims> dims, const Config &cfg,
@@ -70,7 +70,7 @@ inline dnnl::primitive_attr UserScratchpad() {
   return attr;
 }
 
-inline void Log(const char *what, const std::string &key, const dnnl::primitive_desc &pd) {
+inline void Log(const char *what, const std::string &key, const dnnl::primitive_desc_base &pd) {
   if (Rt().verbose) std::fprintf(stderr, "pose_onednn: %s %s -> %s\n", what, key.c_str(), pd.impl_info_str());
 }
 
