@@ -298,6 +298,11 @@ int QConvForward(int nparam, void **params, int *ndims, int64_t **shapes, const 
                     std::to_string(cfg.stride * 1000 + cfg.pad * 100 + cfg.kernel) + (cfg.src_nhwc ? "n" : "c") +
                     (cfg.dst_nhwc ? "n" : "c") + (cfg.relu ? "r" : "") + (cfg.deconv ? "d" : "") +
                     (cfg.residual ? "s" : "") + std::to_string(reinterpret_cast<uintptr_t>(params[1]));
+  if (cfg.residual) {  // the sum post-op's scale and type are part of the primitive, not arguments of a call
+    char sum[64];
+    std::snprintf(sum, sizeof(sum), "|%s %a", dtypes[4], double(cfg.scales[2]));
+    key += sum;
+  }
   bool fresh = false;
   QConv *op = Lookup<QConv>(key, fresh);
   auto &rt = Rt();
