@@ -116,3 +116,28 @@ def test_max_pool_u8():
     expected = np.stack([np.stack([padded[:, 2 * i:2 * i + 3, 2 * j:2 * j + 3].max(axis=(1, 2))
                                    for j in range(4)], 1) for i in range(5)], 1)
     np.testing.assert_array_equal(out, expected)  # ... so this equals oneDNN's max over the window's inside
+
+
+def test_layers_sharing_weights_keep_their_own_residual_scale():
+    """The residual's scale is built into oneDNN's primitive: two layers on the same weights' memory (as when one
+    network's freed weights are reused by the next) must not share it."""
+    ms.set_context(mode=ms.PYNATIVE_MODE, device_target="CPU")
+    rng = np.random.default_rng(5)
+    x_q = rng.integers(0, 256, (1, 16, 4, 4)).astype(np.uint8)
+    w_q, w_scale = qa.quantize_weights(rng.standard_normal((16, 16, 1, 1)).astype(np.float32), 0,
+                                       qa.weight_grid(library.has_vnni(library.cpu_isa()), False))
+    bias = np.zeros(16, np.float32)
+    r_q = rng.integers(-128, 128, (1, 16, 4, 4)).astype(np.int8)
+    acc = qa.conv_accumulate(x_q, w_q, 1, 0)
+    first = None
+    for res_scale in (0.01, 0.5):
+        layer = QConv(library.library_path(), w_q, bias, w_scale, 1, residual=True, relu=True, src_nhwc=False,
+                      src_scale=0.02, dst_scale=0.1, res_scale=res_scale, out_dtype="uint8")
+        if first is None:
+            first = layer
+        else:
+            layer.weight = first.weight  # the same Tensor, the same memory
+        out = _nchw(layer(Tensor(x_q), Tensor(_nhwc(r_q))).asnumpy())
+        expected = qa.requantize(acc, 0.02, w_scale, bias, r_q.astype(np.float32) * np.float32(res_scale), True,
+                                 0.1, "uint8")
+        np.testing.assert_array_equal(out, expected)
