@@ -40,29 +40,15 @@ dnnl::memory Floats(const float *data, int64_t count) {
   return dnnl::memory(memory::desc({count}, dt::f32, tag::x), Rt().engine, const_cast<float *>(data));
 }
 
-// Fletcher-style sums over 64-bit words (and the tail's bytes): any change of the weights changes them.
-void Checksum(const void *data, size_t bytes, uint64_t &a, uint64_t &b) {
-  const uint64_t *w = static_cast<const uint64_t *>(data);
-  size_t n = bytes / 8;
-  for (size_t i = 0; i < n; ++i) {
-    a += w[i];
-    b += a;
-  }
-  const unsigned char *tail = static_cast<const unsigned char *>(data) + n * 8;
-  for (size_t j = 0; j < bytes % 8; ++j) {
-    a += tail[j];
-    b += a;
-  }
-}
 
 // ------------------------------------------------------------------------------------------------ convolution
 
 struct QConv {
   dnnl::primitive prim;
   dnnl::primitive_desc pd;
-  memory::desc src, dst, wanted_src, wanted_dst, residual;
-  dnnl::memory src_buffer, dst_buffer, weights;
-  dnnl::reorder src_reorder, dst_reorder;
+  memory::desc residual;
+  ActBuffer src, dst;
+  dnnl::memory weights;
   bool quantized = false, scaled_dst = false;
   uint64_t sum_a = 0, sum_b = 0;
   bool loaded = false;
@@ -71,33 +57,26 @@ struct QConv {
 // y = act(conv(x, w) + b [+ residual]), quantized as the file's header says. Inputs: x, w, b (O, float32),
 // s_w (O, float32; ignored in float32), [residual (NHWC, of y's data type)]. Output: y.
 int QConvForward(const Config &cfg, int n, void **params, int *, int64_t **shapes, const char **dtypes) {
-  int out = n - 1;
+  const int out = n - 1, res_index = 4;
   dt src_dt = DataType(dtypes[0]), wei_dt = DataType(dtypes[1]), dst_dt = DataType(dtypes[out]);
   bool quantized = src_dt != dt::f32;
   if (quantized != (wei_dt == dt::s8) || (!quantized && wei_dt != dt::f32))
     throw std::runtime_error("weights must be int8 with an integer input, float32 with a float32 input");
   memory::dims src = Nchw(shapes[0], cfg.src_nhwc), dst = Nchw(shapes[out], cfg.dst_nhwc);
-  memory::dims wei = {dst[1], src[1], cfg.kernel, cfg.kernel};
-  memory::dims strides = {cfg.stride, cfg.stride}, pad_l = {cfg.pad, cfg.pad}, pad_r;
-  if (cfg.deconv)
-    pad_r = {(src[2] - 1) * cfg.stride + cfg.kernel - cfg.pad - dst[2], (src[3] - 1) * cfg.stride + cfg.kernel - cfg.pad - dst[3]};
-  else
-    pad_r = WindowPadRight(src, dst, cfg);
+  Geometry g = ConvGeometry(src, dst, cfg);
   std::string key = Key("qconv", {src, dst}, cfg, params[1]) + dtypes[0] + dtypes[out];
   if (cfg.residual) {  // the sum post-op's scale and type are part of the primitive, not arguments of a call
     char sum[64];
-    std::snprintf(sum, sizeof(sum), "|%s %a", dtypes[4], double(cfg.res_scale));
+    std::snprintf(sum, sizeof(sum), "|%s %a", dtypes[res_index], double(cfg.res_scale));
     key += sum;
   }
   auto &rt = Rt();
   bool fresh = false;
   QConv *op = rt.cache.Get<QConv>(key, fresh);
-  int res_index = 4;
   if (fresh) {
     op->quantized = quantized;
     op->scaled_dst = dst_dt != dt::f32;
-    dnnl::primitive_attr attr;
-    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    dnnl::primitive_attr attr = UserScratchpad();
     if (quantized) {
       attr.set_scales_mask(DNNL_ARG_SRC, 0);
       attr.set_scales_mask(DNNL_ARG_WEIGHTS, 1);  // per output channel
@@ -113,63 +92,39 @@ int QConvForward(const Config &cfg, int n, void **params, int *, int64_t **shape
     }
     if (cfg.relu) po.append_eltwise(dnnl::algorithm::eltwise_relu, 0.f, 0.f);
     attr.set_post_ops(po);
-    op->src = Act(src, cfg.src_nhwc, src_dt);
-    op->dst = Act(dst, cfg.dst_nhwc, dst_dt);
-    op->wanted_src = Act(src, true, src_dt);
-    op->wanted_dst = Act(dst, true, dst_dt);
-    memory::desc w_any(wei, wei_dt, tag::any), bias({dst[1]}, dt::f32, tag::x);
-    memory::desc weights_md;
-    if (cfg.deconv) {
-      auto pd = dnnl::deconvolution_forward::primitive_desc(
-          rt.engine, dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct, op->wanted_src, w_any,
-          bias, op->wanted_dst, strides, pad_l, pad_r, attr);
-      weights_md = pd.weights_desc();
-      op->prim = dnnl::deconvolution_forward(pd);
+    op->src.Init(Act(src, cfg.src_nhwc, src_dt), Act(src, true, src_dt), false);
+    op->dst.Init(Act(dst, cfg.dst_nhwc, dst_dt), Act(dst, true, dst_dt), true);
+    if (cfg.residual && !op->dst.same) throw std::runtime_error("a fused residual needs an NHWC output");
+    memory::desc w_any(g.wei, wei_dt, tag::any), bias({dst[1]}, dt::f32, tag::x);
+    ByKind(cfg, [&](auto kind) {
+      using K = decltype(kind);
+      auto pd = typename K::Forward::primitive_desc(rt.engine, dnnl::prop_kind::forward_inference, K::kAlg,
+                                                    op->src.wanted, w_any, bias, op->dst.wanted, g.strides, g.pad_l,
+                                                    g.pad_r, attr);
+      op->prim = typename K::Forward(pd);
       op->pd = pd;
-    } else {
-      auto pd = dnnl::convolution_forward::primitive_desc(
-          rt.engine, dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, op->wanted_src, w_any,
-          bias, op->wanted_dst, strides, pad_l, pad_r, attr);
-      weights_md = pd.weights_desc();
-      op->prim = dnnl::convolution_forward(pd);
-      op->pd = pd;
-    }
-    op->weights = dnnl::memory(weights_md, rt.engine);
-    if (op->src != op->wanted_src) {
-      op->src_buffer = dnnl::memory(op->wanted_src, rt.engine);
-      op->src_reorder = dnnl::reorder(dnnl::memory(op->src, rt.engine), op->src_buffer);
-    }
-    if (op->dst != op->wanted_dst) {
-      if (cfg.residual) throw std::runtime_error("a fused residual needs an NHWC output");
-      op->dst_buffer = dnnl::memory(op->wanted_dst, rt.engine);
-      op->dst_reorder = dnnl::reorder(op->dst_buffer, dnnl::memory(op->dst, rt.engine));
-    }
-    rt.cache.Charge(weights_md.get_size());
+    });
+    op->weights = dnnl::memory(op->pd.weights_desc(), rt.engine);
+    rt.cache.Charge(op->pd.weights_desc().get_size());
     Log("int8 conv", key, op->pd);
   }
   int64_t out_ch = dst[1];
-  size_t wbytes = size_t(wei[0]) * wei[1] * wei[2] * wei[3] * memory::data_type_size(wei_dt);
+  size_t wbytes = size_t(g.wei[0]) * g.wei[1] * g.wei[2] * g.wei[3] * memory::data_type_size(wei_dt);
   uint64_t a = 0, b = 0;
   Checksum(params[1], wbytes, a, b);
   if (!op->loaded || a != op->sum_a || b != op->sum_b) {
-    memory::desc user(wei, wei_dt, cfg.deconv ? tag::iohw : tag::oihw);
+    memory::desc user(g.wei, wei_dt, ByKind(cfg, [](auto kind) { return decltype(kind)::kUserWeights; }));
     dnnl::memory user_mem(user, rt.engine, params[1]);
     dnnl::reorder(user_mem, op->weights).execute(rt.stream, user_mem, op->weights);
     op->sum_a = a;
     op->sum_b = b;
     op->loaded = true;
   }
-  dnnl::memory src_mem(op->src, rt.engine, params[0]);
-  if (op->src_buffer) {
-    op->src_reorder.execute(rt.stream, src_mem, op->src_buffer);
-    src_mem = op->src_buffer;
-  }
-  dnnl::memory dst_mem = op->dst_buffer ? op->dst_buffer : dnnl::memory(op->dst, rt.engine, params[out]);
   if (cfg.residual) std::memcpy(params[out], params[res_index], op->residual.get_size());
-  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src_mem},
+  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, op->src.In(params[0])},
                                              {DNNL_ARG_WEIGHTS, op->weights},
                                              {DNNL_ARG_BIAS, Floats(static_cast<float *>(params[2]), out_ch)},
-                                             {DNNL_ARG_DST, dst_mem}};
+                                             {DNNL_ARG_DST, op->dst.Out(params[out])}};
   if (op->quantized) {
     args[DNNL_ARG_ATTR_SCALES | DNNL_ARG_SRC] = Floats(&cfg.src_scale, 1);
     args[DNNL_ARG_ATTR_SCALES | DNNL_ARG_WEIGHTS] = Floats(static_cast<float *>(params[3]), out_ch);
@@ -177,10 +132,7 @@ int QConvForward(const Config &cfg, int n, void **params, int *, int64_t **shape
   if (op->scaled_dst) args[DNNL_ARG_ATTR_SCALES | DNNL_ARG_DST] = Floats(&cfg.dst_scale, 1);
   args[DNNL_ARG_SCRATCHPAD] = rt.Scratchpad(op->pd.scratchpad_desc());
   op->prim.execute(rt.stream, args);
-  if (op->dst_buffer) {
-    dnnl::memory user(op->dst, rt.engine, params[out]);
-    op->dst_reorder.execute(rt.stream, op->dst_buffer, user);
-  }
+  op->dst.Finish(params[out]);
   return 0;
 }
 
