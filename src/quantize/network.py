@@ -180,6 +180,8 @@ class QuantizedPoseNet(nn.Cell):
             self.layer_slots.append(len(self.cells_list))
         self.steps = nn.CellList(self.cells_list)
         del self.cells_list
+        # the float network's Cells are not needed any more: without them its float weights can be freed
+        self.plan = [layer._replace(conv=None, bn=None) for layer in self.plan]
 
     def _form(self, index: int) -> Form:
         return self.input_form if index == -1 else self.forms[index]

@@ -5,52 +5,26 @@
 dequantizes an activation and changes its layout; :class:`QMaxPool` max-pools an NHWC activation of any type.
 Activations inside a network are NHWC (MindSpore sees N×H×W×C), NCHW at its edges.
 
-Each operator takes a float32 ``cfg`` vector last, in the order of :data:`QCFG_FIELDS` (int8.cc's ``QIndex``).
+The kernels are units of the oneDNN operators' library (:func:`src.network.onednn.library_path`), and like its other
+operators each takes the float32 settings vector ``cfg`` first (:func:`src.network.onednn.ops.make_cfg`; the scales
+are its ``src_scale``, ``dst_scale`` and ``res_scale``).
 """
-import itertools
 from typing import Optional, Sequence, Tuple
 
 import mindspore as ms
 import numpy as np
-from mindspore import Tensor, nn, ops
+from mindspore import Tensor, nn
 
-#: The settings vector's entries, in int8.cc's QIndex order (tests/quantize check that they agree).
-QCFG_FIELDS = ("stride", "pad", "kernel", "src_nhwc", "dst_nhwc", "relu", "deconv", "residual", "src_scale",
-               "dst_scale", "res_scale")
+from src.network.onednn.ops import custom_op, make_cfg, nchw_of, shape_of
+
 DTYPES = {"float32": ms.float32, "uint8": ms.uint8, "int8": ms.int8}
-_COUNT = itertools.count()
-
-
-def make_qcfg(**values) -> Tensor:
-    """The ``cfg`` vector: :data:`QCFG_FIELDS` in order, unnamed ones 0 (scales 1)."""
-    unknown = set(values) - set(QCFG_FIELDS)
-    if unknown:
-        raise ValueError(f"unknown settings {sorted(unknown)}")
-    defaults = {"stride": 1, "kernel": 1, "src_nhwc": 1, "dst_nhwc": 1, "src_scale": 1, "dst_scale": 1, "res_scale": 1}
-    return Tensor(np.array([float(values.get(f, defaults.get(f, 0))) for f in QCFG_FIELDS], np.float32))
-
-
-def _custom(library: str, function: str, out_shape, out_dtype, tag: str) -> ops.Custom:
-    op = ops.Custom(f"{library}:{function}", out_shape=out_shape, out_dtype=out_dtype, func_type="aot")
-    # one attribute unique to each operator, so MindSpore's caches never take one for another
-    op.add_prim_attr("pose_layer", f"{tag} #{next(_COUNT)}")
-    return op
-
-
-def _nhwc_shape(nchw: Sequence[int], nhwc: bool) -> Tuple[int, ...]:
-    n, c, h, w = nchw
-    return (n, h, w, c) if nhwc else (n, c, h, w)
-
-
-def _nchw(shape: Sequence[int], nhwc: bool) -> Tuple[int, ...]:
-    return (shape[0], shape[3], shape[1], shape[2]) if nhwc else tuple(shape)
 
 
 class QConv(nn.Cell):
     """``act(conv(x, w) + b [+ residual])``, quantized (integer input, int8 weights) or float32 (float32 input).
 
     Args:
-        library: the compiled int8 operators (:func:`src.quantize.library.library_path`).
+        library: the compiled oneDNN operators (:func:`src.network.onednn.library_path`).
         weight: int8 (quantized) or float32, MindSpore's layout (O×C×k×k; C×O×k×k when ``deconv``).
         bias: O float32 (BatchNorm folded in).
         w_scale: O float32, ``s_w`` (ignored in float32).
@@ -79,11 +53,11 @@ class QConv(nn.Cell):
         self.out_channels = weight.shape[1] if deconv else weight.shape[0]
         self.kernel, self.stride, self.pad, self.output_padding, self.deconv = kernel, stride, pad, output_padding, deconv
         self.src_nhwc, self.dst_nhwc, self.residual = src_nhwc, dst_nhwc, residual
-        self.cfg = make_qcfg(stride=stride, pad=pad, kernel=kernel, src_nhwc=src_nhwc, dst_nhwc=dst_nhwc, relu=relu,
-                             deconv=deconv, residual=residual, src_scale=src_scale, dst_scale=dst_scale,
-                             res_scale=res_scale)
-        self.op = _custom(library, "pose_q_conv", self._out_shape, DTYPES[out_dtype],
-                          f"q k{kernel} s{stride} p{pad} d{deconv}")
+        self.cfg = make_cfg(stride=stride, pad=pad, kernel=kernel, src_nhwc=src_nhwc, dst_nhwc=dst_nhwc, relu=relu,
+                            deconv=deconv, residual=residual, src_scale=src_scale, dst_scale=dst_scale,
+                            res_scale=res_scale)
+        self.op = custom_op(library, "pose_q_conv", self._out_shape, DTYPES[out_dtype],
+                            tag=f"q k{kernel} s{stride} p{pad} d{deconv}")
 
     def output_nchw(self, nchw: Sequence[int]) -> Tuple[int, int, int, int]:
         """N×O×Ho×Wo for an input N×C×H×W."""
@@ -94,13 +68,13 @@ class QConv(nn.Cell):
                 (w - 1) * s - 2 * p + k + self.output_padding
         return n, self.out_channels, (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
 
-    def _out_shape(self, x, *_):
-        return _nhwc_shape(self.output_nchw(_nchw(x, self.src_nhwc)), self.dst_nhwc)
+    def _out_shape(self, _cfg, x, *_):
+        return shape_of(self.output_nchw(nchw_of(x, self.src_nhwc)), self.dst_nhwc)
 
     def construct(self, x: Tensor, residual: Optional[Tensor] = None) -> Tensor:
         if self.residual:
-            return self.op(x, self.weight, self.bias, self.w_scale, residual, self.cfg)
-        return self.op(x, self.weight, self.bias, self.w_scale, self.cfg)
+            return self.op(self.cfg, x, self.weight, self.bias, self.w_scale, residual)
+        return self.op(self.cfg, x, self.weight, self.bias, self.w_scale)
 
 
 class QReorder(nn.Cell):
@@ -117,14 +91,14 @@ class QReorder(nn.Cell):
                  out_dtype: str) -> None:
         super().__init__()
         self.src_nhwc, self.dst_nhwc = src_nhwc, dst_nhwc
-        self.cfg = make_qcfg(src_nhwc=src_nhwc, dst_nhwc=dst_nhwc, src_scale=src_scale, dst_scale=dst_scale)
-        self.op = _custom(library, "pose_q_reorder", self._out_shape, DTYPES[out_dtype], f"reorder {out_dtype}")
+        self.cfg = make_cfg(src_nhwc=src_nhwc, dst_nhwc=dst_nhwc, src_scale=src_scale, dst_scale=dst_scale)
+        self.op = custom_op(library, "pose_q_reorder", self._out_shape, DTYPES[out_dtype], tag=f"reorder {out_dtype}")
 
-    def _out_shape(self, x, *_):
-        return _nhwc_shape(_nchw(x, self.src_nhwc), self.dst_nhwc)
+    def _out_shape(self, _cfg, x):
+        return shape_of(nchw_of(x, self.src_nhwc), self.dst_nhwc)
 
     def construct(self, x: Tensor) -> Tensor:
-        return self.op(x, self.cfg)
+        return self.op(self.cfg, x)
 
 
 class QMaxPool(nn.Cell):
@@ -137,12 +111,12 @@ class QMaxPool(nn.Cell):
     def __init__(self, library: str, kernel: int, stride: int, pad: int, dtype: str) -> None:
         super().__init__()
         self.kernel, self.stride, self.pad = kernel, stride, pad
-        self.cfg = make_qcfg(stride=stride, pad=pad, kernel=kernel)
-        self.op = _custom(library, "pose_q_pool", self._out_shape, DTYPES[dtype], f"pool {dtype}")
+        self.cfg = make_cfg(stride=stride, pad=pad, kernel=kernel)
+        self.op = custom_op(library, "pose_q_pool", self._out_shape, DTYPES[dtype], tag=f"pool {dtype}")
 
-    def _out_shape(self, x, *_):
+    def _out_shape(self, _cfg, x):
         size = [(v + 2 * self.pad - self.kernel) // self.stride + 1 for v in x[1:3]]
         return (x[0], size[0], size[1], x[3])
 
     def construct(self, x: Tensor) -> Tensor:
-        return self.op(x, self.cfg)
+        return self.op(self.cfg, x)

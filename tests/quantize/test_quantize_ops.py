@@ -1,9 +1,7 @@
 """src/quantize/ops.py and int8.cc: each int8 operator against the NumPy reference of the same quantized arithmetic
 (src/quantize/arithmetic.py: integer accumulation, rint half to even, saturation), bit for bit, on the weight grid
 of the CPU's kernels (measured exact on oneDNN's AVX2 kernels and, under ONEDNN_MAX_CPU_ISA=SSE41, its SSE4.1
-ones); the settings vector's order against int8.cc's."""
-import os
-import re
+ones). The settings vector is the library's (tests/network/onednn/test_sources.py checks its order)."""
 
 import numpy as np
 import pytest
@@ -12,22 +10,10 @@ from mindspore import Tensor
 
 from src.quantize import arithmetic as qa
 from src.quantize import library
-from src.quantize.ops import QCFG_FIELDS, QConv, QMaxPool, QReorder
+from src.quantize.ops import QConv, QMaxPool, QReorder
 
 pytestmark = pytest.mark.skipif(library.library_path() is None,
                                 reason=f"int8 operators unavailable: {library.library_status()[1]}")
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def test_settings_order_matches_the_kernels():
-    with open(os.path.join(ROOT, "src", "network", "onednn", "int8.cc"), encoding="utf-8") as handle:
-        source = handle.read()
-    enum = re.search(r"enum QIndex \{([^}]*)\}", source).group(1)
-    names = [name.strip() for name in enum.replace("\n", " ").split(",") if name.strip()]
-    assert names[-1] == "kQCfgLen"
-    as_snake = [re.sub(r"(?<!^)([A-Z])", r"_\1", name[1:]).lower() for name in names[:-1]]
-    assert as_snake == list(QCFG_FIELDS)
 
 
 def _nhwc(a: np.ndarray) -> np.ndarray:
@@ -130,3 +116,28 @@ def test_max_pool_u8():
     expected = np.stack([np.stack([padded[:, 2 * i:2 * i + 3, 2 * j:2 * j + 3].max(axis=(1, 2))
                                    for j in range(4)], 1) for i in range(5)], 1)
     np.testing.assert_array_equal(out, expected)  # ... so this equals oneDNN's max over the window's inside
+
+
+def test_layers_sharing_weights_keep_their_own_residual_scale():
+    """The residual's scale is built into oneDNN's primitive: two layers on the same weights' memory (as when one
+    network's freed weights are reused by the next) must not share it."""
+    ms.set_context(mode=ms.PYNATIVE_MODE, device_target="CPU")
+    rng = np.random.default_rng(5)
+    x_q = rng.integers(0, 256, (1, 16, 4, 4)).astype(np.uint8)
+    w_q, w_scale = qa.quantize_weights(rng.standard_normal((16, 16, 1, 1)).astype(np.float32), 0,
+                                       qa.weight_grid(library.has_vnni(library.cpu_isa()), False))
+    bias = np.zeros(16, np.float32)
+    r_q = rng.integers(-128, 128, (1, 16, 4, 4)).astype(np.int8)
+    acc = qa.conv_accumulate(x_q, w_q, 1, 0)
+    first = None
+    for res_scale in (0.01, 0.5):
+        layer = QConv(library.library_path(), w_q, bias, w_scale, 1, residual=True, relu=True, src_nhwc=False,
+                      src_scale=0.02, dst_scale=0.1, res_scale=res_scale, out_dtype="uint8")
+        if first is None:
+            first = layer
+        else:
+            layer.weight = first.weight  # the same Tensor, the same memory
+        out = _nchw(layer(Tensor(x_q), Tensor(_nhwc(r_q))).asnumpy())
+        expected = qa.requantize(acc, 0.02, w_scale, bias, r_q.astype(np.float32) * np.float32(res_scale), True,
+                                 0.1, "uint8")
+        np.testing.assert_array_equal(out, expected)

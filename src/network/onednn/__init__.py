@@ -1,6 +1,7 @@
 """CPU convolutions, transposed convolutions and max-pooling as oneDNN primitives in MindSpore custom operators.
 
-The C++ operators (``runtime.cc``, ``conv.cc``, ``pool.cc``, ``batchnorm.cc``) are compiled on first use
+The C++ operators (``runtime.cc``, ``conv.cc``, ``pool.cc``, ``batchnorm.cc``, and the int8 ones of
+``int8.cc`` that :mod:`src.quantize.ops` wraps) are compiled on first use
 (:mod:`.build`); :func:`library_path` says whether that worked, once per process, and :mod:`.ops` wraps the compiled kernels as MindSpore operators. Setting the
 environment variable ``SIMPLEPOSE_ONEDNN=0`` turns the operators off (the im2col path runs).
 """

@@ -5,8 +5,8 @@ The library is built against the oneDNN that MindSpore's wheel bundles (``mindsp
 threadpool runtime) with the headers of the pinned ``onednn-devel`` package, by the C++ compiler ``$CXX``
 (default ``g++``). The cache file's name holds a hash of what went into it: the sources, the compiler's
 version, the flags, the headers' version and the library's version, so a change of any of them builds a new
-file (a test checks that every C++ file of the folder but the int8 library's is among the sources). Concurrent first builds (several ranks or test workers) each compile in a temporary folder and rename
-the result into place, an atomic step, so no process ever loads a partial file.
+file (a test checks that every C++ file of the folder is among the sources). Concurrent first builds (several
+ranks or test workers) each compile in a temporary folder and rename the result into place, an atomic step, so no process ever loads a partial file.
 
 Where something is missing (compiler, headers, a MindSpore without the bundled oneDNN or with another
 threading runtime) :func:`library` returns None and the reason, and the caller falls back to the im2col path.
@@ -30,8 +30,9 @@ logger = logging.getLogger(__name__)
 
 SOURCE_DIR = os.path.dirname(os.path.abspath(__file__))
 #: The library's translation units, by concern: the runtime (thread pool, engine, primitive cache, AOT wrapper), the
-#: oneDNN convolutions and transposed convolutions, the oneDNN max-pooling, the hand-written BatchNorm.
-UNITS = ("runtime.cc", "conv.cc", "pool.cc", "batchnorm.cc")
+#: oneDNN convolutions and transposed convolutions, the oneDNN max-pooling, the hand-written BatchNorm, the int8
+#: inference operators (src/quantize's).
+UNITS = ("runtime.cc", "conv.cc", "pool.cc", "batchnorm.cc", "int8.cc")
 #: The headers they include: the settings vector (the contract with ops.py), the runtime's and the oneDNN operators'
 #: shared declarations, the oneDNN configuration of MindSpore's build.
 HEADERS = ("settings.h", "runtime.h", "primitives.h", "threadpool_config.h")

@@ -18,51 +18,6 @@
 namespace pose {
 namespace {
 
-// ------------------------------------------------------------------------------------------------ the two kinds
-
-// The one place where a convolution and a transposed convolution differ: oneDNN's primitive classes and algorithm,
-// MindSpore's weight layout (and so the axis of the output channels in it), and the direction of the window
-// formula (a transposed convolution's output is the window operation's input).
-template <bool kDeconv>
-struct Kind;
-
-template <>
-struct Kind<false> {
-  using Forward = dnnl::convolution_forward;
-  using BackwardData = dnnl::convolution_backward_data;
-  using BackwardWeights = dnnl::convolution_backward_weights;
-  static constexpr dnnl::algorithm kAlg = dnnl::algorithm::convolution_direct;
-  static constexpr tag kUserWeights = tag::oihw;  // O×C×k×k
-  static constexpr int kOutAxis = 0;
-  static memory::dims PadRight(const memory::dims &src, const memory::dims &dst, const Config &cfg) {
-    return WindowPadRight(src, dst, cfg);
-  }
-};
-
-template <>
-struct Kind<true> {
-  using Forward = dnnl::deconvolution_forward;
-  using BackwardData = dnnl::deconvolution_backward_data;
-  using BackwardWeights = dnnl::deconvolution_backward_weights;
-  static constexpr dnnl::algorithm kAlg = dnnl::algorithm::deconvolution_direct;
-  static constexpr tag kUserWeights = tag::iohw;  // C×O×k×k
-  static constexpr int kOutAxis = 1;
-  static memory::dims PadRight(const memory::dims &src, const memory::dims &dst, const Config &cfg) {
-    return WindowPadRight(dst, src, cfg);  // Ho = (Hi − 1)·s − pl − pr + k
-  }
-};
-
-// f(Kind<cfg.deconv>()).
-template <class F>
-decltype(auto) ByKind(const Config &cfg, F &&f) {
-  if (cfg.deconv) return f(Kind<true>());
-  return f(Kind<false>());
-}
-
-Geometry ConvGeometry(const memory::dims &src, const memory::dims &dst, const Config &cfg) {
-  return MakeGeometry(src, dst, cfg, ByKind(cfg, [&](auto kind) { return decltype(kind)::PadRight(src, dst, cfg); }));
-}
-
 // MindSpore's weight layout.
 memory::desc UserWeights(const Geometry &g, const Config &cfg) {
   return memory::desc(g.wei, dt::f32, ByKind(cfg, [](auto kind) { return decltype(kind)::kUserWeights; }));
@@ -96,25 +51,6 @@ dnnl::primitive ForwardPrimitive(const FwdPd &fwd, const Config &cfg) {
     using K = decltype(kind);
     return typename K::Forward(typename K::Forward::primitive_desc(fwd.pd.get()));
   });
-}
-
-// Fletcher-style sums over 64-bit words: any change of a word (or of their order) changes them.
-void Checksum(const void *data, size_t bytes, uint64_t &a, uint64_t &b) {
-  const uint64_t *w = static_cast<const uint64_t *>(data);
-  size_t n = bytes / 8;
-  uint64_t a0 = a, a1 = 0, a2 = 0, a3 = 0, b0 = b, b1 = 0, b2 = 0, b3 = 0;
-  size_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    a0 += w[i]; b0 += a0;
-    a1 += w[i + 1]; b1 += a1;
-    a2 += w[i + 2]; b2 += a2;
-    a3 += w[i + 3]; b3 += a3;
-  }
-  for (; i < n; ++i) { a0 += w[i]; b0 += a0; }
-  const unsigned char *tail = static_cast<const unsigned char *>(data) + n * 8;
-  for (size_t j = 0; j < bytes % 8; ++j) { a0 += tail[j]; b0 += a0; }
-  a = a0 + 3 * a1 + 5 * a2 + 7 * a3;
-  b = b0 ^ (b1 * 0x9E3779B97F4A7C15ull) ^ (b2 * 0xC2B2AE3D27D4EB4Full) ^ (b3 * 0x165667B19E3779F9ull);
 }
 
 // Multiplies each output channel o of MindSpore-layout weights `w` (g.wei's dims) by scale[o].

@@ -18,6 +18,8 @@ ISA_NAMES = {0x1: "SSE41", 0x3: "AVX", 0x7: "AVX2", 0xF: "AVX2_VNNI", 0x1F: "AVX
 #: Other names ``ONEDNN_MAX_CPU_ISA`` takes (aliases of the values above, and no cap).
 ISA_ALIASES = ("AVX512_CORE_FP16", "AVX512_CORE_AMX", "AVX512_CORE_AMX_FP16", "ALL")
 AVX2_BITS = 0x7
+#: Bits that mark VNNI (avx2_vnni 0x8, avx512_core_vnni 0x40; the sets above them hold them too).
+VNNI_BITS = 0x8 | 0x40
 
 
 def bundled_dnnl() -> Optional[str]:
@@ -52,6 +54,12 @@ def isa_name(isa: Optional[int]) -> str:
 def above_avx2(isa: Optional[int]) -> bool:
     """Whether ``isa`` holds more than AVX2 (AVX-512, AMX, AVX2-VNNI)."""
     return isa is not None and bool(isa & ~AVX2_BITS)
+
+
+def has_vnni(isa: Optional[int]) -> bool:
+    """Whether oneDNN's int8 kernels on ``isa`` multiply with VNNI (``vpdpbusd``), which takes whole 8-bit weights;
+    without it they use ``vpmaddubsw`` (see :func:`src.quantize.arithmetic.weight_grid`)."""
+    return isa is not None and bool(isa & VNNI_BITS)
 
 
 def describe_cpu_isa() -> str:

@@ -25,9 +25,9 @@ AFFINE_NONE, AFFINE_BIAS, AFFINE_BN, AFFINE_BIAS_BN = 0, 1, 2, 3
 #: The settings vector's entries in settings.h's ``CfgIndex`` order (``kSrcNhwc`` is ``src_nhwc``), with their
 #: defaults (settings.h's ``Config``); tests/network/onednn check that the two agree.
 CFG_FIELDS = ("stride", "pad", "kernel", "src_nhwc", "dst_nhwc", "relu", "deconv", "residual", "affine", "eps", "bias",
-              "momentum")
+              "momentum", "src_scale", "dst_scale", "res_scale")
 CFG_DEFAULTS = {"stride": 1, "kernel": 1, "src_nhwc": True, "dst_nhwc": True, "affine": AFFINE_NONE, "eps": 1e-5,
-                "momentum": 0.9}
+                "momentum": 0.9, "src_scale": 1.0, "dst_scale": 1.0, "res_scale": 1.0}
 
 
 def make_cfg(**settings: float) -> Tensor:
@@ -57,7 +57,9 @@ def shape_of(nchw: Sequence[int], nhwc: bool) -> Tuple[int, int, int, int]:
 _COUNT = itertools.count()
 
 
-def _custom(library: str, function: str, out_shape, out_dtype=ms.float32, bprop=None, tag: str = "") -> ops.Custom:
+def custom_op(library: str, function: str, out_shape, out_dtype=ms.float32, bprop=None, tag: str = "") -> ops.Custom:
+    """The AOT operator ``function`` of the compiled ``library`` (this module's and :mod:`src.quantize.ops`'s);
+    ``tag`` names the layer in MindSpore's attributes."""
     op = ops.Custom(f"{library}:{function}", out_shape=out_shape, out_dtype=out_dtype, func_type="aot", bprop=bprop)
     # MindSpore takes Custom operators with equal attributes for the same operator (PyNative caches the
     # inferred shape by them, GRAPH mode shares the bprop): an attribute unique to each keeps them apart.
@@ -112,17 +114,17 @@ class ConvOps(nn.Cell):
         tag = f"train {sorted(geometry.items())} op{self.output_padding}"
         self.train_cfg = make_cfg(**geometry, bias=self.has_bias)
         lib, out_channels = self.library, self.out_channels
-        backward_data = _custom(lib, "pose_conv_backward_data", lambda cfg, dy, w, x: x, tag=tag)
+        backward_data = custom_op(lib, "pose_conv_backward_data", lambda cfg, dy, w, x: x, tag=tag)
         # bprops are closures over the operators (GRAPH mode does not take bound methods there)
         if self.has_bias:
-            backward_weights = _custom(lib, "pose_conv_backward_weights", lambda cfg, x, dy, w: (w, (out_channels,)),
+            backward_weights = custom_op(lib, "pose_conv_backward_weights", lambda cfg, x, dy, w: (w, (out_channels,)),
                                        (ms.float32, ms.float32), tag=tag)
 
             def bprop(cfg, x, w, b, out, dout):
                 dw, db = backward_weights(cfg, x, dout, w)
                 return ops.zeros_like(cfg), backward_data(cfg, dout, w, x), dw, db
         else:
-            backward_weights = _custom(lib, "pose_conv_backward_weights", lambda cfg, x, dy, w: w, tag=tag)
+            backward_weights = custom_op(lib, "pose_conv_backward_weights", lambda cfg, x, dy, w: w, tag=tag)
 
             def bprop(cfg, x, w, out, dout):
                 return ops.zeros_like(cfg), backward_data(cfg, dout, w, x), backward_weights(cfg, x, dout, w)
@@ -130,7 +132,7 @@ class ConvOps(nn.Cell):
 
         def out_shape(_cfg, x, *_):
             return shape_of(self.output_nchw(nchw_of(x, src_nhwc)), dst_nhwc)
-        self.forward_op = _custom(lib, "pose_conv_forward", out_shape, bprop=bprop, tag=tag)
+        self.forward_op = custom_op(lib, "pose_conv_forward", out_shape, bprop=bprop, tag=tag)
 
     def _set_layout(self, src_nhwc: bool, dst_nhwc: bool, training: bool) -> None:
         """Layouts of the operators' input and output: NHWC (True) or NCHW; in training too unless ``training``
@@ -148,7 +150,7 @@ class ConvOps(nn.Cell):
         self.infer_cfgs = tuple(make_cfg(**geometry, relu=relu, residual=residual, affine=affine, eps=self.eps)
                                 for relu in (False, True) for residual in (False, True)
                                 for affine in (AFFINE_NONE, AFFINE_BIAS, AFFINE_BN, AFFINE_BIAS_BN))
-        self.infer_op = _custom(self.library, "pose_conv_infer", self._out_shape, tag=tag)
+        self.infer_op = custom_op(self.library, "pose_conv_infer", self._out_shape, tag=tag)
 
     def output_nchw(self, nchw: Sequence[int]) -> Tuple[int, int, int, int]:
         """N×O×Ho×Wo for an input N×C×H×W."""
@@ -205,8 +207,8 @@ class MaxPoolOps(nn.Cell):
         self.kernel, self.stride, self.padding = kernel, stride, padding
         self.cfg = make_cfg(stride=stride, pad=padding, kernel=kernel)
         tag = f"pool k{kernel} s{stride} p{padding}"
-        self.op = _custom(library, "pose_pool_forward", self._out, tag=tag)
-        backward = _custom(library, "pose_pool_backward", lambda cfg, dy, workspace, x: x, tag=tag)
+        self.op = custom_op(library, "pose_pool_forward", self._out, tag=tag)
+        backward = custom_op(library, "pose_pool_backward", lambda cfg, dy, workspace, x: x, tag=tag)
 
         def bprop(cfg, x, out, dout):
             return ops.zeros_like(cfg), backward(cfg, dout[0], out[1], x)
@@ -215,7 +217,7 @@ class MaxPoolOps(nn.Cell):
             out = self._out(cfg, x)
             return out, out
         # oneDNN's workspace of a max-pool with fewer than 256 taps: one byte per output (the argmax)
-        self.train_op = _custom(library, "pose_pool_forward", train_shapes, (ms.float32, ms.uint8), bprop=bprop,
+        self.train_op = custom_op(library, "pose_pool_forward", train_shapes, (ms.float32, ms.uint8), bprop=bprop,
                                 tag=tag)
 
     def _out(self, _cfg, x):
@@ -251,9 +253,9 @@ class BatchNormOps(nn.Cell):
         self.cfgs = tuple(make_cfg(relu=relu, residual=residual, eps=eps, momentum=momentum)
                           for relu in (False, True) for residual in (False, True))
         # the forward pass's outputs: y, the batch statistics (3×C, see batchnorm.cc), the new running mean and variance
-        backward = _custom(library, "pose_bn_backward", lambda cfg, dy, x, y, g, stats: (x, g, g),
+        backward = custom_op(library, "pose_bn_backward", lambda cfg, dy, x, y, g, stats: (x, g, g),
                            (ms.float32,) * 3, tag=tag)
-        backward_res = _custom(library, "pose_bn_backward", lambda cfg, dy, x, y, g, stats: (x, g, g, x),
+        backward_res = custom_op(library, "pose_bn_backward", lambda cfg, dy, x, y, g, stats: (x, g, g, x),
                                (ms.float32,) * 4, tag=tag)
 
         def bprop(cfg, x, gamma, beta, mean, var, out, dout):
@@ -267,8 +269,8 @@ class BatchNormOps(nn.Cell):
         def shapes(_cfg, x, g, *_):
             return x, (3,) + tuple(g), g, g
         outputs = (ms.float32,) * 4
-        self.forward_op = _custom(library, "pose_bn_forward", shapes, outputs, bprop=bprop, tag=tag)
-        self.forward_res_op = _custom(library, "pose_bn_forward", shapes, outputs, bprop=bprop_res, tag=tag)
+        self.forward_op = custom_op(library, "pose_bn_forward", shapes, outputs, bprop=bprop, tag=tag)
+        self.forward_res_op = custom_op(library, "pose_bn_forward", shapes, outputs, bprop=bprop_res, tag=tag)
 
     def train(self, x: Tensor, gamma: Tensor, beta: Tensor, moving_mean: Tensor, moving_variance: Tensor,
               relu: bool = False, residual: Optional[Tensor] = None) -> Tensor:

@@ -1,5 +1,5 @@
-// What the oneDNN operators (conv.cc, pool.cc) share: activations' descriptors in either layout, the primitive
-// cache's keys, the window geometry, and buffers that reorder weights and activations between MindSpore's layouts
+// What the oneDNN operators (conv.cc, pool.cc, int8.cc) share: activations' descriptors in either layout, the primitive
+// cache's keys, the window geometry and the two kinds of convolution, the weights' checksum, and buffers that reorder weights and activations between MindSpore's layouts
 // and a primitive's.
 #ifndef POSE_ONEDNN_PRIMITIVES_H
 #define POSE_ONEDNN_PRIMITIVES_H
@@ -22,8 +22,8 @@ inline memory::dims Nchw(const int64_t *shape, bool nhwc) {
   return {shape[0], shape[1], shape[2], shape[3]};
 }
 
-inline memory::desc Act(const memory::dims &nchw, bool nhwc) {
-  return memory::desc(nchw, dt::f32, nhwc ? tag::nhwc : tag::nchw);
+inline memory::desc Act(const memory::dims &nchw, bool nhwc, dt type = dt::f32) {
+  return memory::desc(nchw, type, nhwc ? tag::nhwc : tag::nchw);
 }
 
 inline std::string Key(const char *op, std::initializer_list<memory::dims> dims, const Config &cfg,
@@ -51,7 +51,7 @@ inline memory::dims WindowPadRight(const memory::dims &in, const memory::dims &o
   return {(out[2] - 1) * cfg.stride + cfg.kernel - in[2] - cfg.pad, (out[3] - 1) * cfg.stride + cfg.kernel - in[3] - cfg.pad};
 }
 
-// `pad_right` is WindowPadRight of the operation's kind (conv.cc's Kind for the transposed convolution).
+// `pad_right` is WindowPadRight of the operation's kind (Kind below for the transposed convolution).
 inline Geometry MakeGeometry(const memory::dims &src, const memory::dims &dst, const Config &cfg,
                              const memory::dims &pad_right) {
   Geometry g;
@@ -64,13 +64,76 @@ inline Geometry MakeGeometry(const memory::dims &src, const memory::dims &dst, c
   return g;
 }
 
+// The one place where a convolution and a transposed convolution differ: oneDNN's primitive classes and algorithm,
+// MindSpore's weight layout (and so the axis of the output channels in it), and the direction of the window
+// formula (a transposed convolution's output is the window operation's input).
+template <bool kDeconv>
+struct Kind;
+
+template <>
+struct Kind<false> {
+  using Forward = dnnl::convolution_forward;
+  using BackwardData = dnnl::convolution_backward_data;
+  using BackwardWeights = dnnl::convolution_backward_weights;
+  static constexpr dnnl::algorithm kAlg = dnnl::algorithm::convolution_direct;
+  static constexpr tag kUserWeights = tag::oihw;  // O×C×k×k
+  static constexpr int kOutAxis = 0;
+  static memory::dims PadRight(const memory::dims &src, const memory::dims &dst, const Config &cfg) {
+    return WindowPadRight(src, dst, cfg);
+  }
+};
+
+template <>
+struct Kind<true> {
+  using Forward = dnnl::deconvolution_forward;
+  using BackwardData = dnnl::deconvolution_backward_data;
+  using BackwardWeights = dnnl::deconvolution_backward_weights;
+  static constexpr dnnl::algorithm kAlg = dnnl::algorithm::deconvolution_direct;
+  static constexpr tag kUserWeights = tag::iohw;  // C×O×k×k
+  static constexpr int kOutAxis = 1;
+  static memory::dims PadRight(const memory::dims &src, const memory::dims &dst, const Config &cfg) {
+    return WindowPadRight(dst, src, cfg);  // Ho = (Hi − 1)·s − pl − pr + k
+  }
+};
+
+// f(Kind<cfg.deconv>()).
+template <class F>
+decltype(auto) ByKind(const Config &cfg, F &&f) {
+  if (cfg.deconv) return f(Kind<true>());
+  return f(Kind<false>());
+}
+
+// A convolution's or transposed convolution's geometry.
+inline Geometry ConvGeometry(const memory::dims &src, const memory::dims &dst, const Config &cfg) {
+  return MakeGeometry(src, dst, cfg, ByKind(cfg, [&](auto kind) { return decltype(kind)::PadRight(src, dst, cfg); }));
+}
+
+// Fletcher-style sums over 64-bit words: any change of a word (or of their order) changes them.
+inline void Checksum(const void *data, size_t bytes, uint64_t &a, uint64_t &b) {
+  const uint64_t *w = static_cast<const uint64_t *>(data);
+  size_t n = bytes / 8;
+  uint64_t a0 = a, a1 = 0, a2 = 0, a3 = 0, b0 = b, b1 = 0, b2 = 0, b3 = 0;
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    a0 += w[i]; b0 += a0;
+    a1 += w[i + 1]; b1 += a1;
+    a2 += w[i + 2]; b2 += a2;
+    a3 += w[i + 3]; b3 += a3;
+  }
+  for (; i < n; ++i) { a0 += w[i]; b0 += a0; }
+  const unsigned char *tail = static_cast<const unsigned char *>(data) + n * 8;
+  for (size_t j = 0; j < bytes % 8; ++j) { a0 += tail[j]; b0 += a0; }
+  a = a0 + 3 * a1 + 5 * a2 + 7 * a3;
+  b = b0 ^ (b1 * 0x9E3779B97F4A7C15ull) ^ (b2 * 0xC2B2AE3D27D4EB4Full) ^ (b3 * 0x165667B19E3779F9ull);
+}
+
 inline dnnl::primitive_attr UserScratchpad() {
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   return attr;
 }
 
-inline void Log(const char *what, const std::string &key, const dnnl::primitive_desc &pd) {
+inline void Log(const char *what, const std::string &key, const dnnl::primitive_desc_base &pd) {
   if (Rt().verbose) std::fprintf(stderr, "pose_onednn: %s %s -> %s\n", what, key.c_str(), pd.impl_info_str());
 }
 

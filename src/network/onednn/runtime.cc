@@ -211,13 +211,17 @@ void PrimitiveCache::Evict() {
 
 // ------------------------------------------------------------------------------------------------ AOT wrapper
 
-int Guarded(const char *name, Body body, int nparam, void **params, int *ndims, int64_t **shapes) {
+namespace {
+
+// Runs `call(cfg)` under the runtime's lock, timed where POSE_ONEDNN_PROFILE asks; errors printed, status 1.
+template <class Call>
+int GuardedCall(const char *name, int nparam, void **params, int *ndims, int64_t **shapes, const Call &call) {
   try {
     std::lock_guard<std::mutex> hold(Rt().lock);
     Config cfg = ReadConfig(params[0], shapes[0][0]);
-    if (!Prof().on) return body(cfg, nparam - 1, params + 1, ndims + 1, shapes + 1);
+    if (!Prof().on) return call(cfg);
     auto start = std::chrono::steady_clock::now();
-    int status = body(cfg, nparam - 1, params + 1, ndims + 1, shapes + 1);
+    int status = call(cfg);
     auto &entry = Prof().spent[ShapeKey(name, nparam - 1, ndims + 1, shapes + 1)];
     entry.first += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     entry.second += 1;
@@ -228,6 +232,20 @@ int Guarded(const char *name, Body body, int nparam, void **params, int *ndims, 
     std::fprintf(stderr, "pose_onednn %s: %s\n", name, e.what());
   }
   return 1;
+}
+
+}  // namespace
+
+int Guarded(const char *name, Body body, int nparam, void **params, int *ndims, int64_t **shapes) {
+  return GuardedCall(name, nparam, params, ndims, shapes,
+                     [&](const Config &cfg) { return body(cfg, nparam - 1, params + 1, ndims + 1, shapes + 1); });
+}
+
+int Guarded(const char *name, TypedBody body, int nparam, void **params, int *ndims, int64_t **shapes,
+            const char **dtypes) {
+  return GuardedCall(name, nparam, params, ndims, shapes, [&](const Config &cfg) {
+    return body(cfg, nparam - 1, params + 1, ndims + 1, shapes + 1, dtypes + 1);
+  });
 }
 
 }  // namespace pose

@@ -81,8 +81,12 @@ Runtime &Rt();
 
 // An operator's body: the settings, then `n` pointers (the inputs after cfg, then the outputs) with their shapes.
 using Body = int (*)(const Config &cfg, int n, void **params, int *ndims, int64_t **shapes);
+// The body of an operator whose data types vary (int8.cc): the pointers' types ("float32", "uint8", ...) too.
+using TypedBody = int (*)(const Config &cfg, int n, void **params, int *ndims, int64_t **shapes, const char **dtypes);
 
 int Guarded(const char *name, Body body, int nparam, void **params, int *ndims, int64_t **shapes);
+int Guarded(const char *name, TypedBody body, int nparam, void **params, int *ndims, int64_t **shapes,
+            const char **dtypes);
 
 }  // namespace pose
 
@@ -90,6 +94,10 @@ int Guarded(const char *name, Body body, int nparam, void **params, int *ndims, 
 #define POSE_AOT(name, body)                                                                                   \
   POSE_EXPORT int name(int nparam, void **params, int *ndims, int64_t **shapes, const char **, void *, void *) { \
     return pose::Guarded(#name, body, nparam, params, ndims, shapes);                                          \
+  }
+#define POSE_AOT_TYPED(name, body)                                                                                     \
+  POSE_EXPORT int name(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) { \
+    return pose::Guarded(#name, body, nparam, params, ndims, shapes, dtypes);                                         \
   }
 
 #endif  // POSE_ONEDNN_RUNTIME_H

@@ -17,10 +17,13 @@ struct Config {
   float eps = 1e-5f;
   bool bias = false;  // training: the layer has a bias
   float momentum = 0.9f;  // BatchNorm: weight of the old running statistics (MindSpore's convention)
+  // int8 (int8.cc): the scales of the input, the output and the residual, s_x, s_y, s_r (y = s_y·y_q).
+  float src_scale = 1.f, dst_scale = 1.f, res_scale = 1.f;
 };
 
 // cfg[kAffine]: see Config::affine.
-enum CfgIndex { kStride, kPad, kKernel, kSrcNhwc, kDstNhwc, kRelu, kDeconv, kResidual, kAffine, kEps, kBias, kMomentum, kCfgLen };
+enum CfgIndex { kStride, kPad, kKernel, kSrcNhwc, kDstNhwc, kRelu, kDeconv, kResidual, kAffine, kEps, kBias, kMomentum, kSrcScale, kDstScale,
+                kResScale, kCfgLen };
 
 inline Config ReadConfig(const void *data, int64_t length) {
   if (length != kCfgLen)
@@ -39,6 +42,9 @@ inline Config ReadConfig(const void *data, int64_t length) {
   cfg.eps = c[kEps];
   cfg.bias = c[kBias] != 0;
   cfg.momentum = c[kMomentum];
+  cfg.src_scale = c[kSrcScale];
+  cfg.dst_scale = c[kDstScale];
+  cfg.res_scale = c[kResScale];
   return cfg;
 }
 
