@@ -4,9 +4,13 @@
 #ifndef POSE_ONEDNN_PRIMITIVES_H
 #define POSE_ONEDNN_PRIMITIVES_H
 
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <initializer_list>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "runtime.h"
 
@@ -125,6 +129,66 @@ inline void Checksum(const void *data, size_t bytes, uint64_t &a, uint64_t &b) {
   for (size_t j = 0; j < bytes % 8; ++j) { a0 += tail[j]; b0 += a0; }
   a = a0 + 3 * a1 + 5 * a2 + 7 * a3;
   b = b0 ^ (b1 * 0x9E3779B97F4A7C15ull) ^ (b2 * 0xC2B2AE3D27D4EB4Full) ^ (b3 * 0x165667B19E3779F9ull);
+}
+
+// The inputs an inference operator takes after x and w for Config::affine (0 none, 1 bias, 2 BatchNorm's γ, β, μ,
+// σ², 3 both); the residual, where there is one, follows them.
+inline int AffineInputs(const Config &cfg) {
+  const int kAffineInputs[] = {0, 1, 4, 5};
+  if (cfg.affine < 0 || cfg.affine > 3) throw std::runtime_error("affine mode " + std::to_string(cfg.affine));
+  return kAffineInputs[cfg.affine];
+}
+
+// Multiplies each output channel o of MindSpore-layout weights `w` (g.wei's dims) by scale[o].
+inline void ScaleOutputChannels(float *w, const Geometry &g, const Config &cfg, const std::vector<float> &scale) {
+  int out_axis = ByKind(cfg, [](auto kind) { return decltype(kind)::kOutAxis; });
+  int64_t outer = out_axis == 0 ? g.wei[0] : g.wei[1], inner = out_axis == 0 ? g.wei[1] : g.wei[0];
+  size_t taps = size_t(g.wei[2]) * g.wei[3];
+  for (int64_t i = 0; i < outer; ++i)
+    for (int64_t j = 0; j < inner; ++j) {
+      float s = scale[out_axis == 0 ? i : j];
+      float *block = w + (size_t(i) * inner + j) * taps;
+      for (size_t t = 0; t < taps; ++t) block[t] *= s;
+    }
+}
+
+// The checksum of an inference operator's weight sources when they were last folded.
+struct SourceSums {
+  uint64_t a = 0, b = 0;
+  bool loaded = false;
+};
+
+// Inference weights with the following BatchNorm folded in (MindSpore's layout, g.wei's dims): w·s and the bias
+// (b − μ)·s + β, s = γ / sqrt(σ² + eps); or w and b as they are (Config::affine). `params` are an inference
+// operator's inputs after cfg: x, w, [b], [γ, β, μ, σ²]. Computed only when the sources' checksum differs from
+// `sums` (then updated): returns whether `folded` and `bias` (O floats, unless affine is 0) were written.
+inline bool FoldInference(const Config &cfg, const Geometry &g, void **params, SourceSums &sums,
+                          std::vector<float> &folded, float *bias) {
+  int n_affine = AffineInputs(cfg);
+  int64_t out_ch = g.dst[1];
+  size_t wcount = size_t(g.wei[0]) * g.wei[1] * g.wei[2] * g.wei[3];
+  uint64_t a = 0, b = 0;
+  Checksum(params[1], wcount * 4, a, b);
+  for (int i = 0; i < n_affine; ++i) Checksum(params[2 + i], size_t(out_ch) * 4, a, b);
+  if (sums.loaded && a == sums.a && b == sums.b) return false;
+  const float *w = static_cast<const float *>(params[1]);
+  folded.assign(w, w + wcount);
+  if (cfg.affine >= 2) {
+    int first = cfg.affine == 3 ? 3 : 2;
+    const float *gamma = static_cast<const float *>(params[first]), *beta = static_cast<const float *>(params[first + 1]);
+    const float *mean = static_cast<const float *>(params[first + 2]), *var = static_cast<const float *>(params[first + 3]);
+    const float *own = cfg.affine == 3 ? static_cast<const float *>(params[2]) : nullptr;
+    std::vector<float> scale(out_ch);
+    for (int64_t o = 0; o < out_ch; ++o) {
+      scale[o] = gamma[o] / std::sqrt(var[o] + cfg.eps);
+      bias[o] = ((own ? own[o] : 0.f) - mean[o]) * scale[o] + beta[o];
+    }
+    ScaleOutputChannels(folded.data(), g, cfg, scale);
+  } else if (cfg.affine == 1) {
+    std::memcpy(bias, params[2], size_t(out_ch) * 4);
+  }
+  sums = SourceSums{a, b, true};
+  return true;
 }
 
 inline dnnl::primitive_attr UserScratchpad() {
