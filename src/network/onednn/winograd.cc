@@ -5,12 +5,14 @@
 // Each 2×2 output tile t reads a 4×4 input patch d; per channel, V = Bᵀ·d·B (16 values), per output channel
 // Y = Aᵀ·M·A with M[k] = Σ_c V[k][c]·U[k][c][o], k = 0..15, U = G·g·Gᵀ the transformed 3×3 kernel g:
 //   Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1],  G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1],  Aᵀ = [1 1 1 0; 0 1 −1 −1].
-// The 16 products M[k] = V[k]·U[k] are one batched oneDNN matmul. The tiles go in chunks of `rows` tiles, each
-// chunk on one thread of the runtime's pool from its input transform through the matmul (on a single-threaded
-// stream of that thread) to its output transform, so V and M of a chunk stay in that core's cache.
+// The 16 products M[k] = V[k]·U[k] are oneDNN 1×1 convolutions (rows×C by C×O; on AVX2 oneDNN's matmul falls back
+// to its packing GEMM for these shapes, its 1×1 convolution keeps the weights packed in its blocked layout). The
+// tiles go in chunks of `rows` tiles, each chunk on one thread of the runtime's pool from its input transform
+// through the products (on a single-threaded stream of that thread) to its output transform, so V and M of a chunk
+// stay in that core's cache.
 //
 // Activations are N×H×W×C float32 (NCHW ones are reordered at the boundary, as conv.cc does); weights O×C×3×3,
-// transformed once per checksum of their sources (primitives.h's FoldInference) into the matmul's layout.
+// transformed once per checksum of their sources (primitives.h's FoldInference) into the products' layout.
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -99,7 +101,7 @@ inline void OutputTile(const float *m, size_t stride, int o, const float *bias, 
   }
 }
 
-// A single-threaded pool: the stream a chunk's matmul runs on, inside a thread of the runtime's pool.
+// A single-threaded pool: the stream a chunk's products run on, inside a thread of the runtime's pool.
 class SerialPool : public dnnl::threadpool_interop::threadpool_iface {
  public:
   int get_num_threads() const override { return 1; }
@@ -139,10 +141,10 @@ int64_t ChunkRows(int64_t tiles, int64_t channels, int64_t out_channels, int thr
 
 struct WinoConv {
   int64_t rows = 0, tiles = 0, tiles_h = 0, tiles_w = 0;
-  dnnl::matmul prim;
-  dnnl::matmul::primitive_desc pd;
+  dnnl::convolution_forward prim;
+  dnnl::convolution_forward::primitive_desc pd;
   memory::desc v_md, m_md;
-  dnnl::memory weights;
+  std::vector<dnnl::memory> weights;  // U[k] in the product's layout, k = 0..15
   std::vector<float> bias;
   ActBuffer src, dst;
   SourceSums sums;
@@ -199,10 +201,12 @@ void RunChunk(const WinoConv &op, const Config &cfg, const memory::dims &src, co
     for (; c + 8 <= C; c += 8) InputTile<F8>(rows, int(c), out, v_stride);
     for (; c < C; ++c) InputTile<float>(rows, int(c), out, v_stride);
   }
-  dnnl::memory v_mem(op.v_md, Rt().engine, v), m_mem(op.m_md, Rt().engine, m);
   dnnl::memory scratch(op.pd.scratchpad_desc(), Rt().engine, worker.scratch.data());
-  op.prim.execute(worker.stream, {{DNNL_ARG_SRC, v_mem}, {DNNL_ARG_WEIGHTS, op.weights}, {DNNL_ARG_DST, m_mem},
-                                  {DNNL_ARG_SCRATCHPAD, scratch}});
+  for (int k = 0; k < kTaps; ++k) {
+    dnnl::memory v_mem(op.v_md, Rt().engine, v + k * v_stride), m_mem(op.m_md, Rt().engine, m + k * m_stride);
+    op.prim.execute(worker.stream, {{DNNL_ARG_SRC, v_mem}, {DNNL_ARG_WEIGHTS, op.weights[k]}, {DNNL_ARG_DST, m_mem},
+                                    {DNNL_ARG_SCRATCHPAD, scratch}});
+  }
   const float *bias = cfg.affine ? op.bias.data() : nullptr;
   for (int64_t i = 0; i < count; ++i) {
     int64_t t = first + i, n = t / (op.tiles_h * op.tiles_w), r = t % (op.tiles_h * op.tiles_w);
@@ -244,23 +248,29 @@ int WinogradInfer(const Config &cfg, int n, void **params, int *, int64_t **shap
     op->tiles_w = (dst[3] + 1) / 2;
     op->tiles = dst[0] * op->tiles_h * op->tiles_w;
     op->rows = ChunkRows(op->tiles, C, O, threads);
-    op->v_md = memory::desc({kTaps, op->rows, C}, dt::f32, tag::abc);
-    op->m_md = memory::desc({kTaps, op->rows, O}, dt::f32, tag::abc);
-    memory::desc wei({kTaps, C, O}, dt::f32, tag::any);
-    op->pd = dnnl::matmul::primitive_desc(rt.engine, op->v_md, wei, op->m_md, UserScratchpad());
-    op->prim = dnnl::matmul(op->pd);
-    op->weights = dnnl::memory(op->pd.weights_desc(), rt.engine);
+    // one product: the chunk's rows as a 1×rows image of C channels, N×H×W×C
+    op->v_md = memory::desc({1, C, 1, op->rows}, dt::f32, tag::nhwc);
+    op->m_md = memory::desc({1, O, 1, op->rows}, dt::f32, tag::nhwc);
+    memory::desc wei({O, C, 1, 1}, dt::f32, tag::any);
+    op->pd = dnnl::convolution_forward::primitive_desc(rt.engine, dnnl::prop_kind::forward_inference,
+                                                       dnnl::algorithm::convolution_direct, op->v_md, wei, op->m_md,
+                                                       {1, 1}, {0, 0}, {0, 0}, UserScratchpad());
+    op->prim = dnnl::convolution_forward(op->pd);
+    for (int k = 0; k < kTaps; ++k) op->weights.emplace_back(op->pd.weights_desc(), rt.engine);
     op->bias.assign(size_t(O), 0.f);
     op->src.Init(Act(g.src, cfg.src_nhwc), Act(g.src, true), false);
     op->dst.Init(Act(g.dst, cfg.dst_nhwc), Act(g.dst, true), true);
-    rt.cache.Charge(op->pd.weights_desc().get_size() + size_t(O) * 4);
+    rt.cache.Charge(kTaps * op->pd.weights_desc().get_size() + size_t(O) * 4);
     Log("winograd", key + " rows " + std::to_string(op->rows), op->pd);
   }
   std::vector<float> folded;
   if (FoldInference(cfg, g, params, op->sums, folded, op->bias.data())) {
     std::vector<float> u = TransformWeights(folded, O, C);
-    dnnl::memory user(memory::desc({kTaps, C, O}, dt::f32, tag::abc), rt.engine, u.data());
-    dnnl::reorder(user, op->weights).execute(rt.stream, user, op->weights);
+    memory::desc user_md({O, C, 1, 1}, dt::f32, tag::ihwo);  // U[k] is C×O: an I×1×1×O kernel
+    for (int k = 0; k < kTaps; ++k) {
+      dnnl::memory user(user_md, rt.engine, u.data() + size_t(k) * C * O);
+      dnnl::reorder(user, op->weights[k]).execute(rt.stream, user, op->weights[k]);
+    }
   }
   for (auto &worker : workers) {
     worker->v.resize(std::max(worker->v.size(), size_t(kTaps) * op->rows * C));
