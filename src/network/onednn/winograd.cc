@@ -29,24 +29,27 @@ namespace {
 
 constexpr int kTaps = 16;  // 4×4 points of a tile's transform
 
+// (Vectors of 8 floats pass by value only inside this file, inlined: GCC's ABI note on them does not apply.)
+#pragma GCC diagnostic ignored "-Wpsabi"
+
 // GCC's vector of 8 floats (two SSE registers on baseline x86-64, two NEON registers on aarch64), and a float for
 // channel counts that are not a multiple of 8.
 typedef float F8 __attribute__((vector_size(32)));
 
 template <class V>
-inline V Load(const float *p) {
+[[gnu::always_inline]] inline V Load(const float *p) {
   V v;
   std::memcpy(&v, p, sizeof(V));
   return v;
 }
 
 template <class V>
-inline void Store(float *p, const V &v) {
+[[gnu::always_inline]] inline void Store(float *p, const V &v) {
   std::memcpy(p, &v, sizeof(V));
 }
 
 template <class V>
-inline V Max0(const V &v) {
+[[gnu::always_inline]] inline V Max0(const V &v) {
   if constexpr (sizeof(V) == sizeof(float)) {
     return v > 0.f ? v : 0.f;
   } else {
@@ -57,7 +60,7 @@ inline V Max0(const V &v) {
 // One tile's input transform for channels [c, c + lanes): d from the 16 rows `in` (a zero row where the patch
 // leaves the image), V[k] to out + k·stride.
 template <class V>
-inline void InputTile(const float *const in[kTaps], int c, float *out, size_t stride) {
+[[gnu::always_inline]] inline void InputTile(const float *const in[kTaps], int c, float *out, size_t stride) {
   V d[4][4], t[4][4];
   for (int i = 0; i < 4; ++i)
     for (int j = 0; j < 4; ++j) d[i][j] = Load<V>(in[i * 4 + j] + c);
@@ -78,7 +81,7 @@ inline void InputTile(const float *const in[kTaps], int c, float *out, size_t st
 // One tile's output transform for channels [o, o + lanes): M[k] at m + k·stride, y = Aᵀ·M·A + bias [+ residual],
 // ReLU'd where asked, written to the rows `out` that lie in the image (`res` the residual's rows, or null).
 template <class V>
-inline void OutputTile(const float *m, size_t stride, int o, const float *bias, float *const out[4],
+[[gnu::always_inline]] inline void OutputTile(const float *m, size_t stride, int o, const float *bias, float *const out[4],
                        const float *const res[4], bool relu) {
   V s[2][4];
   for (int j = 0; j < 4; ++j) {
@@ -172,7 +175,7 @@ std::vector<float> TransformWeights(const std::vector<float> &w, int64_t out_ch,
 }
 
 // The 16 input rows of tile t (zero rows outside the image).
-void TileRows(const float *x, const memory::dims &src, const WinoConv &op, int64_t t, const float *zeros,
+[[gnu::always_inline]] inline void TileRows(const float *x, const memory::dims &src, const WinoConv &op, int64_t t, const float *zeros,
               const float *rows[kTaps]) {
   int64_t C = src[1], H = src[2], W = src[3];
   int64_t n = t / (op.tiles_h * op.tiles_w), r = t % (op.tiles_h * op.tiles_w);
@@ -185,31 +188,37 @@ void TileRows(const float *x, const memory::dims &src, const WinoConv &op, int64
     }
 }
 
-// Runs chunk `chunk` of the layer on `worker`: input transform, the 16 products, output transform.
-void RunChunk(const WinoConv &op, const Config &cfg, const memory::dims &src, const memory::dims &dst,
-              const float *x, float *y, const float *res, Worker &worker, int64_t chunk) {
-  int64_t C = src[1], O = dst[1], H = dst[2], W = dst[3];
-  int64_t first = chunk * op.rows, count = std::min(op.rows, op.tiles - first);
-  if (count <= 0) return;
-  size_t v_stride = size_t(op.rows) * C, m_stride = size_t(op.rows) * O;
-  float *v = worker.v.data(), *m = worker.m.data();
+// What one chunk's transforms work on: the layer's shapes and its tiles [first, first + count).
+struct ChunkArgs {
+  const WinoConv *op;
+  memory::dims src, dst;
+  const float *x, *res, *bias, *zeros;
+  float *y, *v, *m;
+  int64_t first, count;
+  bool relu;
+};
+
+// The chunk's input transform into V (16 × rows × C).
+[[gnu::always_inline]] inline void InputChunk(const ChunkArgs &a) {
+  int64_t C = a.src[1];
+  size_t stride = size_t(a.op->rows) * C;
   const float *rows[kTaps];
-  for (int64_t i = 0; i < count; ++i) {
-    TileRows(x, src, op, first + i, worker.zeros.data(), rows);
-    float *out = v + i * C;
+  for (int64_t i = 0; i < a.count; ++i) {
+    TileRows(a.x, a.src, *a.op, a.first + i, a.zeros, rows);
+    float *out = a.v + i * C;
     int64_t c = 0;
-    for (; c + 8 <= C; c += 8) InputTile<F8>(rows, int(c), out, v_stride);
-    for (; c < C; ++c) InputTile<float>(rows, int(c), out, v_stride);
+    for (; c + 8 <= C; c += 8) InputTile<F8>(rows, int(c), out, stride);
+    for (; c < C; ++c) InputTile<float>(rows, int(c), out, stride);
   }
-  dnnl::memory scratch(op.pd.scratchpad_desc(), Rt().engine, worker.scratch.data());
-  for (int k = 0; k < kTaps; ++k) {
-    dnnl::memory v_mem(op.v_md, Rt().engine, v + k * v_stride), m_mem(op.m_md, Rt().engine, m + k * m_stride);
-    op.prim.execute(worker.stream, {{DNNL_ARG_SRC, v_mem}, {DNNL_ARG_WEIGHTS, op.weights[k]}, {DNNL_ARG_DST, m_mem},
-                                    {DNNL_ARG_SCRATCHPAD, scratch}});
-  }
-  const float *bias = cfg.affine ? op.bias.data() : nullptr;
-  for (int64_t i = 0; i < count; ++i) {
-    int64_t t = first + i, n = t / (op.tiles_h * op.tiles_w), r = t % (op.tiles_h * op.tiles_w);
+}
+
+// The chunk's output transform of M (16 × rows × O) into y, with bias, residual and ReLU.
+[[gnu::always_inline]] inline void OutputChunk(const ChunkArgs &a) {
+  const WinoConv &op = *a.op;
+  int64_t O = a.dst[1], H = a.dst[2], W = a.dst[3];
+  size_t stride = size_t(op.rows) * O;
+  for (int64_t i = 0; i < a.count; ++i) {
+    int64_t t = a.first + i, n = t / (op.tiles_h * op.tiles_w), r = t % (op.tiles_h * op.tiles_w);
     int64_t y0 = (r / op.tiles_w) * 2, x0 = (r % op.tiles_w) * 2;
     float *outs[4];
     const float *res_rows[4];
@@ -217,14 +226,55 @@ void RunChunk(const WinoConv &op, const Config &cfg, const memory::dims &src, co
       int64_t yy = y0 + k / 2, xx = x0 + k % 2;
       bool inside = yy < H && xx < W;
       size_t at = ((n * H + yy) * W + xx) * O;
-      outs[k] = inside ? y + at : nullptr;
-      res_rows[k] = inside && res ? res + at : nullptr;
+      outs[k] = inside ? a.y + at : nullptr;
+      res_rows[k] = inside && a.res ? a.res + at : nullptr;
     }
-    const float *mi = m + i * O;
+    const float *mi = a.m + i * O;
+    const float *const *res = a.res ? res_rows : nullptr;
     int64_t o = 0;
-    for (; o + 8 <= O; o += 8) OutputTile<F8>(mi, m_stride, int(o), bias, outs, res ? res_rows : nullptr, cfg.relu);
-    for (; o < O; ++o) OutputTile<float>(mi, m_stride, int(o), bias, outs, res ? res_rows : nullptr, cfg.relu);
+    for (; o + 8 <= O; o += 8) OutputTile<F8>(mi, stride, int(o), a.bias, outs, res, a.relu);
+    for (; o < O; ++o) OutputTile<float>(mi, stride, int(o), a.bias, outs, res, a.relu);
   }
+}
+
+// The transforms compiled for the baseline instruction set, and on x86-64 for AVX2 too (each 8-float vector one
+// register instead of two), chosen at run time.
+void InputChunkBase(const ChunkArgs &a) { InputChunk(a); }
+void OutputChunkBase(const ChunkArgs &a) { OutputChunk(a); }
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) void InputChunkAvx2(const ChunkArgs &a) { InputChunk(a); }
+__attribute__((target("avx2,fma"))) void OutputChunkAvx2(const ChunkArgs &a) { OutputChunk(a); }
+const bool kHasAvx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+const bool kHasAvx2 = false;
+void InputChunkAvx2(const ChunkArgs &a) { InputChunk(a); }
+void OutputChunkAvx2(const ChunkArgs &a) { OutputChunk(a); }
+#endif
+
+// The arguments of the 16 products of a chunk on `worker`'s buffers (the same for each chunk a thread runs).
+std::vector<std::unordered_map<int, dnnl::memory>> ProductArgs(const WinoConv &op, Worker &worker, int64_t C, int64_t O) {
+  auto &engine = Rt().engine;
+  dnnl::memory scratch(op.pd.scratchpad_desc(), engine, worker.scratch.data());
+  std::vector<std::unordered_map<int, dnnl::memory>> args(kTaps);
+  for (int k = 0; k < kTaps; ++k)
+    args[k] = {{DNNL_ARG_SRC, dnnl::memory(op.v_md, engine, worker.v.data() + size_t(k) * op.rows * C)},
+               {DNNL_ARG_WEIGHTS, op.weights[k]},
+               {DNNL_ARG_DST, dnnl::memory(op.m_md, engine, worker.m.data() + size_t(k) * op.rows * O)},
+               {DNNL_ARG_SCRATCHPAD, scratch}};
+  return args;
+}
+
+// Runs chunk `chunk` of the layer on `worker`: input transform, the 16 products, output transform.
+void RunChunk(const WinoConv &op, const Config &cfg, const memory::dims &src, const memory::dims &dst,
+              const float *x, float *y, const float *res, Worker &worker,
+              const std::vector<std::unordered_map<int, dnnl::memory>> &products, int64_t chunk) {
+  int64_t first = chunk * op.rows, count = std::min(op.rows, op.tiles - first);
+  if (count <= 0) return;
+  ChunkArgs a{&op, src, dst, x, res, cfg.affine ? op.bias.data() : nullptr, worker.zeros.data(), y,
+              worker.v.data(), worker.m.data(), first, count, cfg.relu};
+  (kHasAvx2 ? InputChunkAvx2 : InputChunkBase)(a);
+  for (int k = 0; k < kTaps; ++k) op.prim.execute(worker.stream, products[k]);
+  (kHasAvx2 ? OutputChunkAvx2 : OutputChunkBase)(a);
 }
 
 // y = act(conv3×3(x, w·s) + (b − μ)·s + β [+ residual]) as conv.cc's ConvInfer, by Winograd F(2×2, 3×3). Inputs:
@@ -283,8 +333,10 @@ int WinogradInfer(const Config &cfg, int n, void **params, int *, int64_t **shap
   const float *res = cfg.residual ? static_cast<const float *>(params[res_index]) : nullptr;
   int64_t chunks = (op->tiles + op->rows - 1) / op->rows;
   rt.pool->parallel_for(threads, [&](int thread, int) {
+    Worker &worker = *workers[thread];
+    auto products = ProductArgs(*op, worker, C, O);
     for (int64_t chunk = thread; chunk < chunks; chunk += threads)
-      RunChunk(*op, cfg, src, dst, x, y, res, *workers[thread], chunk);
+      RunChunk(*op, cfg, src, dst, x, y, res, worker, products, chunk);
   });
   op->dst.Finish(params[n - 1]);
   return 0;
