@@ -20,11 +20,6 @@ logger = logging.getLogger(__name__)
 #: Environment variable: ``0`` keeps oneDNN's direct kernel for every convolution's inference on the oneDNN path
 #: (else Winograd F(2×2, 3×3) runs where :meth:`CpuPath.inference_winograd` says).
 WINOGRAD_ENV = "POSE_ONEDNN_WINOGRAD"
-#: The widest 3×3 convolution (input or output channels) inference runs by Winograd: on two AVX2 cores (Zen 3)
-#: 512-channel layers gained little or lost (their transformed weights, 16×C×O, leave the cache), the narrower
-#: ones ran 1.2–2× faster than oneDNN's direct kernel (docs/cpu_performance.md).
-WINOGRAD_MAX_CHANNELS = 256
-
 
 class CpuPath(str, enum.Enum):
     """The formulation of the convolutions on the CPU (a ``str``: ``CpuPath.ONEDNN == "onednn"``)."""
@@ -33,16 +28,15 @@ class CpuPath(str, enum.Enum):
     IM2COL = "im2col"  # im2col + matrix products, the transposed convolutions by their sub-pixel decomposition
     ONEDNN = "onednn"  # oneDNN primitives in custom operators (src/network/onednn)
 
-    def inference_winograd(self, kernel: int, stride: int, padding: int, in_channels: int,
-                           out_channels: int) -> bool:
+    def inference_winograd(self, kernel: int, stride: int, padding: int) -> bool:
         """Whether a convolution's float32 inference on this path runs Winograd F(2×2, 3×3)
-        (``src/network/onednn/winograd.cc``) instead of oneDNN's direct kernel: on the oneDNN path, a 3×3 stride-1
-        convolution with padding 1 of at most :data:`WINOGRAD_MAX_CHANNELS` input and output channels, unless
-        ``POSE_ONEDNN_WINOGRAD=0``. Training, and the int8 network, keep the direct convolution."""
+        (``src/network/onednn/winograd.cc``) instead of oneDNN's direct kernel: on the oneDNN path, every 3×3
+        stride-1 convolution with padding 1, unless ``POSE_ONEDNN_WINOGRAD=0``. On two AVX2 cores (Zen 3) each of
+        ResNet-50's and the demo network's such layers ran 1.2–1.7× faster so (docs/cpu_performance.md). Training,
+        and the int8 network, keep the direct convolution."""
         if self is not CpuPath.ONEDNN or os.environ.get(WINOGRAD_ENV, "1").strip() == "0":
             return False
-        return ((kernel, stride, padding) == (3, 1, 1)
-                and max(in_channels, out_channels) <= WINOGRAD_MAX_CHANNELS)
+        return (kernel, stride, padding) == (3, 1, 1)
 
 
 class Layout(str, enum.Enum):

@@ -81,8 +81,7 @@ class Conv2d(nn.Conv2d):
         pointwise = self.kernel_hw == (1, 1) and self.stride_hw == (1, 1)
         self.onednn = self.path is CpuPath.ONEDNN and square
         if self.onednn:
-            winograd = self.path.inference_winograd(self.kernel_hw[0], self.stride_hw[0], self.padding_hw[0],
-                                                    in_channels, out_channels)
+            winograd = self.path.inference_winograd(self.kernel_hw[0], self.stride_hw[0], self.padding_hw[0])
             self.formulation = _onednn_ops().ConvOps(onednn.library_path(), out_channels, self.kernel_hw[0],
                                                      self.stride_hw[0], self.padding_hw[0], has_bias=has_bias,
                                                      winograd=winograd, **_edges(layout, first, last))

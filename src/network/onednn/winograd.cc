@@ -133,8 +133,11 @@ std::vector<std::unique_ptr<Worker>> &Workers() {
 }
 
 // Tiles a chunk holds: about `target_bytes` of V and M together, the chunks a multiple of the threads, evened out.
+// On two AVX2 cores (Zen 3, 512 KiB L2 each) 2 MiB did as well as 512 KiB on the layers of up to 256 channels and
+// better on the 512-channel ones (1.6× against 1.1× the direct kernel on ResNet-50's layer 4): each chunk's
+// products stream all 16 transformed kernels (16·C·O floats), so fewer, larger chunks read them fewer times.
 int64_t ChunkRows(int64_t tiles, int64_t channels, int64_t out_channels, int threads) {
-  int64_t target_bytes = 512 << 10;
+  int64_t target_bytes = 2048 << 10;
   if (const char *env = std::getenv("POSE_WINOGRAD_CHUNK_KB")) target_bytes = int64_t(std::atoi(env)) << 10;
   int64_t rows = std::max<int64_t>(8, target_bytes / (kTaps * 4 * (channels + out_channels)));
   int64_t chunks = (tiles + rows - 1) / rows;

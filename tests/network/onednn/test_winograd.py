@@ -8,7 +8,7 @@ from mindspore import Parameter, Tensor, nn
 
 from src.model import PoseResNet
 from src.network import onednn
-from src.network.cpu_path import WINOGRAD_ENV, WINOGRAD_MAX_CHANNELS, CpuPath, Layout
+from src.network.cpu_path import WINOGRAD_ENV, CpuPath, Layout
 from src.network.fast_ops import Conv2d
 
 pytestmark = [pytest.mark.skipif(onednn.library_path() is None,
@@ -110,14 +110,14 @@ def test_layer_equals_direct_and_float64(mode, shape, has_bias, layout, monkeypa
 
 
 def test_network_with_winograd_equals_it_without(mode, random_weights, monkeypatch):
-    """ResNet-18's inference (NHWC inside), whose 3×3 stride-1 layers of up to 256 channels take Winograd."""
+    """ResNet-18's inference (NHWC inside), whose 3×3 stride-1 layers take Winograd."""
     nets = {}
     for winograd in (True, False):
         monkeypatch.setenv(WINOGRAD_ENV, "1" if winograd else "0")
         nets[winograd] = PoseResNet(18, 17, (32, 32, 32), (4, 3, 2), fast=CpuPath.ONEDNN)
         nets[winograd].set_train(False)
     layers = [cell for _, cell in nets[True].cells_and_names() if isinstance(cell, Conv2d)]
-    assert sum(layer.formulation.winograd for layer in layers) == 4 + 3 + 3  # layer1's four, layer2's and 3's three
+    assert sum(layer.formulation.winograd for layer in layers) == 4 + 3 + 3 + 3  # layer1's four, the others' three
     assert not any(layer.formulation.winograd for _, layer in nets[False].cells_and_names()
                    if isinstance(layer, Conv2d))
     random_weights.randomize(list(nets.values()), seed=6)
@@ -128,16 +128,15 @@ def test_network_with_winograd_equals_it_without(mode, random_weights, monkeypat
 def test_the_path_decides_which_layers_take_winograd(monkeypatch):
     monkeypatch.delenv(WINOGRAD_ENV, raising=False)
     onednn_path = CpuPath.ONEDNN
-    assert onednn_path.inference_winograd(3, 1, 1, 64, 64)
-    assert onednn_path.inference_winograd(3, 1, 1, WINOGRAD_MAX_CHANNELS, WINOGRAD_MAX_CHANNELS)
-    assert not onednn_path.inference_winograd(3, 1, 1, 512, 512)
-    assert not onednn_path.inference_winograd(3, 2, 1, 64, 64)
-    assert not onednn_path.inference_winograd(1, 1, 0, 64, 64)
-    assert not onednn_path.inference_winograd(7, 2, 3, 3, 64)
-    assert not CpuPath.IM2COL.inference_winograd(3, 1, 1, 64, 64)
-    assert not CpuPath.STOCK.inference_winograd(3, 1, 1, 64, 64)
+    assert onednn_path.inference_winograd(3, 1, 1)
+    assert not onednn_path.inference_winograd(3, 2, 1)
+    assert not onednn_path.inference_winograd(3, 1, 0)
+    assert not onednn_path.inference_winograd(1, 1, 0)
+    assert not onednn_path.inference_winograd(7, 2, 3)
+    assert not CpuPath.IM2COL.inference_winograd(3, 1, 1)
+    assert not CpuPath.STOCK.inference_winograd(3, 1, 1)
     monkeypatch.setenv(WINOGRAD_ENV, "0")
-    assert not onednn_path.inference_winograd(3, 1, 1, 64, 64)
+    assert not onednn_path.inference_winograd(3, 1, 1)
 
 
 def test_winograd_refuses_other_convolutions():
