@@ -7,7 +7,7 @@ from mindspore import nn
 
 from src.errors import PrecisionError
 from src.network import onednn
-from src.network.onednn.isa import effective_isa, has_vnni, isa_name
+from src.network.onednn.isa import effective_isa, has_bf16, has_vnni, isa_name
 from src.quantize import calibration
 from src.quantize.network import FLOAT_LAYERS, INPUT, QuantizedPoseNet, layer_plan
 
@@ -15,8 +15,6 @@ logger = logging.getLogger(__name__)
 
 FP32, INT8, BF16 = "fp32", "int8", "bf16"
 FLOAT_LAYERS_NOTE = f"{', '.join(FLOAT_LAYERS)} in float32"
-#: ``dnnl_cpu_isa_t`` bit of avx512_core_bf16 (AMX sets hold it too).
-BF16_BIT = 0x80
 
 
 def calibration_path(cfg: Any, model_file: Optional[str]) -> str:
@@ -59,7 +57,7 @@ def inference_network(cfg: Any, net: nn.Cell, model_file: Optional[str]) -> nn.C
         return net
     if precision == BF16:
         isa = effective_isa()
-        if not (isa or 0) & BF16_BIT:
+        if not has_bf16(isa):
             raise PrecisionError(f"MODEL.PRECISION bf16 needs a CPU with avx512_bf16 or AMX; oneDNN runs "
                                  f"{isa_name(isa)} here: use fp32 or int8")
         raise PrecisionError("MODEL.PRECISION bf16 is not implemented yet on this CPU's operators: use fp32 or int8")

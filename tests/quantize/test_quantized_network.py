@@ -11,10 +11,10 @@ from src.errors import PrecisionError
 from src.model import get_pose_net
 from src.model_utils.config import get_config
 from src.network import onednn
-from src.network.onednn.isa import effective_isa, has_vnni
+from src.network.onednn.isa import effective_isa, has_bf16, has_vnni
 from src.quantize.calibrate import activation_ranges
 from src.quantize.network import FLOAT_LAYERS, INPUT, QuantizedPoseNet, layer_plan, output_forms
-from src.quantize.precision import BF16_BIT, inference_network, quantized_network
+from src.quantize.precision import inference_network, quantized_network
 from tests.conftest import randomize
 from tests.helpers import TINY_CONFIG
 
@@ -99,7 +99,7 @@ def test_precision_setting(float_net):
     assert inference_network(cfg, float_net, None) is float_net
     assert isinstance(quantized_network(float_net, {**_ranges(float_net), INPUT: 2.0}), QuantizedPoseNet)
     bf16 = get_config(["--config_path", TINY_CONFIG, "--MODEL.PRECISION", "bf16"])
-    if (effective_isa() or 0) & BF16_BIT:
+    if has_bf16(effective_isa()):
         pytest.skip("this CPU has bf16")
     with pytest.raises(PrecisionError, match="needs a CPU with avx512_bf16 or AMX"):
         inference_network(bf16, float_net, None)
