@@ -11,7 +11,7 @@ speed per box; but a random network's people score nothing and are not propagate
 first frame of each batch shape pays graph mode's compile.
 
 Each frame's time is split into flow, crops (cutting and normalising the boxes), network (the
-forward passes, two with the flip test), decoding (flip merge, maxima, back to the image) and
+forward pass, one call for both halves of the flip test), decoding (flip merge, maxima, back to the image) and
 matching (unification, ids), the rest of the step being "other" (box NMS, propagation); and each
 frame's batch is recorded: its boxes padded to :func:`src.inference.estimator.padded_count`, so that
 every person of a frame goes through the network in one batch of one of a few shapes. Prints one
