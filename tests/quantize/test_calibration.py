@@ -11,7 +11,8 @@ import pytest
 
 from src.errors import CalibrationError
 from src.model_utils.config import get_config
-from src.quantize import calibration, library
+from src.network import onednn
+from src.quantize import calibration
 from tests.helpers import ROOT, TINY_CONFIG, run_script, subprocess_env
 
 LAYERS = ["input", "conv1", "final_layer"]
@@ -82,8 +83,8 @@ def test_refusals_name_the_file(written, damage, words):
     assert words in message and path in message and "\n" not in message
 
 
-needs_ops = pytest.mark.skipif(library.library_path() is None,
-                               reason=f"int8 operators unavailable: {library.library_status()[1]}")
+needs_ops = pytest.mark.skipif(onednn.library_path() is None,
+                               reason=f"int8 operators unavailable: {onednn.library_status()[1]}")
 
 
 @needs_ops

@@ -10,15 +10,16 @@ from mindspore import Tensor
 from src.errors import PrecisionError
 from src.model import get_pose_net
 from src.model_utils.config import get_config
-from src.quantize import library
+from src.network import onednn
+from src.network.onednn.isa import effective_isa, has_bf16, has_vnni
 from src.quantize.calibrate import activation_ranges
 from src.quantize.network import FLOAT_LAYERS, INPUT, QuantizedPoseNet, layer_plan, output_forms
-from src.quantize.precision import BF16_BIT, inference_network, quantized_network
+from src.quantize.precision import inference_network, quantized_network
 from tests.conftest import randomize
 from tests.helpers import TINY_CONFIG
 
-pytestmark = [pytest.mark.skipif(library.library_path() is None,
-                                 reason=f"int8 operators unavailable: {library.library_status()[1]}"),
+pytestmark = [pytest.mark.skipif(onednn.library_path() is None,
+                                 reason=f"int8 operators unavailable: {onednn.library_status()[1]}"),
               pytest.mark.numerics]
 
 #: int8 heatmaps against float32, RMS error / RMS of the float heatmaps, the tiny network with random weights
@@ -42,7 +43,7 @@ def _inputs(seed: int, count: int = 4) -> np.ndarray:
 
 
 def _ranges(net):
-    recorder = QuantizedPoseNet(net, library.library_path(), None, record=True)
+    recorder = QuantizedPoseNet(net, onednn.library_path(), None, record=True)
     return activation_ranges(recorder, [_inputs(seed) for seed in range(3)])[0]
 
 
@@ -76,7 +77,7 @@ def test_output_forms(float_net):
 def test_float_program_equals_the_network(float_net, mode):
     x = Tensor(_inputs(9))
     expected = float_net(x).asnumpy()
-    out = QuantizedPoseNet(float_net, library.library_path(), None)(x).asnumpy()
+    out = QuantizedPoseNet(float_net, onednn.library_path(), None)(x).asnumpy()
     assert np.abs(out - expected).max() <= 1e-5 * np.abs(expected).max()
 
 
@@ -85,8 +86,8 @@ def test_int8_heatmaps_near_float(float_net, float_layers, mode):
     ranges = _ranges(float_net)
     x = Tensor(_inputs(7))
     expected = float_net(x).asnumpy()
-    net = QuantizedPoseNet(float_net, library.library_path(), ranges, float_layers=float_layers,
-                           vnni=library.has_vnni(library.cpu_isa()))
+    net = QuantizedPoseNet(float_net, onednn.library_path(), ranges, float_layers=float_layers,
+                           vnni=has_vnni(effective_isa()))
     out = net(x).asnumpy()
     assert out.dtype == np.float32 and out.shape == expected.shape
     error = np.sqrt(np.mean(np.square(out - expected))) / np.sqrt(np.mean(np.square(expected)))
@@ -98,7 +99,7 @@ def test_precision_setting(float_net):
     assert inference_network(cfg, float_net, None) is float_net
     assert isinstance(quantized_network(float_net, {**_ranges(float_net), INPUT: 2.0}), QuantizedPoseNet)
     bf16 = get_config(["--config_path", TINY_CONFIG, "--MODEL.PRECISION", "bf16"])
-    if library.cpu_isa() & BF16_BIT:
+    if has_bf16(effective_isa()):
         pytest.skip("this CPU has bf16")
     with pytest.raises(PrecisionError, match="needs a CPU with avx512_bf16 or AMX"):
         inference_network(bf16, float_net, None)
