@@ -4,7 +4,7 @@ Symbols: H×W frame, M people, J joints. A flow field is H×W×2 float32 ``[dx, 
 the pixel at ``(x, y)`` of the earlier frame is at ``(x + dx, y + dy)`` in the later one. Poses
 are M×J×3 ``[x, y, score]`` in image pixels.
 """
-from typing import Callable
+from typing import Callable, Optional
 
 import cv2
 import numpy as np
@@ -31,6 +31,28 @@ def make_flow(method: str) -> FlowFn:
         return lambda previous, current: cv2.calcOpticalFlowFarneback(previous, current, None, 0.5, 4, 15, 3,
                                                                       5, 1.1, 0)
     raise ValueError(f"unknown flow method '{method}'; expected one of {FLOW_METHODS}")
+
+
+class FrameFlow:
+    """The flow from each frame to the next, for the frames of one video given in order.
+
+    Holds the previous frame (grey) between calls. The tracker computes it before each frame's poses;
+    :func:`src.tracking.pipeline.track_frames` computes it one frame ahead, in a background thread, while
+    the network runs on the frame before: the same flows either way.
+    """
+
+    def __init__(self, flow: FlowFn):
+        self.flow = flow
+        self._grey: Optional[np.ndarray] = None
+
+    def __call__(self, image: np.ndarray) -> Optional[np.ndarray]:
+        """The H×W×2 flow from the frame given last to ``image`` (H×W×3 uint8 BGR); None for the first
+        frame, or when the frame size changed."""
+        grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        previous, self._grey = self._grey, grey
+        if previous is None or previous.shape != grey.shape:
+            return None
+        return self.flow(previous, grey)
 
 
 def sample_flow(flow: np.ndarray, points: np.ndarray) -> np.ndarray:
