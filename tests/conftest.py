@@ -10,7 +10,7 @@ benches also time, and the reference network in PyTorch, in ``bench/reference.py
 checks the import layers of ``src/`` and ``bench/``; the subprocess helpers are in ``tests/helpers.py``.
 """
 import os
-from typing import Dict, Iterable, Sequence, Tuple
+from typing import Dict, Iterable, List, NamedTuple, Sequence, Tuple
 
 import numpy as np
 import pytest
@@ -181,10 +181,17 @@ TRAINED_SET = ["--DATASET.TEST_SET", "train2017", "--TEST.USE_GT_BBOX", "True", 
                "--DATASET.ROT_FACTOR", "0", "--DATASET.SCALE_FACTOR", "0"]
 
 
-def train_tiny(root: str, ckpt: str, seed: int = 0, steps: int = TRAIN_STEPS) -> None:
+class TrainedNetwork(NamedTuple):
+    """A network :func:`train_tiny` trained: its checkpoint, and the loss of each step."""
+    ckpt: str
+    losses: List[float]
+
+
+def train_tiny(root: str, ckpt: str, seed: int = 0, steps: int = TRAIN_STEPS) -> List[float]:
     """Trains the tiny network (tests/tiny_config.yaml, FAST_CPU onednn, GRAPH mode) from its initial weights
     (``ms.set_seed(seed)``) on the training people of the synthetic set ``root`` (:data:`TRAINED_SET`) for ``steps``
-    steps, and saves it to ``ckpt``. The crops are read once; each step takes a random batch of them."""
+    steps, as train.py puts the network, the loss and the training step together (with SGD), and saves it to
+    ``ckpt``. The crops are read once; each step takes a random batch of them. Returns the losses of the steps."""
     import mindspore as ms  # pylint: disable=import-outside-toplevel
     from mindspore import Tensor, nn  # pylint: disable=import-outside-toplevel
     from src.dataset import keypoint_dataset  # pylint: disable=import-outside-toplevel
@@ -204,19 +211,20 @@ def train_tiny(root: str, ckpt: str, seed: int = 0, steps: int = TRAIN_STEPS) ->
                      nn.Momentum(net.trainable_params(), learning_rate=TRAIN_LR, momentum=0.9))
     step.set_train(True)
     rng = np.random.default_rng(seed)
+    losses = []
     for _ in range(steps):
         batch = rng.choice(len(crops[0]), min(TRAIN_BATCH, len(crops[0])), replace=False)
-        step(*(Tensor(column[batch]) for column in crops))
+        losses.append(float(step(*(Tensor(column[batch]) for column in crops)).asnumpy()))
     ms.save_checkpoint(net, ckpt)
+    return losses
 
 
 @pytest.fixture(scope="session")
-def trained_tiny(synthetic_root, tmp_path_factory) -> str:
-    """Path of the tiny network trained by :func:`train_tiny` on ``synthetic_root``: on those training people (the
+def trained_tiny(synthetic_root, tmp_path_factory) -> TrainedNetwork:
+    """The tiny network trained by :func:`train_tiny` on ``synthetic_root``: on those training people (the
     configuration words :data:`TRAINED_SET`) its AP is clearly above zero, where random weights give 0."""
     ckpt = str(tmp_path_factory.mktemp("trained") / "tiny_trained.ckpt")
-    train_tiny(synthetic_root, ckpt)
-    return ckpt
+    return TrainedNetwork(ckpt, train_tiny(synthetic_root, ckpt))
 
 
 # ----------------------------------------------------------------------------- exported models

@@ -149,7 +149,7 @@ def int8_and_float_ap(ckpt: str, root: str, folder: str) -> tuple:
 
 def test_int8_ap_near_float_on_a_trained_network(trained_tiny, synthetic_root, tmp_path):
     ckpt = str(tmp_path / "trained.ckpt")
-    shutil.copy(trained_tiny, ckpt)
+    shutil.copy(trained_tiny.ckpt, ckpt)
     ap_float, ap_int8 = int8_and_float_ap(ckpt, synthetic_root, str(tmp_path))
     assert ap_float > AP_FLOOR, ap_float
     assert abs(ap_int8 - ap_float) <= AP_BOUND, (ap_float, ap_int8)
