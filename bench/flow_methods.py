@@ -22,11 +22,12 @@ import numpy as np
 
 from src.data.annotations import read_annotations
 from src.synthetic_video import ANNOTATIONS_DIR, FRAMES_DIR
-from src.tracking.flow import propagate
+from src.tracking.flow import make_flow, propagate
 
 METHODS = {
     "DIS ultrafast": lambda: cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST).calc,
     "DIS fast": lambda: cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST).calc,
+    "DIS fast, 1/4": lambda: (lambda a, b, _, flow=make_flow("dis"): flow(a, b)),   # TRACK.FLOW dis
     "DIS medium": lambda: cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc,
     "Farneback": lambda: (lambda a, b, _: cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 4, 15, 3, 5, 1.1, 0)),
 }
