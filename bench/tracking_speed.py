@@ -15,12 +15,13 @@ flow (computing it; or, as ``track.py`` runs, waiting for the frame read and its
 background thread while the network ran on the frame before; ``--in_turn`` does without), crops (cutting
 and normalising the boxes), network (the forward pass, one call for both halves of the flip test),
 decoding (flip merge, maxima, back to the image) and matching (unification, ids), the rest being
-"other" (box NMS, propagation, reading frames in turn); and each frame's batch is recorded: its boxes padded to :func:`src.inference.estimator.padded_count`, so that
-every person of a frame goes through the network in one batch of one of a few shapes. Prints one
-row per batch shape (frames; the first frame's time, with the compile; the median and slowest of
-the later frames: a later frame as slow as the first would be a new compile), the frames/s over all
-frames and over the frames after warm-up (each shape's first frame left out), and where the time of
-those frames goes, ending with the line ``frames/s: <float>`` (after warm-up).
+"other" (box NMS, propagation, reading frames in turn); and each frame's batch is recorded: its boxes
+padded to :func:`src.inference.estimator.padded_count`, so that every person of a frame goes through the
+network in one batch of one of a few shapes. Prints one row per batch shape (frames; the first frame's
+time, with the compile; the median and slowest of the later frames: a later frame as slow as the first
+would be a new compile), the frames/s over all frames and over the frames after warm-up (each shape's
+first frame left out), and where the time of those frames goes, ending with the line
+``frames/s: <float>`` (after warm-up).
 """
 import argparse
 import os
