@@ -1,6 +1,7 @@
-// What the oneDNN operators (conv.cc, pool.cc, int8.cc) share: activations' descriptors in either layout, the primitive
-// cache's keys, the window geometry and the two kinds of convolution, the weights' checksum, and buffers that reorder weights and activations between MindSpore's layouts
-// and a primitive's.
+// What the oneDNN operators (conv.cc, winograd.cc, pool.cc, int8.cc) share: activations' descriptors in either
+// layout, the primitive cache's keys, the window geometry, the two kinds of convolution and max-pooling's
+// descriptor, the weights' checksum, inference weights with BatchNorm folded, and buffers that reorder weights and
+// activations between MindSpore's layouts and a primitive's.
 #ifndef POSE_ONEDNN_PRIMITIVES_H
 #define POSE_ONEDNN_PRIMITIVES_H
 
@@ -10,6 +11,7 @@
 #include <initializer_list>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "runtime.h"
@@ -68,35 +70,23 @@ inline Geometry MakeGeometry(const memory::dims &src, const memory::dims &dst, c
   return g;
 }
 
-// The one place where a convolution and a transposed convolution differ: oneDNN's primitive classes and algorithm,
-// MindSpore's weight layout (and so the axis of the output channels in it), and the direction of the window
-// formula (a transposed convolution's output is the window operation's input).
+// The one place where a convolution and a transposed convolution differ, each line giving the transposed
+// convolution's choice first: oneDNN's primitive classes and algorithm, MindSpore's weight layout (and so the axis
+// of the output channels in it), and the direction of the window formula (a transposed convolution's output is
+// the window operation's input: Ho = (Hi − 1)·s − pl − pr + k).
 template <bool kDeconv>
-struct Kind;
-
-template <>
-struct Kind<false> {
-  using Forward = dnnl::convolution_forward;
-  using BackwardData = dnnl::convolution_backward_data;
-  using BackwardWeights = dnnl::convolution_backward_weights;
-  static constexpr dnnl::algorithm kAlg = dnnl::algorithm::convolution_direct;
-  static constexpr tag kUserWeights = tag::oihw;  // O×C×k×k
-  static constexpr int kOutAxis = 0;
+struct Kind {
+  template <class Deconv, class Conv>
+  using Pick = std::conditional_t<kDeconv, Deconv, Conv>;
+  using Forward = Pick<dnnl::deconvolution_forward, dnnl::convolution_forward>;
+  using BackwardData = Pick<dnnl::deconvolution_backward_data, dnnl::convolution_backward_data>;
+  using BackwardWeights = Pick<dnnl::deconvolution_backward_weights, dnnl::convolution_backward_weights>;
+  static constexpr dnnl::algorithm kAlg =
+      kDeconv ? dnnl::algorithm::deconvolution_direct : dnnl::algorithm::convolution_direct;
+  static constexpr tag kUserWeights = kDeconv ? tag::iohw : tag::oihw;  // C×O×k×k, O×C×k×k
+  static constexpr int kOutAxis = kDeconv ? 1 : 0;
   static memory::dims PadRight(const memory::dims &src, const memory::dims &dst, const Config &cfg) {
-    return WindowPadRight(src, dst, cfg);
-  }
-};
-
-template <>
-struct Kind<true> {
-  using Forward = dnnl::deconvolution_forward;
-  using BackwardData = dnnl::deconvolution_backward_data;
-  using BackwardWeights = dnnl::deconvolution_backward_weights;
-  static constexpr dnnl::algorithm kAlg = dnnl::algorithm::deconvolution_direct;
-  static constexpr tag kUserWeights = tag::iohw;  // C×O×k×k
-  static constexpr int kOutAxis = 1;
-  static memory::dims PadRight(const memory::dims &src, const memory::dims &dst, const Config &cfg) {
-    return WindowPadRight(dst, src, cfg);  // Ho = (Hi − 1)·s − pl − pr + k
+    return kDeconv ? WindowPadRight(dst, src, cfg) : WindowPadRight(src, dst, cfg);
   }
 };
 
@@ -110,6 +100,17 @@ decltype(auto) ByKind(const Config &cfg, F &&f) {
 // A convolution's or transposed convolution's geometry.
 inline Geometry ConvGeometry(const memory::dims &src, const memory::dims &dst, const Config &cfg) {
   return MakeGeometry(src, dst, cfg, ByKind(cfg, [&](auto kind) { return decltype(kind)::PadRight(src, dst, cfg); }));
+}
+
+// Max-pooling of `src` onto `dst` (any layout and data type) in `cfg`'s window: kernel, stride, left padding, and
+// the right padding that fits. A backward pass takes its window from this descriptor, its hint.
+inline dnnl::pooling_forward::primitive_desc MaxPoolDesc(const memory::desc &src, const memory::desc &dst,
+                                                         const Config &cfg, dnnl::prop_kind prop,
+                                                         const dnnl::primitive_attr &attr = dnnl::primitive_attr()) {
+  return dnnl::pooling_forward::primitive_desc(Rt().engine, prop, dnnl::algorithm::pooling_max, src, dst,
+                                               {cfg.stride, cfg.stride}, {cfg.kernel, cfg.kernel}, {0, 0},
+                                               {cfg.pad, cfg.pad}, WindowPadRight(src.get_dims(), dst.get_dims(), cfg),
+                                               attr);
 }
 
 // Fletcher-style sums over 64-bit words: any change of a word (or of their order) changes them.
