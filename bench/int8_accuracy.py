@@ -27,11 +27,11 @@ from src.inference.estimator import PoseEstimator
 from src.inference.loading import load_network
 from src.inference.runner import run_inference
 from src.model_utils.config import get_config
+from src.network.onednn.isa import effective_isa, has_vnni
 from src.quantize import calibration
 from src.quantize.calibrate import training_crops
 from src.quantize.network import INPUT, FLOAT_LAYERS, QuantizedPoseNet, layer_plan
 from src.quantize.precision import calibration_path, int8_library
-from src.quantize import library
 
 
 class OnnxNet:
@@ -83,7 +83,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 model = net
             elif name == "int8":
                 model = QuantizedPoseNet(net, int8_library(), ranges, float_layers=float_layers,
-                                         vnni=library.has_vnni(library.cpu_isa()))
+                                         vnni=has_vnni(effective_isa()))
                 model.set_train(False)
             else:
                 batch = int(cfg.TEST.BATCH_SIZE)

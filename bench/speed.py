@@ -8,6 +8,8 @@
 Contenders: ``fast`` (this project, ``MODEL.FAST_CPU True``: the oneDNN operators where they build, else
 im2col), ``fast-nchw`` (the oneDNN operators with training passing N×C×H×W between layers through MindSpore's
 BatchNorm instead of N×H×W×C through the project's: the training path before; its inference is ``fast``'s),
+``fast-direct`` (the oneDNN operators with every inference convolution on oneDNN's direct kernel,
+``POSE_ONEDNN_WINOGRAD=0``: the inference before Winograd; its training is ``fast``'s),
 ``im2col`` (``MODEL.FAST_CPU im2col``), ``stock`` (this project on MindSpore's stock operators, slow
 on the CPU: give it few rounds), ``torch`` (the reference's PoseResNet in PyTorch, ``bench/reference.py``,
 with the same weights; skipped with a note when PyTorch cannot be imported), ``onnx`` (inference only: ONNX
@@ -49,7 +51,7 @@ from mindspore import Tensor, nn
 from bench.reference import torch_pose_resnet
 from src.convert import convert_state_dict
 from src.model import PoseResNet
-from src.network.cpu_path import CpuPath, Layout, cpu_path
+from src.network.cpu_path import WINOGRAD_ENV, CpuPath, Layout, cpu_path
 from src.network.fast_ops import Conv2dTranspose
 from src.network.onednn.isa import ISA_ALIASES, ISA_NAMES, MAX_ISA_ENV, describe_cpu_isa
 from src.network.weights import load_parameters
@@ -87,7 +89,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", default="infer,train", help="comma-separated: infer, train")
     parser.add_argument("--contenders", default="fast,torch,onnx",
-                        help="comma-separated: fast, fast-nchw, im2col, stock, torch, onnx, int8, onnx-int8 "
+                        help="comma-separated: fast, fast-nchw, fast-direct, im2col, stock, torch, onnx, int8, onnx-int8 "
                              "(the last three inference only)")
     parser.add_argument("--rounds", type=int, default=7, help="timed calls of each contender, alternating")
     parser.add_argument("--warmup", type=int, default=2, help="untimed calls of each first (the first compiles)")
@@ -328,7 +330,7 @@ def measure(args: argparse.Namespace, task: str, contenders: Sequence[str], torc
     reference = PoseResNet(args.num_layers, NUM_JOINTS, (args.deconv_filters,) * 3, DECONV_KERNELS, fast=False)
     calls: Dict[str, Callable] = {}
     exported = None
-    paths = {"fast": True, "fast-nchw": True, "im2col": "im2col", "stock": False}
+    paths = {"fast": True, "fast-nchw": True, "fast-direct": True, "im2col": "im2col", "stock": False}
     if torch is not None:
         torch_net = torch_pose_resnet(torch, args.num_layers, args.deconv_filters, NUM_JOINTS)
         copy_weights_from_torch(torch_net, reference)
@@ -346,8 +348,17 @@ def measure(args: argparse.Namespace, task: str, contenders: Sequence[str], torc
         else:
             path = cpu_path(paths[name])
             layout = Layout.NHWC_INFERENCE if name == "fast-nchw" and path is CpuPath.ONEDNN else None
-            net = PoseResNet(args.num_layers, NUM_JOINTS, (args.deconv_filters,) * 3, DECONV_KERNELS, fast=path,
-                             layout=layout)
+            saved = os.environ.get(WINOGRAD_ENV)
+            if name == "fast-direct":  # read when the layers are built
+                os.environ[WINOGRAD_ENV] = "0"
+            try:
+                net = PoseResNet(args.num_layers, NUM_JOINTS, (args.deconv_filters,) * 3, DECONV_KERNELS, fast=path,
+                                 layout=layout)
+            finally:
+                if saved is None:
+                    os.environ.pop(WINOGRAD_ENV, None)
+                else:
+                    os.environ[WINOGRAD_ENV] = saved
             for source, target in zip(reference.get_parameters(), net.get_parameters()):
                 target.set_data(source.data.copy())
             calls[name] = project_call(net, task, batch)
@@ -438,6 +449,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"{name:9s} {label:9s}: {args.batch / median:7.2f} img/s  ({median:.3f} s/batch, "
                   f"{gflops:5.1f} GFLOP/s, {100 * gflops / args.peak_gflops:3.0f} % of peak)", flush=True)
         for ours, other in (("fast", "torch"), ("fast", "onnx"), ("fast", "im2col"), ("fast", "fast-nchw"),
+                            ("fast", "fast-direct"), ("fast-direct", "onnx"),
                             ("int8", "fast"), ("int8", "onnx-int8"), ("onnx-int8", "onnx")):
             if ours in times and other in times:
                 ratio = float(np.median(np.array(times[other]) / np.array(times[ours])))

@@ -1,7 +1,7 @@
 """Speed of pose tracking on a synthetic video: frames/s, where the time goes, and the graph compiles.
 
     python -m bench.tracking_speed --videos DIR [--sequence seq000] --config_path demo_config.yaml
-                                   [--eval_model_file CKPT] [--key value ...]
+                                   [--eval_model_file CKPT] [--in_turn] [--key value ...]
 
 Tracks one sequence of ``python -m src.synthetic_video`` (its frames and detection file) through
 ``track.py``'s pipeline (:mod:`src.tracking.pipeline`, no video written) with the network of the
@@ -10,15 +10,18 @@ speed per box; but a random network's people score nothing and are not propagate
 ``--TRACK.MIN_SCORE 0`` to keep the detector's people). Nothing is compiled beforehand, so the
 first frame of each batch shape pays graph mode's compile.
 
-Each frame's time is split into flow, crops (cutting and normalising the boxes), network (the
-forward passes, two with the flip test), decoding (flip merge, maxima, back to the image) and
-matching (unification, ids), the rest of the step being "other" (box NMS, propagation); and each
-frame's batch is recorded: its boxes padded to :func:`src.inference.estimator.padded_count`, so that
-every person of a frame goes through the network in one batch of one of a few shapes. Prints one
-row per batch shape (frames; the first frame's time, with the compile; the median and slowest of
-the later frames: a later frame as slow as the first would be a new compile), the frames/s over all
-frames and over the frames after warm-up (each shape's first frame left out), and where the time of
-those frames goes, ending with the line ``frames/s: <float>`` (after warm-up).
+A frame's time runs from the end of the frame before, so it includes reading the frame. It is split into
+flow (computing it; or, as ``track.py`` runs, waiting for the frame read and its flow computed ahead in a
+background thread while the network ran on the frame before; ``--in_turn`` does without), crops (cutting
+and normalising the boxes), network (the forward pass, one call for both halves of the flip test),
+decoding (flip merge, maxima, back to the image) and matching (unification, ids), the rest being
+"other" (box NMS, propagation, reading frames in turn); and each frame's batch is recorded: its boxes
+padded to :func:`src.inference.estimator.padded_count`, so that every person of a frame goes through the
+network in one batch of one of a few shapes. Prints one row per batch shape (frames; the first frame's
+time, with the compile; the median and slowest of the later frames: a later frame as slow as the first
+would be a new compile), the frames/s over all frames and over the frames after warm-up (each shape's
+first frame left out), and where the time of those frames goes, ending with the line
+``frames/s: <float>`` (after warm-up).
 """
 import argparse
 import os
@@ -108,6 +111,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--videos", required=True, help="folder written by python -m src.synthetic_video")
     parser.add_argument("--sequence", default="seq000", help="the sequence to track (default seq000)")
+    parser.add_argument("--in_turn", action="store_true",
+                        help="read each frame and compute its flow in turn, not ahead in a background thread")
     args, rest = parser.parse_known_args(argv)
     setup_logging()
     cfg = get_config(rest)
@@ -135,24 +140,26 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     settings = TrackSettings.from_config(cfg)
     tracker = build_tracker(settings, estimator, cfg.TRACK.FLOW, dataset_type(cfg).keypoints)
     records: List[Dict[str, Any]] = []
-    step = tracker.step
+    track = tracker.track
+    mark: Dict[str, Any] = {}   # the end of the frame before: its time and the tracker's counters then
 
-    def timed_step(image, boxes, scores):
+    def timed_track(image, boxes, scores, flow):
         clock.seconds.clear()
         clock.batches.clear()
-        before = dict(tracker.seconds)
-        start = time.perf_counter()
-        people = step(image, boxes, scores)
-        total = time.perf_counter() - start
-        spent = {key: tracker.seconds[key] - before[key] for key in before}
+        people = track(image, boxes, scores, flow)
+        end = time.perf_counter()
+        total = end - mark["time"]
+        spent = {key: value - mark["seconds"][key] for key, value in tracker.seconds.items()}
         records.append({"seconds": total, "parts": frame_parts(clock, spent, total),
                         "batch": max(clock.batches, default=0), "boxes": int(clock.seconds["boxes"])})
+        mark.update(time=end, seconds=dict(tracker.seconds))
         return people
 
-    tracker.step = timed_step
+    tracker.track = timed_track
     source = FrameSource(os.path.join(args.videos, FRAMES_DIR, args.sequence))
     boxes = FrameBoxes(os.path.join(args.videos, DETECTIONS_DIR, args.sequence + ".json"), float(cfg.TEST.IMAGE_THRE))
-    track_frames(tracker, source, boxes, None, settings.in_vis_thre)
+    mark.update(time=time.perf_counter(), seconds=dict(tracker.seconds))
+    track_frames(tracker, source, boxes, None, settings.in_vis_thre, read_ahead=not args.in_turn)
     width, height = estimator.settings.image_size
     flip = ", flip test" if estimator.settings.flip_test else ""
     weights = "checkpoint" if cfg.TEST.MODEL_FILE else "random"

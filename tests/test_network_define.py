@@ -1,15 +1,11 @@
 """The loss (src/network_define.py): the joints MSE against the reference's per-joint loop, and WithLossCell
-taking the dataset's columns; together they fit a batch."""
+taking the dataset's columns; together they fit the dataset."""
 import mindspore as ms
 import numpy as np
 import pytest
 from mindspore import Tensor, nn
 
-from src.dataset import keypoint_dataset
-from src.model import get_pose_net
-from src.model_utils.config import get_config
 from src.network_define import JointsMSELoss, WithLossCell
-from tests.helpers import TINY_CONFIG
 from tests.reference import loop_joints_mse
 
 
@@ -80,19 +76,10 @@ def test_one_training_step_lowers_the_loss(mode):
     assert losses[-1] < losses[0]
 
 
-def test_the_loss_cell_fits_a_batch_of_the_dataset(synthetic_root):
-    """The network, WithLossCell and the loss as train.py puts them together, on a dataset batch."""
-    ms.set_context(mode=ms.GRAPH_MODE)
-    ms.set_device("CPU")
-    ms.set_seed(0)
-    cfg = get_config(["--config_path", TINY_CONFIG, "--dataset_path", synthetic_root])
-    dataset, _ = keypoint_dataset(cfg, train_mode=True, num_parallel_workers=1, shuffle=False)
-    batch = next(dataset.create_tuple_iterator(num_epochs=1))
-    net = get_pose_net(cfg, is_train=True)
-    train_net = nn.TrainOneStepCell(WithLossCell(net, JointsMSELoss(True)),
-                                    nn.Adam(net.trainable_params(), learning_rate=1e-3))
-    train_net.set_train()   # BatchNorm in training mode, as Model.train does
-    losses = [float(train_net(*batch).asnumpy()) for _ in range(15)]
+def test_the_loss_cell_fits_the_dataset(trained_tiny):
+    """The network, WithLossCell, the loss and the training step as train.py puts them together, on the dataset's
+    crops (conftest.train_tiny, the session's trained network)."""
+    losses = trained_tiny.losses
     assert all(np.isfinite(losses))
-    # Fitting one fixed batch: the loss roughly halves in 15 steps.
-    assert np.mean(losses[-3:]) < 0.8 * np.mean(losses[:3]), losses
+    # measured: the last ten steps' loss about 0.4 of the first ten's
+    assert np.mean(losses[-10:]) < 0.6 * np.mean(losses[:10]), losses

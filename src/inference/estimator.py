@@ -84,7 +84,8 @@ class PoseEstimator:
         decoder: Flip merge and heatmap decoding (:class:`src.inference.decoder.PoseDecoder`).
         settings: Input size, batch size, flip test, joint threshold.
         pad_batches: Pad the crops of an image to :func:`padded_count` (copies of the first,
-            dropped afterwards), so that graph mode compiles a few batch shapes only (tracking).
+            dropped afterwards), so that graph mode compiles a few batch shapes only (tracking); with the flip
+            test the network sees twice that count, still a power of two or a multiple of ``batch_size``.
     """
 
     def __init__(self, net: ms.nn.Cell, decoder: PoseDecoder, settings: InferenceSettings, pad_batches: bool = False):
@@ -100,16 +101,20 @@ class PoseEstimator:
         return cls(net, PoseDecoder.from_config(cfg), InferenceSettings.from_config(cfg), pad_batches)
 
     def heatmaps(self, crops: np.ndarray) -> Tuple[np.ndarray, Optional[np.ndarray]]:
-        """The network's heatmaps of N×3×H×W normalised crops, and of their mirror images with the flip test."""
-        output = self.net(ms.Tensor(crops)).asnumpy()
-        flipped = None
-        if self.settings.flip_test:
-            flipped = self.net(ms.Tensor(np.ascontiguousarray(crops[:, :, :, ::-1]))).asnumpy()
-        return output, flipped
+        """The network's heatmaps of N×3×H×W normalised crops, and of their mirror images with the flip test.
+
+        One network call either way: with the flip test the crops and their mirror images go through as one
+        batch of 2N (a call has a fixed cost, and a larger batch uses the cores better). A crop's heatmaps do not
+        depend on the others of its batch, up to the rounding of the batch shape's kernels.
+        """
+        if not self.settings.flip_test:
+            return self.net(ms.Tensor(crops)).asnumpy(), None
+        output = self.net(ms.Tensor(np.concatenate([crops, crops[:, :, :, ::-1]]))).asnumpy()
+        return output[:len(crops)], output[len(crops):]
 
     def estimate_crops(self, crops: np.ndarray, center: np.ndarray, scale: np.ndarray,
                        box_scores: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        """The evaluation rows of one batch of crops (one network call, two with the flip test).
+        """The evaluation rows of one batch of crops (one network call, of 2N crops with the flip test).
 
         Args:
             crops: N×3×H×W normalised crops.

@@ -7,6 +7,7 @@ to its layers, each of which builds its formulation as a child Cell (:mod:`src.n
 """
 import enum
 import logging
+import os
 from typing import Optional, Union
 
 from src.errors import ConfigError
@@ -16,12 +17,26 @@ from src.network.onednn.isa import describe_cpu_isa
 logger = logging.getLogger(__name__)
 
 
+#: Environment variable: ``0`` keeps oneDNN's direct kernel for every convolution's inference on the oneDNN path
+#: (else Winograd F(2×2, 3×3) runs where :meth:`CpuPath.inference_winograd` says).
+WINOGRAD_ENV = "POSE_ONEDNN_WINOGRAD"
+
 class CpuPath(str, enum.Enum):
     """The formulation of the convolutions on the CPU (a ``str``: ``CpuPath.ONEDNN == "onednn"``)."""
 
     STOCK = "stock"    # MindSpore's operators (what export uses)
     IM2COL = "im2col"  # im2col + matrix products, the transposed convolutions by their sub-pixel decomposition
     ONEDNN = "onednn"  # oneDNN primitives in custom operators (src/network/onednn)
+
+    def inference_winograd(self, kernel: int, stride: int, padding: int) -> bool:
+        """Whether a convolution's float32 inference on this path runs Winograd F(2×2, 3×3)
+        (``src/network/onednn/winograd.cc``) instead of oneDNN's direct kernel: on the oneDNN path, every 3×3
+        stride-1 convolution with padding 1, unless ``POSE_ONEDNN_WINOGRAD=0``. On two AVX2 cores (Zen 3) each of
+        ResNet-50's and the demo network's such layers ran 1.2–1.7× faster so (docs/cpu_performance.md). Training,
+        and the int8 network, keep the direct convolution."""
+        if self is not CpuPath.ONEDNN or os.environ.get(WINOGRAD_ENV, "1").strip() == "0":
+            return False
+        return (kernel, stride, padding) == (3, 1, 1)
 
 
 class Layout(str, enum.Enum):

@@ -6,15 +6,15 @@ from typing import Any, Optional
 from mindspore import nn
 
 from src.errors import PrecisionError
-from src.quantize import calibration, library
+from src.network import onednn
+from src.network.onednn.isa import effective_isa, has_bf16, has_vnni, isa_name
+from src.quantize import calibration
 from src.quantize.network import FLOAT_LAYERS, INPUT, QuantizedPoseNet, layer_plan
 
 logger = logging.getLogger(__name__)
 
 FP32, INT8, BF16 = "fp32", "int8", "bf16"
 FLOAT_LAYERS_NOTE = f"{', '.join(FLOAT_LAYERS)} in float32"
-#: ``dnnl_cpu_isa_t`` bit of avx512_core_bf16 (AMX sets hold it too).
-BF16_BIT = 0x80
 
 
 def calibration_path(cfg: Any, model_file: Optional[str]) -> str:
@@ -28,7 +28,7 @@ def calibration_path(cfg: Any, model_file: Optional[str]) -> str:
 
 def int8_library() -> str:
     """The compiled int8 operators, or PrecisionError saying why there are none."""
-    path, description = library.library_status()
+    path, description = onednn.library_status()
     if path is None:
         raise PrecisionError(f"MODEL.PRECISION int8 needs the oneDNN int8 operators, which are unavailable: {description}")
     return path
@@ -37,10 +37,10 @@ def int8_library() -> str:
 def quantized_network(net: nn.Cell, ranges: dict) -> QuantizedPoseNet:
     """``net`` in int8 with the activation ranges ``ranges`` (layer name -> max |x|), for this CPU's kernels."""
     lib = int8_library()
-    isa = library.cpu_isa()
-    logger.info("inference in int8: oneDNN on %s (%s weights)", library.isa_name(isa),
-                "8-bit" if library.has_vnni(isa) else "7-bit, no VNNI")
-    qnet = QuantizedPoseNet(net, lib, ranges, vnni=library.has_vnni(isa))
+    isa = effective_isa()
+    logger.info("inference in int8: oneDNN on %s (%s weights)", isa_name(isa),
+                "8-bit" if has_vnni(isa) else "7-bit, no VNNI")
+    qnet = QuantizedPoseNet(net, lib, ranges, vnni=has_vnni(isa))
     qnet.set_train(False)
     return qnet
 
@@ -56,10 +56,10 @@ def inference_network(cfg: Any, net: nn.Cell, model_file: Optional[str]) -> nn.C
     if precision == FP32:
         return net
     if precision == BF16:
-        isa = library.cpu_isa()
-        if not isa & BF16_BIT:
+        isa = effective_isa()
+        if not has_bf16(isa):
             raise PrecisionError(f"MODEL.PRECISION bf16 needs a CPU with avx512_bf16 or AMX; oneDNN runs "
-                                 f"{library.isa_name(isa) if isa else 'without its operators'} here: use fp32 or int8")
+                                 f"{isa_name(isa)} here: use fp32 or int8")
         raise PrecisionError("MODEL.PRECISION bf16 is not implemented yet on this CPU's operators: use fp32 or int8")
     path = calibration_path(cfg, model_file)
     names = [INPUT] + [layer.name for layer in layer_plan(net) if layer.kind != "pool"]

@@ -4,13 +4,18 @@ Symbols: H×W frame, M people, J joints. A flow field is H×W×2 float32 ``[dx, 
 the pixel at ``(x, y)`` of the earlier frame is at ``(x + dx, y + dy)`` in the later one. Poses
 are M×J×3 ``[x, y, score]`` in image pixels.
 """
-from typing import Callable
+from typing import Callable, Optional
 
 import cv2
 import numpy as np
 
 #: ``TRACK.FLOW`` choices.
 FLOW_METHODS = ("dis", "farneback")
+#: The finest level of DIS's image pyramid (level k: the frame at 2^-k of its size), where its flow is computed
+#: before it is upsampled to the frame: level 2, a quarter of the size, the FAST preset's own. On the synthetic
+#: videos level 1 costs three times as much for joints a few tenths of a pixel closer, level 3 puts a tenth fewer
+#: within 3 px (docs/tracking.md, Optical flow).
+DIS_FINEST_SCALE = 2
 
 FlowFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -18,7 +23,8 @@ FlowFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 def make_flow(method: str) -> FlowFn:
     """A function ``(previous, current) -> H×W×2 flow`` of two H×W uint8 grey frames.
 
-    ``dis``: OpenCV's DIS flow at its FAST preset. ``farneback``: Farnebäck's polynomial-expansion
+    ``dis``: OpenCV's DIS flow at its FAST preset, which computes it at a quarter of the frame's size
+    (:data:`DIS_FINEST_SCALE`, set here so that the resolution is ours). ``farneback``: Farnebäck's polynomial-expansion
     flow (pyramid scale 0.5, 4 levels, window 15, 3 iterations, polynomial of 5 px, σ 1.1). On the
     synthetic videos (``bench/flow_methods.py``) DIS FAST puts 94 % of the joints within 3 px of
     their next place at 8 ms per 480×360 frame, Farnebäck 94 % at 78 ms (DIS MEDIUM: 97 %, 44 ms);
@@ -26,11 +32,34 @@ def make_flow(method: str) -> FlowFn:
     """
     if method == "dis":
         dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+        dis.setFinestScale(DIS_FINEST_SCALE)
         return lambda previous, current: dis.calc(previous, current, None)
     if method == "farneback":
         return lambda previous, current: cv2.calcOpticalFlowFarneback(previous, current, None, 0.5, 4, 15, 3,
                                                                       5, 1.1, 0)
     raise ValueError(f"unknown flow method '{method}'; expected one of {FLOW_METHODS}")
+
+
+class FrameFlow:
+    """The flow from each frame to the next, for the frames of one video given in order.
+
+    Holds the previous frame (grey) between calls. The tracker computes it before each frame's poses;
+    :func:`src.tracking.pipeline.track_frames` computes it one frame ahead, in a background thread, while
+    the network runs on the frame before: the same flows either way.
+    """
+
+    def __init__(self, flow: FlowFn):
+        self.flow = flow
+        self._grey: Optional[np.ndarray] = None
+
+    def __call__(self, image: np.ndarray) -> Optional[np.ndarray]:
+        """The H×W×2 flow from the frame given last to ``image`` (H×W×3 uint8 BGR); None for the first
+        frame, or when the frame size changed."""
+        grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        previous, self._grey = self._grey, grey
+        if previous is None or previous.shape != grey.shape:
+            return None
+        return self.flow(previous, grey)
 
 
 def sample_flow(flow: np.ndarray, points: np.ndarray) -> np.ndarray:

@@ -36,13 +36,12 @@ import time
 from collections import deque
 from typing import Any, Callable, Deque, Dict, NamedTuple, Optional, Tuple
 
-import cv2
 import numpy as np
 
 from src.constants import COCO_KEYPOINTS, KeypointSet
 from src.tracking.appearance import clear_view, colour_histograms, colour_similarity, torso_indices
 from src.tracking.boxes import box_nms, joint_boxes
-from src.tracking.flow import FlowFn, propagate
+from src.tracking.flow import FlowFn, FrameFlow, propagate
 from src.tracking.matching import greedy_match, pose_similarity, unify_people
 from src.utils.nms import oks_nms_arrays
 
@@ -134,10 +133,11 @@ class PoseTracker:
         self._torso = torso_indices(keypoints.keypoint_names)
         self.estimate = estimate
         self.flow = flow if settings.uses_flow else None
-        #: People whose box came from propagation, and seconds spent in flow, poses and matching.
+        #: People whose box came from propagation, and seconds spent in flow, poses and matching (the flow's:
+        #: computing it in :meth:`step`; :func:`src.tracking.pipeline.track_frames` adds its own, or its waits).
         self.num_propagated = 0
         self.seconds = {"flow": 0.0, "poses": 0.0, "matching": 0.0}
-        self._grey: Optional[np.ndarray] = None
+        self._frame_flow = FrameFlow(self.flow) if self.flow is not None else None
         self._previous: Optional[People] = None
         #: Per remembered frame: track ids M, poses M×J×3 (moved to the current frame), areas M.
         self._memory: Deque[Tuple[np.ndarray, np.ndarray, np.ndarray]] = deque(maxlen=max(1, settings.keep_frames))
@@ -161,10 +161,17 @@ class PoseTracker:
         Returns:
             The frame's people with their track ids.
         """
-        s = self.settings
         start = time.perf_counter()
-        flow = self._flow(image)
+        flow = self._frame_flow(image) if self._frame_flow is not None else None
         self.seconds["flow"] += time.perf_counter() - start
+        return self.track(image, boxes, scores, flow)
+
+    def track(self, image: np.ndarray, boxes: np.ndarray, scores: np.ndarray, flow: Optional[np.ndarray]) -> People:
+        """:meth:`step` with the frame's flow computed elsewhere: from the previous frame given to this one, as
+        :class:`src.tracking.flow.FrameFlow` of :attr:`flow` computes it over the frames in order (None for the
+        first frame, or when the tracker uses no flow). A video is tracked either by :meth:`step` or by this
+        alone, not by both."""
+        s = self.settings
         if flow is not None and s.similarity == "flow_oks":
             self._move_memory(flow)
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
@@ -190,15 +197,6 @@ class PoseTracker:
         self._frame += 1
         self.num_propagated += int(people.propagated.sum())
         return people.take(np.argsort(people.track_ids, kind="stable"))
-
-    def _flow(self, image: np.ndarray) -> Optional[np.ndarray]:
-        if self.flow is None:
-            return None
-        grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        previous, self._grey = self._grey, grey
-        if previous is None or previous.shape != grey.shape:
-            return None
-        return self.flow(previous, grey)
 
     def _move_memory(self, flow: np.ndarray) -> None:
         """Moves the remembered poses to the current frame.

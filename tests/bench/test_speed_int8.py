@@ -9,7 +9,7 @@ from mindspore import Tensor
 from bench.speed import int8_call, onnx_int8_model, onnx_model, onnx_session, padded_pool_nodes
 from src.model import get_pose_net
 from src.model_utils.config import get_config
-from src.quantize import library
+from src.network import onednn
 from tests.conftest import randomize
 from tests.helpers import TINY_CONFIG
 
@@ -46,7 +46,7 @@ def test_onnx_int8_near_float(tiny, tmp_path):
     assert _rel_rms(out, expected) < INT8_RTOL
 
 
-@pytest.mark.skipif(library.library_path() is None, reason="int8 operators unavailable")
+@pytest.mark.skipif(onednn.library_path() is None, reason="int8 operators unavailable")
 def test_project_int8_near_float(tiny):
     net, images, expected = tiny
     out = int8_call(net, {"images": images})()

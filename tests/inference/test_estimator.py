@@ -8,9 +8,11 @@ from src.constants import PIXEL_STD
 from src.dataset import crop_person, normalize_ops
 from src.evaluate.coco_eval import rescore
 from src.inference.estimator import PoseEstimator, Poses, InferenceSettings, padded_count
+from src.model import get_pose_net
 from src.model_utils.config import get_config
 from src.inference.decoder import PoseDecoder
 from src.utils.transform import box_to_center_scale
+from tests.helpers import TINY_CONFIG
 from tests.inference.quarter_maps import QuarterMaps, quarter_maps
 
 
@@ -35,6 +37,46 @@ def test_heatmaps_run_the_mirror_image_with_the_flip_test():
     assert flipped is None
     _, flipped = _estimator(flip_test=True).heatmaps(images)
     np.testing.assert_array_equal(flipped, quarter_maps(np.ascontiguousarray(images[:, :, :, ::-1])))
+
+
+class CountedCalls(QuarterMaps):
+    """:class:`QuarterMaps` that records the batch size of each call."""
+
+    def __init__(self):
+        super().__init__()
+        self.batches = []
+
+    def __call__(self, x):
+        self.batches.append(x.shape[0])
+        return super().__call__(x)
+
+
+@pytest.mark.parametrize("flip_test", [False, True])
+def test_heatmaps_are_one_network_call_with_or_without_the_flip_test(flip_test):
+    """The crops and their mirror images go through the network together, in one batch of 2N."""
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    cfg = get_config(["--MODEL.IMAGE_SIZE", "[32,64]", "--POSE_RESNET.HEATMAP_SIZE", "[8,16]",
+                      "--TEST.FLIP_TEST", str(flip_test), "--TEST.BATCH_SIZE", "4"])
+    net = CountedCalls()
+    estimator = PoseEstimator.from_config(cfg, net, pad_batches=True)
+    image, boxes, box_scores = _image_and_boxes(3)
+    estimator.estimate(image, boxes, box_scores)   # 3 boxes padded to 4
+    assert net.batches == ([8] if flip_test else [4])
+
+
+def test_one_call_for_both_flip_halves_gives_the_two_calls_heatmaps(mode, random_weights):
+    """A real network (the tiny one, random weights) in both modes: the 2N batch's heatmaps are those of the N crops
+    and of their mirror images run apart, to float32 rounding (the batch shape may change the kernels' sums)."""
+    cfg = get_config(["--config_path", TINY_CONFIG, "--TEST.FLIP_TEST", "True"])
+    net = get_pose_net(cfg, is_train=False, ckpt_path=random_weights.checkpoint())
+    net.set_train(False)
+    crops = np.random.default_rng(1).standard_normal((3, 3, 64, 32)).astype(np.float32)
+    output, flipped = PoseEstimator.from_config(cfg, net).heatmaps(crops)
+    apart = net(ms.Tensor(crops)).asnumpy()
+    mirrored = net(ms.Tensor(np.ascontiguousarray(crops[:, :, :, ::-1]))).asnumpy()
+    scale = np.abs(apart).max()
+    np.testing.assert_allclose(output, apart, rtol=0, atol=1e-5 * scale)
+    np.testing.assert_allclose(flipped, mirrored, rtol=0, atol=1e-5 * scale)
 
 
 def _image_and_boxes(count: int):

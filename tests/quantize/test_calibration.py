@@ -6,12 +6,14 @@ import os
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from src.errors import CalibrationError
 from src.model_utils.config import get_config
-from src.quantize import calibration, library
+from src.network import onednn
+from src.quantize import calibration
 from tests.helpers import ROOT, TINY_CONFIG, run_script, subprocess_env
 
 LAYERS = ["input", "conv1", "final_layer"]
@@ -82,8 +84,8 @@ def test_refusals_name_the_file(written, damage, words):
     assert words in message and path in message and "\n" not in message
 
 
-needs_ops = pytest.mark.skipif(library.library_path() is None,
-                               reason=f"int8 operators unavailable: {library.library_status()[1]}")
+needs_ops = pytest.mark.skipif(onednn.library_path() is None,
+                               reason=f"int8 operators unavailable: {onednn.library_status()[1]}")
 
 
 @needs_ops
@@ -99,17 +101,19 @@ def test_calibrate_then_evaluate_in_int8(synthetic_root, tiny_ckpt, random_weigh
     ranges = calibration.read(calibration.default_path(ckpt), get_config(common), ckpt, ["input", "final_layer"])
     assert all(v > 0 for v in ranges.values())
     bbox = os.path.join(synthetic_root, "person_detection_results", "COCO_val2017_detections_AP_H_56_person.json")
-    done = run_script("eval.py", [*common, "--coco_bbox_file", bbox, "--eval_model_file", ckpt,
-                                  "--MODEL.PRECISION", "int8"])
+    # beside it, the file over another checkpoint (trained on, say): stale, refused in one line; both runs side by side
+    stale = str(tmp_path / "stale.ckpt")
+    shutil.copy(random_weights.checkpoint(seed=1), stale)
+    shutil.copy(calibration.default_path(ckpt), calibration.default_path(stale))
+    with ThreadPoolExecutor(2) as pool:
+        done, refused = pool.map(lambda path: run_script("eval.py", [*common, "--coco_bbox_file", bbox,
+                                                                     "--eval_model_file", path,
+                                                                     "--MODEL.PRECISION", "int8"]), (ckpt, stale))
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1].startswith("AP: ")
-    # once the checkpoint is another (trained on, say), its calibration is stale: refused in one line
-    shutil.copy(random_weights.checkpoint(seed=1), ckpt)
-    done = run_script("eval.py", [*common, "--coco_bbox_file", bbox, "--eval_model_file", ckpt,
-                                  "--MODEL.PRECISION", "int8"])
-    assert done.returncode == 2
-    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and "another checkpoint" in errors[0] and "tiny.int8.json" in errors[0]
+    assert refused.returncode == 2
+    errors = [line for line in refused.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "another checkpoint" in errors[0] and "stale.int8.json" in errors[0]
 
 
 def test_precision_is_refused_off_the_cpu_and_in_training(tmp_path):

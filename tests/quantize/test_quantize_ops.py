@@ -8,12 +8,13 @@ import pytest
 import mindspore as ms
 from mindspore import Tensor
 
+from src.network import onednn
+from src.network.onednn.isa import effective_isa, has_vnni
 from src.quantize import arithmetic as qa
-from src.quantize import library
 from src.quantize.ops import QConv, QMaxPool, QReorder
 
-pytestmark = pytest.mark.skipif(library.library_path() is None,
-                                reason=f"int8 operators unavailable: {library.library_status()[1]}")
+pytestmark = pytest.mark.skipif(onednn.library_path() is None,
+                                reason=f"int8 operators unavailable: {onednn.library_status()[1]}")
 
 
 def _nhwc(a: np.ndarray) -> np.ndarray:
@@ -54,7 +55,7 @@ def test_int8_conv_equals_the_reference(case, mode):
     out_axis = 1 if deconv else 0
     spread = rng.uniform(0.1, 2.0, out_ch).astype(np.float32).reshape([-1 if i == out_axis else 1 for i in range(4)])
     w = rng.standard_normal(w_shape).astype(np.float32) * spread
-    grid = qa.weight_grid(library.has_vnni(library.cpu_isa()), in_type == "int8")
+    grid = qa.weight_grid(has_vnni(effective_isa()), in_type == "int8")
     w_q, w_scale = qa.quantize_weights(w, out_axis, grid)
     assert np.abs(w_q).max() == qa.GRID_TOP[grid]
     bias = rng.standard_normal(out_ch).astype(np.float32)
@@ -69,7 +70,7 @@ def test_int8_conv_equals_the_reference(case, mode):
     # an output range below the largest value, so that saturation is exercised too
     y_scale = qa.activation_scale(0.8 * float(np.abs(y).max()), out_type) if out_type != "float32" else 1.0
     expected = qa.requantize(acc, x_scale, w_scale, bias, res_real, relu, y_scale, out_type)
-    layer = QConv(library.library_path(), w_q, bias, w_scale, k, s, p, op_, deconv, relu, residual, src_nhwc=False,
+    layer = QConv(onednn.library_path(), w_q, bias, w_scale, k, s, p, op_, deconv, relu, residual, src_nhwc=False,
                   dst_nhwc=True, src_scale=x_scale, dst_scale=y_scale, res_scale=res_scale, out_dtype=out_type)
     args = (Tensor(x_q),) + ((Tensor(_nhwc(res_q)),) if residual else ())
     out = _nchw(layer(*args).asnumpy())
@@ -88,7 +89,7 @@ def test_float_layer_runs_in_float32():
     x = rng.standard_normal((2, 3, 12, 10)).astype(np.float32)
     w = rng.standard_normal((16, 3, 3, 3)).astype(np.float32)
     bias = rng.standard_normal(16).astype(np.float32)
-    layer = QConv(library.library_path(), w, bias, np.ones(16, np.float32), 3, 2, 1, relu=True, src_nhwc=False,
+    layer = QConv(onednn.library_path(), w, bias, np.ones(16, np.float32), 3, 2, 1, relu=True, src_nhwc=False,
                   dst_nhwc=False)
     expected = np.maximum(qa.conv_accumulate(x.astype(np.float64), w.astype(np.float64), 2, 1)
                           + bias.reshape(1, -1, 1, 1), 0)
@@ -101,9 +102,9 @@ def test_quantize_and_dequantize():
     rng = np.random.default_rng(2)
     x = (rng.standard_normal((2, 5, 4, 3)) * 3).astype(np.float32)
     scale = qa.activation_scale(2.5, "int8")
-    x_q = QReorder(library.library_path(), False, True, 1.0, scale, "int8")(Tensor(x)).asnumpy()
+    x_q = QReorder(onednn.library_path(), False, True, 1.0, scale, "int8")(Tensor(x)).asnumpy()
     np.testing.assert_array_equal(_nchw(x_q), qa.quantize(x, scale, "int8"))
-    back = QReorder(library.library_path(), True, False, scale, 1.0, "float32")(Tensor(x_q)).asnumpy()
+    back = QReorder(onednn.library_path(), True, False, scale, 1.0, "float32")(Tensor(x_q)).asnumpy()
     np.testing.assert_allclose(back, _nchw(x_q).astype(np.float32) * np.float32(scale), rtol=1e-7)
 
 
@@ -111,7 +112,7 @@ def test_max_pool_u8():
     ms.set_context(mode=ms.PYNATIVE_MODE, device_target="CPU")
     rng = np.random.default_rng(3)
     x = rng.integers(0, 256, (2, 9, 7, 16)).astype(np.uint8)  # N×H×W×C
-    out = QMaxPool(library.library_path(), 3, 2, 1, "uint8")(Tensor(x)).asnumpy()
+    out = QMaxPool(onednn.library_path(), 3, 2, 1, "uint8")(Tensor(x)).asnumpy()
     padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))  # zero padding never wins over u8 values ≥ 0 ...
     expected = np.stack([np.stack([padded[:, 2 * i:2 * i + 3, 2 * j:2 * j + 3].max(axis=(1, 2))
                                    for j in range(4)], 1) for i in range(5)], 1)
@@ -125,13 +126,13 @@ def test_layers_sharing_weights_keep_their_own_residual_scale():
     rng = np.random.default_rng(5)
     x_q = rng.integers(0, 256, (1, 16, 4, 4)).astype(np.uint8)
     w_q, w_scale = qa.quantize_weights(rng.standard_normal((16, 16, 1, 1)).astype(np.float32), 0,
-                                       qa.weight_grid(library.has_vnni(library.cpu_isa()), False))
+                                       qa.weight_grid(has_vnni(effective_isa()), False))
     bias = np.zeros(16, np.float32)
     r_q = rng.integers(-128, 128, (1, 16, 4, 4)).astype(np.int8)
     acc = qa.conv_accumulate(x_q, w_q, 1, 0)
     first = None
     for res_scale in (0.01, 0.5):
-        layer = QConv(library.library_path(), w_q, bias, w_scale, 1, residual=True, relu=True, src_nhwc=False,
+        layer = QConv(onednn.library_path(), w_q, bias, w_scale, 1, residual=True, relu=True, src_nhwc=False,
                       src_scale=0.02, dst_scale=0.1, res_scale=res_scale, out_dtype="uint8")
         if first is None:
             first = layer

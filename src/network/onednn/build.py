@@ -31,8 +31,8 @@ logger = logging.getLogger(__name__)
 SOURCE_DIR = os.path.dirname(os.path.abspath(__file__))
 #: The library's translation units, by concern: the runtime (thread pool, engine, primitive cache, AOT wrapper), the
 #: oneDNN convolutions and transposed convolutions, the oneDNN max-pooling, the hand-written BatchNorm, the int8
-#: inference operators (src/quantize's).
-UNITS = ("runtime.cc", "conv.cc", "pool.cc", "batchnorm.cc", "int8.cc")
+#: inference operators (src/quantize's), Winograd's inference convolution.
+UNITS = ("runtime.cc", "conv.cc", "pool.cc", "batchnorm.cc", "int8.cc", "winograd.cc")
 #: The headers they include: the settings vector (the contract with ops.py), the runtime's and the oneDNN operators'
 #: shared declarations, the oneDNN configuration of MindSpore's build.
 HEADERS = ("settings.h", "runtime.h", "primitives.h", "threadpool_config.h")

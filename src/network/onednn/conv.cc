@@ -53,19 +53,6 @@ dnnl::primitive ForwardPrimitive(const FwdPd &fwd, const Config &cfg) {
   });
 }
 
-// Multiplies each output channel o of MindSpore-layout weights `w` (g.wei's dims) by scale[o].
-void ScaleOutputChannels(float *w, const Geometry &g, const Config &cfg, const std::vector<float> &scale) {
-  int out_axis = ByKind(cfg, [](auto kind) { return decltype(kind)::kOutAxis; });
-  int64_t outer = out_axis == 0 ? g.wei[0] : g.wei[1], inner = out_axis == 0 ? g.wei[1] : g.wei[0];
-  size_t taps = size_t(g.wei[2]) * g.wei[3];
-  for (int64_t i = 0; i < outer; ++i)
-    for (int64_t j = 0; j < inner; ++j) {
-      float s = scale[out_axis == 0 ? i : j];
-      float *block = w + (size_t(i) * inner + j) * taps;
-      for (size_t t = 0; t < taps; ++t) block[t] *= s;
-    }
-}
-
 // ------------------------------------------------------------------------------------------------ operators
 
 struct InferConv {
@@ -74,8 +61,7 @@ struct InferConv {
   ActBuffer src, dst;
   dnnl::memory weights, bias;
   memory::desc residual;
-  uint64_t sum_a = 0, sum_b = 0;
-  bool loaded = false;
+  SourceSums sums;
 };
 
 struct TrainConv {
@@ -102,10 +88,7 @@ struct BackWeights {
 // Inference: y = act(conv(x, w·s) + (b − μ)·s + β [+ residual]), s = γ / sqrt(σ² + eps), with or without a bias b;
 // or with a bias and no BatchNorm; or neither. Inputs: x, w, [bias], [γ, β, μ, σ²], [residual]. Output: y.
 int ConvInfer(const Config &cfg, int n, void **params, int *, int64_t **shapes) {
-  const int kAffineInputs[] = {0, 1, 4, 5};
-  if (cfg.affine < 0 || cfg.affine > 3) throw std::runtime_error("affine mode " + std::to_string(cfg.affine));
-  int n_affine = kAffineInputs[cfg.affine];
-  int res_index = 2 + n_affine;
+  int res_index = 2 + AffineInputs(cfg);
   memory::dims src = Nchw(shapes[0], cfg.src_nhwc), dst = Nchw(shapes[n - 1], cfg.dst_nhwc);
   Geometry g = ConvGeometry(src, dst, cfg);
   std::string key = Key("infer", {src, dst}, cfg, params[1]);
@@ -131,34 +114,11 @@ int ConvInfer(const Config &cfg, int n, void **params, int *, int64_t **shapes) 
     Log("inference", key, op->fwd.pd);
   }
   // weights: folded and reordered again only when their sources changed
-  int64_t out_ch = g.dst[1];
-  size_t wcount = size_t(g.wei[0]) * g.wei[1] * g.wei[2] * g.wei[3];
-  uint64_t a = 0, b = 0;
-  Checksum(params[1], wcount * 4, a, b);
-  for (int i = 0; i < n_affine; ++i) Checksum(params[2 + i], size_t(out_ch) * 4, a, b);
-  if (!op->loaded || a != op->sum_a || b != op->sum_b) {
-    const float *w = static_cast<const float *>(params[1]);
-    std::vector<float> folded(w, w + wcount);
-    if (cfg.affine >= 2) {
-      int first = cfg.affine == 3 ? 3 : 2;
-      const float *gamma = static_cast<const float *>(params[first]), *beta = static_cast<const float *>(params[first + 1]);
-      const float *mean = static_cast<const float *>(params[first + 2]), *var = static_cast<const float *>(params[first + 3]);
-      const float *own = cfg.affine == 3 ? static_cast<const float *>(params[2]) : nullptr;
-      float *bias = static_cast<float *>(op->bias.get_data_handle());
-      std::vector<float> scale(out_ch);
-      for (int64_t o = 0; o < out_ch; ++o) {
-        scale[o] = gamma[o] / std::sqrt(var[o] + cfg.eps);
-        bias[o] = ((own ? own[o] : 0.f) - mean[o]) * scale[o] + beta[o];
-      }
-      ScaleOutputChannels(folded.data(), g, cfg, scale);
-    } else if (cfg.affine == 1) {
-      std::memcpy(op->bias.get_data_handle(), params[2], size_t(out_ch) * 4);
-    }
+  std::vector<float> folded;
+  float *bias = cfg.affine ? static_cast<float *>(op->bias.get_data_handle()) : nullptr;
+  if (FoldInference(cfg, g, params, op->sums, folded, bias)) {
     dnnl::memory user(UserWeights(g, cfg), rt.engine, folded.data());
     dnnl::reorder(user, op->weights).execute(rt.stream, user, op->weights);
-    op->sum_a = a;
-    op->sum_b = b;
-    op->loaded = true;
   }
   std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, op->src.In(params[0])},
                                              {DNNL_ARG_WEIGHTS, op->weights},

@@ -186,13 +186,7 @@ int QPoolForward(const Config &cfg, int, void **params, int *, int64_t **shapes,
   if (fresh) {
     op->src = Act(src, true, type);
     op->dst = Act(dst, true, type);
-    memory::dims pad_r = WindowPadRight(src, dst, cfg);
-    dnnl::primitive_attr attr;
-    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    auto pd = dnnl::pooling_forward::primitive_desc(rt.engine, dnnl::prop_kind::forward_inference,
-                                                    dnnl::algorithm::pooling_max, op->src, op->dst,
-                                                    {cfg.stride, cfg.stride}, {cfg.kernel, cfg.kernel}, {0, 0},
-                                                    {cfg.pad, cfg.pad}, pad_r, attr);
+    auto pd = MaxPoolDesc(op->src, op->dst, cfg, dnnl::prop_kind::forward_inference, UserScratchpad());
     op->prim = dnnl::pooling_forward(pd);
     op->pd = pd;
     Log("int8 pool", key, pd);
@@ -206,6 +200,6 @@ int QPoolForward(const Config &cfg, int, void **params, int *, int64_t **shapes,
 }  // namespace
 }  // namespace pose
 
-POSE_AOT_TYPED(pose_q_conv, pose::QConvForward)
-POSE_AOT_TYPED(pose_q_reorder, pose::QReorderForward)
-POSE_AOT_TYPED(pose_q_pool, pose::QPoolForward)
+POSE_AOT(pose_q_conv, pose::QConvForward)
+POSE_AOT(pose_q_reorder, pose::QReorderForward)
+POSE_AOT(pose_q_pool, pose::QPoolForward)

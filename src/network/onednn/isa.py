@@ -20,6 +20,8 @@ ISA_ALIASES = ("AVX512_CORE_FP16", "AVX512_CORE_AMX", "AVX512_CORE_AMX_FP16", "A
 AVX2_BITS = 0x7
 #: Bits that mark VNNI (avx2_vnni 0x8, avx512_core_vnni 0x40; the sets above them hold them too).
 VNNI_BITS = 0x8 | 0x40
+#: Bit of avx512_core_bf16 (the AMX sets hold it too).
+BF16_BIT = 0x80
 
 
 def bundled_dnnl() -> Optional[str]:
@@ -60,6 +62,11 @@ def has_vnni(isa: Optional[int]) -> bool:
     """Whether oneDNN's int8 kernels on ``isa`` multiply with VNNI (``vpdpbusd``), which takes whole 8-bit weights;
     without it they use ``vpmaddubsw`` (see :func:`src.quantize.arithmetic.weight_grid`)."""
     return isa is not None and bool(isa & VNNI_BITS)
+
+
+def has_bf16(isa: Optional[int]) -> bool:
+    """Whether oneDNN has bf16 kernels on ``isa`` (avx512_core_bf16 or AMX)."""
+    return isa is not None and bool(isa & BF16_BIT)
 
 
 def describe_cpu_isa() -> str:

@@ -1,9 +1,10 @@
-"""MindSpore operators over the compiled oneDNN kernels (conv.cc, pool.cc, batchnorm.cc; ``ops.Custom``,
+"""MindSpore operators over the compiled oneDNN kernels (conv.cc, winograd.cc, pool.cc, batchnorm.cc; ``ops.Custom``,
 ``func_type="aot"``, CPU).
 
 :class:`ConvOps` holds one (transposed) convolution's operators: the training forward pass with its
 gradients (backward-data, backward-weights) as its ``bprop``, and the inference pass that folds the
-following BatchNorm into the kernel and fuses the bias, the residual addition and ReLU as post-ops.
+following BatchNorm into the kernel and fuses the bias, the residual addition and ReLU as post-ops (or, for a
+3×3 stride-1 convolution built with ``winograd``, into Winograd F(2×2, 3×3)'s output transform).
 :class:`MaxPoolOps` is the stem's max-pooling, :class:`BatchNormOps` training-mode BatchNorm with ReLU and
 the residual addition fused. Inside a network activations are NHWC between layers, in inference and in training
 (MindSpore then sees N×H×W×C; the network decides the layout once, :class:`src.network.cpu_path.Layout`, and builds
@@ -82,6 +83,8 @@ class ConvOps(nn.Cell):
         src_nhwc, dst_nhwc: the layer's input / output is N×H×W×C (else N×C×H×W).
         training_nhwc: so in training too (else training takes and returns N×C×H×W, normalised by MindSpore's
             BatchNorm between the convolutions).
+        winograd: inference by Winograd F(2×2, 3×3) (winograd.cc; a 3×3 convolution of stride 1 and padding 1
+            only) instead of oneDNN's direct kernel; training is the same either way.
 
     The primitives work on NHWC and reorder at the boundary.
 
@@ -97,8 +100,13 @@ class ConvOps(nn.Cell):
 
     def __init__(self, library: str, out_channels: int, kernel: int, stride: int, padding: int,
                  output_padding: int = 0, deconv: bool = False, has_bias: bool = False, eps: float = 1e-5,
-                 src_nhwc: bool = False, dst_nhwc: bool = False, training_nhwc: bool = True) -> None:
+                 src_nhwc: bool = False, dst_nhwc: bool = False, training_nhwc: bool = True,
+                 winograd: bool = False) -> None:
         super().__init__()
+        if winograd and (deconv or (kernel, stride, padding) != (3, 1, 1)):
+            raise ValueError(f"Winograd F(2x2, 3x3) takes 3x3 convolutions of stride 1 and padding 1, got "
+                             f"kernel {kernel}, stride {stride}, padding {padding}{', transposed' if deconv else ''}")
+        self.winograd = bool(winograd)
         self.library = library
         self.out_channels, self.kernel, self.stride, self.padding = out_channels, kernel, stride, padding
         self.output_padding, self.deconv, self.has_bias, self.eps = output_padding, deconv, has_bias, eps
@@ -150,7 +158,8 @@ class ConvOps(nn.Cell):
         self.infer_cfgs = tuple(make_cfg(**geometry, relu=relu, residual=residual, affine=affine, eps=self.eps)
                                 for relu in (False, True) for residual in (False, True)
                                 for affine in (AFFINE_NONE, AFFINE_BIAS, AFFINE_BN, AFFINE_BIAS_BN))
-        self.infer_op = custom_op(self.library, "pose_conv_infer", self._out_shape, tag=tag)
+        function = "pose_winograd_infer" if self.winograd else "pose_conv_infer"
+        self.infer_op = custom_op(self.library, function, self._out_shape, tag=tag)
 
     def output_nchw(self, nchw: Sequence[int]) -> Tuple[int, int, int, int]:
         """N×O×Ho×Wo for an input N×C×H×W."""

@@ -1,12 +1,18 @@
-// What the oneDNN operators (conv.cc, pool.cc, int8.cc) share: activations' descriptors in either layout, the primitive
-// cache's keys, the window geometry and the two kinds of convolution, the weights' checksum, and buffers that reorder weights and activations between MindSpore's layouts
-// and a primitive's.
+// What the oneDNN operators (conv.cc, winograd.cc, pool.cc, int8.cc) share: activations' descriptors in either
+// layout, the primitive cache's keys, the window geometry, the two kinds of convolution and max-pooling's
+// descriptor, the weights' checksum, inference weights with BatchNorm folded, and buffers that reorder weights and
+// activations between MindSpore's layouts and a primitive's.
 #ifndef POSE_ONEDNN_PRIMITIVES_H
 #define POSE_ONEDNN_PRIMITIVES_H
 
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <initializer_list>
+#include <stdexcept>
 #include <string>
+#include <type_traits>
+#include <vector>
 
 #include "runtime.h"
 
@@ -64,35 +70,23 @@ inline Geometry MakeGeometry(const memory::dims &src, const memory::dims &dst, c
   return g;
 }
 
-// The one place where a convolution and a transposed convolution differ: oneDNN's primitive classes and algorithm,
-// MindSpore's weight layout (and so the axis of the output channels in it), and the direction of the window
-// formula (a transposed convolution's output is the window operation's input).
+// The one place where a convolution and a transposed convolution differ, each line giving the transposed
+// convolution's choice first: oneDNN's primitive classes and algorithm, MindSpore's weight layout (and so the axis
+// of the output channels in it), and the direction of the window formula (a transposed convolution's output is
+// the window operation's input: Ho = (Hi − 1)·s − pl − pr + k).
 template <bool kDeconv>
-struct Kind;
-
-template <>
-struct Kind<false> {
-  using Forward = dnnl::convolution_forward;
-  using BackwardData = dnnl::convolution_backward_data;
-  using BackwardWeights = dnnl::convolution_backward_weights;
-  static constexpr dnnl::algorithm kAlg = dnnl::algorithm::convolution_direct;
-  static constexpr tag kUserWeights = tag::oihw;  // O×C×k×k
-  static constexpr int kOutAxis = 0;
+struct Kind {
+  template <class Deconv, class Conv>
+  using Pick = std::conditional_t<kDeconv, Deconv, Conv>;
+  using Forward = Pick<dnnl::deconvolution_forward, dnnl::convolution_forward>;
+  using BackwardData = Pick<dnnl::deconvolution_backward_data, dnnl::convolution_backward_data>;
+  using BackwardWeights = Pick<dnnl::deconvolution_backward_weights, dnnl::convolution_backward_weights>;
+  static constexpr dnnl::algorithm kAlg =
+      kDeconv ? dnnl::algorithm::deconvolution_direct : dnnl::algorithm::convolution_direct;
+  static constexpr tag kUserWeights = kDeconv ? tag::iohw : tag::oihw;  // C×O×k×k, O×C×k×k
+  static constexpr int kOutAxis = kDeconv ? 1 : 0;
   static memory::dims PadRight(const memory::dims &src, const memory::dims &dst, const Config &cfg) {
-    return WindowPadRight(src, dst, cfg);
-  }
-};
-
-template <>
-struct Kind<true> {
-  using Forward = dnnl::deconvolution_forward;
-  using BackwardData = dnnl::deconvolution_backward_data;
-  using BackwardWeights = dnnl::deconvolution_backward_weights;
-  static constexpr dnnl::algorithm kAlg = dnnl::algorithm::deconvolution_direct;
-  static constexpr tag kUserWeights = tag::iohw;  // C×O×k×k
-  static constexpr int kOutAxis = 1;
-  static memory::dims PadRight(const memory::dims &src, const memory::dims &dst, const Config &cfg) {
-    return WindowPadRight(dst, src, cfg);  // Ho = (Hi − 1)·s − pl − pr + k
+    return kDeconv ? WindowPadRight(dst, src, cfg) : WindowPadRight(src, dst, cfg);
   }
 };
 
@@ -106,6 +100,17 @@ decltype(auto) ByKind(const Config &cfg, F &&f) {
 // A convolution's or transposed convolution's geometry.
 inline Geometry ConvGeometry(const memory::dims &src, const memory::dims &dst, const Config &cfg) {
   return MakeGeometry(src, dst, cfg, ByKind(cfg, [&](auto kind) { return decltype(kind)::PadRight(src, dst, cfg); }));
+}
+
+// Max-pooling of `src` onto `dst` (any layout and data type) in `cfg`'s window: kernel, stride, left padding, and
+// the right padding that fits. A backward pass takes its window from this descriptor, its hint.
+inline dnnl::pooling_forward::primitive_desc MaxPoolDesc(const memory::desc &src, const memory::desc &dst,
+                                                         const Config &cfg, dnnl::prop_kind prop,
+                                                         const dnnl::primitive_attr &attr = dnnl::primitive_attr()) {
+  return dnnl::pooling_forward::primitive_desc(Rt().engine, prop, dnnl::algorithm::pooling_max, src, dst,
+                                               {cfg.stride, cfg.stride}, {cfg.kernel, cfg.kernel}, {0, 0},
+                                               {cfg.pad, cfg.pad}, WindowPadRight(src.get_dims(), dst.get_dims(), cfg),
+                                               attr);
 }
 
 // Fletcher-style sums over 64-bit words: any change of a word (or of their order) changes them.
@@ -125,6 +130,66 @@ inline void Checksum(const void *data, size_t bytes, uint64_t &a, uint64_t &b) {
   for (size_t j = 0; j < bytes % 8; ++j) { a0 += tail[j]; b0 += a0; }
   a = a0 + 3 * a1 + 5 * a2 + 7 * a3;
   b = b0 ^ (b1 * 0x9E3779B97F4A7C15ull) ^ (b2 * 0xC2B2AE3D27D4EB4Full) ^ (b3 * 0x165667B19E3779F9ull);
+}
+
+// The inputs an inference operator takes after x and w for Config::affine (0 none, 1 bias, 2 BatchNorm's γ, β, μ,
+// σ², 3 both); the residual, where there is one, follows them.
+inline int AffineInputs(const Config &cfg) {
+  const int kAffineInputs[] = {0, 1, 4, 5};
+  if (cfg.affine < 0 || cfg.affine > 3) throw std::runtime_error("affine mode " + std::to_string(cfg.affine));
+  return kAffineInputs[cfg.affine];
+}
+
+// Multiplies each output channel o of MindSpore-layout weights `w` (g.wei's dims) by scale[o].
+inline void ScaleOutputChannels(float *w, const Geometry &g, const Config &cfg, const std::vector<float> &scale) {
+  int out_axis = ByKind(cfg, [](auto kind) { return decltype(kind)::kOutAxis; });
+  int64_t outer = out_axis == 0 ? g.wei[0] : g.wei[1], inner = out_axis == 0 ? g.wei[1] : g.wei[0];
+  size_t taps = size_t(g.wei[2]) * g.wei[3];
+  for (int64_t i = 0; i < outer; ++i)
+    for (int64_t j = 0; j < inner; ++j) {
+      float s = scale[out_axis == 0 ? i : j];
+      float *block = w + (size_t(i) * inner + j) * taps;
+      for (size_t t = 0; t < taps; ++t) block[t] *= s;
+    }
+}
+
+// The checksum of an inference operator's weight sources when they were last folded.
+struct SourceSums {
+  uint64_t a = 0, b = 0;
+  bool loaded = false;
+};
+
+// Inference weights with the following BatchNorm folded in (MindSpore's layout, g.wei's dims): w·s and the bias
+// (b − μ)·s + β, s = γ / sqrt(σ² + eps); or w and b as they are (Config::affine). `params` are an inference
+// operator's inputs after cfg: x, w, [b], [γ, β, μ, σ²]. Computed only when the sources' checksum differs from
+// `sums` (then updated): returns whether `folded` and `bias` (O floats, unless affine is 0) were written.
+inline bool FoldInference(const Config &cfg, const Geometry &g, void **params, SourceSums &sums,
+                          std::vector<float> &folded, float *bias) {
+  int n_affine = AffineInputs(cfg);
+  int64_t out_ch = g.dst[1];
+  size_t wcount = size_t(g.wei[0]) * g.wei[1] * g.wei[2] * g.wei[3];
+  uint64_t a = 0, b = 0;
+  Checksum(params[1], wcount * 4, a, b);
+  for (int i = 0; i < n_affine; ++i) Checksum(params[2 + i], size_t(out_ch) * 4, a, b);
+  if (sums.loaded && a == sums.a && b == sums.b) return false;
+  const float *w = static_cast<const float *>(params[1]);
+  folded.assign(w, w + wcount);
+  if (cfg.affine >= 2) {
+    int first = cfg.affine == 3 ? 3 : 2;
+    const float *gamma = static_cast<const float *>(params[first]), *beta = static_cast<const float *>(params[first + 1]);
+    const float *mean = static_cast<const float *>(params[first + 2]), *var = static_cast<const float *>(params[first + 3]);
+    const float *own = cfg.affine == 3 ? static_cast<const float *>(params[2]) : nullptr;
+    std::vector<float> scale(out_ch);
+    for (int64_t o = 0; o < out_ch; ++o) {
+      scale[o] = gamma[o] / std::sqrt(var[o] + cfg.eps);
+      bias[o] = ((own ? own[o] : 0.f) - mean[o]) * scale[o] + beta[o];
+    }
+    ScaleOutputChannels(folded.data(), g, cfg, scale);
+  } else if (cfg.affine == 1) {
+    std::memcpy(bias, params[2], size_t(out_ch) * 4);
+  }
+  sums = SourceSums{a, b, true};
+  return true;
 }
 
 inline dnnl::primitive_attr UserScratchpad() {

@@ -236,7 +236,7 @@ int GuardedCall(const char *name, int nparam, void **params, int *ndims, int64_t
 
 }  // namespace
 
-int Guarded(const char *name, Body body, int nparam, void **params, int *ndims, int64_t **shapes) {
+int Guarded(const char *name, Body body, int nparam, void **params, int *ndims, int64_t **shapes, const char **) {
   return GuardedCall(name, nparam, params, ndims, shapes,
                      [&](const Config &cfg) { return body(cfg, nparam - 1, params + 1, ndims + 1, shapes + 1); });
 }

@@ -84,18 +84,17 @@ using Body = int (*)(const Config &cfg, int n, void **params, int *ndims, int64_
 // The body of an operator whose data types vary (int8.cc): the pointers' types ("float32", "uint8", ...) too.
 using TypedBody = int (*)(const Config &cfg, int n, void **params, int *ndims, int64_t **shapes, const char **dtypes);
 
-int Guarded(const char *name, Body body, int nparam, void **params, int *ndims, int64_t **shapes);
+// Runs `body` on an exported operator's arguments (the settings vector read from the first), one operator at a
+// time; an exception becomes a line on stderr and status 1. `dtypes` reaches a TypedBody only.
+int Guarded(const char *name, Body body, int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes);
 int Guarded(const char *name, TypedBody body, int nparam, void **params, int *ndims, int64_t **shapes,
             const char **dtypes);
 
 }  // namespace pose
 
 #define POSE_EXPORT extern "C" __attribute__((visibility("default")))
-#define POSE_AOT(name, body)                                                                                   \
-  POSE_EXPORT int name(int nparam, void **params, int *ndims, int64_t **shapes, const char **, void *, void *) { \
-    return pose::Guarded(#name, body, nparam, params, ndims, shapes);                                          \
-  }
-#define POSE_AOT_TYPED(name, body)                                                                                     \
+// The operator `name` with MindSpore's AOT signature, running `body` (a Body or a TypedBody).
+#define POSE_AOT(name, body)                                                                                           \
   POSE_EXPORT int name(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) { \
     return pose::Guarded(#name, body, nparam, params, ndims, shapes, dtypes);                                         \
   }

@@ -29,6 +29,11 @@ def test_names_and_bits():
     assert isa.above_avx2(0x27) and isa.above_avx2(0xF)
     # every set holds AVX2's bits from AVX2 on
     assert all(value & isa.AVX2_BITS == isa.AVX2_BITS for value in isa.ISA_NAMES if value >= 0x7)
+    # VNNI from AVX2_VNNI and AVX512_CORE_VNNI on, bf16 from AVX512_CORE_BF16 on (AMX included)
+    assert not isa.has_vnni(0x7) and not isa.has_vnni(0x27) and not isa.has_vnni(None)
+    assert isa.has_vnni(0xF) and isa.has_vnni(0x67) and isa.has_vnni(0xFEF)
+    assert not isa.has_bf16(0x67) and not isa.has_bf16(0x7) and not isa.has_bf16(None)
+    assert isa.has_bf16(0xE7) and isa.has_bf16(0xFEF) and isa.has_bf16(0x22FFF)
 
 
 @needs_dnnl

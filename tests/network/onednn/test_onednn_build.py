@@ -31,10 +31,20 @@ needs_build = pytest.mark.skipif(bool(_buildable()), reason=_buildable() or "bui
 
 
 @needs_build
-def test_build_from_a_clean_cache(tmp_path, monkeypatch):
+def test_concurrent_first_builds_into_a_clean_cache_leave_one_good_file(tmp_path, monkeypatch):
+    # Unoptimised (-O0 for -O3: half the compile time): the flags are part of the cache key, not of what the build
+    # machinery does; every other test of the operators loads the -O3 build.
+    monkeypatch.setattr(build, "CXX_FLAGS", tuple("-O0" if flag == "-O3" else flag for flag in build.CXX_FLAGS))
     monkeypatch.setenv("SIMPLEPOSE_ONEDNN_CACHE", str(tmp_path / "cache"))
-    path, description = build.library()
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(build.library())) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    (path, description), other = results
     assert path is not None, description
+    assert other == (path, description)
     assert os.path.dirname(path) == str(tmp_path / "cache")
     assert os.listdir(tmp_path / "cache") == [os.path.basename(path)]  # no temporary folder left behind
     lib = ctypes.CDLL(path)
@@ -44,29 +54,8 @@ def test_build_from_a_clean_cache(tmp_path, monkeypatch):
     assert lib.pose_onednn_cpu_runtime() == build.THREADPOOL_RUNTIME == runtime
     assert version in description and path in description
     built = os.stat(path).st_mtime_ns
-    assert build.library()[0] == path  # the second call loads the cached file
+    assert build.library()[0] == path  # a later call loads the cached file
     assert os.stat(path).st_mtime_ns == built
-
-
-@needs_build
-def test_concurrent_first_builds_leave_one_good_file(tmp_path):
-    cxx, include, dnnl = build.compiler(), build.header_dir(), build.bundled_dnnl()
-    target = str(tmp_path / "pose_onednn-test.so")
-    errors = []
-
-    def compile_once():
-        try:
-            build.compile_library(cxx, include, dnnl, target)
-        except Exception as err:  # pylint: disable=broad-except
-            errors.append(err)
-    threads = [threading.Thread(target=compile_once) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
-    assert os.listdir(tmp_path) == ["pose_onednn-test.so"]
-    assert ctypes.CDLL(target).pose_onednn_cpu_runtime() == build.THREADPOOL_RUNTIME
 
 
 @needs_build

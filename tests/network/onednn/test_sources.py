@@ -115,13 +115,17 @@ np.save(sys.argv[1], np.stack(outputs + [net(x).asnumpy()]))
 def test_the_primitive_cache_stays_within_its_bounds(tmp_path):
     """Bounded to 8 entries, the cache holds no more while a network of 25 operators runs (evicting and making again
     the primitives it needs), with the results of an unbounded cache; unbounded, it keeps every network's."""
-    runs = {}
-    for name, env in (("bounded", {"POSE_ONEDNN_CACHE_ENTRIES": "8"}), ("unbounded", {})):
+    started = {}
+    for name, env in (("bounded", {"POSE_ONEDNN_CACHE_ENTRIES": "8"}), ("unbounded", {})):  # side by side
         out = tmp_path / f"{name}.npy"
-        done = subprocess.run([sys.executable, "-c", CACHE_SCRIPT, str(out)], cwd=ROOT, capture_output=True, text=True,
-                              timeout=600, check=False, env={**os.environ, "PYTHONPATH": ROOT, **env})
-        assert done.returncode == 0, done.stderr[-3000:]
-        counts = [tuple(map(int, line.split()[1:])) for line in done.stdout.splitlines() if line.startswith("cached")]
+        started[name] = (subprocess.Popen([sys.executable, "-c", CACHE_SCRIPT, str(out)], cwd=ROOT, text=True,
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                          env={**os.environ, "PYTHONPATH": ROOT, **env}), out)
+    runs = {}
+    for name, (process, out) in started.items():
+        stdout, stderr = process.communicate(timeout=600)
+        assert process.returncode == 0, stderr[-3000:]
+        counts = [tuple(map(int, line.split()[1:])) for line in stdout.splitlines() if line.startswith("cached")]
         runs[name] = (counts, out)
     bounded, unbounded = runs["bounded"][0], runs["unbounded"][0]
     assert all(entries <= 8 for entries, _ in bounded)

@@ -1,0 +1,351 @@
+// Winograd F(2×2, 3×3) for inference: a 3×3 stride-1 convolution with padding 1, the following BatchNorm folded,
+// bias, residual addition and ReLU fused, as a MindSpore AOT custom operator (CPU). oneDNN 3.10 has Winograd only
+// for AVX-512; with AVX2 its direct kernels do 9 multiply-adds an output per input channel, this does 4.
+//
+// Each 2×2 output tile t reads a 4×4 input patch d; per channel, V = Bᵀ·d·B (16 values), per output channel
+// Y = Aᵀ·M·A with M[k] = Σ_c V[k][c]·U[k][c][o], k = 0..15, U = G·g·Gᵀ the transformed 3×3 kernel g:
+//   Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1],  G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1],  Aᵀ = [1 1 1 0; 0 1 −1 −1].
+// The 16 products M[k] = V[k]·U[k] are oneDNN 1×1 convolutions (rows×C by C×O; on AVX2 oneDNN's matmul falls back
+// to its packing GEMM for these shapes, its 1×1 convolution keeps the weights packed in its blocked layout). The
+// tiles go in chunks of `rows` tiles, each chunk on one thread of the runtime's pool from its input transform
+// through the products (on a single-threaded stream of that thread) to its output transform, so V and M of a chunk
+// stay in that core's cache.
+//
+// Activations are N×H×W×C float32 (NCHW ones are reordered at the boundary, as conv.cc does); weights O×C×3×3,
+// transformed once per checksum of their sources (primitives.h's FoldInference) into the products' layout.
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <unordered_map>
+#include <vector>
+
+#include "primitives.h"
+
+namespace pose {
+namespace {
+
+constexpr int kTaps = 16;  // 4×4 points of a tile's transform
+
+// (Vectors of 8 floats pass by value only inside this file, inlined: GCC's ABI note on them does not apply.)
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+// GCC's vector of 8 floats (two SSE registers on baseline x86-64, two NEON registers on aarch64), and a float for
+// channel counts that are not a multiple of 8.
+typedef float F8 __attribute__((vector_size(32)));
+
+template <class V>
+[[gnu::always_inline]] inline V Load(const float *p) {
+  V v;
+  std::memcpy(&v, p, sizeof(V));
+  return v;
+}
+
+template <class V>
+[[gnu::always_inline]] inline void Store(float *p, const V &v) {
+  std::memcpy(p, &v, sizeof(V));
+}
+
+template <class V>
+[[gnu::always_inline]] inline V Max0(const V &v) {
+  if constexpr (sizeof(V) == sizeof(float)) {
+    return v > 0.f ? v : 0.f;
+  } else {
+    return v > 0.f ? v : V{};
+  }
+}
+
+// One tile's input transform for channels [c, c + lanes): d from the 16 rows `in` (a zero row where the patch
+// leaves the image), V[k] to out + k·stride.
+template <class V>
+[[gnu::always_inline]] inline void InputTile(const float *const in[kTaps], int c, float *out, size_t stride) {
+  V d[4][4], t[4][4];
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 4; ++j) d[i][j] = Load<V>(in[i * 4 + j] + c);
+  for (int j = 0; j < 4; ++j) {
+    t[0][j] = d[0][j] - d[2][j];
+    t[1][j] = d[1][j] + d[2][j];
+    t[2][j] = d[2][j] - d[1][j];
+    t[3][j] = d[1][j] - d[3][j];
+  }
+  for (int i = 0; i < 4; ++i) {
+    Store(out + (i * 4 + 0) * stride + c, t[i][0] - t[i][2]);
+    Store(out + (i * 4 + 1) * stride + c, t[i][1] + t[i][2]);
+    Store(out + (i * 4 + 2) * stride + c, t[i][2] - t[i][1]);
+    Store(out + (i * 4 + 3) * stride + c, t[i][1] - t[i][3]);
+  }
+}
+
+// One tile's output transform for channels [o, o + lanes): M[k] at m + k·stride, y = Aᵀ·M·A + bias [+ residual],
+// ReLU'd where asked, written to the rows `out` that lie in the image (`res` the residual's rows, or null).
+template <class V>
+[[gnu::always_inline]] inline void OutputTile(const float *m, size_t stride, int o, const float *bias, float *const out[4],
+                       const float *const res[4], bool relu) {
+  V s[2][4];
+  for (int j = 0; j < 4; ++j) {
+    V m0 = Load<V>(m + (0 + j) * stride + o), m1 = Load<V>(m + (4 + j) * stride + o);
+    V m2 = Load<V>(m + (8 + j) * stride + o), m3 = Load<V>(m + (12 + j) * stride + o);
+    s[0][j] = m0 + m1 + m2;
+    s[1][j] = m1 - m2 - m3;
+  }
+  V b = bias ? Load<V>(bias + o) : V{};
+  for (int i = 0; i < 2; ++i) {
+    V y[2] = {s[i][0] + s[i][1] + s[i][2] + b, s[i][1] - s[i][2] - s[i][3] + b};
+    for (int j = 0; j < 2; ++j) {
+      float *dst = out[i * 2 + j];
+      if (!dst) continue;
+      V v = y[j];
+      if (res) v += Load<V>(res[i * 2 + j] + o);
+      if (relu) v = Max0(v);
+      Store(dst + o, v);
+    }
+  }
+}
+
+// A single-threaded pool: the stream a chunk's products run on, inside a thread of the runtime's pool.
+class SerialPool : public dnnl::threadpool_interop::threadpool_iface {
+ public:
+  int get_num_threads() const override { return 1; }
+  bool get_in_parallel() const override { return false; }
+  uint64_t get_flags() const override { return 0; }
+  void wait() override {}
+  void parallel_for(int n, const std::function<void(int, int)> &fn) override {
+    for (int i = 0; i < n; ++i) fn(i, n);
+  }
+};
+
+// What a thread of the runtime's pool works in: its stream and its chunk's buffers (grown to the largest layer's).
+struct Worker {
+  SerialPool pool;
+  dnnl::stream stream;
+  std::vector<float> v, m, zeros;
+  std::vector<char> scratch;
+  Worker() : stream(dnnl::threadpool_interop::make_stream(Rt().engine, &pool)) {}
+};
+
+std::vector<std::unique_ptr<Worker>> &Workers() {
+  static std::vector<std::unique_ptr<Worker>> workers;
+  int threads = Rt().pool->get_num_threads();
+  while (int(workers.size()) < threads) workers.emplace_back(new Worker());
+  return workers;
+}
+
+// Tiles a chunk holds: about `target_bytes` of V and M together, the chunks a multiple of the threads, evened out.
+// On two AVX2 cores (Zen 3, 512 KiB L2 each) 2 MiB did as well as 512 KiB on the layers of up to 256 channels and
+// better on the 512-channel ones (1.6× against 1.1× the direct kernel on ResNet-50's layer 4): each chunk's
+// products stream all 16 transformed kernels (16·C·O floats), so fewer, larger chunks read them fewer times.
+int64_t ChunkRows(int64_t tiles, int64_t channels, int64_t out_channels, int threads) {
+  int64_t target_bytes = 2048 << 10;
+  if (const char *env = std::getenv("POSE_WINOGRAD_CHUNK_KB")) target_bytes = int64_t(std::atoi(env)) << 10;
+  int64_t rows = std::max<int64_t>(8, target_bytes / (kTaps * 4 * (channels + out_channels)));
+  int64_t chunks = (tiles + rows - 1) / rows;
+  chunks = (chunks + threads - 1) / threads * threads;
+  return (tiles + chunks - 1) / chunks;
+}
+
+struct WinoConv {
+  int64_t rows = 0, tiles = 0, tiles_h = 0, tiles_w = 0;
+  dnnl::convolution_forward prim;
+  dnnl::convolution_forward::primitive_desc pd;
+  memory::desc v_md, m_md;
+  std::vector<dnnl::memory> weights;  // U[k] in the product's layout, k = 0..15
+  std::vector<float> bias;
+  ActBuffer src, dst;
+  SourceSums sums;
+};
+
+// U[k][c][o] (16×C×O) of folded O×C×3×3 weights.
+std::vector<float> TransformWeights(const std::vector<float> &w, int64_t out_ch, int64_t in_ch) {
+  std::vector<float> u(size_t(kTaps) * in_ch * out_ch);
+  for (int64_t o = 0; o < out_ch; ++o)
+    for (int64_t c = 0; c < in_ch; ++c) {
+      const float *g = &w[(size_t(o) * in_ch + c) * 9];
+      float t[4][3];  // G·g
+      for (int j = 0; j < 3; ++j) {
+        t[0][j] = g[j];
+        t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
+        t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
+        t[3][j] = g[6 + j];
+      }
+      for (int i = 0; i < 4; ++i) {
+        float row[4] = {t[i][0], 0.5f * (t[i][0] + t[i][1] + t[i][2]), 0.5f * (t[i][0] - t[i][1] + t[i][2]), t[i][2]};
+        for (int j = 0; j < 4; ++j) u[(size_t(i * 4 + j) * in_ch + c) * out_ch + o] = row[j];
+      }
+    }
+  return u;
+}
+
+// The 16 input rows of tile t (zero rows outside the image).
+[[gnu::always_inline]] inline void TileRows(const float *x, const memory::dims &src, const WinoConv &op, int64_t t, const float *zeros,
+              const float *rows[kTaps]) {
+  int64_t C = src[1], H = src[2], W = src[3];
+  int64_t n = t / (op.tiles_h * op.tiles_w), r = t % (op.tiles_h * op.tiles_w);
+  int64_t y0 = (r / op.tiles_w) * 2 - 1, x0 = (r % op.tiles_w) * 2 - 1;
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 4; ++j) {
+      int64_t y = y0 + i, xx = x0 + j;
+      bool inside = y >= 0 && y < H && xx >= 0 && xx < W;
+      rows[i * 4 + j] = inside ? x + ((n * H + y) * W + xx) * C : zeros;
+    }
+}
+
+// What one chunk's transforms work on: the layer's shapes and its tiles [first, first + count).
+struct ChunkArgs {
+  const WinoConv *op;
+  memory::dims src, dst;
+  const float *x, *res, *bias, *zeros;
+  float *y, *v, *m;
+  int64_t first, count;
+  bool relu;
+};
+
+// The chunk's input transform into V (16 × rows × C).
+[[gnu::always_inline]] inline void InputChunk(const ChunkArgs &a) {
+  int64_t C = a.src[1];
+  size_t stride = size_t(a.op->rows) * C;
+  const float *rows[kTaps];
+  for (int64_t i = 0; i < a.count; ++i) {
+    TileRows(a.x, a.src, *a.op, a.first + i, a.zeros, rows);
+    float *out = a.v + i * C;
+    int64_t c = 0;
+    for (; c + 8 <= C; c += 8) InputTile<F8>(rows, int(c), out, stride);
+    for (; c < C; ++c) InputTile<float>(rows, int(c), out, stride);
+  }
+}
+
+// The chunk's output transform of M (16 × rows × O) into y, with bias, residual and ReLU.
+[[gnu::always_inline]] inline void OutputChunk(const ChunkArgs &a) {
+  const WinoConv &op = *a.op;
+  int64_t O = a.dst[1], H = a.dst[2], W = a.dst[3];
+  size_t stride = size_t(op.rows) * O;
+  for (int64_t i = 0; i < a.count; ++i) {
+    int64_t t = a.first + i, n = t / (op.tiles_h * op.tiles_w), r = t % (op.tiles_h * op.tiles_w);
+    int64_t y0 = (r / op.tiles_w) * 2, x0 = (r % op.tiles_w) * 2;
+    float *outs[4];
+    const float *res_rows[4];
+    for (int k = 0; k < 4; ++k) {
+      int64_t yy = y0 + k / 2, xx = x0 + k % 2;
+      bool inside = yy < H && xx < W;
+      size_t at = ((n * H + yy) * W + xx) * O;
+      outs[k] = inside ? a.y + at : nullptr;
+      res_rows[k] = inside && a.res ? a.res + at : nullptr;
+    }
+    const float *mi = a.m + i * O;
+    const float *const *res = a.res ? res_rows : nullptr;
+    int64_t o = 0;
+    for (; o + 8 <= O; o += 8) OutputTile<F8>(mi, stride, int(o), a.bias, outs, res, a.relu);
+    for (; o < O; ++o) OutputTile<float>(mi, stride, int(o), a.bias, outs, res, a.relu);
+  }
+}
+
+// The transforms compiled for the baseline instruction set, and on x86-64 for AVX2 too (each 8-float vector one
+// register instead of two), chosen at run time.
+void InputChunkBase(const ChunkArgs &a) { InputChunk(a); }
+void OutputChunkBase(const ChunkArgs &a) { OutputChunk(a); }
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) void InputChunkAvx2(const ChunkArgs &a) { InputChunk(a); }
+__attribute__((target("avx2,fma"))) void OutputChunkAvx2(const ChunkArgs &a) { OutputChunk(a); }
+const bool kHasAvx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+const bool kHasAvx2 = false;
+void InputChunkAvx2(const ChunkArgs &a) { InputChunk(a); }
+void OutputChunkAvx2(const ChunkArgs &a) { OutputChunk(a); }
+#endif
+
+// The arguments of the 16 products of a chunk on `worker`'s buffers (the same for each chunk a thread runs).
+std::vector<std::unordered_map<int, dnnl::memory>> ProductArgs(const WinoConv &op, Worker &worker, int64_t C, int64_t O) {
+  auto &engine = Rt().engine;
+  dnnl::memory scratch(op.pd.scratchpad_desc(), engine, worker.scratch.data());
+  std::vector<std::unordered_map<int, dnnl::memory>> args(kTaps);
+  for (int k = 0; k < kTaps; ++k)
+    args[k] = {{DNNL_ARG_SRC, dnnl::memory(op.v_md, engine, worker.v.data() + size_t(k) * op.rows * C)},
+               {DNNL_ARG_WEIGHTS, op.weights[k]},
+               {DNNL_ARG_DST, dnnl::memory(op.m_md, engine, worker.m.data() + size_t(k) * op.rows * O)},
+               {DNNL_ARG_SCRATCHPAD, scratch}};
+  return args;
+}
+
+// Runs chunk `chunk` of the layer on `worker`: input transform, the 16 products, output transform.
+void RunChunk(const WinoConv &op, const Config &cfg, const memory::dims &src, const memory::dims &dst,
+              const float *x, float *y, const float *res, Worker &worker,
+              const std::vector<std::unordered_map<int, dnnl::memory>> &products, int64_t chunk) {
+  int64_t first = chunk * op.rows, count = std::min(op.rows, op.tiles - first);
+  if (count <= 0) return;
+  ChunkArgs a{&op, src, dst, x, res, cfg.affine ? op.bias.data() : nullptr, worker.zeros.data(), y,
+              worker.v.data(), worker.m.data(), first, count, cfg.relu};
+  (kHasAvx2 ? InputChunkAvx2 : InputChunkBase)(a);
+  for (int k = 0; k < kTaps; ++k) op.prim.execute(worker.stream, products[k]);
+  (kHasAvx2 ? OutputChunkAvx2 : OutputChunkBase)(a);
+}
+
+// y = act(conv3×3(x, w·s) + (b − μ)·s + β [+ residual]) as conv.cc's ConvInfer, by Winograd F(2×2, 3×3). Inputs:
+// x, w (O×C×3×3), [bias], [γ, β, μ, σ²], [residual (N×H×W×O)]. Output: y. Stride 1, padding 1 only.
+int WinogradInfer(const Config &cfg, int n, void **params, int *, int64_t **shapes) {
+  if (cfg.kernel != 3 || cfg.stride != 1 || cfg.pad != 1 || cfg.deconv)
+    throw std::runtime_error("Winograd F(2x2, 3x3) takes 3x3 convolutions of stride 1 and padding 1 only");
+  int res_index = 2 + AffineInputs(cfg);
+  memory::dims src = Nchw(shapes[0], cfg.src_nhwc), dst = Nchw(shapes[n - 1], cfg.dst_nhwc);
+  if (dst[2] != src[2] || dst[3] != src[3]) throw std::runtime_error("Winograd: the output's size must be the input's");
+  Geometry g = ConvGeometry(src, dst, cfg);
+  std::string key = Key("winograd", {src, dst}, cfg, params[1]);
+  auto &rt = Rt();
+  auto &workers = Workers();
+  int threads = int(workers.size());
+  int64_t C = src[1], O = dst[1];
+  bool fresh = false;
+  WinoConv *op = rt.cache.Get<WinoConv>(key, fresh);
+  if (fresh) {
+    op->tiles_h = (dst[2] + 1) / 2;
+    op->tiles_w = (dst[3] + 1) / 2;
+    op->tiles = dst[0] * op->tiles_h * op->tiles_w;
+    op->rows = ChunkRows(op->tiles, C, O, threads);
+    // one product: the chunk's rows as a 1×rows image of C channels, N×H×W×C
+    op->v_md = memory::desc({1, C, 1, op->rows}, dt::f32, tag::nhwc);
+    op->m_md = memory::desc({1, O, 1, op->rows}, dt::f32, tag::nhwc);
+    memory::desc wei({O, C, 1, 1}, dt::f32, tag::any);
+    op->pd = dnnl::convolution_forward::primitive_desc(rt.engine, dnnl::prop_kind::forward_inference,
+                                                       dnnl::algorithm::convolution_direct, op->v_md, wei, op->m_md,
+                                                       {1, 1}, {0, 0}, {0, 0}, UserScratchpad());
+    op->prim = dnnl::convolution_forward(op->pd);
+    for (int k = 0; k < kTaps; ++k) op->weights.emplace_back(op->pd.weights_desc(), rt.engine);
+    op->bias.assign(size_t(O), 0.f);
+    op->src.Init(Act(g.src, cfg.src_nhwc), Act(g.src, true), false);
+    op->dst.Init(Act(g.dst, cfg.dst_nhwc), Act(g.dst, true), true);
+    rt.cache.Charge(kTaps * op->pd.weights_desc().get_size() + size_t(O) * 4);
+    Log("winograd", key + " rows " + std::to_string(op->rows), op->pd);
+  }
+  std::vector<float> folded;
+  if (FoldInference(cfg, g, params, op->sums, folded, op->bias.data())) {
+    std::vector<float> u = TransformWeights(folded, O, C);
+    memory::desc user_md({O, C, 1, 1}, dt::f32, tag::ihwo);  // U[k] is C×O: an I×1×1×O kernel
+    for (int k = 0; k < kTaps; ++k) {
+      dnnl::memory user(user_md, rt.engine, u.data() + size_t(k) * C * O);
+      dnnl::reorder(user, op->weights[k]).execute(rt.stream, user, op->weights[k]);
+    }
+  }
+  for (auto &worker : workers) {
+    worker->v.resize(std::max(worker->v.size(), size_t(kTaps) * op->rows * C));
+    worker->m.resize(std::max(worker->m.size(), size_t(kTaps) * op->rows * O));
+    worker->zeros.resize(std::max(worker->zeros.size(), size_t(C)), 0.f);
+    worker->scratch.resize(std::max(worker->scratch.size(), op->pd.scratchpad_desc().get_size()));
+  }
+  const float *x = static_cast<const float *>(op->src.In(params[0]).get_data_handle());
+  float *y = static_cast<float *>(op->dst.Out(params[n - 1]).get_data_handle());
+  const float *res = cfg.residual ? static_cast<const float *>(params[res_index]) : nullptr;
+  int64_t chunks = (op->tiles + op->rows - 1) / op->rows;
+  rt.pool->parallel_for(threads, [&](int thread, int) {
+    Worker &worker = *workers[thread];
+    auto products = ProductArgs(*op, worker, C, O);
+    for (int64_t chunk = thread; chunk < chunks; chunk += threads)
+      RunChunk(*op, cfg, src, dst, x, y, res, worker, products, chunk);
+  });
+  op->dst.Finish(params[n - 1]);
+  return 0;
+}
+
+}  // namespace
+}  // namespace pose
+
+POSE_AOT(pose_winograd_infer, pose::WinogradInfer)
