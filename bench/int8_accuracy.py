@@ -35,8 +35,9 @@ from src.quantize.precision import calibration_path, int8_library
 
 
 class OnnxNet:
-    """An ONNX Runtime session called as a network (``net(Tensor) -> Tensor``), for a fixed batch size: smaller
-    batches are padded with copies of their first crop."""
+    """An ONNX Runtime session called as a network (``net(Tensor) -> Tensor``), for a fixed batch size: a call of
+    more crops (the flip test sends the crops and their mirror images as one batch) runs in slices of that size,
+    and a short slice is padded with copies of its first crop."""
 
     def __init__(self, path: str, batch: int) -> None:
         self.session = onnx_session(path, 0)
@@ -45,10 +46,14 @@ class OnnxNet:
 
     def __call__(self, x: ms.Tensor) -> ms.Tensor:
         crops = x.asnumpy()
-        count = len(crops)
-        if count < self.batch:
-            crops = np.concatenate([crops, np.repeat(crops[:1], self.batch - count, 0)])
-        return ms.Tensor(self.session.run(None, {self.name: crops})[0][:count])
+        outputs = []
+        for start in range(0, len(crops), self.batch):
+            part = crops[start:start + self.batch]
+            count = len(part)
+            if count < self.batch:
+                part = np.concatenate([part, np.repeat(part[:1], self.batch - count, 0)])
+            outputs.append(self.session.run(None, {self.name: part})[0][:count])
+        return ms.Tensor(np.concatenate(outputs))
 
 
 def predictions(cfg, net, out_dir: str):
