@@ -194,3 +194,16 @@ def describe_onednn_isa() -> str:
     from src.network.onednn.isa import above_avx2, effective_isa, isa_name  # pylint: disable=import-outside-toplevel
     isa = effective_isa()
     return f"{isa_name(isa)} {int(above_avx2(isa))}"
+
+
+def needs_onednn(what: str = "oneDNN operators"):
+    """A mark skipping a test where the oneDNN operators' library cannot be built or loaded, with the reason."""
+    import pytest  # pylint: disable=import-outside-toplevel
+    from src.network import onednn  # pylint: disable=import-outside-toplevel
+    return pytest.mark.skipif(onednn.library_path() is None, reason=f"{what} unavailable: {onednn.library_status()[1]}")
+
+
+def rel_err(a, b) -> float:
+    """The largest difference of ``a`` from ``b``, relative to ``b``'s largest magnitude."""
+    import numpy as np  # pylint: disable=import-outside-toplevel
+    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-12))

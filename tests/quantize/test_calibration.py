@@ -12,9 +12,8 @@ import pytest
 
 from src.errors import CalibrationError
 from src.model_utils.config import get_config
-from src.network import onednn
 from src.quantize import calibration
-from tests.helpers import ROOT, TINY_CONFIG, run_script, subprocess_env
+from tests.helpers import ROOT, TINY_CONFIG, needs_onednn, run_script, subprocess_env
 
 LAYERS = ["input", "conv1", "final_layer"]
 RANGES = {"input": 2.5, "conv1": 7.0, "final_layer": 0.5}
@@ -84,8 +83,7 @@ def test_refusals_name_the_file(written, damage, words):
     assert words in message and path in message and "\n" not in message
 
 
-needs_ops = pytest.mark.skipif(onednn.library_path() is None,
-                               reason=f"int8 operators unavailable: {onednn.library_status()[1]}")
+needs_ops = needs_onednn("int8 operators")
 
 
 @needs_ops

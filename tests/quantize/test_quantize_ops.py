@@ -12,9 +12,9 @@ from src.network import onednn
 from src.network.onednn.isa import effective_isa, has_vnni
 from src.quantize import arithmetic as qa
 from src.quantize.ops import QConv, QMaxPool, QReorder
+from tests.helpers import needs_onednn
 
-pytestmark = pytest.mark.skipif(onednn.library_path() is None,
-                                reason=f"int8 operators unavailable: {onednn.library_status()[1]}")
+pytestmark = needs_onednn("int8 operators")
 
 
 def _nhwc(a: np.ndarray) -> np.ndarray:

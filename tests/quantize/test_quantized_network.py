@@ -19,11 +19,9 @@ from src.quantize.calibrate import activation_ranges
 from src.quantize.network import FLOAT_LAYERS, INPUT, QuantizedPoseNet, layer_plan, output_forms
 from src.quantize.precision import inference_network, quantized_network
 from tests.conftest import TRAINED_SET, randomize
-from tests.helpers import TINY_CONFIG
+from tests.helpers import TINY_CONFIG, needs_onednn
 
-pytestmark = [pytest.mark.skipif(onednn.library_path() is None,
-                                 reason=f"int8 operators unavailable: {onednn.library_status()[1]}"),
-              pytest.mark.numerics]
+pytestmark = [needs_onednn("int8 operators"), pytest.mark.numerics]
 
 #: int8 heatmaps against float32, RMS error / RMS of the float heatmaps, the tiny network with random weights
 #: (conftest.randomize) on random inputs: measured 0.081 (stem and final layer in float32, or all quantized) on

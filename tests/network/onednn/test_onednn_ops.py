@@ -14,19 +14,14 @@ from src.network.fast_ops import Conv2d, Conv2dTranspose
 from src.model import PoseResNet
 from src.network import onednn
 from src.network.onednn.ops import BatchNormOps
+from tests.helpers import needs_onednn, rel_err
 from tests.reference import batchnorm_train_nhwc
 
-pytestmark = [pytest.mark.skipif(onednn.library_path() is None,
-                                 reason=f"oneDNN operators unavailable: {onednn.library_status()[1]}"),
-              pytest.mark.numerics]
+pytestmark = [needs_onednn(), pytest.mark.numerics]
 
 #: Measured on AVX2 (Zen 3), natively and under ONEDNN_MAX_CPU_ISA=SSE41 (other kernels): layers 6.2e-7 at most,
 #: the whole network's inference 2.2e-6, its training gradients 1.4e-5 (N×H×W×C) and 1.4e-4 (N×C×H×W, below).
 FORWARD_RTOL, GRAD_RTOL = 1e-5, 1e-4
-
-
-def rel_err(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-12))
 
 
 def grads(net: nn.Cell, x: Tensor, sens: Tensor):

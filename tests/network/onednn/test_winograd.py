@@ -10,20 +10,15 @@ from src.model import PoseResNet
 from src.network import onednn
 from src.network.cpu_path import WINOGRAD_ENV, CpuPath, Layout
 from src.network.fast_ops import Conv2d
+from tests.helpers import needs_onednn, rel_err
 
-pytestmark = [pytest.mark.skipif(onednn.library_path() is None,
-                                 reason=f"oneDNN operators unavailable: {onednn.library_status()[1]}"),
-              pytest.mark.numerics]
+pytestmark = [needs_onednn(), pytest.mark.numerics]
 
 #: Relative to the output's largest magnitude. Measured on AVX2 (Zen 3): over these layers Winograd 3.2e-7 from the
 #: float64 reference at most (oneDNN's direct kernel 7.2e-7), 8.4e-7 from the direct kernel; a whole ResNet-18's
 #: heatmaps 2.0e-6 from the network with Winograd off (1.7e-6 from MindSpore's stock operators). F(2×2, 3×3)'s
 #: transforms multiply by 1, ½ and −1 only, so float32 loses no more than in the direct sum.
 LAYER_RTOL, NETWORK_RTOL = 2e-6, 1e-5
-
-
-def rel_err(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-12))
 
 
 def reference(x: np.ndarray, w: np.ndarray, bias, bn: dict, residual, relu: bool) -> np.ndarray:
