@@ -16,10 +16,10 @@ from src.network.onednn.isa import describe_cpu_isa
 
 logger = logging.getLogger(__name__)
 
-
 #: Environment variable: ``0`` keeps oneDNN's direct kernel for every convolution's inference on the oneDNN path
 #: (else Winograd F(2×2, 3×3) runs where :meth:`CpuPath.inference_winograd` says).
 WINOGRAD_ENV = "POSE_ONEDNN_WINOGRAD"
+
 
 class CpuPath(str, enum.Enum):
     """The formulation of the convolutions on the CPU (a ``str``: ``CpuPath.ONEDNN == "onednn"``)."""
