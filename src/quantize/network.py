@@ -20,8 +20,9 @@ from src.quantize import arithmetic as qa
 from src.quantize.ops import QConv, QMaxPool, QReorder
 
 #: Layers kept in float32 by default: measured on the demo network (docs/int8.md), quantizing the final 1×1
-#: convolution, which writes the heatmaps, costs AP; it and the stem are a small part of the work.
-FLOAT_LAYERS = ("conv1", "final_layer")
+#: convolution, which writes the heatmaps, costs AP; quantizing the stem does not (trained demo network: AP 0.4351
+#: against 0.4352 in float32), and in int8 it runs twice as fast, 7 % of the demo network's int8 time.
+FLOAT_LAYERS = ("final_layer",)
 #: The network's input in the calibration file.
 INPUT = "input"
 

@@ -1,6 +1,6 @@
 """src/quantize/network.py and precision.py: the network of the int8 operators in float32 equals the float network;
-in int8 its heatmaps stay within a measured tolerance of float32's, in GRAPH and PyNative mode, with the stem and
-the final layer in float32 or everything quantized; the precision setting picks the network, and refuses bf16 in
+in int8 its heatmaps stay within a measured tolerance of float32's, in GRAPH and PyNative mode, with the final layer
+(the default), the stem and the final layer in float32 or everything quantized; the precision setting picks the network, and refuses bf16 in
 one line where the CPU has none; on a trained network the AP in int8 stays within a measured bound of float32's."""
 import os
 import shutil
@@ -61,7 +61,7 @@ def test_output_forms(float_net):
     plan = layer_plan(float_net)
     ranges = {INPUT: 2.0, **{layer.name: 4.0 for layer in plan}}
     names = [layer.name for layer in plan]
-    _, forms = output_forms(plan, ranges, FLOAT_LAYERS)
+    _, forms = output_forms(plan, ranges, ("conv1", "final_layer"))
     kinds = dict(zip(names, (form.dtype for form in forms)))
     assert kinds["conv1"] == kinds["maxpool"] == "float32"  # a float layer, and the pool of its output
     assert kinds["layer1.0.conv1"] == "uint8" and kinds["layer2.0.down_sample_layer"] == "int8"
@@ -69,6 +69,9 @@ def test_output_forms(float_net):
     assert kinds["final_layer"] == "float32"
     assert forms[names.index("layer1.0.conv1")].scale == pytest.approx(4.0 / 255)
     assert forms[names.index("layer2.0.down_sample_layer")].scale == pytest.approx(4.0 / 127)
+    input_form, forms = output_forms(plan, ranges, FLOAT_LAYERS)  # the stem quantized, as by default
+    assert input_form.scale == pytest.approx(2.0 / 127) and forms[0].dtype == forms[1].dtype == "uint8"
+    assert forms[names.index("deconv_layers.deconv_2")].dtype == "float32"
     input_form, forms = output_forms(plan, ranges, ())
     assert input_form.scale == pytest.approx(2.0 / 127) and forms[0].dtype == "uint8"
     assert forms[names.index("deconv_layers.deconv_2")].dtype == "uint8"
@@ -82,7 +85,8 @@ def test_float_program_equals_the_network(float_net, mode):
     assert np.abs(out - expected).max() <= 1e-5 * np.abs(expected).max()
 
 
-@pytest.mark.parametrize("float_layers", [("conv1", "final_layer"), ()], ids=["float ends", "all int8"])
+@pytest.mark.parametrize("float_layers", [FLOAT_LAYERS, ("conv1", "final_layer"), ()],
+                         ids=["default", "float ends", "all int8"])
 def test_int8_heatmaps_near_float(float_net, float_layers, mode):
     ranges = _ranges(float_net)
     x = Tensor(_inputs(7))
