@@ -29,7 +29,8 @@ their calls alternate for ``--rounds`` rounds, each round starting with the next
 alike. Prints per contender the median images/s, seconds per batch, GFLOP/s and the fraction of
 ``--peak_gflops`` (by default the best rate of NumPy's float32 matrix product on this CPU, measured first), and
 per task the median of the per-round ratios fast / other (> 1: the fast path is faster). GFLOP counts the convolutions' multiply-adds (×2) of a forward pass; a training step
-counts three times that (forward, input gradient, weight gradient).
+counts three times that (forward, input gradient, weight gradient). With ``POSE_ONEDNN_PROFILE=1`` the oneDNN
+operators' wall times per operator and shape, of the timed rounds only (the warm-up's forgotten), print at exit.
 
 The first line names the instruction set oneDNN dispatches to (MindSpore's stock operators and the project's
 oneDNN operators alike), since every figure depends on it. ``--max_isa AVX2`` caps it for the contenders
@@ -37,6 +38,7 @@ oneDNN operators alike), since every figure depends on it. ``--max_isa AVX2`` ca
 AVX2 machine would run (ONNX Runtime picks its kernels from the CPU alone: compare against it on an AVX2 machine).
 """
 import argparse
+import ctypes
 import logging
 import os
 import sys
@@ -51,6 +53,7 @@ from mindspore import Tensor, nn
 from bench.reference import torch_pose_resnet
 from src.convert import convert_state_dict
 from src.model import PoseResNet
+from src.network import onednn
 from src.network.cpu_path import WINOGRAD_ENV, CpuPath, Layout, cpu_path
 from src.network.fast_ops import Conv2dTranspose
 from src.network.onednn.isa import ISA_ALIASES, ISA_NAMES, MAX_ISA_ENV, describe_cpu_isa
@@ -368,6 +371,8 @@ def measure(args: argparse.Namespace, task: str, contenders: Sequence[str], torc
         for _ in range(args.warmup - 1):
             call()
     report_agreement(first)
+    if os.environ.get("POSE_ONEDNN_PROFILE") and onednn.library_path():
+        ctypes.CDLL(onednn.library_path()).pose_onednn_profile_reset()  # the same library MindSpore loaded
     times: Dict[str, List[float]] = {name: [] for name in calls}
     names = list(calls)
     for round_index in range(args.rounds):
