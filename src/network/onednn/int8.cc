@@ -64,9 +64,9 @@ dnnl::primitive_attr LayerAttr(const Config &cfg, bool quantized, bool scaled_ds
 // A transposed convolution of stride s computed as s×s ordinary convolutions, one per phase (a, b) of its output:
 // the pixels (s·m + a, s·n + b). Along one axis, output row s·m + a gathers the input rows iy with kernel row
 // ky = s·(m − iy + q) + r, where a + pad = s·q + r; these are t taps, t = ⌈(k − r) / s⌉, an ordinary convolution of
-// kernel t with left padding t − 1 − q whose tap j is the kernel row s·(t − 1 − j) + r. oneDNN's transposed
-// convolution for integers on AVX2 visits the stride's empty taps; the phases' convolutions run at the ordinary
-// convolutions' speed (docs/int8.md). The sums are the same integers, so the results are bit for bit the same.
+// kernel t with left padding t − 1 − q whose tap j is the kernel row s·(t − 1 − j) + r. oneDNN's integer transposed
+// convolution on AVX2 ran at about half its convolutions' rate here; the phases run at the convolutions' (docs/int8.md).
+// The sums are the same integers, so the results are bit for bit the same.
 struct PhaseAxis {
   int64_t taps = 0, pad_l = 0, pad_r = 0, size = 0, first_row = 0;  // first_row: r, the kernel row of the last tap
 };
@@ -174,6 +174,7 @@ bool QDeconvForward(const Config &cfg, int n, void **params, int64_t **shapes, c
       Log("int8 deconv phase", key, pd);
       Log("int8 deconv scatter", key, scatter);
     }
+    rt.cache.Charge(op->buffer.size());
   }
   if (op->phases.empty()) return false;
   memory::dims wei{src[1], dst[1], cfg.kernel, cfg.kernel};
