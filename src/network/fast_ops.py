@@ -9,7 +9,7 @@ signature, ``(x, weight, bias) -> y``:
 * ``ONEDNN``: :class:`~src.network.onednn.ops.ConvOps`, oneDNN primitives in custom operators, where inference folds
   BatchNorm and fuses bias, residual addition and ReLU (by Winograd F(2×2, 3×3) where
   :meth:`CpuPath.inference_winograd <src.network.cpu_path.CpuPath.inference_winograd>` says, and in training the
-  forward pass and backward-data where :meth:`~src.network.cpu_path.CpuPath.training_winograd` says).
+  forward pass and both gradients where :meth:`~src.network.cpu_path.CpuPath.training_winograd` says).
 
 The path and, on the oneDNN path, the layout between layers (:class:`~src.network.cpu_path.Layout`) are fixed when
 the layer is built, from the values the network decided once. Besides, in inference, BatchNorm is folded into the

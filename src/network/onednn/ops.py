@@ -5,7 +5,7 @@
 gradients (backward-data, backward-weights) as its ``bprop``, and the inference pass that folds the
 following BatchNorm into the kernel and fuses the bias, the residual addition and ReLU as post-ops (or, for a
 3×3 stride-1 convolution built with ``winograd``, into Winograd F(2×2, 3×3)'s output transform; built with
-``train_winograd``, its training forward pass and backward-data are Winograd's too).
+``train_winograd``, its training forward pass and both gradients are Winograd's too).
 :class:`MaxPoolOps` is the stem's max-pooling, :class:`BatchNormOps` training-mode BatchNorm with ReLU and
 the residual addition fused. Inside a network activations are NHWC between layers, in inference and in training
 (MindSpore then sees N×H×W×C; the network decides the layout once, :class:`src.network.cpu_path.Layout`, and builds
@@ -86,8 +86,9 @@ class ConvOps(nn.Cell):
             BatchNorm between the convolutions).
         winograd: inference by Winograd F(2×2, 3×3) (winograd.cc; a 3×3 convolution of stride 1 and padding 1
             only) instead of oneDNN's direct kernel.
-        train_winograd: so the training forward pass and backward-data (the convolution of the output's gradient with
-            the weights transposed and turned by 180°); backward-weights is oneDNN's direct kernel either way.
+        train_winograd: so the training forward pass and both gradients (backward-data: the convolution of the
+            output's gradient with the weights transposed and turned by 180°; backward-weights: the transforms'
+            adjoint, winograd.cc).
 
     The primitives work on NHWC and reorder at the boundary.
 
@@ -125,19 +126,19 @@ class ConvOps(nn.Cell):
         tag = f"train {sorted(geometry.items())} op{self.output_padding}"
         self.train_cfg = make_cfg(**geometry, bias=self.has_bias)
         lib, out_channels = self.library, self.out_channels
-        forward, data = (("pose_winograd_forward", "pose_winograd_backward_data") if self.train_winograd
-                         else ("pose_conv_forward", "pose_conv_backward_data"))
+        kernels = "pose_winograd" if self.train_winograd else "pose_conv"
+        forward, data, weights = (f"{kernels}_{name}" for name in ("forward", "backward_data", "backward_weights"))
         backward_data = custom_op(lib, data, lambda cfg, dy, w, x: x, tag=tag)
         # bprops are closures over the operators (GRAPH mode does not take bound methods there)
         if self.has_bias:
-            backward_weights = custom_op(lib, "pose_conv_backward_weights", lambda cfg, x, dy, w: (w, (out_channels,)),
+            backward_weights = custom_op(lib, weights, lambda cfg, x, dy, w: (w, (out_channels,)),
                                        (ms.float32, ms.float32), tag=tag)
 
             def bprop(cfg, x, w, b, out, dout):
                 dw, db = backward_weights(cfg, x, dout, w)
                 return ops.zeros_like(cfg), backward_data(cfg, dout, w, x), dw, db
         else:
-            backward_weights = custom_op(lib, "pose_conv_backward_weights", lambda cfg, x, dy, w: w, tag=tag)
+            backward_weights = custom_op(lib, weights, lambda cfg, x, dy, w: w, tag=tag)
 
             def bprop(cfg, x, w, out, dout):
                 return ops.zeros_like(cfg), backward_data(cfg, dout, w, x), backward_weights(cfg, x, dout, w)
