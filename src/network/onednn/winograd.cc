@@ -1,5 +1,6 @@
-// Winograd F(2×2, 3×3) for inference: a 3×3 stride-1 convolution with padding 1, the following BatchNorm folded,
-// bias, residual addition and ReLU fused, as a MindSpore AOT custom operator (CPU). oneDNN 3.10 has Winograd only
+// Winograd F(2×2, 3×3) for 3×3 stride-1 convolutions with padding 1, as MindSpore AOT custom operators (CPU):
+// inference with the following BatchNorm folded, bias, residual addition and ReLU fused; training's forward pass and
+// backward-data (the same convolution of the output's gradient with the weights transposed and turned by 180°). oneDNN 3.10 has Winograd only
 // for AVX-512; with AVX2 its direct kernels do 9 multiply-adds an output per input channel, this does 4.
 //
 // Each 2×2 output tile t reads a 4×4 input patch d; per channel, V = Bᵀ·d·B (16 values), per output channel
@@ -156,12 +157,20 @@ struct WinoConv {
   SourceSums sums;
 };
 
-// U[k][c][o] (16×C×O) of folded O×C×3×3 weights.
-std::vector<float> TransformWeights(const std::vector<float> &w, int64_t out_ch, int64_t in_ch) {
+// U[k][c][o] (16×C×O) of the product's kernel: `w` itself (O×C×3×3), or with `transpose_flip` the kernel that
+// carries a layer's output gradient back to its input, w's in and out channels swapped and each 3×3 turned by 180°
+// (`w` is then the layer's own weights, C×O×3×3 here: the product's input channels first).
+std::vector<float> TransformWeights(const float *w, int64_t out_ch, int64_t in_ch, bool transpose_flip) {
   std::vector<float> u(size_t(kTaps) * in_ch * out_ch);
-  for (int64_t o = 0; o < out_ch; ++o)
-    for (int64_t c = 0; c < in_ch; ++c) {
-      const float *g = &w[(size_t(o) * in_ch + c) * 9];
+  for (int64_t c = 0; c < in_ch; ++c)
+    for (int64_t o = 0; o < out_ch; ++o) {
+      float g[9];
+      if (transpose_flip) {
+        const float *src = w + (size_t(c) * out_ch + o) * 9;
+        for (int t = 0; t < 9; ++t) g[t] = src[8 - t];
+      } else {
+        std::memcpy(g, w + (size_t(o) * in_ch + c) * 9, sizeof(g));
+      }
       float t[4][3];  // G·g
       for (int j = 0; j < 3; ++j) {
         t[0][j] = g[j];
@@ -268,31 +277,23 @@ std::vector<std::unordered_map<int, dnnl::memory>> ProductArgs(const WinoConv &o
 }
 
 // Runs chunk `chunk` of the layer on `worker`: input transform, the 16 products, output transform.
-void RunChunk(const WinoConv &op, const Config &cfg, const memory::dims &src, const memory::dims &dst,
-              const float *x, float *y, const float *res, Worker &worker,
+void RunChunk(const WinoConv &op, const memory::dims &src, const memory::dims &dst, const float *x, float *y,
+              const float *bias, const float *res, bool relu, Worker &worker,
               const std::vector<std::unordered_map<int, dnnl::memory>> &products, int64_t chunk) {
   int64_t first = chunk * op.rows, count = std::min(op.rows, op.tiles - first);
   if (count <= 0) return;
-  ChunkArgs a{&op, src, dst, x, res, cfg.affine ? op.bias.data() : nullptr, worker.zeros.data(), y,
-              worker.v.data(), worker.m.data(), first, count, cfg.relu};
+  ChunkArgs a{&op, src, dst, x, res, bias, worker.zeros.data(), y, worker.v.data(), worker.m.data(), first, count, relu};
   (kHasAvx2 ? InputChunkAvx2 : InputChunkBase)(a);
   for (int k = 0; k < kTaps; ++k) op.prim.execute(worker.stream, products[k]);
   (kHasAvx2 ? OutputChunkAvx2 : OutputChunkBase)(a);
 }
 
-// y = act(conv3×3(x, w·s) + (b − μ)·s + β [+ residual]) as conv.cc's ConvInfer, by Winograd F(2×2, 3×3). Inputs:
-// x, w (O×C×3×3), [bias], [γ, β, μ, σ²], [residual (N×H×W×O)]. Output: y. Stride 1, padding 1 only.
-int WinogradInfer(const Config &cfg, int n, void **params, int *, int64_t **shapes) {
-  if (cfg.kernel != 3 || cfg.stride != 1 || cfg.pad != 1 || cfg.deconv)
-    throw std::runtime_error("Winograd F(2x2, 3x3) takes 3x3 convolutions of stride 1 and padding 1 only");
-  int res_index = 2 + AffineInputs(cfg);
-  memory::dims src = Nchw(shapes[0], cfg.src_nhwc), dst = Nchw(shapes[n - 1], cfg.dst_nhwc);
+// The cached state of one Winograd convolution of `src` onto `dst` (N×C×H×W dims of the same H×W), MindSpore
+// holding them in N×H×W×C where `src_nhwc` / `dst_nhwc`; created on the first use of `key`.
+WinoConv *Layer(const std::string &key, const memory::dims &src, const memory::dims &dst, bool src_nhwc,
+                bool dst_nhwc) {
   if (dst[2] != src[2] || dst[3] != src[3]) throw std::runtime_error("Winograd: the output's size must be the input's");
-  Geometry g = ConvGeometry(src, dst, cfg);
-  std::string key = Key("winograd", {src, dst}, cfg, params[1]);
   auto &rt = Rt();
-  auto &workers = Workers();
-  int threads = int(workers.size());
   int64_t C = src[1], O = dst[1];
   bool fresh = false;
   WinoConv *op = rt.cache.Get<WinoConv>(key, fresh);
@@ -300,7 +301,7 @@ int WinogradInfer(const Config &cfg, int n, void **params, int *, int64_t **shap
     op->tiles_h = (dst[2] + 1) / 2;
     op->tiles_w = (dst[3] + 1) / 2;
     op->tiles = dst[0] * op->tiles_h * op->tiles_w;
-    op->rows = ChunkRows(op->tiles, C, O, threads);
+    op->rows = ChunkRows(op->tiles, C, O, int(Workers().size()));
     // one product: the chunk's rows as a 1×rows image of C channels, N×H×W×C
     op->v_md = memory::desc({1, C, 1, op->rows}, dt::f32, tag::nhwc);
     op->m_md = memory::desc({1, O, 1, op->rows}, dt::f32, tag::nhwc);
@@ -311,37 +312,92 @@ int WinogradInfer(const Config &cfg, int n, void **params, int *, int64_t **shap
     op->prim = dnnl::convolution_forward(op->pd);
     for (int k = 0; k < kTaps; ++k) op->weights.emplace_back(op->pd.weights_desc(), rt.engine);
     op->bias.assign(size_t(O), 0.f);
-    op->src.Init(Act(g.src, cfg.src_nhwc), Act(g.src, true), false);
-    op->dst.Init(Act(g.dst, cfg.dst_nhwc), Act(g.dst, true), true);
+    op->src.Init(Act(src, src_nhwc), Act(src, true), false);
+    op->dst.Init(Act(dst, dst_nhwc), Act(dst, true), true);
     rt.cache.Charge(kTaps * op->pd.weights_desc().get_size() + size_t(O) * 4);
     Log("winograd", key + " rows " + std::to_string(op->rows), op->pd);
   }
-  std::vector<float> folded;
-  if (FoldInference(cfg, g, params, op->sums, folded, op->bias.data())) {
-    std::vector<float> u = TransformWeights(folded, O, C);
-    memory::desc user_md({O, C, 1, 1}, dt::f32, tag::ihwo);  // U[k] is C×O: an I×1×1×O kernel
-    for (int k = 0; k < kTaps; ++k) {
-      dnnl::memory user(user_md, rt.engine, u.data() + size_t(k) * C * O);
-      dnnl::reorder(user, op->weights[k]).execute(rt.stream, user, op->weights[k]);
-    }
+  return op;
+}
+
+// Puts U (TransformWeights') into the products' weights.
+void LoadWeights(WinoConv &op, const std::vector<float> &u, int64_t C, int64_t O) {
+  auto &rt = Rt();
+  memory::desc user_md({O, C, 1, 1}, dt::f32, tag::ihwo);  // U[k] is C×O: an I×1×1×O kernel
+  for (int k = 0; k < kTaps; ++k) {
+    dnnl::memory user(user_md, rt.engine, const_cast<float *>(u.data()) + size_t(k) * C * O);
+    dnnl::reorder(user, op.weights[k]).execute(rt.stream, user, op.weights[k]);
   }
+}
+
+// y = act(conv3×3(x, U) + bias [+ residual]) on the runtime's pool, x and y in MindSpore's layouts (Layer's).
+void Run(WinoConv &op, const memory::dims &src, const memory::dims &dst, const void *x_user, void *y_user,
+         const float *bias, const float *res, bool relu) {
+  auto &rt = Rt();
+  auto &workers = Workers();
+  int threads = int(workers.size());
+  int64_t C = src[1], O = dst[1];
   for (auto &worker : workers) {
-    worker->v.resize(std::max(worker->v.size(), size_t(kTaps) * op->rows * C));
-    worker->m.resize(std::max(worker->m.size(), size_t(kTaps) * op->rows * O));
+    worker->v.resize(std::max(worker->v.size(), size_t(kTaps) * op.rows * C));
+    worker->m.resize(std::max(worker->m.size(), size_t(kTaps) * op.rows * O));
     worker->zeros.resize(std::max(worker->zeros.size(), size_t(C)), 0.f);
-    worker->scratch.resize(std::max(worker->scratch.size(), op->pd.scratchpad_desc().get_size()));
+    worker->scratch.resize(std::max(worker->scratch.size(), op.pd.scratchpad_desc().get_size()));
   }
-  const float *x = static_cast<const float *>(op->src.In(params[0]).get_data_handle());
-  float *y = static_cast<float *>(op->dst.Out(params[n - 1]).get_data_handle());
-  const float *res = cfg.residual ? static_cast<const float *>(params[res_index]) : nullptr;
-  int64_t chunks = (op->tiles + op->rows - 1) / op->rows;
+  const float *x = static_cast<const float *>(op.src.In(x_user).get_data_handle());
+  float *y = static_cast<float *>(op.dst.Out(y_user).get_data_handle());
+  int64_t chunks = (op.tiles + op.rows - 1) / op.rows;
   rt.pool->parallel_for(threads, [&](int thread, int) {
     Worker &worker = *workers[thread];
-    auto products = ProductArgs(*op, worker, C, O);
+    auto products = ProductArgs(op, worker, C, O);
     for (int64_t chunk = thread; chunk < chunks; chunk += threads)
-      RunChunk(*op, cfg, src, dst, x, y, res, worker, products, chunk);
+      RunChunk(op, src, dst, x, y, bias, res, relu, worker, products, chunk);
   });
-  op->dst.Finish(params[n - 1]);
+  op.dst.Finish(y_user);
+}
+
+void RequireWinograd(const Config &cfg) {
+  if (cfg.kernel != 3 || cfg.stride != 1 || cfg.pad != 1 || cfg.deconv)
+    throw std::runtime_error("Winograd F(2x2, 3x3) takes 3x3 convolutions of stride 1 and padding 1 only");
+}
+
+// y = act(conv3×3(x, w·s) + (b − μ)·s + β [+ residual]) as conv.cc's ConvInfer, by Winograd F(2×2, 3×3). Inputs:
+// x, w (O×C×3×3), [bias], [γ, β, μ, σ²], [residual (N×H×W×O)]. Output: y. Stride 1, padding 1 only. The weights
+// are folded and transformed again only when their sources' checksum changes.
+int WinogradInfer(const Config &cfg, int n, void **params, int *, int64_t **shapes) {
+  RequireWinograd(cfg);
+  memory::dims src = Nchw(shapes[0], cfg.src_nhwc), dst = Nchw(shapes[n - 1], cfg.dst_nhwc);
+  Geometry g = ConvGeometry(src, dst, cfg);
+  WinoConv *op = Layer(Key("winograd", {src, dst}, cfg, params[1]), src, dst, cfg.src_nhwc, cfg.dst_nhwc);
+  std::vector<float> folded;
+  if (FoldInference(cfg, g, params, op->sums, folded, op->bias.data()))
+    LoadWeights(*op, TransformWeights(folded.data(), dst[1], src[1], false), src[1], dst[1]);
+  const float *res = cfg.residual ? static_cast<const float *>(params[2 + AffineInputs(cfg)]) : nullptr;
+  Run(*op, src, dst, params[0], params[n - 1], cfg.affine ? op->bias.data() : nullptr, res, cfg.relu);
+  return 0;
+}
+
+// Training forward as conv.cc's ConvForward, by Winograd F(2×2, 3×3): y = conv3×3(x, w) [+ bias]. Inputs: x,
+// w (O×C×3×3), [bias]. Output: y. The weights change every step, so they are transformed on every call, and the
+// cache's key holds no pointer (a new one each step would grow the cache).
+int WinogradForward(const Config &cfg, int n, void **params, int *, int64_t **shapes) {
+  RequireWinograd(cfg);
+  memory::dims src = Nchw(shapes[0], cfg.src_nhwc), dst = Nchw(shapes[n - 1], cfg.dst_nhwc);
+  WinoConv *op = Layer(Key("winograd_forward", {src, dst}, cfg), src, dst, cfg.src_nhwc, cfg.dst_nhwc);
+  LoadWeights(*op, TransformWeights(static_cast<const float *>(params[1]), dst[1], src[1], false), src[1], dst[1]);
+  const float *bias = cfg.bias ? static_cast<const float *>(params[2]) : nullptr;
+  Run(*op, src, dst, params[0], params[n - 1], bias, nullptr, false);
+  return 0;
+}
+
+// Gradient of the input as conv.cc's ConvBackwardData, by Winograd F(2×2, 3×3): dx = conv3×3(dy, w') with w' the
+// weights' in and out channels swapped and each kernel turned by 180° (a stride-1 "same" convolution's adjoint).
+// Inputs: dy, w (O×C×3×3), x (for its shape). Output: dx.
+int WinogradBackwardData(const Config &cfg, int n, void **params, int *, int64_t **shapes) {
+  RequireWinograd(cfg);
+  memory::dims dst = Nchw(shapes[0], cfg.dst_nhwc), src = Nchw(shapes[n - 1], cfg.src_nhwc);
+  WinoConv *op = Layer(Key("winograd_backward_data", {dst, src}, cfg), dst, src, cfg.dst_nhwc, cfg.src_nhwc);
+  LoadWeights(*op, TransformWeights(static_cast<const float *>(params[1]), src[1], dst[1], true), dst[1], src[1]);
+  Run(*op, dst, src, params[0], params[n - 1], nullptr, nullptr, false);
   return 0;
 }
 
@@ -349,3 +405,5 @@ int WinogradInfer(const Config &cfg, int n, void **params, int *, int64_t **shap
 }  // namespace pose
 
 POSE_AOT(pose_winograd_infer, pose::WinogradInfer)
+POSE_AOT(pose_winograd_forward, pose::WinogradForward)
+POSE_AOT(pose_winograd_backward_data, pose::WinogradBackwardData)
