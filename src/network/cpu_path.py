@@ -49,8 +49,8 @@ class CpuPath(str, enum.Enum):
         """Whether a convolution's training forward pass, backward-data and backward-weights run Winograd
         F(2×2, 3×3) (``src/network/onednn/winograd.cc``) instead of oneDNN's direct kernels: where
         :meth:`inference_winograd` says, unless ``POSE_ONEDNN_WINOGRAD_TRAINING=0``. On two AVX2 cores (Zen 3)
-        backward-weights of each of ResNet-50's and the demo network's such layers ran 1.6–2.8× faster so, the
-        training step 1.1–1.3× (docs/cpu_performance.md)."""
+        backward-weights of each of ResNet-50's and the demo network's such layers ran 1.5–2.8× faster so
+        (docs/cpu_performance.md)."""
         return self.inference_winograd(kernel, stride, padding) and not _switched_off(WINOGRAD_TRAINING_ENV)
 
 
