@@ -8,8 +8,8 @@
 Contenders: ``fast`` (this project, ``MODEL.FAST_CPU True``: the oneDNN operators where they build, else
 im2col), ``fast-nchw`` (the oneDNN operators with training passing N×C×H×W between layers through MindSpore's
 BatchNorm instead of N×H×W×C through the project's: the training path before; its inference is ``fast``'s),
-``fast-direct`` (the oneDNN operators with every inference convolution on oneDNN's direct kernel,
-``POSE_ONEDNN_WINOGRAD=0``: the inference before Winograd; its training is ``fast``'s),
+``fast-direct`` (the oneDNN operators with every convolution on oneDNN's direct kernels, in inference and in
+training, ``POSE_ONEDNN_WINOGRAD=0``: the path before Winograd),
 ``im2col`` (``MODEL.FAST_CPU im2col``), ``stock`` (this project on MindSpore's stock operators, slow
 on the CPU: give it few rounds), ``torch`` (the reference's PoseResNet in PyTorch, ``bench/reference.py``,
 with the same weights; skipped with a note when PyTorch cannot be imported), ``onnx`` (inference only: ONNX
@@ -454,7 +454,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"{name:9s} {label:9s}: {args.batch / median:7.2f} img/s  ({median:.3f} s/batch, "
                   f"{gflops:5.1f} GFLOP/s, {100 * gflops / args.peak_gflops:3.0f} % of peak)", flush=True)
         for ours, other in (("fast", "torch"), ("fast", "onnx"), ("fast", "im2col"), ("fast", "fast-nchw"),
-                            ("fast", "fast-direct"), ("fast-direct", "onnx"),
+                            ("fast", "fast-direct"), ("fast-direct", "torch"), ("fast-direct", "onnx"),
                             ("int8", "fast"), ("int8", "onnx-int8"), ("onnx-int8", "onnx")):
             if ours in times and other in times:
                 ratio = float(np.median(np.array(times[other]) / np.array(times[ours])))

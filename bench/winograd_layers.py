@@ -1,11 +1,11 @@
-"""One 3×3 stride-1 layer's inference, oneDNN's direct convolution against the library's Winograd F(2×2, 3×3),
-called alternately in one process on the same input (the compiled operators through ``ctypes``, no MindSpore
-graph around them), with the largest difference between the two outputs.
+"""One 3×3 stride-1 layer's inference (or training's backward-weights), oneDNN's direct convolution against the
+library's Winograd F(2×2, 3×3), called alternately in one process on the same input (the compiled operators
+through ``ctypes``, no MindSpore graph around them), with the largest difference between the two outputs.
 
-    python -m bench.winograd_layers [--rounds 30] [--layers r50-layer3,demo-layer1]
+    python -m bench.winograd_layers [--rounds 30] [--layers r50-layer3,demo-layer1] [--pass backward_weights]
 
 Prints one line per layer: milliseconds a call (median) of each, their ratio, and the difference relative to the
-output's largest magnitude. The layers are those of ResNet-50 at 256×192, batch 8, and of the demo network
+output's largest magnitude (the weights' gradient's, with ``--pass backward_weights``). The layers are those of ResNet-50 at 256×192, batch 8, and of the demo network
 (ResNet-18 at 160×128, batch 16).
 """
 import argparse
@@ -80,10 +80,36 @@ def compare(library: ctypes.CDLL, shape: Tuple[int, int, int, int], rounds: int,
     return 1e3 * float(np.median(times[direct])), 1e3 * float(np.median(times[wino])), error
 
 
+def compare_backward_weights(library: ctypes.CDLL, shape: Tuple[int, int, int, int], rounds: int,
+                             seed: int = 0) -> Tuple[float, float, float]:
+    """As :func:`compare`, for training's gradient of the weights (and bias) of ⟨conv(x), dy⟩."""
+    n, c, h, w = shape
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, h, w, c)).astype(np.float32)
+    dy = rng.standard_normal((n, h, w, c)).astype(np.float32)
+    weight = np.zeros((c, c, 3, 3), np.float32)
+    cfg = _cfg(stride=1, pad=1, kernel=3, bias=1)
+    outputs = {name: (np.empty_like(weight), np.empty(c, np.float32)) for name in ("conv", "winograd")}
+    direct, wino = (AotCall(library, f"pose_{name}_backward_weights", [cfg, x, dy, weight, *outputs[name]])
+                    for name in ("conv", "winograd"))
+    times = {direct: [], wino: []}
+    for round_ in range(rounds + 2):
+        for call in (direct, wino):
+            start = time.perf_counter()
+            call()
+            if round_ >= 2:
+                times[call].append(time.perf_counter() - start)
+    dw_direct, dw_wino = outputs["conv"][0], outputs["winograd"][0]
+    error = float(np.abs(dw_direct - dw_wino).max() / np.abs(dw_direct).max())
+    return 1e3 * float(np.median(times[direct])), 1e3 * float(np.median(times[wino])), error
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--layers", default=",".join(LAYERS), help=f"comma-separated, of {', '.join(LAYERS)}")
+    parser.add_argument("--pass", dest="kind", choices=("infer", "backward_weights"), default="infer",
+                        help="inference (fused bias, residual and ReLU) or training's backward-weights")
     args = parser.parse_args()
     path = library_path()
     if path is None:
@@ -91,7 +117,8 @@ def main() -> None:
     library = ctypes.CDLL(path)
     for name in args.layers.split(","):
         n, c, h, w = LAYERS[name]
-        direct, wino, error = compare(library, LAYERS[name], args.rounds)
+        measure = compare if args.kind == "infer" else compare_backward_weights
+        direct, wino, error = measure(library, LAYERS[name], args.rounds)
         gflop = 2 * n * h * w * c * c * 9 / 1e9
         print(f"{name:12s} N={n:2d} {h}x{w} {c}->{c}: direct {direct:7.2f} ms ({gflop / direct * 1e3:5.0f} GFLOP/s), "
               f"winograd {wino:7.2f} ms, direct/winograd {direct / wino:4.2f}x, max diff {error:.1e}")

@@ -9,6 +9,7 @@ versions of the reference algorithms that tests compare against are in ``tests/r
 benches also time, and the reference network in PyTorch, in ``bench/reference.py``); ``tests/test_layout.py``
 checks the import layers of ``src/`` and ``bench/``; the subprocess helpers are in ``tests/helpers.py``.
 """
+import logging
 import os
 from typing import Dict, Iterable, List, NamedTuple, Sequence, Tuple
 
@@ -70,6 +71,18 @@ def graph_mode_afterwards():
     yield
     import mindspore as ms  # pylint: disable=import-outside-toplevel
     ms.set_context(mode=ms.GRAPH_MODE)
+
+
+@pytest.fixture(autouse=True)
+def logging_as_before():
+    """The entry points' ``main`` (re)configures the root logger (src.utils.cli.setup_logging); each test leaves
+    it as it found it, so that which tests ran before in the same process (another order, another test
+    worker) does not decide what a test's stdout holds."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(params=sorted(MODES))

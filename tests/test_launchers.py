@@ -316,9 +316,13 @@ def test_demo_with_a_weak_network_ends_with_ap_and_exit_0(tmp_path):
 # ---- run_tests.sh ----------------------------------------------------------------------------------------
 
 # A stand-in for the suite's interpreter: answers the instruction-set question with FAKE_ISA, records each pytest
-# call with the ONEDNN_MAX_CPU_ISA it ran under, exits with FAKE_FIRST_EXIT / FAKE_SECOND_EXIT.
+# call with the ONEDNN_MAX_CPU_ISA it ran under, exits with FAKE_FIRST_EXIT / FAKE_SECOND_EXIT; has pytest-xdist
+# unless FAKE_NO_XDIST=1.
 FAKE_TESTS_PYTHON = r"""#!/usr/bin/env bash
-if [ "$1" = -c ]; then echo "$FAKE_ISA"; exit 0; fi
+if [ "$1" = -c ]; then
+    case "$2" in *xdist*) exit "${FAKE_NO_XDIST:-0}" ;; esac
+    echo "$FAKE_ISA"; exit 0
+fi
 echo "isa=${ONEDNN_MAX_CPU_ISA:-}|args=$*" >> "$FAKE_RECORD"
 case "$*" in
     *"-m numerics") exit "${FAKE_SECOND_EXIT:-0}" ;;
@@ -332,8 +336,25 @@ def _run_tests(tmp_path, isa, **env):
     python = _executable(tmp_path / "fake_tests_python", FAKE_TESTS_PYTHON)
     out = run_launcher("run_tests.sh", ["-k", "word"], cwd=str(tmp_path), timeout=60,
                        env={"NO_VENV": "1", "PYTHON": python, "FAKE_RECORD": str(tmp_path / "record.txt"),
-                            "FAKE_ISA": isa, "ONEDNN_MAX_CPU_ISA": "", "AVX2_PASS": "auto", **env})
+                            "FAKE_ISA": isa, "ONEDNN_MAX_CPU_ISA": "", "AVX2_PASS": "auto", "TEST_WORKERS": "1",
+                            **env})
     return out, _calls(tmp_path / "record.txt")
+
+
+def test_run_tests_spreads_both_passes_over_the_workers_asked_for(tmp_path):
+    out, calls = _run_tests(tmp_path, "AVX512_CORE 1", TEST_WORKERS="3")
+    assert out.returncode == 0 and "running the test suite in 3 worker processes..." in out.stdout
+    assert calls == [{"isa": "", "args": "-m pytest -q -n 3 --dist worksteal tests -k word"},
+                     {"isa": "AVX2", "args": "-m pytest -q -n 3 --dist worksteal tests -k word -m numerics"}]
+    (tmp_path / "record.txt").unlink()
+    out, calls = _run_tests(tmp_path, "AVX2 0", TEST_WORKERS="2", FAKE_NO_XDIST="1")
+    assert "pytest-xdist is not installed" in out.stdout
+    assert calls == [{"isa": "", "args": "-m pytest -q tests -k word"}]
+    (tmp_path / "record.txt").unlink()
+    out = run_launcher("run_tests.sh", [], cwd=str(tmp_path), timeout=60,
+                       env={"NO_VENV": "1", "PYTHON": str(tmp_path / "fake_tests_python"), "TEST_WORKERS": "0"})
+    assert out.returncode == 2 and not (tmp_path / "record.txt").exists()
+    assert out.stderr.strip() == "error: TEST_WORKERS must be a positive whole number, got '0'"
 
 
 @pytest.mark.parametrize("isa", ["AVX512_CORE 1", "AVX10_1_512_AMX 1"])

@@ -16,9 +16,16 @@ from src.network.onednn.isa import describe_cpu_isa
 
 logger = logging.getLogger(__name__)
 
-#: Environment variable: ``0`` keeps oneDNN's direct kernel for every convolution's inference on the oneDNN path
-#: (else Winograd F(2×2, 3×3) runs where :meth:`CpuPath.inference_winograd` says).
+#: Environment variable: ``0`` keeps oneDNN's direct kernels for every convolution on the oneDNN path, in inference
+#: and training (else Winograd F(2×2, 3×3) runs where :meth:`CpuPath.inference_winograd` and
+#: :meth:`CpuPath.training_winograd` say).
 WINOGRAD_ENV = "POSE_ONEDNN_WINOGRAD"
+#: Environment variable: ``0`` keeps oneDNN's direct kernels for training only (inference as ``WINOGRAD_ENV`` says).
+WINOGRAD_TRAINING_ENV = "POSE_ONEDNN_WINOGRAD_TRAINING"
+
+
+def _switched_off(name: str) -> bool:
+    return os.environ.get(name, "1").strip() == "0"
 
 
 class CpuPath(str, enum.Enum):
@@ -32,11 +39,19 @@ class CpuPath(str, enum.Enum):
         """Whether a convolution's float32 inference on this path runs Winograd F(2×2, 3×3)
         (``src/network/onednn/winograd.cc``) instead of oneDNN's direct kernel: on the oneDNN path, every 3×3
         stride-1 convolution with padding 1, unless ``POSE_ONEDNN_WINOGRAD=0``. On two AVX2 cores (Zen 3) each of
-        ResNet-50's and the demo network's such layers ran 1.2–1.7× faster so (docs/cpu_performance.md). Training,
-        and the int8 network, keep the direct convolution."""
-        if self is not CpuPath.ONEDNN or os.environ.get(WINOGRAD_ENV, "1").strip() == "0":
+        ResNet-50's and the demo network's such layers ran 1.2–1.7× faster so (docs/cpu_performance.md). The int8
+        network keeps the direct convolution."""
+        if self is not CpuPath.ONEDNN or _switched_off(WINOGRAD_ENV):
             return False
         return (kernel, stride, padding) == (3, 1, 1)
+
+    def training_winograd(self, kernel: int, stride: int, padding: int) -> bool:
+        """Whether a convolution's training forward pass, backward-data and backward-weights run Winograd
+        F(2×2, 3×3) (``src/network/onednn/winograd.cc``) instead of oneDNN's direct kernels: where
+        :meth:`inference_winograd` says, unless ``POSE_ONEDNN_WINOGRAD_TRAINING=0``. On two AVX2 cores (Zen 3)
+        backward-weights of each of ResNet-50's and the demo network's such layers ran 1.5–2.8× faster so
+        (docs/cpu_performance.md)."""
+        return self.inference_winograd(kernel, stride, padding) and not _switched_off(WINOGRAD_TRAINING_ENV)
 
 
 class Layout(str, enum.Enum):

@@ -8,7 +8,8 @@ signature, ``(x, weight, bias) -> y``:
   already a fast matrix product) and :class:`~src.network.im2col.SubPixelDeconv`;
 * ``ONEDNN``: :class:`~src.network.onednn.ops.ConvOps`, oneDNN primitives in custom operators, where inference folds
   BatchNorm and fuses bias, residual addition and ReLU (by Winograd F(2×2, 3×3) where
-  :meth:`CpuPath.inference_winograd <src.network.cpu_path.CpuPath.inference_winograd>` says).
+  :meth:`CpuPath.inference_winograd <src.network.cpu_path.CpuPath.inference_winograd>` says, and in training the
+  forward pass and both gradients where :meth:`~src.network.cpu_path.CpuPath.training_winograd` says).
 
 The path and, on the oneDNN path, the layout between layers (:class:`~src.network.cpu_path.Layout`) are fixed when
 the layer is built, from the values the network decided once. Besides, in inference, BatchNorm is folded into the
@@ -81,10 +82,11 @@ class Conv2d(nn.Conv2d):
         pointwise = self.kernel_hw == (1, 1) and self.stride_hw == (1, 1)
         self.onednn = self.path is CpuPath.ONEDNN and square
         if self.onednn:
-            winograd = self.path.inference_winograd(self.kernel_hw[0], self.stride_hw[0], self.padding_hw[0])
-            self.formulation = _onednn_ops().ConvOps(onednn.library_path(), out_channels, self.kernel_hw[0],
-                                                     self.stride_hw[0], self.padding_hw[0], has_bias=has_bias,
-                                                     winograd=winograd, **_edges(layout, first, last))
+            window = (self.kernel_hw[0], self.stride_hw[0], self.padding_hw[0])
+            self.formulation = _onednn_ops().ConvOps(onednn.library_path(), out_channels, *window, has_bias=has_bias,
+                                                     winograd=self.path.inference_winograd(*window),
+                                                     train_winograd=self.path.training_winograd(*window),
+                                                     **_edges(layout, first, last))
         elif self.path is not CpuPath.STOCK and not pointwise:
             self.formulation = Im2colConv(out_channels, self.kernel_hw, self.stride_hw, self.padding_hw, has_bias)
         else:

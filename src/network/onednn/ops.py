@@ -4,7 +4,8 @@
 :class:`ConvOps` holds one (transposed) convolution's operators: the training forward pass with its
 gradients (backward-data, backward-weights) as its ``bprop``, and the inference pass that folds the
 following BatchNorm into the kernel and fuses the bias, the residual addition and ReLU as post-ops (or, for a
-3×3 stride-1 convolution built with ``winograd``, into Winograd F(2×2, 3×3)'s output transform).
+3×3 stride-1 convolution built with ``winograd``, into Winograd F(2×2, 3×3)'s output transform; built with
+``train_winograd``, its training forward pass and both gradients are Winograd's too).
 :class:`MaxPoolOps` is the stem's max-pooling, :class:`BatchNormOps` training-mode BatchNorm with ReLU and
 the residual addition fused. Inside a network activations are NHWC between layers, in inference and in training
 (MindSpore then sees N×H×W×C; the network decides the layout once, :class:`src.network.cpu_path.Layout`, and builds
@@ -84,7 +85,10 @@ class ConvOps(nn.Cell):
         training_nhwc: so in training too (else training takes and returns N×C×H×W, normalised by MindSpore's
             BatchNorm between the convolutions).
         winograd: inference by Winograd F(2×2, 3×3) (winograd.cc; a 3×3 convolution of stride 1 and padding 1
-            only) instead of oneDNN's direct kernel; training is the same either way.
+            only) instead of oneDNN's direct kernel.
+        train_winograd: so the training forward pass and both gradients (backward-data: the convolution of the
+            output's gradient with the weights transposed and turned by 180°; backward-weights: the transforms'
+            adjoint, winograd.cc).
 
     The primitives work on NHWC and reorder at the boundary.
 
@@ -101,12 +105,12 @@ class ConvOps(nn.Cell):
     def __init__(self, library: str, out_channels: int, kernel: int, stride: int, padding: int,
                  output_padding: int = 0, deconv: bool = False, has_bias: bool = False, eps: float = 1e-5,
                  src_nhwc: bool = False, dst_nhwc: bool = False, training_nhwc: bool = True,
-                 winograd: bool = False) -> None:
+                 winograd: bool = False, train_winograd: bool = False) -> None:
         super().__init__()
-        if winograd and (deconv or (kernel, stride, padding) != (3, 1, 1)):
+        if (winograd or train_winograd) and (deconv or (kernel, stride, padding) != (3, 1, 1)):
             raise ValueError(f"Winograd F(2x2, 3x3) takes 3x3 convolutions of stride 1 and padding 1, got "
                              f"kernel {kernel}, stride {stride}, padding {padding}{', transposed' if deconv else ''}")
-        self.winograd = bool(winograd)
+        self.winograd, self.train_winograd = bool(winograd), bool(train_winograd)
         self.library = library
         self.out_channels, self.kernel, self.stride, self.padding = out_channels, kernel, stride, padding
         self.output_padding, self.deconv, self.has_bias, self.eps = output_padding, deconv, has_bias, eps
@@ -122,17 +126,19 @@ class ConvOps(nn.Cell):
         tag = f"train {sorted(geometry.items())} op{self.output_padding}"
         self.train_cfg = make_cfg(**geometry, bias=self.has_bias)
         lib, out_channels = self.library, self.out_channels
-        backward_data = custom_op(lib, "pose_conv_backward_data", lambda cfg, dy, w, x: x, tag=tag)
+        kernels = "pose_winograd" if self.train_winograd else "pose_conv"
+        forward, data, weights = (f"{kernels}_{name}" for name in ("forward", "backward_data", "backward_weights"))
+        backward_data = custom_op(lib, data, lambda cfg, dy, w, x: x, tag=tag)
         # bprops are closures over the operators (GRAPH mode does not take bound methods there)
         if self.has_bias:
-            backward_weights = custom_op(lib, "pose_conv_backward_weights", lambda cfg, x, dy, w: (w, (out_channels,)),
+            backward_weights = custom_op(lib, weights, lambda cfg, x, dy, w: (w, (out_channels,)),
                                        (ms.float32, ms.float32), tag=tag)
 
             def bprop(cfg, x, w, b, out, dout):
                 dw, db = backward_weights(cfg, x, dout, w)
                 return ops.zeros_like(cfg), backward_data(cfg, dout, w, x), dw, db
         else:
-            backward_weights = custom_op(lib, "pose_conv_backward_weights", lambda cfg, x, dy, w: w, tag=tag)
+            backward_weights = custom_op(lib, weights, lambda cfg, x, dy, w: w, tag=tag)
 
             def bprop(cfg, x, w, out, dout):
                 return ops.zeros_like(cfg), backward_data(cfg, dout, w, x), backward_weights(cfg, x, dout, w)
@@ -140,7 +146,7 @@ class ConvOps(nn.Cell):
 
         def out_shape(_cfg, x, *_):
             return shape_of(self.output_nchw(nchw_of(x, src_nhwc)), dst_nhwc)
-        self.forward_op = custom_op(lib, "pose_conv_forward", out_shape, bprop=bprop, tag=tag)
+        self.forward_op = custom_op(lib, forward, out_shape, bprop=bprop, tag=tag)
 
     def _set_layout(self, src_nhwc: bool, dst_nhwc: bool, training: bool) -> None:
         """Layouts of the operators' input and output: NHWC (True) or NCHW; in training too unless ``training``

@@ -1,5 +1,7 @@
-// Winograd F(2×2, 3×3) for inference: a 3×3 stride-1 convolution with padding 1, the following BatchNorm folded,
-// bias, residual addition and ReLU fused, as a MindSpore AOT custom operator (CPU). oneDNN 3.10 has Winograd only
+// Winograd F(2×2, 3×3) for 3×3 stride-1 convolutions with padding 1, as MindSpore AOT custom operators (CPU):
+// inference with the following BatchNorm folded, bias, residual addition and ReLU fused; training's forward pass,
+// backward-data (the same convolution of the output's gradient with the weights transposed and turned by 180°) and
+// backward-weights (the transforms' adjoint, the 16 products reducing over all tiles). oneDNN 3.10 has Winograd only
 // for AVX-512; with AVX2 its direct kernels do 9 multiply-adds an output per input channel, this does 4.
 //
 // Each 2×2 output tile t reads a 4×4 input patch d; per channel, V = Bᵀ·d·B (16 values), per output channel
@@ -145,8 +147,19 @@ int64_t ChunkRows(int64_t tiles, int64_t channels, int64_t out_channels, int thr
   return (tiles + chunks - 1) / chunks;
 }
 
-struct WinoConv {
-  int64_t rows = 0, tiles = 0, tiles_h = 0, tiles_w = 0;
+// The 2×2 output tiles of a layer: tiles_h × tiles_w an image, `tiles` in the batch, numbered image by image,
+// row by row.
+struct Tiling {
+  int64_t tiles = 0, tiles_h = 0, tiles_w = 0;
+  void Init(const memory::dims &dst) {
+    tiles_h = (dst[2] + 1) / 2;
+    tiles_w = (dst[3] + 1) / 2;
+    tiles = dst[0] * tiles_h * tiles_w;
+  }
+};
+
+struct WinoConv : Tiling {
+  int64_t rows = 0;
   dnnl::convolution_forward prim;
   dnnl::convolution_forward::primitive_desc pd;
   memory::desc v_md, m_md;
@@ -156,12 +169,20 @@ struct WinoConv {
   SourceSums sums;
 };
 
-// U[k][c][o] (16×C×O) of folded O×C×3×3 weights.
-std::vector<float> TransformWeights(const std::vector<float> &w, int64_t out_ch, int64_t in_ch) {
+// U[k][c][o] (16×C×O) of the product's kernel: `w` itself (O×C×3×3), or with `transpose_flip` the kernel that
+// carries a layer's output gradient back to its input, w's in and out channels swapped and each 3×3 turned by 180°
+// (`w` is then the layer's own weights, C×O×3×3 here: the product's input channels first).
+std::vector<float> TransformWeights(const float *w, int64_t out_ch, int64_t in_ch, bool transpose_flip) {
   std::vector<float> u(size_t(kTaps) * in_ch * out_ch);
-  for (int64_t o = 0; o < out_ch; ++o)
-    for (int64_t c = 0; c < in_ch; ++c) {
-      const float *g = &w[(size_t(o) * in_ch + c) * 9];
+  for (int64_t c = 0; c < in_ch; ++c)
+    for (int64_t o = 0; o < out_ch; ++o) {
+      float g[9];
+      if (transpose_flip) {
+        const float *src = w + (size_t(c) * out_ch + o) * 9;
+        for (int t = 0; t < 9; ++t) g[t] = src[8 - t];
+      } else {
+        std::memcpy(g, w + (size_t(o) * in_ch + c) * 9, sizeof(g));
+      }
       float t[4][3];  // G·g
       for (int j = 0; j < 3; ++j) {
         t[0][j] = g[j];
@@ -178,8 +199,8 @@ std::vector<float> TransformWeights(const std::vector<float> &w, int64_t out_ch,
 }
 
 // The 16 input rows of tile t (zero rows outside the image).
-[[gnu::always_inline]] inline void TileRows(const float *x, const memory::dims &src, const WinoConv &op, int64_t t, const float *zeros,
-              const float *rows[kTaps]) {
+[[gnu::always_inline]] inline void TileRows(const float *x, const memory::dims &src, const Tiling &op, int64_t t,
+                                                 const float *zeros, const float *rows[kTaps]) {
   int64_t C = src[1], H = src[2], W = src[3];
   int64_t n = t / (op.tiles_h * op.tiles_w), r = t % (op.tiles_h * op.tiles_w);
   int64_t y0 = (r / op.tiles_w) * 2 - 1, x0 = (r % op.tiles_w) * 2 - 1;
@@ -191,9 +212,11 @@ std::vector<float> TransformWeights(const std::vector<float> &w, int64_t out_ch,
     }
 }
 
-// What one chunk's transforms work on: the layer's shapes and its tiles [first, first + count).
+// What one chunk's transforms work on: the layer's shapes and its tiles [first, first + count), whose transforms
+// lie `tap_rows` rows apart from one tap to the next (a chunk's rows, or the layer's tiles in backward-weights).
 struct ChunkArgs {
-  const WinoConv *op;
+  const Tiling *op;
+  int64_t tap_rows;
   memory::dims src, dst;
   const float *x, *res, *bias, *zeros;
   float *y, *v, *m;
@@ -204,7 +227,7 @@ struct ChunkArgs {
 // The chunk's input transform into V (16 × rows × C).
 [[gnu::always_inline]] inline void InputChunk(const ChunkArgs &a) {
   int64_t C = a.src[1];
-  size_t stride = size_t(a.op->rows) * C;
+  size_t stride = size_t(a.tap_rows) * C;
   const float *rows[kTaps];
   for (int64_t i = 0; i < a.count; ++i) {
     TileRows(a.x, a.src, *a.op, a.first + i, a.zeros, rows);
@@ -217,9 +240,9 @@ struct ChunkArgs {
 
 // The chunk's output transform of M (16 × rows × O) into y, with bias, residual and ReLU.
 [[gnu::always_inline]] inline void OutputChunk(const ChunkArgs &a) {
-  const WinoConv &op = *a.op;
+  const Tiling &op = *a.op;
   int64_t O = a.dst[1], H = a.dst[2], W = a.dst[3];
-  size_t stride = size_t(op.rows) * O;
+  size_t stride = size_t(a.tap_rows) * O;
   for (int64_t i = 0; i < a.count; ++i) {
     int64_t t = a.first + i, n = t / (op.tiles_h * op.tiles_w), r = t % (op.tiles_h * op.tiles_w);
     int64_t y0 = (r / op.tiles_w) * 2, x0 = (r % op.tiles_w) * 2;
@@ -240,18 +263,62 @@ struct ChunkArgs {
   }
 }
 
+// One tile's output-gradient transform for channels [o, o + lanes): dM = A·dY·Aᵀ (the adjoint of Y = Aᵀ·M·A) of
+// the 2×2 dY at the rows `dy` (null outside the image: zero), dM[k] to out + k·stride.
+template <class V>
+[[gnu::always_inline]] inline void GradTile(const float *const dy[4], int o, float *out, size_t stride) {
+  V d[2][2];
+  for (int k = 0; k < 4; ++k) d[k / 2][k % 2] = dy[k] ? Load<V>(dy[k] + o) : V{};
+  V t[4][2];
+  for (int j = 0; j < 2; ++j) {
+    t[0][j] = d[0][j];
+    t[1][j] = d[0][j] + d[1][j];
+    t[2][j] = d[0][j] - d[1][j];
+    t[3][j] = -d[1][j];
+  }
+  for (int i = 0; i < 4; ++i) {
+    Store(out + (i * 4 + 0) * stride + o, t[i][0]);
+    Store(out + (i * 4 + 1) * stride + o, t[i][0] + t[i][1]);
+    Store(out + (i * 4 + 2) * stride + o, t[i][0] - t[i][1]);
+    Store(out + (i * 4 + 3) * stride + o, -t[i][1]);
+  }
+}
+
+// The chunk's output-gradient transform of dy (`x`, the layer's dst shape) into dM (`m`, 16 × tap_rows × O).
+[[gnu::always_inline]] inline void GradChunk(const ChunkArgs &a) {
+  const Tiling &op = *a.op;
+  int64_t O = a.dst[1], H = a.dst[2], W = a.dst[3];
+  size_t stride = size_t(a.tap_rows) * O;
+  for (int64_t i = 0; i < a.count; ++i) {
+    int64_t t = a.first + i, n = t / (op.tiles_h * op.tiles_w), r = t % (op.tiles_h * op.tiles_w);
+    int64_t y0 = (r / op.tiles_w) * 2, x0 = (r % op.tiles_w) * 2;
+    const float *rows[4];
+    for (int k = 0; k < 4; ++k) {
+      int64_t yy = y0 + k / 2, xx = x0 + k % 2;
+      rows[k] = yy < H && xx < W ? a.x + ((n * H + yy) * W + xx) * O : nullptr;
+    }
+    float *out = a.m + i * O;
+    int64_t o = 0;
+    for (; o + 8 <= O; o += 8) GradTile<F8>(rows, int(o), out, stride);
+    for (; o < O; ++o) GradTile<float>(rows, int(o), out, stride);
+  }
+}
+
 // The transforms compiled for the baseline instruction set, and on x86-64 for AVX2 too (each 8-float vector one
 // register instead of two), chosen at run time.
 void InputChunkBase(const ChunkArgs &a) { InputChunk(a); }
 void OutputChunkBase(const ChunkArgs &a) { OutputChunk(a); }
+void GradChunkBase(const ChunkArgs &a) { GradChunk(a); }
 #if defined(__x86_64__)
 __attribute__((target("avx2,fma"))) void InputChunkAvx2(const ChunkArgs &a) { InputChunk(a); }
 __attribute__((target("avx2,fma"))) void OutputChunkAvx2(const ChunkArgs &a) { OutputChunk(a); }
+__attribute__((target("avx2,fma"))) void GradChunkAvx2(const ChunkArgs &a) { GradChunk(a); }
 const bool kHasAvx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #else
 const bool kHasAvx2 = false;
 void InputChunkAvx2(const ChunkArgs &a) { InputChunk(a); }
 void OutputChunkAvx2(const ChunkArgs &a) { OutputChunk(a); }
+void GradChunkAvx2(const ChunkArgs &a) { GradChunk(a); }
 #endif
 
 // The arguments of the 16 products of a chunk on `worker`'s buffers (the same for each chunk a thread runs).
@@ -268,39 +335,29 @@ std::vector<std::unordered_map<int, dnnl::memory>> ProductArgs(const WinoConv &o
 }
 
 // Runs chunk `chunk` of the layer on `worker`: input transform, the 16 products, output transform.
-void RunChunk(const WinoConv &op, const Config &cfg, const memory::dims &src, const memory::dims &dst,
-              const float *x, float *y, const float *res, Worker &worker,
+void RunChunk(const WinoConv &op, const memory::dims &src, const memory::dims &dst, const float *x, float *y,
+              const float *bias, const float *res, bool relu, Worker &worker,
               const std::vector<std::unordered_map<int, dnnl::memory>> &products, int64_t chunk) {
   int64_t first = chunk * op.rows, count = std::min(op.rows, op.tiles - first);
   if (count <= 0) return;
-  ChunkArgs a{&op, src, dst, x, res, cfg.affine ? op.bias.data() : nullptr, worker.zeros.data(), y,
-              worker.v.data(), worker.m.data(), first, count, cfg.relu};
+  ChunkArgs a{&op, op.rows, src, dst, x, res, bias, worker.zeros.data(), y, worker.v.data(), worker.m.data(), first, count, relu};
   (kHasAvx2 ? InputChunkAvx2 : InputChunkBase)(a);
   for (int k = 0; k < kTaps; ++k) op.prim.execute(worker.stream, products[k]);
   (kHasAvx2 ? OutputChunkAvx2 : OutputChunkBase)(a);
 }
 
-// y = act(conv3×3(x, w·s) + (b − μ)·s + β [+ residual]) as conv.cc's ConvInfer, by Winograd F(2×2, 3×3). Inputs:
-// x, w (O×C×3×3), [bias], [γ, β, μ, σ²], [residual (N×H×W×O)]. Output: y. Stride 1, padding 1 only.
-int WinogradInfer(const Config &cfg, int n, void **params, int *, int64_t **shapes) {
-  if (cfg.kernel != 3 || cfg.stride != 1 || cfg.pad != 1 || cfg.deconv)
-    throw std::runtime_error("Winograd F(2x2, 3x3) takes 3x3 convolutions of stride 1 and padding 1 only");
-  int res_index = 2 + AffineInputs(cfg);
-  memory::dims src = Nchw(shapes[0], cfg.src_nhwc), dst = Nchw(shapes[n - 1], cfg.dst_nhwc);
+// The cached state of one Winograd convolution of `src` onto `dst` (N×C×H×W dims of the same H×W), MindSpore
+// holding them in N×H×W×C where `src_nhwc` / `dst_nhwc`; created on the first use of `key`.
+WinoConv *Layer(const std::string &key, const memory::dims &src, const memory::dims &dst, bool src_nhwc,
+                bool dst_nhwc) {
   if (dst[2] != src[2] || dst[3] != src[3]) throw std::runtime_error("Winograd: the output's size must be the input's");
-  Geometry g = ConvGeometry(src, dst, cfg);
-  std::string key = Key("winograd", {src, dst}, cfg, params[1]);
   auto &rt = Rt();
-  auto &workers = Workers();
-  int threads = int(workers.size());
   int64_t C = src[1], O = dst[1];
   bool fresh = false;
   WinoConv *op = rt.cache.Get<WinoConv>(key, fresh);
   if (fresh) {
-    op->tiles_h = (dst[2] + 1) / 2;
-    op->tiles_w = (dst[3] + 1) / 2;
-    op->tiles = dst[0] * op->tiles_h * op->tiles_w;
-    op->rows = ChunkRows(op->tiles, C, O, threads);
+    op->Init(dst);
+    op->rows = ChunkRows(op->tiles, C, O, int(Workers().size()));
     // one product: the chunk's rows as a 1×rows image of C channels, N×H×W×C
     op->v_md = memory::desc({1, C, 1, op->rows}, dt::f32, tag::nhwc);
     op->m_md = memory::desc({1, O, 1, op->rows}, dt::f32, tag::nhwc);
@@ -311,37 +368,189 @@ int WinogradInfer(const Config &cfg, int n, void **params, int *, int64_t **shap
     op->prim = dnnl::convolution_forward(op->pd);
     for (int k = 0; k < kTaps; ++k) op->weights.emplace_back(op->pd.weights_desc(), rt.engine);
     op->bias.assign(size_t(O), 0.f);
-    op->src.Init(Act(g.src, cfg.src_nhwc), Act(g.src, true), false);
-    op->dst.Init(Act(g.dst, cfg.dst_nhwc), Act(g.dst, true), true);
+    op->src.Init(Act(src, src_nhwc), Act(src, true), false);
+    op->dst.Init(Act(dst, dst_nhwc), Act(dst, true), true);
     rt.cache.Charge(kTaps * op->pd.weights_desc().get_size() + size_t(O) * 4);
     Log("winograd", key + " rows " + std::to_string(op->rows), op->pd);
   }
-  std::vector<float> folded;
-  if (FoldInference(cfg, g, params, op->sums, folded, op->bias.data())) {
-    std::vector<float> u = TransformWeights(folded, O, C);
-    memory::desc user_md({O, C, 1, 1}, dt::f32, tag::ihwo);  // U[k] is C×O: an I×1×1×O kernel
-    for (int k = 0; k < kTaps; ++k) {
-      dnnl::memory user(user_md, rt.engine, u.data() + size_t(k) * C * O);
-      dnnl::reorder(user, op->weights[k]).execute(rt.stream, user, op->weights[k]);
-    }
+  return op;
+}
+
+// Puts U (TransformWeights') into the products' weights.
+void LoadWeights(WinoConv &op, const std::vector<float> &u, int64_t C, int64_t O) {
+  auto &rt = Rt();
+  memory::desc user_md({O, C, 1, 1}, dt::f32, tag::ihwo);  // U[k] is C×O: an I×1×1×O kernel
+  for (int k = 0; k < kTaps; ++k) {
+    dnnl::memory user(user_md, rt.engine, const_cast<float *>(u.data()) + size_t(k) * C * O);
+    dnnl::reorder(user, op.weights[k]).execute(rt.stream, user, op.weights[k]);
   }
+}
+
+// y = act(conv3×3(x, U) + bias [+ residual]) on the runtime's pool, x and y in MindSpore's layouts (Layer's).
+void Run(WinoConv &op, const memory::dims &src, const memory::dims &dst, const void *x_user, void *y_user,
+         const float *bias, const float *res, bool relu) {
+  auto &rt = Rt();
+  auto &workers = Workers();
+  int threads = int(workers.size());
+  int64_t C = src[1], O = dst[1];
   for (auto &worker : workers) {
-    worker->v.resize(std::max(worker->v.size(), size_t(kTaps) * op->rows * C));
-    worker->m.resize(std::max(worker->m.size(), size_t(kTaps) * op->rows * O));
+    worker->v.resize(std::max(worker->v.size(), size_t(kTaps) * op.rows * C));
+    worker->m.resize(std::max(worker->m.size(), size_t(kTaps) * op.rows * O));
     worker->zeros.resize(std::max(worker->zeros.size(), size_t(C)), 0.f);
-    worker->scratch.resize(std::max(worker->scratch.size(), op->pd.scratchpad_desc().get_size()));
+    worker->scratch.resize(std::max(worker->scratch.size(), op.pd.scratchpad_desc().get_size()));
   }
-  const float *x = static_cast<const float *>(op->src.In(params[0]).get_data_handle());
-  float *y = static_cast<float *>(op->dst.Out(params[n - 1]).get_data_handle());
-  const float *res = cfg.residual ? static_cast<const float *>(params[res_index]) : nullptr;
-  int64_t chunks = (op->tiles + op->rows - 1) / op->rows;
+  const float *x = static_cast<const float *>(op.src.In(x_user).get_data_handle());
+  float *y = static_cast<float *>(op.dst.Out(y_user).get_data_handle());
+  int64_t chunks = (op.tiles + op.rows - 1) / op.rows;
   rt.pool->parallel_for(threads, [&](int thread, int) {
     Worker &worker = *workers[thread];
-    auto products = ProductArgs(*op, worker, C, O);
+    auto products = ProductArgs(op, worker, C, O);
     for (int64_t chunk = thread; chunk < chunks; chunk += threads)
-      RunChunk(*op, cfg, src, dst, x, y, res, worker, products, chunk);
+      RunChunk(op, src, dst, x, y, bias, res, relu, worker, products, chunk);
   });
-  op->dst.Finish(params[n - 1]);
+  op.dst.Finish(y_user);
+}
+
+void RequireWinograd(const Config &cfg) {
+  if (cfg.kernel != 3 || cfg.stride != 1 || cfg.pad != 1 || cfg.deconv)
+    throw std::runtime_error("Winograd F(2x2, 3x3) takes 3x3 convolutions of stride 1 and padding 1 only");
+}
+
+// y = act(conv3×3(x, w·s) + (b − μ)·s + β [+ residual]) as conv.cc's ConvInfer, by Winograd F(2×2, 3×3). Inputs:
+// x, w (O×C×3×3), [bias], [γ, β, μ, σ²], [residual (N×H×W×O)]. Output: y. Stride 1, padding 1 only. The weights
+// are folded and transformed again only when their sources' checksum changes.
+int WinogradInfer(const Config &cfg, int n, void **params, int *, int64_t **shapes) {
+  RequireWinograd(cfg);
+  memory::dims src = Nchw(shapes[0], cfg.src_nhwc), dst = Nchw(shapes[n - 1], cfg.dst_nhwc);
+  Geometry g = ConvGeometry(src, dst, cfg);
+  WinoConv *op = Layer(Key("winograd", {src, dst}, cfg, params[1]), src, dst, cfg.src_nhwc, cfg.dst_nhwc);
+  std::vector<float> folded;
+  if (FoldInference(cfg, g, params, op->sums, folded, op->bias.data()))
+    LoadWeights(*op, TransformWeights(folded.data(), dst[1], src[1], false), src[1], dst[1]);
+  const float *res = cfg.residual ? static_cast<const float *>(params[2 + AffineInputs(cfg)]) : nullptr;
+  Run(*op, src, dst, params[0], params[n - 1], cfg.affine ? op->bias.data() : nullptr, res, cfg.relu);
+  return 0;
+}
+
+// Training forward as conv.cc's ConvForward, by Winograd F(2×2, 3×3): y = conv3×3(x, w) [+ bias]. Inputs: x,
+// w (O×C×3×3), [bias]. Output: y. The weights change every step, so they are transformed on every call, and the
+// cache's key holds no pointer (a new one each step would grow the cache).
+int WinogradForward(const Config &cfg, int n, void **params, int *, int64_t **shapes) {
+  RequireWinograd(cfg);
+  memory::dims src = Nchw(shapes[0], cfg.src_nhwc), dst = Nchw(shapes[n - 1], cfg.dst_nhwc);
+  WinoConv *op = Layer(Key("winograd_forward", {src, dst}, cfg), src, dst, cfg.src_nhwc, cfg.dst_nhwc);
+  LoadWeights(*op, TransformWeights(static_cast<const float *>(params[1]), dst[1], src[1], false), src[1], dst[1]);
+  const float *bias = cfg.bias ? static_cast<const float *>(params[2]) : nullptr;
+  Run(*op, src, dst, params[0], params[n - 1], bias, nullptr, false);
+  return 0;
+}
+
+// Gradient of the input as conv.cc's ConvBackwardData, by Winograd F(2×2, 3×3): dx = conv3×3(dy, w') with w' the
+// weights' in and out channels swapped and each kernel turned by 180° (a stride-1 "same" convolution's adjoint).
+// Inputs: dy, w (O×C×3×3), x (for its shape). Output: dx.
+int WinogradBackwardData(const Config &cfg, int n, void **params, int *, int64_t **shapes) {
+  RequireWinograd(cfg);
+  memory::dims dst = Nchw(shapes[0], cfg.dst_nhwc), src = Nchw(shapes[n - 1], cfg.src_nhwc);
+  WinoConv *op = Layer(Key("winograd_backward_data", {dst, src}, cfg), dst, src, cfg.dst_nhwc, cfg.src_nhwc);
+  LoadWeights(*op, TransformWeights(static_cast<const float *>(params[1]), src[1], dst[1], true), dst[1], src[1]);
+  Run(*op, dst, src, params[0], params[n - 1], nullptr, nullptr, false);
+  return 0;
+}
+
+// dW (O×C×3×3) = Gᵀ·dU·G of each (o, c), dU 16×O×C (transposed: read in dW's order): the adjoint of
+// TransformWeights' U = G·g·Gᵀ.
+void WeightGradient(const float *du, int64_t C, int64_t O, float *dw) {
+  for (int64_t o = 0; o < O; ++o)
+    for (int64_t c = 0; c < C; ++c) {
+      float u[4][4], t[3][4];  // dU of (o, c); Gᵀ·dU
+      for (int k = 0; k < kTaps; ++k) u[k / 4][k % 4] = du[(size_t(k) * O + o) * C + c];
+      for (int j = 0; j < 4; ++j) {
+        t[0][j] = u[0][j] + 0.5f * (u[1][j] + u[2][j]);
+        t[1][j] = 0.5f * (u[1][j] - u[2][j]);
+        t[2][j] = 0.5f * (u[1][j] + u[2][j]) + u[3][j];
+      }
+      float *g = dw + (size_t(o) * C + c) * 9;
+      for (int i = 0; i < 3; ++i) {
+        g[i * 3 + 0] = t[i][0] + 0.5f * (t[i][1] + t[i][2]);
+        g[i * 3 + 1] = 0.5f * (t[i][1] - t[i][2]);
+        g[i * 3 + 2] = 0.5f * (t[i][1] + t[i][2]) + t[i][3];
+      }
+    }
+}
+
+struct WinoBackWeights : Tiling {
+  dnnl::matmul prim;
+  memory::desc v_md, m_md, du_md, scratch;
+  ActBuffer src, diff_dst;
+};
+
+// The layer-wide transforms of backward-weights, V (16 × tiles × C) and dM (16 × tiles × O), and dU (16 × O × C):
+// one set of buffers, grown to the largest layer's.
+std::vector<float> &GradBuffer(int which) {
+  static std::vector<float> buffers[3];
+  return buffers[which];
+}
+
+// Gradient of the weights (and bias) as conv.cc's ConvBackwardWeights, by Winograd F(2×2, 3×3): dU[k] = Σ_tiles
+// V[k]ᵀ·dM[k] with V the input's transform and dM = A·dY·Aᵀ the output gradient's, then dW = Gᵀ·dU·G. The 16
+// products reduce over all the layer's tiles: one batched oneDNN matmul, computing dU[k]ᵀ = dM[k]ᵀ·V[k] (O×C, so
+// that dW's transform reads it in order). Inputs: x, dy, w (for its shape).
+// Outputs: dw (O×C×3×3), [db].
+int WinogradBackwardWeights(const Config &cfg, int, void **params, int *, int64_t **shapes) {
+  RequireWinograd(cfg);
+  memory::dims src = Nchw(shapes[0], cfg.src_nhwc), dst = Nchw(shapes[1], cfg.dst_nhwc);
+  if (dst[2] != src[2] || dst[3] != src[3]) throw std::runtime_error("Winograd: the output's size must be the input's");
+  std::string key = Key("winograd_backward_weights", {src, dst}, cfg);
+  auto &rt = Rt();
+  int64_t C = src[1], O = dst[1];
+  bool fresh = false;
+  WinoBackWeights *op = rt.cache.Get<WinoBackWeights>(key, fresh);
+  if (fresh) {
+    op->Init(dst);
+    int64_t T = op->tiles;
+    // dU[k]ᵀ (O×C) = dM[k]ᵀ (O×T, dM[k] stored T×O) · V[k] (T×C)
+    op->m_md = memory::desc({kTaps, O, T}, dt::f32, memory::dims{T * O, 1, O});
+    op->v_md = memory::desc({kTaps, T, C}, dt::f32, memory::dims{T * C, C, 1});
+    op->du_md = memory::desc({kTaps, O, C}, dt::f32, memory::dims{C * O, C, 1});
+    dnnl::matmul::primitive_desc pd(rt.engine, op->m_md, op->v_md, op->du_md, UserScratchpad());
+    op->prim = dnnl::matmul(pd);
+    op->scratch = pd.scratchpad_desc();
+    op->src.Init(Act(src, cfg.src_nhwc), Act(src, true), false);
+    op->diff_dst.Init(Act(dst, cfg.dst_nhwc), Act(dst, true), false);
+    Log("winograd_backward_weights", key, pd);
+  }
+  int64_t T = op->tiles;
+  std::vector<float> &v = GradBuffer(0), &m = GradBuffer(1), &du = GradBuffer(2);
+  v.resize(std::max(v.size(), size_t(kTaps) * T * C));
+  m.resize(std::max(m.size(), size_t(kTaps) * T * O));
+  du.resize(std::max(du.size(), size_t(kTaps) * C * O));
+  auto &workers = Workers();
+  int threads = int(workers.size());
+  for (auto &worker : workers) worker->zeros.resize(std::max(worker->zeros.size(), size_t(C)), 0.f);
+  const float *x = static_cast<const float *>(op->src.In(params[0]).get_data_handle());
+  const float *dy = static_cast<const float *>(op->diff_dst.In(params[1]).get_data_handle());
+  rt.pool->parallel_for(threads, [&](int thread, int) {
+    int64_t first = T * thread / threads, count = T * (thread + 1) / threads - first;
+    if (count <= 0) return;
+    ChunkArgs a{op, T, src, dst, x, nullptr, nullptr, workers[thread]->zeros.data(), nullptr, v.data() + first * C,
+                nullptr, first, count, false};
+    (kHasAvx2 ? InputChunkAvx2 : InputChunkBase)(a);
+    a.x = dy;
+    a.m = m.data() + first * O;
+    (kHasAvx2 ? GradChunkAvx2 : GradChunkBase)(a);
+  });
+  op->prim.execute(rt.stream, {{DNNL_ARG_SRC, dnnl::memory(op->m_md, rt.engine, m.data())},
+                               {DNNL_ARG_WEIGHTS, dnnl::memory(op->v_md, rt.engine, v.data())},
+                               {DNNL_ARG_DST, dnnl::memory(op->du_md, rt.engine, du.data())},
+                               {DNNL_ARG_SCRATCHPAD, rt.Scratchpad(op->scratch)}});
+  WeightGradient(du.data(), C, O, static_cast<float *>(params[3]));
+  if (cfg.bias) {
+    std::vector<double> sum(size_t(O), 0.0);
+    for (int64_t p = 0; p < dst[0] * dst[2] * dst[3]; ++p)
+      for (int64_t o = 0; o < O; ++o) sum[o] += dy[p * O + o];
+    float *db = static_cast<float *>(params[4]);
+    for (int64_t o = 0; o < O; ++o) db[o] = float(sum[o]);
+  }
   return 0;
 }
 
@@ -349,3 +558,6 @@ int WinogradInfer(const Config &cfg, int n, void **params, int *, int64_t **shap
 }  // namespace pose
 
 POSE_AOT(pose_winograd_infer, pose::WinogradInfer)
+POSE_AOT(pose_winograd_forward, pose::WinogradForward)
+POSE_AOT(pose_winograd_backward_data, pose::WinogradBackwardData)
+POSE_AOT(pose_winograd_backward_weights, pose::WinogradBackwardWeights)

@@ -1,14 +1,18 @@
-"""winograd.cc, Winograd F(2×2, 3×3) for inference, and where the network uses it: one layer's fused inference
-(BatchNorm folded, bias, residual, ReLU) against oneDNN's direct convolution and a float64 NumPy reference, in GRAPH
-and PyNative mode, on N×H×W×C and N×C×H×W, odd sizes and channel counts; a whole network against itself with
-Winograd turned off; CpuPath's decision."""
+"""winograd.cc, Winograd F(2×2, 3×3), and where the network uses it: one layer's fused inference (BatchNorm folded,
+bias, residual, ReLU) and its training (forward pass and gradients) against oneDNN's direct kernels and a float64
+NumPy reference, in GRAPH and PyNative mode, on N×H×W×C and N×C×H×W, odd sizes and channel counts; training's
+weights transformed each step with a cache that does not grow; a whole network against itself with Winograd turned
+off; CpuPath's decisions."""
+import ctypes
+
+import mindspore as ms
 import numpy as np
 import pytest
-from mindspore import Parameter, Tensor, nn
+from mindspore import Tensor, nn
 
 from src.model import PoseResNet
 from src.network import onednn
-from src.network.cpu_path import WINOGRAD_ENV, CpuPath, Layout
+from src.network.cpu_path import WINOGRAD_ENV, WINOGRAD_TRAINING_ENV, CpuPath, Layout
 from src.network.fast_ops import Conv2d
 from tests.helpers import needs_onednn, rel_err
 
@@ -19,6 +23,11 @@ pytestmark = [needs_onednn(), pytest.mark.numerics]
 #: heatmaps 2.0e-6 from the network with Winograd off (1.7e-6 from MindSpore's stock operators). F(2×2, 3×3)'s
 #: transforms multiply by 1, ½ and −1 only, so float32 loses no more than in the direct sum.
 LAYER_RTOL, NETWORK_RTOL = 2e-6, 1e-5
+#: Training (forward pass, dx, dw, db) of one layer, relative to each array's largest magnitude. Measured on AVX2
+#: (Zen 3) over these layers: Winograd's y, dx and dw 2.5e-7, 2.7e-7 and 2.5e-7 from the float64 reference at most
+#: (the direct kernels' 4.0e-7, 5.9e-7 and 3.6e-7), 6.1e-7 from the direct kernels'; db 3.3e-8 (summed in double; the
+#: direct kernel's 2.8e-7).
+TRAIN_RTOL = 2e-6
 
 
 def reference(x: np.ndarray, w: np.ndarray, bias, bn: dict, residual, relu: bool) -> np.ndarray:
@@ -142,13 +151,115 @@ def test_winograd_refuses_other_convolutions():
         ConvOps(onednn.library_path(), 16, 3, 1, 1, deconv=True, winograd=True)
 
 
-def test_training_ignores_winograd(monkeypatch):
-    """Training runs the direct convolution's forward and gradient operators whatever the inference takes."""
-    monkeypatch.setenv(WINOGRAD_ENV, "1")
-    layer = Conv2d(16, 16, 3, 1, 1, path=CpuPath.ONEDNN)
-    assert layer.formulation.winograd
+def reference_training(x: np.ndarray, w: np.ndarray, bias, dy: np.ndarray):
+    """float64 y = conv3×3(x, w, padding 1) + bias and the gradients of ⟨y, dy⟩: dx, dw (O×C×3×3), db; activations
+    N×H×W×C."""
+    n, h, wd, _ = x.shape
+    x64, w64, dy64 = x.astype(np.float64), w.astype(np.float64), dy.astype(np.float64)
+    xp = np.pad(x64, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    dyp = np.pad(dy64, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    y = np.zeros((n, h, wd, w.shape[0])) + (0 if bias is None else bias)
+    dx = np.zeros(x.shape)
+    dw = np.zeros(w.shape)
+    for i in range(3):
+        for j in range(3):
+            y += xp[:, i:i + h, j:j + wd, :] @ w64[:, :, i, j].T
+            dx += dyp[:, i:i + h, j:j + wd, :] @ w64[:, :, 2 - i, 2 - j]
+            dw[:, :, i, j] = np.einsum("nhwc,nhwo->oc", xp[:, i:i + h, j:j + wd, :], dy64)
+    return y, dx, dw, dy64.sum(axis=(0, 1, 2))
+
+
+class Trained(nn.Cell):
+    """⟨layer(x), dy⟩ of one convolution on the oneDNN path in training, N×H×W×C or N×C×H×W."""
+
+    def __init__(self, layer: Conv2d) -> None:
+        super().__init__()
+        self.layer = layer
+
+    def construct(self, x: Tensor, dy: Tensor) -> Tensor:
+        return (self.layer(x) * dy).sum()
+
+
+def trained_layer(in_channels: int, out_channels: int, has_bias: bool, winograd: bool, layout: str, monkeypatch):
+    monkeypatch.setenv(WINOGRAD_TRAINING_ENV, "1" if winograd else "0")
+    layer = Conv2d(in_channels, out_channels, 3, 1, 1, has_bias=has_bias, path=CpuPath.ONEDNN, layout=Layout(layout))
+    assert layer.formulation.train_winograd is winograd
+    assert layer.formulation.winograd  # inference takes Winograd either way
     layer.set_train(True)
-    x = Tensor(np.random.default_rng(8).standard_normal((1, 16, 6, 5)).astype(np.float32))
-    stock = nn.Conv2d(16, 16, 3, pad_mode="pad", padding=1)
-    stock.weight = Parameter(layer.weight.value(), name="w")
-    assert rel_err(layer(x).asnumpy(), stock(x).asnumpy()) < LAYER_RTOL
+    return layer
+
+
+def train_gradients(layer: Conv2d, x: np.ndarray, dy: np.ndarray, layout: str):
+    """y, dx, and the gradients of the weights (and the bias) of ⟨layer(x), dy⟩, all N×H×W×C / O×C×3×3."""
+    to_layer = (lambda a: a) if layout == "nhwc" else (lambda a: np.ascontiguousarray(a.transpose(0, 3, 1, 2)))
+    to_nhwc = (lambda a: a) if layout == "nhwc" else (lambda a: a.transpose(0, 2, 3, 1))
+    fn = ms.value_and_grad(Trained(layer), grad_position=0, weights=layer.trainable_params())
+    _, (dx, dws) = fn(Tensor(to_layer(x)), Tensor(to_layer(dy)))
+    y = layer(Tensor(to_layer(x))).asnumpy()
+    return to_nhwc(y), to_nhwc(dx.asnumpy()), [dw.asnumpy() for dw in dws]
+
+
+# (N, C, O, H, W): odd sizes, channel counts off the 8-wide vectors both ways
+TRAIN_SHAPES = [(2, 16, 17, 9, 7), (2, 13, 24, 6, 11), (1, 32, 48, 5, 4)]
+
+
+@pytest.mark.parametrize("layout", ["nhwc", "nchw"])
+@pytest.mark.parametrize("has_bias", [False, True])
+@pytest.mark.parametrize("shape", TRAIN_SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_training_gradients_equal_direct_and_float64(mode, shape, has_bias, layout, monkeypatch):
+    """The training forward pass, backward-data and backward-weights by Winograd against the direct kernels and
+    the float64 reference."""
+    n, c, o, h, w = shape
+    layers = [trained_layer(c, o, has_bias, winograd, layout, monkeypatch) for winograd in (True, False)]
+    rng = np.random.default_rng(sum(shape))
+    weight = (rng.standard_normal((o, c, 3, 3)) / np.sqrt(9 * c)).astype(np.float32)
+    bias = (rng.standard_normal(o) * 0.1).astype(np.float32)
+    for layer in layers:
+        layer.weight.set_data(Tensor(weight))
+        if has_bias:
+            layer.bias.set_data(Tensor(bias))
+    x = rng.standard_normal((n, h, w, c)).astype(np.float32)
+    dy = rng.standard_normal((n, h, w, o)).astype(np.float32)
+    y_ref, dx_ref, dw_ref, db_ref = reference_training(x, weight, bias if has_bias else None, dy)
+    expected = [y_ref, dx_ref, dw_ref] + ([db_ref] if has_bias else [])
+    wino, direct = ([y, dx] + dws for y, dx, dws in (train_gradients(layer, x, dy, layout) for layer in layers))
+    for name, got, other, want in zip(("y", "dx", "dw", "db"), wino, direct, expected):
+        assert got.shape == want.shape, name
+        assert rel_err(got, want) < TRAIN_RTOL, name
+        assert rel_err(got, other) < TRAIN_RTOL, name
+        assert rel_err(other, want) < TRAIN_RTOL, name
+
+
+def test_training_transforms_the_weights_each_step_without_growing_the_cache(mode, monkeypatch):
+    """Training steps change the weights: each step's forward pass and gradients follow them, and the operators'
+    cache keeps one entry per layer however many steps run (its key holds no pointer to the weights)."""
+    monkeypatch.delenv(WINOGRAD_TRAINING_ENV, raising=False)
+    layer = trained_layer(8, 8, False, True, "nhwc", monkeypatch)
+    library = ctypes.CDLL(onednn.library_path())
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((1, 6, 6, 8)).astype(np.float32)
+    dy = rng.standard_normal((1, 6, 6, 8)).astype(np.float32)
+    entries = []
+    for step in range(4):
+        weight = rng.standard_normal((8, 8, 3, 3)).astype(np.float32)
+        layer.weight.set_data(Tensor(weight))
+        y, dx, _ = train_gradients(layer, x, dy, "nhwc")
+        y_ref, dx_ref, _, _ = reference_training(x, weight, None, dy)
+        assert rel_err(y, y_ref) < TRAIN_RTOL and rel_err(dx, dx_ref) < TRAIN_RTOL, step
+        entries.append(library.pose_onednn_cached())
+    assert entries[1:] == entries[1:2] * 3, entries
+
+
+def test_training_winograd_follows_the_switches(monkeypatch):
+    monkeypatch.delenv(WINOGRAD_ENV, raising=False)
+    monkeypatch.delenv(WINOGRAD_TRAINING_ENV, raising=False)
+    assert CpuPath.ONEDNN.training_winograd(3, 1, 1)
+    assert not CpuPath.ONEDNN.training_winograd(3, 2, 1)
+    assert not CpuPath.ONEDNN.training_winograd(1, 1, 0)
+    assert not CpuPath.IM2COL.training_winograd(3, 1, 1)
+    monkeypatch.setenv(WINOGRAD_TRAINING_ENV, "0")
+    assert not CpuPath.ONEDNN.training_winograd(3, 1, 1)
+    assert CpuPath.ONEDNN.inference_winograd(3, 1, 1)
+    monkeypatch.setenv(WINOGRAD_TRAINING_ENV, "1")
+    monkeypatch.setenv(WINOGRAD_ENV, "0")
+    assert not CpuPath.ONEDNN.training_winograd(3, 1, 1)
