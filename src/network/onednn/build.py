@@ -34,8 +34,9 @@ SOURCE_DIR = os.path.dirname(os.path.abspath(__file__))
 #: inference operators (src/quantize's), Winograd's inference convolution.
 UNITS = ("runtime.cc", "conv.cc", "pool.cc", "batchnorm.cc", "int8.cc", "winograd.cc")
 #: The headers they include: the settings vector (the contract with ops.py), the runtime's and the oneDNN operators'
-#: shared declarations, the oneDNN configuration of MindSpore's build.
-HEADERS = ("settings.h", "runtime.h", "primitives.h", "threadpool_config.h")
+#: shared declarations, transposed convolutions by output phases (int8.cc's), the oneDNN configuration
+#: of MindSpore's build.
+HEADERS = ("settings.h", "runtime.h", "primitives.h", "phases.h", "threadpool_config.h")
 SOURCES = UNITS + HEADERS
 #: oneDNN's threading runtime "threadpool" (dnnl_version()->cpu_runtime): the bundled library's.
 THREADPOOL_RUNTIME = 8

@@ -24,6 +24,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "phases.h"
 #include "primitives.h"
 
 namespace pose {
@@ -61,78 +62,15 @@ dnnl::primitive_attr LayerAttr(const Config &cfg, bool quantized, bool scaled_ds
   return attr;
 }
 
-// A transposed convolution of stride s computed as s×s ordinary convolutions, one per phase (a, b) of its output:
-// the pixels (s·m + a, s·n + b). Along one axis, output row s·m + a gathers the input rows iy with kernel row
-// ky = s·(m − iy + q) + r, where a + pad = s·q + r; these are t taps, t = ⌈(k − r) / s⌉, an ordinary convolution of
-// kernel t with left padding t − 1 − q whose tap j is the kernel row s·(t − 1 − j) + r. oneDNN's integer transposed
-// convolution on AVX2 ran at about half its convolutions' rate here; the phases run at the convolutions' (docs/int8.md).
-// The sums are the same integers, so the results are bit for bit the same.
-struct PhaseAxis {
-  int64_t taps = 0, pad_l = 0, pad_r = 0, size = 0, first_row = 0;  // first_row: r, the kernel row of the last tap
-};
-
-// The phase `a` of one axis (input size `in`, output size `out`); size 0 where it does not fit the scheme.
-PhaseAxis Phase(int64_t in, int64_t out, int stride, int pad, int kernel, int a) {
-  PhaseAxis p;
-  int64_t r = (a + pad) % stride, q = (a + pad) / stride;
-  p.taps = (kernel - r + stride - 1) / stride;
-  p.first_row = r;
-  p.size = (out - a + stride - 1) / stride;
-  p.pad_l = p.taps - 1 - q;
-  p.pad_r = p.size - 1 + p.taps - in - p.pad_l;
-  if (p.taps <= 0 || p.size <= 0 || p.pad_l < 0 || p.pad_r < 0) p.size = 0;
-  return p;
-}
-
-struct QPhase {
-  dnnl::primitive prim;
-  dnnl::primitive_desc pd;
-  dnnl::memory weights;
-  memory::desc dst, view;  // the phase's output (NHWC) and its pixels in the transposed convolution's (strided)
-  dnnl::reorder scatter;  // from the one to the other
-  size_t offset = 0;  // bytes from the output's first pixel to the phase's
-  PhaseAxis y, x;
-};
-
-// oneDNN's convolutions write dense activations only (with a strided output they take the reference kernel): each
-// phase writes into `buffer`, then a reorder scatters it into the output.
+// oneDNN's integer transposed convolution on AVX2 ran at about half its convolutions' rate here: a transposed
+// convolution without residual runs as one ordinary convolution per output phase (phases.h), bit for bit the same.
 struct QDeconv {
-  std::vector<QPhase> phases;
+  DeconvPhases phases;
   ActBuffer src, dst;
-  std::vector<char> buffer;
   bool quantized = false, scaled_dst = false;
   uint64_t sum_a = 0, sum_b = 0;
-  bool loaded = false;
+  bool loaded = false, fits = false;
 };
-
-// The phases of a transposed convolution from `src` to `dst` (N×C×H×W dims), or none where one does not fit.
-std::vector<QPhase> PhaseGeometry(const memory::dims &src, const memory::dims &dst, const Config &cfg) {
-  std::vector<QPhase> phases;
-  for (int a = 0; a < cfg.stride; ++a)
-    for (int b = 0; b < cfg.stride; ++b) {
-      QPhase ph;
-      ph.y = Phase(src[2], dst[2], cfg.stride, cfg.pad, cfg.kernel, a);
-      ph.x = Phase(src[3], dst[3], cfg.stride, cfg.pad, cfg.kernel, b);
-      if (ph.y.size == 0 || ph.x.size == 0) return {};
-      phases.push_back(ph);
-    }
-  return phases;
-}
-
-// Phase weights O×C×t_y×t_x (oihw) gathered from a transposed convolution's C×O×k×k, `size` bytes an element.
-void GatherPhaseWeights(const char *w, const memory::dims &wei, const QPhase &ph, int stride, size_t size,
-                        std::vector<char> &out) {
-  int64_t in_ch = wei[0], out_ch = wei[1], k = wei[2];
-  out.resize(size_t(out_ch * in_ch * ph.y.taps * ph.x.taps) * size);
-  char *o_ptr = out.data();
-  for (int64_t o = 0; o < out_ch; ++o)
-    for (int64_t c = 0; c < in_ch; ++c)
-      for (int64_t i = 0; i < ph.y.taps; ++i)
-        for (int64_t j = 0; j < ph.x.taps; ++j, o_ptr += size) {
-          int64_t ky = stride * (ph.y.taps - 1 - i) + ph.y.first_row, kx = stride * (ph.x.taps - 1 - j) + ph.x.first_row;
-          std::memcpy(o_ptr, w + size_t(((c * out_ch + o) * k + ky) * k + kx) * size, size);
-        }
-}
 
 // The transposed convolution of QConvForward (no residual) by phases; false where the phases do not fit.
 bool QDeconvForward(const Config &cfg, int n, void **params, int64_t **shapes, const char **dtypes) {
@@ -144,73 +82,32 @@ bool QDeconvForward(const Config &cfg, int n, void **params, int64_t **shapes, c
   bool fresh = false;
   QDeconv *op = rt.cache.Get<QDeconv>(key, fresh);
   if (fresh) {
-    op->phases = PhaseGeometry(src, dst, cfg);
-    if (op->phases.empty()) return false;
     op->quantized = src_dt != dt::f32;
     op->scaled_dst = dst_dt != dt::f32;
-    dnnl::primitive_attr attr = LayerAttr(cfg, op->quantized, op->scaled_dst, dst_dt);
     op->src.Init(Act(src, cfg.src_nhwc, src_dt), Act(src, true, src_dt), false);
     op->dst.Init(Act(dst, cfg.dst_nhwc, dst_dt), Act(dst, true, dst_dt), true);
-    memory::dim row = dst[3] * dst[1];  // NHWC: elements of an output row
-    size_t size = memory::data_type_size(dst_dt);
-    for (size_t i = 0; i < op->phases.size(); ++i) {
-      QPhase &ph = op->phases[i];
-      int a = int(i) / cfg.stride, b = int(i) % cfg.stride;
-      memory::dims dims{dst[0], dst[1], ph.y.size, ph.x.size};
-      ph.dst = Act(dims, true, dst_dt);
-      ph.view = memory::desc(dims, dst_dt, memory::dims{dst[2] * row, 1, cfg.stride * row, cfg.stride * dst[1]});
-      auto scatter = dnnl::reorder::primitive_desc(rt.engine, ph.dst, rt.engine, ph.view);
-      ph.scatter = dnnl::reorder(scatter);
-      ph.offset = size_t(a * row + b * dst[1]) * size;
-      op->buffer.resize(std::max(op->buffer.size(), ph.dst.get_size()));
-      memory::desc w_any({dst[1], src[1], ph.y.taps, ph.x.taps}, wei_dt, tag::any), bias({dst[1]}, dt::f32, tag::x);
-      auto pd = dnnl::convolution_forward::primitive_desc(
-          rt.engine, dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, op->src.wanted, w_any,
-          bias, ph.dst, {1, 1}, {ph.y.pad_l, ph.x.pad_l}, {ph.y.pad_r, ph.x.pad_r}, attr);
-      ph.prim = dnnl::convolution_forward(pd);
-      ph.pd = pd;
-      ph.weights = dnnl::memory(pd.weights_desc(), rt.engine);
-      rt.cache.Charge(pd.weights_desc().get_size());
-      Log("int8 deconv phase", key, pd);
-      Log("int8 deconv scatter", key, scatter);
-    }
-    rt.cache.Charge(op->buffer.size());
+    dnnl::primitive_attr attr = LayerAttr(cfg, op->quantized, op->scaled_dst, dst_dt);
+    op->fits = op->phases.Init(src, dst, cfg, op->src.wanted, wei_dt, dst_dt, true, attr, key, "int8 deconv");
   }
-  if (op->phases.empty()) return false;
+  if (!op->fits) return false;
   memory::dims wei{src[1], dst[1], cfg.kernel, cfg.kernel};
-  size_t wsize = memory::data_type_size(wei_dt), wbytes = size_t(wei[0] * wei[1] * wei[2] * wei[3]) * wsize;
+  size_t wbytes = size_t(wei[0] * wei[1] * wei[2] * wei[3]) * memory::data_type_size(wei_dt);
   uint64_t a = 0, b = 0;
   Checksum(params[1], wbytes, a, b);
   if (!op->loaded || a != op->sum_a || b != op->sum_b) {
-    std::vector<char> gathered;
-    for (QPhase &ph : op->phases) {
-      GatherPhaseWeights(static_cast<const char *>(params[1]), wei, ph, cfg.stride, wsize, gathered);
-      memory::desc user({dst[1], src[1], ph.y.taps, ph.x.taps}, wei_dt, tag::oihw);
-      dnnl::memory user_mem(user, rt.engine, gathered.data());
-      dnnl::reorder(user_mem, ph.weights).execute(rt.stream, user_mem, ph.weights);
-    }
+    op->phases.LoadWeights(params[1], wei, wei_dt);
     op->sum_a = a;
     op->sum_b = b;
     op->loaded = true;
   }
-  dnnl::memory x = op->src.In(params[0]);
-  char *y = static_cast<char *>(op->dst.Out(params[out]).get_data_handle());
   int64_t out_ch = dst[1];
-  for (QPhase &ph : op->phases) {
-    dnnl::memory phase_out(ph.dst, rt.engine, op->buffer.data()), view(ph.view, rt.engine, y + ph.offset);
-    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, x},
-                                               {DNNL_ARG_WEIGHTS, ph.weights},
-                                               {DNNL_ARG_BIAS, Floats(static_cast<float *>(params[2]), out_ch)},
-                                               {DNNL_ARG_DST, phase_out}};
-    if (op->quantized) {
-      args[DNNL_ARG_ATTR_SCALES | DNNL_ARG_SRC] = Floats(&cfg.src_scale, 1);
-      args[DNNL_ARG_ATTR_SCALES | DNNL_ARG_WEIGHTS] = Floats(static_cast<float *>(params[3]), out_ch);
-    }
-    if (op->scaled_dst) args[DNNL_ARG_ATTR_SCALES | DNNL_ARG_DST] = Floats(&cfg.dst_scale, 1);
-    args[DNNL_ARG_SCRATCHPAD] = rt.Scratchpad(ph.pd.scratchpad_desc());
-    ph.prim.execute(rt.stream, args);
-    ph.scatter.execute(rt.stream, phase_out, view);
+  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_BIAS, Floats(static_cast<float *>(params[2]), out_ch)}};
+  if (op->quantized) {
+    args[DNNL_ARG_ATTR_SCALES | DNNL_ARG_SRC] = Floats(&cfg.src_scale, 1);
+    args[DNNL_ARG_ATTR_SCALES | DNNL_ARG_WEIGHTS] = Floats(static_cast<float *>(params[3]), out_ch);
   }
+  if (op->scaled_dst) args[DNNL_ARG_ATTR_SCALES | DNNL_ARG_DST] = Floats(&cfg.dst_scale, 1);
+  op->phases.Execute(op->src.In(params[0]), static_cast<char *>(op->dst.Out(params[out]).get_data_handle()), args);
   op->dst.Finish(params[out]);
   return true;
 }
