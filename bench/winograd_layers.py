@@ -55,6 +55,18 @@ class AotCall:
             raise RuntimeError(f"{self.function.__name__} returned {status}")
 
 
+def _alternate(direct: AotCall, wino: AotCall, rounds: int) -> Tuple[float, float]:
+    """Median milliseconds of the two calls, alternating, after two untimed rounds."""
+    times: Dict[AotCall, List[float]] = {direct: [], wino: []}
+    for round_ in range(rounds + 2):
+        for call in (direct, wino):
+            start = time.perf_counter()
+            call()
+            if round_ >= 2:
+                times[call].append(time.perf_counter() - start)
+    return 1e3 * float(np.median(times[direct])), 1e3 * float(np.median(times[wino]))
+
+
 def compare(library: ctypes.CDLL, shape: Tuple[int, int, int, int], rounds: int, relu: bool = True,
             residual: bool = True, seed: int = 0) -> Tuple[float, float, float]:
     """(direct ms, Winograd ms, largest |difference| / largest |output|) of one layer, N×H×W×C activations."""
@@ -69,15 +81,8 @@ def compare(library: ctypes.CDLL, shape: Tuple[int, int, int, int], rounds: int,
     y_direct, y_wino = np.empty((n, h, w, c), np.float32), np.empty((n, h, w, c), np.float32)
     direct = AotCall(library, "pose_conv_infer", inputs + [y_direct])
     wino = AotCall(library, "pose_winograd_infer", inputs + [y_wino])
-    times = {direct: [], wino: []}
-    for round_ in range(rounds + 2):
-        for call in (direct, wino):
-            start = time.perf_counter()
-            call()
-            if round_ >= 2:
-                times[call].append(time.perf_counter() - start)
-    error = float(np.abs(y_direct - y_wino).max() / np.abs(y_direct).max())
-    return 1e3 * float(np.median(times[direct])), 1e3 * float(np.median(times[wino])), error
+    direct_ms, wino_ms = _alternate(direct, wino, rounds)
+    return direct_ms, wino_ms, float(np.abs(y_direct - y_wino).max() / np.abs(y_direct).max())
 
 
 def compare_backward_weights(library: ctypes.CDLL, shape: Tuple[int, int, int, int], rounds: int,
@@ -92,16 +97,9 @@ def compare_backward_weights(library: ctypes.CDLL, shape: Tuple[int, int, int, i
     outputs = {name: (np.empty_like(weight), np.empty(c, np.float32)) for name in ("conv", "winograd")}
     direct, wino = (AotCall(library, f"pose_{name}_backward_weights", [cfg, x, dy, weight, *outputs[name]])
                     for name in ("conv", "winograd"))
-    times = {direct: [], wino: []}
-    for round_ in range(rounds + 2):
-        for call in (direct, wino):
-            start = time.perf_counter()
-            call()
-            if round_ >= 2:
-                times[call].append(time.perf_counter() - start)
+    direct_ms, wino_ms = _alternate(direct, wino, rounds)
     dw_direct, dw_wino = outputs["conv"][0], outputs["winograd"][0]
-    error = float(np.abs(dw_direct - dw_wino).max() / np.abs(dw_direct).max())
-    return 1e3 * float(np.median(times[direct])), 1e3 * float(np.median(times[wino])), error
+    return direct_ms, wino_ms, float(np.abs(dw_direct - dw_wino).max() / np.abs(dw_direct).max())
 
 
 def main() -> None:
@@ -111,6 +109,9 @@ def main() -> None:
     parser.add_argument("--pass", dest="kind", choices=("infer", "backward_weights"), default="infer",
                         help="inference (fused bias, residual and ReLU) or training's backward-weights")
     args = parser.parse_args()
+    unknown = [name for name in args.layers.split(",") if name not in LAYERS]
+    if unknown:
+        parser.error(f"unknown layer {', '.join(unknown)}; choose from {', '.join(LAYERS)}")
     path = library_path()
     if path is None:
         raise SystemExit("the oneDNN operators are unavailable (see src/network/onednn/build.py)")
@@ -118,7 +119,7 @@ def main() -> None:
     for name in args.layers.split(","):
         n, c, h, w = LAYERS[name]
         measure = compare if args.kind == "infer" else compare_backward_weights
-        direct, wino, error = measure(library, LAYERS[name], args.rounds)
+        direct, wino, error = measure(library, (n, c, h, w), args.rounds)
         gflop = 2 * n * h * w * c * c * 9 / 1e9
         print(f"{name:12s} N={n:2d} {h}x{w} {c}->{c}: direct {direct:7.2f} ms ({gflop / direct * 1e3:5.0f} GFLOP/s), "
               f"winograd {wino:7.2f} ms, direct/winograd {direct / wino:4.2f}x, max diff {error:.1e}")
