@@ -41,10 +41,11 @@ import argparse
 import ctypes
 import logging
 import os
+import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import mindspore as ms
 import numpy as np
@@ -56,7 +57,7 @@ from src.model import PoseResNet
 from src.network import onednn
 from src.network.cpu_path import WINOGRAD_ENV, CpuPath, Layout, cpu_path
 from src.network.fast_ops import Conv2dTranspose
-from src.network.onednn.isa import ISA_ALIASES, ISA_NAMES, MAX_ISA_ENV, describe_cpu_isa
+from src.network.onednn.isa import ISA_ALIASES, ISA_NAMES, MAX_ISA_ENV, describe_cpu_isa, effective_isa, isa_name
 from src.network.weights import load_parameters
 from src.network_define import JointsMSELoss, WithLossCell
 from src.training.train_step import TrainStep
@@ -387,18 +388,37 @@ def measure(args: argparse.Namespace, task: str, contenders: Sequence[str], torc
     return times
 
 
-def matrix_product_gflops(size: int = PEAK_MATRIX, repeats: int = 5) -> float:
+#: OpenBLAS's kernels (``OPENBLAS_CORETYPE``) for the instruction set oneDNN dispatches, by a prefix of its name:
+#: on a virtual CPU whose model OpenBLAS does not know it takes its SSE3 kernels ("Prescott"), at about a fifth of the
+#: rate of its AVX-512 ones (a Xeon with AVX-512, 8 December 2026: 59 against 302 GFLOP/s).
+OPENBLAS_CORES = (("AVX10", "SkylakeX"), ("AVX512", "SkylakeX"), ("AVX2", "Haswell"))
+_PRODUCT_RATE = """
+import sys, time
+import numpy as np
+size, repeats = int(sys.argv[1]), int(sys.argv[2])
+a, b = (np.random.default_rng(0).standard_normal((size, size)).astype(np.float32) for _ in range(2))
+best = float("inf")
+for _ in range(repeats):
+    start = time.perf_counter()
+    np.matmul(a, b)
+    best = min(best, time.perf_counter() - start)
+print(2.0 * size ** 3 / best / 1e9)
+"""
+
+
+def matrix_product_gflops(size: int = PEAK_MATRIX, repeats: int = 5) -> Tuple[float, str]:
     """The best rate, in GFLOP/s, of NumPy's float32 ``size``×``size`` matrix product (its BLAS, all cores): what
     this CPU attains on the kind of work convolutions are made of, a peak that follows the machine the bench runs on
-    (nominal peaks depend on clock boosts and on how many vector units a core really has, neither visible here)."""
-    rng = np.random.default_rng(0)
-    a, b = (rng.standard_normal((size, size)).astype(np.float32) for _ in range(2))
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        np.matmul(a, b)
-        best = min(best, time.perf_counter() - start)
-    return 2.0 * size ** 3 / best / 1e9
+    (nominal peaks depend on clock boosts and on how many vector units a core really has, neither visible here).
+
+    Measured in a child process, with OpenBLAS's kernels for the instruction set oneDNN dispatches here
+    (:data:`OPENBLAS_CORES`; a BLAS other than OpenBLAS ignores the setting); returns the rate and what ran."""
+    isa = isa_name(effective_isa())
+    core = next((c for prefix, c in OPENBLAS_CORES if isa.startswith(prefix)), None)
+    env = {**os.environ, "OPENBLAS_CORETYPE": core} if core else dict(os.environ)
+    result = subprocess.run([sys.executable, "-c", _PRODUCT_RATE, str(size), str(repeats)], env=env, check=True,
+                            capture_output=True, text=True)
+    return float(result.stdout.split()[-1]), f"OpenBLAS's {core} kernels" if core else "its BLAS's own kernels"
 
 
 def load_average() -> str:
@@ -432,8 +452,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.threads:
             torch.set_num_threads(args.threads)
     if args.peak_gflops <= 0:
-        args.peak_gflops = matrix_product_gflops()
-        peak_source = f"NumPy's float32 {PEAK_MATRIX}x{PEAK_MATRIX} matrix product, measured"
+        args.peak_gflops, kernels = matrix_product_gflops()
+        peak_source = f"NumPy's float32 {PEAK_MATRIX}x{PEAK_MATRIX} matrix product with {kernels}, measured"
     else:
         peak_source = "given"
     flops = forward_flops(PoseResNet(args.num_layers, NUM_JOINTS, (args.deconv_filters,) * 3, DECONV_KERNELS),
