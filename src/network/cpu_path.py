@@ -22,6 +22,10 @@ logger = logging.getLogger(__name__)
 WINOGRAD_ENV = "POSE_ONEDNN_WINOGRAD"
 #: Environment variable: ``0`` keeps oneDNN's direct kernels for training only (inference as ``WINOGRAD_ENV`` says).
 WINOGRAD_TRAINING_ENV = "POSE_ONEDNN_WINOGRAD_TRAINING"
+#: Environment variable: the fewest 2×2 output tiles (N·⌈H/2⌉·⌈W/2⌉) with which training's forward pass and
+#: backward-data of a Winograd layer run Winograd (default 256, ``winograd.cc``'s kMinTrainingTiles; below it, the
+#: direct kernel: those passes transform the weights on every call). Read by the operators on each call.
+WINOGRAD_MIN_TILES_ENV = "POSE_WINOGRAD_MIN_TILES"
 
 
 def _switched_off(name: str) -> bool:

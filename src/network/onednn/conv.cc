@@ -238,6 +238,15 @@ int ConvBackwardWeights(const Config &cfg, int, void **params, int *, int64_t **
 }
 
 }  // namespace
+
+int DirectForward(const Config &cfg, int n, void **params, int *ndims, int64_t **shapes) {
+  return ConvForward(cfg, n, params, ndims, shapes);
+}
+
+int DirectBackwardData(const Config &cfg, int n, void **params, int *ndims, int64_t **shapes) {
+  return ConvBackwardData(cfg, n, params, ndims, shapes);
+}
+
 }  // namespace pose
 
 POSE_AOT(pose_conv_infer, pose::ConvInfer)

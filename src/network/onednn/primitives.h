@@ -259,6 +259,11 @@ struct ActBuffer {
   }
 };
 
+// conv.cc's training forward pass and backward-data on oneDNN's direct kernels, which winograd.cc's training operators
+// hand the layers with few tiles to (the operators' arguments).
+int DirectForward(const Config &cfg, int n, void **params, int *ndims, int64_t **shapes);
+int DirectBackwardData(const Config &cfg, int n, void **params, int *ndims, int64_t **shapes);
+
 }  // namespace pose
 
 #endif  // POSE_ONEDNN_PRIMITIVES_H

@@ -164,17 +164,19 @@ struct WinoConv : Tiling {
   dnnl::convolution_forward::primitive_desc pd;
   memory::desc v_md, m_md;
   std::vector<dnnl::memory> weights;  // U[k] in the product's layout, k = 0..15
+  dnnl::reorder load;                 // U[k] (C×O) into weights[k]
   std::vector<float> bias;
   ActBuffer src, dst;
   SourceSums sums;
 };
 
-// U[k][c][o] (16×C×O) of the product's kernel: `w` itself (O×C×3×3), or with `transpose_flip` the kernel that
-// carries a layer's output gradient back to its input, w's in and out channels swapped and each 3×3 turned by 180°
-// (`w` is then the layer's own weights, C×O×3×3 here: the product's input channels first).
-std::vector<float> TransformWeights(const float *w, int64_t out_ch, int64_t in_ch, bool transpose_flip) {
-  std::vector<float> u(size_t(kTaps) * in_ch * out_ch);
-  for (int64_t c = 0; c < in_ch; ++c)
+// U[k][c][o] (16×C×O) of the product's kernel, for the input channels [c_begin, c_end), into `u`: `w` itself
+// (O×C×3×3), or with `transpose_flip` the kernel that carries a layer's output gradient back to its input, w's in and
+// out channels swapped and each 3×3 turned by 180° (`w` is then the layer's own weights, C×O×3×3 here: the product's
+// input channels first).
+void TransformWeights(const float *w, int64_t out_ch, int64_t in_ch, bool transpose_flip, int64_t c_begin,
+                      int64_t c_end, float *u) {
+  for (int64_t c = c_begin; c < c_end; ++c)
     for (int64_t o = 0; o < out_ch; ++o) {
       float g[9];
       if (transpose_flip) {
@@ -195,7 +197,6 @@ std::vector<float> TransformWeights(const float *w, int64_t out_ch, int64_t in_c
         for (int j = 0; j < 4; ++j) u[(size_t(i * 4 + j) * in_ch + c) * out_ch + o] = row[j];
       }
     }
-  return u;
 }
 
 // The 16 input rows of tile t (zero rows outside the image).
@@ -376,14 +377,29 @@ WinoConv *Layer(const std::string &key, const memory::dims &src, const memory::d
   return op;
 }
 
-// Puts U (TransformWeights') into the products' weights.
-void LoadWeights(WinoConv &op, const std::vector<float> &u, int64_t C, int64_t O) {
+// Transforms the 3×3 kernels `w` (TransformWeights') into the products' weights, C input and O output channels, on
+// the runtime's pool: each thread transforms a share of the input channels, then reorders a share of the 16 U[k].
+// U goes through one buffer of all layers, grown to the largest's. (Training does this on every call: on one thread,
+// into a fresh 16·C·O buffer, it took 20 ms of a 27 ms forward pass of a 512-channel layer of the demo network on
+// AVX-512.)
+void LoadWeights(WinoConv &op, const float *w, bool transpose_flip, int64_t C, int64_t O) {
   auto &rt = Rt();
+  auto &workers = Workers();
+  int threads = int(workers.size());
+  static std::vector<float> u;
+  u.resize(std::max(u.size(), size_t(kTaps) * C * O));
+  rt.pool->parallel_for(threads, [&](int thread, int) {
+    TransformWeights(w, O, C, transpose_flip, C * thread / threads, C * (thread + 1) / threads, u.data());
+  });
   memory::desc user_md({O, C, 1, 1}, dt::f32, tag::ihwo);  // U[k] is C×O: an I×1×1×O kernel
-  for (int k = 0; k < kTaps; ++k) {
-    dnnl::memory user(user_md, rt.engine, const_cast<float *>(u.data()) + size_t(k) * C * O);
-    dnnl::reorder(user, op.weights[k]).execute(rt.stream, user, op.weights[k]);
-  }
+  if (!op.load) op.load = dnnl::reorder(dnnl::memory(user_md, rt.engine, u.data()), op.weights[0]);
+  rt.pool->parallel_for(threads, [&](int thread, int) {
+    Worker &worker = *workers[thread];
+    for (int k = thread; k < kTaps; k += threads) {
+      dnnl::memory user(user_md, rt.engine, u.data() + size_t(k) * C * O);
+      op.load.execute(worker.stream, user, op.weights[k]);
+    }
+  });
 }
 
 // y = act(conv3×3(x, U) + bias [+ residual]) on the runtime's pool, x and y in MindSpore's layouts (Layer's).
@@ -426,20 +442,36 @@ int WinogradInfer(const Config &cfg, int n, void **params, int *, int64_t **shap
   WinoConv *op = Layer(Key("winograd", {src, dst}, cfg, params[1]), src, dst, cfg.src_nhwc, cfg.dst_nhwc);
   std::vector<float> folded;
   if (FoldInference(cfg, g, params, op->sums, folded, op->bias.data()))
-    LoadWeights(*op, TransformWeights(folded.data(), dst[1], src[1], false), src[1], dst[1]);
+    LoadWeights(*op, folded.data(), false, src[1], dst[1]);
   const float *res = cfg.residual ? static_cast<const float *>(params[2 + AffineInputs(cfg)]) : nullptr;
   Run(*op, src, dst, params[0], params[n - 1], cfg.affine ? op->bias.data() : nullptr, res, cfg.relu);
   return 0;
 }
 
+// Training's forward pass and backward-data transform the weights on every call (16·C·O values written, then
+// reordered), a cost that grows with the weights while what the products save grows with the tiles: below this many
+// 2×2 tiles (N·⌈H/2⌉·⌈W/2⌉) they run oneDNN's direct kernel instead (POSE_WINOGRAD_MIN_TILES, read on each call,
+// sets another threshold). Measured per layer over the demo network's training steps (batch 16, 8 December 2026, a
+// Xeon with AVX-512 natively and under ONEDNN_MAX_CPU_ISA=AVX2): the 512-channel layer (96 tiles) took 2.0× and
+// 1.8× the direct kernel's time in these two passes, the 256-channel one (320 tiles) 1.14× and 0.92×, the 128-channel
+// one (1,280 tiles) 0.90× and 0.71×, the 64-channel one (5,120 tiles) 1.03× and 0.74×.
+constexpr int64_t kMinTrainingTiles = 256;
+
+bool TooFewTiles(const memory::dims &dst) {
+  int64_t threshold = kMinTrainingTiles;
+  if (const char *env = std::getenv("POSE_WINOGRAD_MIN_TILES")) threshold = std::atoll(env);
+  return dst[0] * ((dst[2] + 1) / 2) * ((dst[3] + 1) / 2) < threshold;
+}
+
 // Training forward as conv.cc's ConvForward, by Winograd F(2×2, 3×3): y = conv3×3(x, w) [+ bias]. Inputs: x,
 // w (O×C×3×3), [bias]. Output: y. The weights change every step, so they are transformed on every call, and the
-// cache's key holds no pointer (a new one each step would grow the cache).
-int WinogradForward(const Config &cfg, int n, void **params, int *, int64_t **shapes) {
+// cache's key holds no pointer (a new one each step would grow the cache). With too few tiles: DirectForward.
+int WinogradForward(const Config &cfg, int n, void **params, int *ndims, int64_t **shapes) {
   RequireWinograd(cfg);
   memory::dims src = Nchw(shapes[0], cfg.src_nhwc), dst = Nchw(shapes[n - 1], cfg.dst_nhwc);
+  if (TooFewTiles(dst)) return DirectForward(cfg, n, params, ndims, shapes);
   WinoConv *op = Layer(Key("winograd_forward", {src, dst}, cfg), src, dst, cfg.src_nhwc, cfg.dst_nhwc);
-  LoadWeights(*op, TransformWeights(static_cast<const float *>(params[1]), dst[1], src[1], false), src[1], dst[1]);
+  LoadWeights(*op, static_cast<const float *>(params[1]), false, src[1], dst[1]);
   const float *bias = cfg.bias ? static_cast<const float *>(params[2]) : nullptr;
   Run(*op, src, dst, params[0], params[n - 1], bias, nullptr, false);
   return 0;
@@ -447,12 +479,13 @@ int WinogradForward(const Config &cfg, int n, void **params, int *, int64_t **sh
 
 // Gradient of the input as conv.cc's ConvBackwardData, by Winograd F(2×2, 3×3): dx = conv3×3(dy, w') with w' the
 // weights' in and out channels swapped and each kernel turned by 180° (a stride-1 "same" convolution's adjoint).
-// Inputs: dy, w (O×C×3×3), x (for its shape). Output: dx.
-int WinogradBackwardData(const Config &cfg, int n, void **params, int *, int64_t **shapes) {
+// Inputs: dy, w (O×C×3×3), x (for its shape). Output: dx. With too few tiles: DirectBackwardData.
+int WinogradBackwardData(const Config &cfg, int n, void **params, int *ndims, int64_t **shapes) {
   RequireWinograd(cfg);
   memory::dims dst = Nchw(shapes[0], cfg.dst_nhwc), src = Nchw(shapes[n - 1], cfg.src_nhwc);
+  if (TooFewTiles(dst)) return DirectBackwardData(cfg, n, params, ndims, shapes);
   WinoConv *op = Layer(Key("winograd_backward_data", {dst, src}, cfg), dst, src, cfg.dst_nhwc, cfg.src_nhwc);
-  LoadWeights(*op, TransformWeights(static_cast<const float *>(params[1]), src[1], dst[1], true), dst[1], src[1]);
+  LoadWeights(*op, static_cast<const float *>(params[1]), true, dst[1], src[1]);
   Run(*op, dst, src, params[0], params[n - 1], nullptr, nullptr, false);
   return 0;
 }

@@ -4,6 +4,7 @@ NumPy reference, in GRAPH and PyNative mode, on N×H×W×C and N×C×H×W, odd s
 weights transformed each step with a cache that does not grow; a whole network against itself with Winograd turned
 off; CpuPath's decisions."""
 import ctypes
+from typing import Optional
 
 import mindspore as ms
 import numpy as np
@@ -12,7 +13,7 @@ from mindspore import Tensor, nn
 
 from src.model import PoseResNet
 from src.network import onednn
-from src.network.cpu_path import WINOGRAD_ENV, WINOGRAD_TRAINING_ENV, CpuPath, Layout
+from src.network.cpu_path import WINOGRAD_ENV, WINOGRAD_MIN_TILES_ENV, WINOGRAD_TRAINING_ENV, CpuPath, Layout
 from src.network.fast_ops import Conv2d
 from tests.helpers import needs_onednn, rel_err
 
@@ -182,6 +183,7 @@ class Trained(nn.Cell):
 
 def trained_layer(in_channels: int, out_channels: int, has_bias: bool, winograd: bool, layout: str, monkeypatch):
     monkeypatch.setenv(WINOGRAD_TRAINING_ENV, "1" if winograd else "0")
+    monkeypatch.setenv(WINOGRAD_MIN_TILES_ENV, "0")  # these layers have fewer tiles than Winograd takes in training
     layer = Conv2d(in_channels, out_channels, 3, 1, 1, has_bias=has_bias, path=CpuPath.ONEDNN, layout=Layout(layout))
     assert layer.formulation.train_winograd is winograd
     assert layer.formulation.winograd  # inference takes Winograd either way
@@ -228,6 +230,34 @@ def test_training_gradients_equal_direct_and_float64(mode, shape, has_bias, layo
         assert rel_err(got, want) < TRAIN_RTOL, name
         assert rel_err(got, other) < TRAIN_RTOL, name
         assert rel_err(other, want) < TRAIN_RTOL, name
+
+
+def test_training_hands_layers_with_few_tiles_to_the_direct_kernel(mode, monkeypatch):
+    """Below POSE_WINOGRAD_MIN_TILES 2×2 tiles (256 where it is not set) training's forward pass and backward-data
+    are the direct kernel's, bit for bit; at or above it, Winograd's (other roundings); backward-weights is
+    Winograd's either way."""
+    rng = np.random.default_rng(4)
+    weight = (rng.standard_normal((24, 16, 3, 3)) / 12).astype(np.float32)
+    x = rng.standard_normal((2, 10, 9, 16)).astype(np.float32)  # 2·5·5 = 50 tiles
+    dy = rng.standard_normal((2, 10, 9, 24)).astype(np.float32)
+
+    def run(winograd: bool, min_tiles: Optional[str]):
+        layer = trained_layer(16, 24, False, winograd, "nhwc", monkeypatch)
+        if min_tiles is None:
+            monkeypatch.delenv(WINOGRAD_MIN_TILES_ENV)
+        else:
+            monkeypatch.setenv(WINOGRAD_MIN_TILES_ENV, min_tiles)
+        layer.weight.set_data(Tensor(weight))
+        return train_gradients(layer, x, dy, "nhwc")
+
+    direct = run(False, None)
+    for min_tiles in ("51", None):
+        y, dx, dws = run(True, min_tiles)
+        assert np.array_equal(y, direct[0]) and np.array_equal(dx, direct[1]), min_tiles
+        assert not np.array_equal(dws[0], direct[2][0]), min_tiles
+    y, dx, _ = run(True, "50")
+    assert not np.array_equal(y, direct[0]) and not np.array_equal(dx, direct[1])
+    assert rel_err(y, direct[0]) < TRAIN_RTOL and rel_err(dx, direct[1]) < TRAIN_RTOL
 
 
 def test_training_transforms_the_weights_each_step_without_growing_the_cache(mode, monkeypatch):
