@@ -111,11 +111,13 @@ def test_precision_setting(float_net):
 
 
 #: |AP in int8 − AP in float32| of the trained tiny network (conftest.trained_tiny) on the 26 people it was trained
-#: on, with flip test: measured −0.026 to +0.004 (mean −0.010) over 6 networks trained with seeds 0-5, and −0.024
-#: twice with batches of 16, on AVX2 (7-bit weights); about twice the largest. (docs/int8.md's 0.005 is the demo
-#: network's, on 100 validation images: on 26 people one joint more or less within an OKS threshold moves the AP
-#: by about that much.) Measured with the stem in float32, the default then; the stem quantized passes too.
-AP_BOUND = 0.05
+#: on, with flip test, over 6 networks trained with seeds 0-5: with the stem quantized (the default since 7 December),
+#: −0.034 to +0.013 with 8-bit weights (AVX-512 VNNI, a Xeon) and −0.023 to +0.009 with 7-bit ones (the same machine
+#: under ONEDNN_MAX_CPU_ISA=AVX2), 8 December; with the stem in float32, −0.026 to +0.004 on AVX2 (Zen 3). The bound
+#: is about twice the largest. (docs/int8.md's 0.005 is the demo network's, on 100 validation images: on 26 people
+#: one joint more or less within an OKS threshold moves the AP by about that much; a broken quantization gives an AP
+#: near 0, the operators' own arithmetic is tested bit for bit in test_quantize_ops.py.)
+AP_BOUND = 0.07
 #: The float32 AP the comparison needs to mean anything (random weights give 0; measured 0.14-0.23 over the seeds).
 AP_FLOOR = 0.08
 
