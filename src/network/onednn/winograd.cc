@@ -460,7 +460,9 @@ constexpr int64_t kMinTrainingTiles = 256;
 bool TooFewTiles(const memory::dims &dst) {
   int64_t threshold = kMinTrainingTiles;
   if (const char *env = std::getenv("POSE_WINOGRAD_MIN_TILES")) threshold = std::atoll(env);
-  return dst[0] * ((dst[2] + 1) / 2) * ((dst[3] + 1) / 2) < threshold;
+  Tiling tiling;
+  tiling.Init(dst);
+  return tiling.tiles < threshold;
 }
 
 // Training forward as conv.cc's ConvForward, by Winograd F(2×2, 3×3): y = conv3×3(x, w) [+ bias]. Inputs: x,
