@@ -9,7 +9,9 @@ gives the project's int8 network its ranges; ONNX Runtime's quantization (``benc
 calibrated on the same training crops (as many as the file records). ``--float_layers`` and ``--ranges`` vary
 the project's choices (the layers kept in float32; the largest |x| seen, as the file's ranges, or its recorded percentile) for
 measuring them: ``--float_layers ''`` quantizes every layer. Contenders: ``fp32`` (the float CPU path),
-``int8``, ``onnx`` (ONNX Runtime, float32), ``onnx-int8``. Prints one line per contender.
+``int8``, ``bf16`` (the same operators in bf16, with ``--float_layers`` in float32; on an AVX-512 CPU without bf16
+oneDNN emulates it, slowly, which MODEL.PRECISION refuses but the AP is the same), ``onnx`` (ONNX Runtime,
+float32), ``onnx-int8``. Prints one line per contender.
 """
 import argparse
 import json
@@ -86,9 +88,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for name in [c.strip() for c in args.contenders.split(",") if c.strip()]:
             if name == "fp32":
                 model = net
-            elif name == "int8":
+            elif name in ("int8", "bf16"):
                 model = QuantizedPoseNet(net, int8_library(), ranges, float_layers=float_layers,
-                                         vnni=has_vnni(effective_isa()))
+                                         vnni=has_vnni(effective_isa()), bf16=name == "bf16")
                 model.set_train(False)
             else:
                 batch = int(cfg.TEST.BATCH_SIZE)
@@ -110,7 +112,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 if reference is not None else float("nan")
             print(f"{name:10s} AP {stats['AP']:.4f}  AP50 {stats['Ap .5']:.4f}  AP75 {stats['AP .75']:.4f}  "
                   f"mean keypoint distance to fp32 {distance:.3f} px  (float layers: "
-                  f"{','.join(float_layers) if name == 'int8' else '-'}; ranges {args.ranges})", flush=True)
+                  f"{','.join(float_layers) if name in ('int8', 'bf16') else '-'}; ranges {args.ranges})", flush=True)
     return 0
 
 

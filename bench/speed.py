@@ -17,7 +17,9 @@ Runtime running the project's ONNX export of the same weights, as ``export.py --
 writes it), ``int8`` (inference only: the project's int8 network, ``MODEL.PRECISION int8``, calibrated on the
 timed batch itself; docs/int8.md), ``onnx-int8`` (inference only: ONNX Runtime's static quantization of that
 ONNX export, ``quantize_static`` QDQ, per-channel int8 weights, u8 activations, opset 13, calibrated on the same
-batch; :func:`onnx_int8_model`). PyTorch is not a
+batch; :func:`onnx_int8_model`), ``bf16`` (inference only: the project's network on the same operators in bf16,
+``MODEL.PRECISION bf16``; on an AVX-512 CPU without avx512_bf16 oneDNN emulates it, which the setting refuses: the
+bench says so and measures it; on AVX2 it is skipped with a note). PyTorch is not a
 requirement of the project: ``--torch_path`` appends the ``site-packages`` of another environment to
 ``sys.path`` (after this one's, so this environment's NumPy is the one loaded).
 
@@ -57,7 +59,8 @@ from src.model import PoseResNet
 from src.network import onednn
 from src.network.cpu_path import WINOGRAD_ENV, CpuPath, Layout, cpu_path
 from src.network.fast_ops import Conv2dTranspose
-from src.network.onednn.isa import ISA_ALIASES, ISA_NAMES, MAX_ISA_ENV, describe_cpu_isa, effective_isa, isa_name
+from src.network.onednn.isa import (ISA_ALIASES, ISA_NAMES, MAX_ISA_ENV, describe_cpu_isa, effective_isa, has_bf16,
+                                    isa_name, runs_bf16)
 from src.network.weights import load_parameters
 from src.network_define import JointsMSELoss, WithLossCell
 from src.training.train_step import TrainStep
@@ -93,8 +96,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", default="infer,train", help="comma-separated: infer, train")
     parser.add_argument("--contenders", default="fast,torch,onnx",
-                        help="comma-separated: fast, fast-nchw, fast-direct, im2col, stock, torch, onnx, int8, onnx-int8 "
-                             "(the last three inference only)")
+                        help="comma-separated: fast, fast-nchw, fast-direct, im2col, stock, torch, onnx, int8, "
+                             "onnx-int8, bf16 (the last four inference only)")
     parser.add_argument("--rounds", type=int, default=7, help="timed calls of each contender, alternating")
     parser.add_argument("--warmup", type=int, default=2, help="untimed calls of each first (the first compiles)")
     parser.add_argument("--num_layers", type=int, default=50, choices=(18, 34, 50, 101, 152))
@@ -305,6 +308,15 @@ def int8_call(net: PoseResNet, batch: Dict[str, np.ndarray]) -> Callable:
     return lambda: qnet(images).asnumpy()
 
 
+def bf16_call(net: PoseResNet, batch: Dict[str, np.ndarray]) -> Callable:
+    """The project's bf16 network of ``net`` (:mod:`src.quantize`)."""
+    from src.quantize.precision import bf16_network  # pylint: disable=import-outside-toplevel
+    net.set_train(False)
+    bnet = bf16_network(net)
+    images = Tensor(batch["images"])
+    return lambda: bnet(images).asnumpy()
+
+
 def report_agreement(first: Dict[str, np.ndarray]) -> None:
     """Prints how far each contender's first result is from the first one's (same weights, same batch)."""
     names = list(first)
@@ -349,6 +361,15 @@ def measure(args: argparse.Namespace, task: str, contenders: Sequence[str], torc
         elif name == "int8":
             if task == "infer":
                 calls[name] = int8_call(reference, batch)
+        elif name == "bf16":
+            isa = effective_isa()
+            if task == "infer" and not runs_bf16(isa):
+                print(f"bf16: oneDNN has no bf16 kernels on {isa_name(isa)}: measuring without it", flush=True)
+            elif task == "infer":
+                if not has_bf16(isa):
+                    print(f"bf16: emulated on {isa_name(isa)} (no avx512_bf16): MODEL.PRECISION bf16 refuses this "
+                          f"CPU", flush=True)
+                calls[name] = bf16_call(reference, batch)
         else:
             path = cpu_path(paths[name])
             layout = Layout.NHWC_INFERENCE if name == "fast-nchw" and path is CpuPath.ONEDNN else None
@@ -475,7 +496,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                   f"{gflops:5.1f} GFLOP/s, {100 * gflops / args.peak_gflops:3.0f} % of peak)", flush=True)
         for ours, other in (("fast", "torch"), ("fast", "onnx"), ("fast", "im2col"), ("fast", "fast-nchw"),
                             ("fast", "fast-direct"), ("fast-direct", "torch"), ("fast-direct", "onnx"),
-                            ("int8", "fast"), ("int8", "onnx-int8"), ("onnx-int8", "onnx")):
+                            ("int8", "fast"), ("int8", "onnx-int8"), ("onnx-int8", "onnx"), ("bf16", "fast")):
             if ours in times and other in times:
                 ratio = float(np.median(np.array(times[other]) / np.array(times[ours])))
                 print(f"{ours} / {other} {label}: {ratio:.2f}x (median of per-round ratios)", flush=True)

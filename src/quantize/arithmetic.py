@@ -12,6 +12,8 @@ against, and the weights' quantization the network uses.
   [−128, 127], ``s_x = range / 127``) elsewhere; ``range`` is the calibrated one (:mod:`.calibration`).
 * A layer: ``acc = Σ x_q·w_q`` in int32; ``y = act(acc·(s_x·s_w[o]) + b[o] [+ s_r·r_q])``, in float32;
   ``y_q = saturate(rint(y / s_y))``, rint rounding half to even, as oneDNN's conversions do (``vcvtps2dq``).
+* bf16 (``MODEL.PRECISION bf16``): activations and weights rounded to bf16 (:func:`to_bf16`, to nearest, half to
+  even), products summed in float32, ``y = act(Σ x·w + b[o] [+ r])`` rounded to bf16 again (or kept in float32).
 
 Symbols: N batch, C input channels, O output channels, H×W size, k kernel.
 """
@@ -87,6 +89,13 @@ def quantize(x: np.ndarray, scale: float, dtype: str) -> np.ndarray:
     return np.clip(np.rint(x.astype(np.float32) / np.float32(scale)), low, high).astype(dtype)
 
 
+def to_bf16(x: np.ndarray) -> np.ndarray:
+    """``x`` rounded to bfloat16 (the upper 16 bits of a float32; to nearest, half to even), as float32 values."""
+    bits = np.ascontiguousarray(x, np.float32).view(np.uint32).astype(np.uint64)
+    rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
+    return rounded.astype(np.uint32).view(np.float32).reshape(np.shape(x))
+
+
 def conv_accumulate(x_q: np.ndarray, w_q: np.ndarray, stride: int, pad: int) -> np.ndarray:
     """Integer convolution: N×C×H×W by O×C×k×k → N×O×Ho×Wo int64 (exact; oneDNN's int32 never overflows here);
     float64 for float inputs."""
@@ -105,17 +114,18 @@ def conv_accumulate(x_q: np.ndarray, w_q: np.ndarray, stride: int, pad: int) -> 
 
 
 def deconv_accumulate(x_q: np.ndarray, w_q: np.ndarray, stride: int, pad: int, output_padding: int) -> np.ndarray:
-    """Integer transposed convolution (PyTorch's semantics): N×C×H×W by C×O×k×k → N×O×Ho×Wo int64,
-    ``Ho = (H − 1)·stride − 2·pad + k + output_padding``."""
+    """Integer transposed convolution (PyTorch's semantics): N×C×H×W by C×O×k×k → N×O×Ho×Wo int64 (float64
+    for float inputs), ``Ho = (H − 1)·stride − 2·pad + k + output_padding``."""
     n, c, h, w = x_q.shape
     _, o, k, _ = w_q.shape
+    wide = np.int64 if np.issubdtype(x_q.dtype, np.integer) else np.float64
     full_h, full_w = (h - 1) * stride + k, (w - 1) * stride + k
-    full = np.zeros((n, o, full_h + output_padding, full_w + output_padding), np.int64)
-    weights = w_q.astype(np.int64)
+    full = np.zeros((n, o, full_h + output_padding, full_w + output_padding), wide)
+    weights = w_q.astype(wide)
     for i in range(k):
         for j in range(k):
             full[:, :, i:i + stride * (h - 1) + 1:stride, j:j + stride * (w - 1) + 1:stride] += np.einsum(
-                "nchw,co->nohw", x_q.astype(np.int64), weights[:, :, i, j])
+                "nchw,co->nohw", x_q.astype(wide), weights[:, :, i, j])
     ho, wo = (h - 1) * stride - 2 * pad + k + output_padding, (w - 1) * stride - 2 * pad + k + output_padding
     return full[:, :, pad:pad + ho, pad:pad + wo]
 

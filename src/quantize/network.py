@@ -1,14 +1,15 @@
-"""A SimplePoseNet for inference in int8 (or in float32 on the same operators, for calibration), built from a float
-:class:`src.model.PoseResNet` and the calibrated activation ranges; the float network and its checkpoint stay as
-they are.
+"""A SimplePoseNet for inference in int8 or bf16 (or in float32 on the same operators, for calibration), built from a
+float :class:`src.model.PoseResNet` (and, for int8, the calibrated activation ranges); the float network and its
+checkpoint stay as they are.
 
 The network is a list of layers (:func:`layer_plan`): each convolution with its BatchNorm folded, its ReLU and
 residual addition fused, the max-pool, the transposed convolutions and the final convolution, named as in the
 checkpoint (``conv1``, ``layer1.0.conv2``, ``layer1.0.down_sample_layer``, ``deconv_layers.deconv_0``,
 ``final_layer``). A quantized layer reads u8 (after a ReLU) or s8 activations and writes them for the next (or
-float32 where only float layers read it); a float layer (:data:`FLOAT_LAYERS`) reads and writes float32.
-Conversions between the two are inserted where a layer's input has the other form. Activations are NHWC
-between the layers; the input is N×3×H×W float32 and the output N×J×Hh×Wh float32, as the float network's.
+float32 where only float layers read it); in bf16 a layer reads and writes bf16 in the same way; a float layer
+(:data:`FLOAT_LAYERS`) reads and writes float32. Conversions are inserted where a layer's input has another type.
+Activations are NHWC between the layers; the input is N×3×H×W float32 and the output N×J×Hh×Wh float32, as the
+float network's.
 """
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
@@ -98,62 +99,88 @@ def _geometry(layer: Layer) -> Dict[str, int]:
     return dict(kernel=kernel, stride=int(layer.conv.stride_hw[0]), pad=int(layer.conv.padding_hw[0]))
 
 
+#: How a layer computes: on integers (u8/s8 activations, int8 weights), in bf16 (float32 sums) or in float32.
+INT8, BF16, FP32 = "int8", "bf16", "fp32"
+#: The activations a layer computing in each way reads.
+ACTIVATIONS = {BF16: "bfloat16", FP32: "float32"}
+
+
 class Form(NamedTuple):
     """How a layer's output (or the network's input) is stored.
 
     Attributes:
-        dtype: "float32", "uint8" or "int8".
-        scale: ``s`` of the quantized values (the scale it would have, where it is float32).
+        dtype: "float32", "uint8", "int8" or "bfloat16".
+        scale: ``s`` of the quantized values (the scale it would have, where it is not an integer type).
         signed: the values may be negative (no ReLU ends the layer).
-        quantized: the layer computes in int8.
+        compute: how the layer computes (:data:`INT8`, :data:`BF16` or :data:`FP32`).
     """
     dtype: str
     scale: float
     signed: bool
-    quantized: bool
+    compute: str
+
+    @property
+    def quantized(self) -> bool:
+        """The layer computes in int8."""
+        return self.compute == INT8
+
+    @property
+    def integer(self) -> bool:
+        """The values are stored as integers (``s·q``)."""
+        return self.dtype in ("uint8", "int8")
+
+
+def reads(compute: str, signed: bool) -> str:
+    """The activation type a layer computing as ``compute`` reads, for values that may be negative or not."""
+    if compute == INT8:
+        return "int8" if signed else "uint8"
+    return ACTIVATIONS[compute]
 
 
 def output_forms(plan: Sequence[Layer], ranges: Optional[Dict[str, float]],
-                 float_layers: Sequence[str]) -> Tuple[Form, List[Form]]:
+                 float_layers: Sequence[str], bf16: bool = False) -> Tuple[Form, List[Form]]:
     """The form of the network's input and of each layer's output.
 
-    A quantized layer writes u8 (after a ReLU) or s8, unless only float layers read it (then float32); a float
-    layer writes float32; a max-pool keeps its input's form. With ``ranges`` None everything is float32.
+    Layers but ``float_layers`` compute in bf16 with ``bf16``, else in int8 with ``ranges``, else in float32. A layer
+    writes what the layers reading it read where they compute as it does (u8 after a ReLU or s8; bf16), else
+    float32; a max-pool keeps its input's form.
     """
     def scale(name: str, signed: bool) -> float:
         return qa.activation_scale(ranges[name], "int8" if signed else "uint8") if ranges is not None else 1.0
 
-    quantized = [ranges is not None and layer.name not in float_layers for layer in plan]
+    reduced = BF16 if bf16 else INT8 if ranges is not None else FP32
+    compute = [reduced if layer.name not in float_layers else FP32 for layer in plan]
     for i, layer in enumerate(plan):
         if layer.kind == "pool":
-            quantized[i] = quantized[layer.source]
+            compute[i] = compute[layer.source]
     forms: List[Form] = []
     for i, layer in enumerate(plan):
         if layer.kind == "pool":
             forms.append(forms[layer.source])
             continue
         signed = not layer.relu
-        read_quantized = any(quantized[j] for j, other in enumerate(plan) if i in (other.source, other.residual))
-        dtype = ("int8" if signed else "uint8") if quantized[i] and read_quantized else "float32"
-        forms.append(Form(dtype, scale(layer.name, signed), signed, quantized[i]))
-    return Form("float32", scale(INPUT, True), True, False), forms
+        same = any(compute[j] == compute[i] for j, other in enumerate(plan) if i in (other.source, other.residual))
+        dtype = reads(compute[i], signed) if same else "float32"
+        forms.append(Form(dtype, scale(layer.name, signed), signed, compute[i]))
+    return Form("float32", scale(INPUT, True), True, FP32), forms
 
 
 class QuantizedPoseNet(nn.Cell):
-    """The network of :func:`layer_plan` on the int8 operators.
+    """The network of :func:`layer_plan` on the int8 operators, in int8 or in bf16.
 
     Args:
         net: the float network (weights loaded; it is only read).
         library: the compiled int8 operators.
         ranges: layer name (and :data:`INPUT`) -> the calibrated range max|x| of its output; None runs every
-            layer in float32 (the reference the calibration records).
+            layer in float32 (the reference the calibration records), or in bf16 with ``bf16``.
         float_layers: names of layers kept in float32.
+        bf16: compute in bf16 (with float32 sums) instead; ``ranges`` is then ignored.
         vnni: the CPU's int8 kernels multiply with VNNI (the weight grid, :func:`src.quantize.arithmetic.weight_grid`).
         record: return every layer's output (``[N×H×W×C …]`` in their own types) instead of the heatmaps.
 
     The network runs as a program: a list of Cells, each with the slots of its arguments (slot 0 the input, slot
     k + 1 the k-th Cell's output), the layers' in order with a conversion (:class:`QReorder`) before a layer whose
-    input has the other form (float32 or integer), made once per value and form.
+    input has another type than it reads (float32, integers or bf16), made once per value and type.
 
     Inputs:
         - **x** (Tensor) - N×3×H×W float32, normalised.
@@ -163,16 +190,17 @@ class QuantizedPoseNet(nn.Cell):
     """
 
     def __init__(self, net: nn.Cell, library: str, ranges: Optional[Dict[str, float]],
-                 float_layers: Sequence[str] = FLOAT_LAYERS, vnni: bool = False, record: bool = False) -> None:
+                 float_layers: Sequence[str] = FLOAT_LAYERS, vnni: bool = False, record: bool = False,
+                 bf16: bool = False) -> None:
         super().__init__()
         self.plan = layer_plan(net)
         self.record = record
         self.library, self.vnni = library, vnni
-        self.input_form, self.forms = output_forms(self.plan, ranges, float_layers)
+        self.input_form, self.forms = output_forms(self.plan, None if bf16 else ranges, float_layers, bf16)
         self.cells_list: List[nn.Cell] = []
         self.args: List[Tuple[int, ...]] = []
         self.layer_slots: List[int] = []
-        self._converted: Dict[Tuple[int, bool], int] = {}
+        self._converted: Dict[Tuple[int, str], int] = {}
         for i, layer in enumerate(self.plan):
             if layer.kind == "pool":
                 self._add(QMaxPool(library, 3, 2, 1, self.forms[layer.source].dtype), (self._slot(layer.source),))
@@ -195,25 +223,27 @@ class QuantizedPoseNet(nn.Cell):
         self.args.append(args)
         return len(self.cells_list)
 
-    def _value(self, index: int, integer: bool) -> int:
-        """The slot holding the output of layer ``index`` (−1: the input) as integers or as float32."""
+    def _value(self, index: int, compute: str) -> int:
+        """The slot holding the output of layer ``index`` (−1: the input) as a layer computing as ``compute`` reads
+        it."""
         form = self._form(index)
-        if (form.dtype != "float32") == integer:
+        dtype = reads(compute, form.signed)
+        if form.dtype == dtype:
             return self._slot(index)
-        if (index, integer) not in self._converted:
-            if integer:  # quantize (the input arrives N×C×H×W)
-                cell = QReorder(self.library, index != -1, True, 1.0, form.scale, "int8" if form.signed else "uint8")
-            else:
-                cell = QReorder(self.library, True, True, form.scale, 1.0, "float32")
-            self._converted[(index, integer)] = self._add(cell, (self._slot(index),))
-        return self._converted[(index, integer)]
+        if (index, dtype) not in self._converted:
+            integer = dtype in ("uint8", "int8")
+            # the input arrives N×C×H×W, activations are N×H×W×C
+            cell = QReorder(self.library, index != -1, True, form.scale if form.integer else 1.0,
+                            form.scale if integer else 1.0, dtype)
+            self._converted[(index, dtype)] = self._add(cell, (self._slot(index),))
+        return self._converted[(index, dtype)]
 
     def _add_conv(self, i: int, layer: Layer) -> None:
         form, source = self.forms[i], self._form(layer.source)
-        src = self._value(layer.source, form.quantized)
+        src = self._value(layer.source, form.compute)
         args = (src,)
-        if layer.residual != -2:
-            args += (self._value(layer.residual, form.dtype != "float32"),)
+        if layer.residual != -2:  # added to the output, in its type
+            args += (self._value(layer.residual, form.compute if form.dtype != "float32" else FP32),)
         weight, bias = folded_weights(layer)
         w_scale = np.ones(bias.shape, np.float32)
         if form.quantized:
@@ -222,8 +252,8 @@ class QuantizedPoseNet(nn.Cell):
         self._add(QConv(self.library, weight, bias, w_scale, relu=layer.relu, residual=len(args) == 2,
                         src_nhwc=src != 0, dst_nhwc=i != len(self.plan) - 1,
                         src_scale=source.scale if form.quantized else 1.0,
-                        dst_scale=form.scale if form.dtype != "float32" else 1.0,
-                        res_scale=self._form(layer.residual).scale if len(args) == 2 else 1.0,
+                        dst_scale=form.scale if form.integer else 1.0,
+                        res_scale=self._form(layer.residual).scale if len(args) == 2 and form.integer else 1.0,
                         out_dtype=form.dtype, **_geometry(layer)), args)
 
     def construct(self, x: Tensor):
@@ -242,6 +272,6 @@ class QuantizedPoseNet(nn.Cell):
         values = {}
         for layer, out, form in zip(self.plan, outputs, self.forms):
             array = out.asnumpy()
-            real = array if form.dtype == "float32" else array.astype(np.float32) * np.float32(form.scale)
+            real = array.astype(np.float32) * np.float32(form.scale) if form.integer else array.astype(np.float32)
             values[layer.name] = real if real.ndim != 4 or layer.name == "final_layer" else real.transpose(0, 3, 1, 2)
         return values

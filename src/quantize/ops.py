@@ -17,25 +17,27 @@ from mindspore import Tensor, nn
 
 from src.network.onednn.ops import custom_op, make_cfg, nchw_of, shape_of
 
-DTYPES = {"float32": ms.float32, "uint8": ms.uint8, "int8": ms.int8}
+DTYPES = {"float32": ms.float32, "uint8": ms.uint8, "int8": ms.int8, "bfloat16": ms.bfloat16}
 
 
 class QConv(nn.Cell):
-    """``act(conv(x, w) + b [+ residual])``, quantized (integer input, int8 weights) or float32 (float32 input).
+    """``act(conv(x, w) + b [+ residual])``, quantized (integer input, int8 weights), in bf16 (bf16 input, float32
+    weights rounded to bf16, float32 sums) or float32 (float32 input).
 
     Args:
         library: the compiled oneDNN operators (:func:`src.network.onednn.library_path`).
-        weight: int8 (quantized) or float32, MindSpore's layout (O×C×k×k; C×O×k×k when ``deconv``).
+        weight: int8 (quantized) or float32 (bf16 and float32), MindSpore's layout (O×C×k×k; C×O×k×k when
+            ``deconv``).
         bias: O float32 (BatchNorm folded in).
         w_scale: O float32, ``s_w`` (ignored in float32).
         kernel, stride, pad, output_padding, deconv: the layer's geometry (PyTorch's ``output_padding``).
         relu, residual: fused ReLU; a fused residual addition (an NHWC input of the output's type size).
         src_nhwc, dst_nhwc: layouts of the input and the output.
         src_scale, dst_scale, res_scale: ``s_x``, ``s_y``, ``s_r``.
-        out_dtype: "float32", "uint8" or "int8".
+        out_dtype: "float32", "uint8", "int8" or "bfloat16".
 
     Inputs:
-        - **x** (Tensor) - N×C×H×W or N×H×W×C, uint8/int8 (quantized) or float32.
+        - **x** (Tensor) - N×C×H×W or N×H×W×C, uint8/int8 (quantized), bfloat16 or float32.
         - **residual** (Tensor) - the output's shape, or None.
 
     Outputs:

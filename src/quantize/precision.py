@@ -9,11 +9,9 @@ from src.errors import PrecisionError
 from src.network import onednn
 from src.network.onednn.isa import effective_isa, has_bf16, has_vnni, isa_name
 from src.quantize import calibration
-from src.quantize.network import FLOAT_LAYERS, INPUT, QuantizedPoseNet, layer_plan
+from src.quantize.network import BF16, FLOAT_LAYERS, FP32, INPUT, INT8, QuantizedPoseNet, layer_plan
 
 logger = logging.getLogger(__name__)
-
-FP32, INT8, BF16 = "fp32", "int8", "bf16"
 FLOAT_LAYERS_NOTE = f"{', '.join(FLOAT_LAYERS)} in float32"
 
 
@@ -26,11 +24,12 @@ def calibration_path(cfg: Any, model_file: Optional[str]) -> str:
     return calibration.default_path(model_file)
 
 
-def int8_library() -> str:
-    """The compiled int8 operators, or PrecisionError saying why there are none."""
+def int8_library(precision: str = INT8) -> str:
+    """The compiled int8 operators (which run bf16 too), or PrecisionError saying why there are none."""
     path, description = onednn.library_status()
     if path is None:
-        raise PrecisionError(f"MODEL.PRECISION int8 needs the oneDNN int8 operators, which are unavailable: {description}")
+        raise PrecisionError(f"MODEL.PRECISION {precision} needs the oneDNN int8 operators, which are unavailable: "
+                             f"{description}")
     return path
 
 
@@ -43,6 +42,15 @@ def quantized_network(net: nn.Cell, ranges: dict) -> QuantizedPoseNet:
     qnet = QuantizedPoseNet(net, lib, ranges, vnni=has_vnni(isa))
     qnet.set_train(False)
     return qnet
+
+
+def bf16_network(net: nn.Cell) -> QuantizedPoseNet:
+    """``net`` in bf16 on this CPU's kernels (float32 sums; :data:`FLOAT_LAYERS` in float32)."""
+    lib = int8_library(BF16)
+    logger.info("inference in bf16: oneDNN on %s (%s)", isa_name(effective_isa()), FLOAT_LAYERS_NOTE)
+    bnet = QuantizedPoseNet(net, lib, None, bf16=True)
+    bnet.set_train(False)
+    return bnet
 
 
 def inference_network(cfg: Any, net: nn.Cell, model_file: Optional[str]) -> nn.Cell:
@@ -60,7 +68,7 @@ def inference_network(cfg: Any, net: nn.Cell, model_file: Optional[str]) -> nn.C
         if not has_bf16(isa):
             raise PrecisionError(f"MODEL.PRECISION bf16 needs a CPU with avx512_bf16 or AMX; oneDNN runs "
                                  f"{isa_name(isa)} here: use fp32 or int8")
-        raise PrecisionError("MODEL.PRECISION bf16 is not implemented yet on this CPU's operators: use fp32 or int8")
+        return bf16_network(net)
     path = calibration_path(cfg, model_file)
     names = [INPUT] + [layer.name for layer in layer_plan(net) if layer.kind != "pool"]
     ranges = calibration.read(path, cfg, model_file, names)

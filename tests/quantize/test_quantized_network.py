@@ -1,7 +1,8 @@
 """src/quantize/network.py and precision.py: the network of the int8 operators in float32 equals the float network;
 in int8 its heatmaps stay within a measured tolerance of float32's, in GRAPH and PyNative mode, with the final layer
-(the default), the stem and the final layer in float32 or everything quantized; the precision setting picks the network, and refuses bf16 in
-one line where the CPU has none; on a trained network the AP in int8 stays within a measured bound of float32's."""
+(the default), the stem and the final layer in float32 or everything quantized; the precision setting picks the
+network, bf16 where the CPU has it, refused in one line where it has none; on a trained network the AP in int8 stays
+within a measured bound of float32's."""
 import os
 import shutil
 
@@ -14,9 +15,10 @@ from src.errors import PrecisionError
 from src.model import get_pose_net
 from src.model_utils.config import get_config
 from src.network import onednn
-from src.network.onednn.isa import effective_isa, has_bf16, has_vnni
+from src.network.onednn.isa import effective_isa, has_vnni
 from src.quantize.calibrate import activation_ranges
 from src.quantize.network import FLOAT_LAYERS, INPUT, QuantizedPoseNet, layer_plan, output_forms
+from src.quantize import precision as precision_module
 from src.quantize.precision import inference_network, quantized_network
 from tests.conftest import TRAINED_SET, randomize
 from tests.helpers import TINY_CONFIG, needs_onednn
@@ -99,15 +101,18 @@ def test_int8_heatmaps_near_float(float_net, float_layers, mode):
     assert error < HEATMAP_RTOL, error
 
 
-def test_precision_setting(float_net):
+def test_precision_setting(float_net, monkeypatch):
     cfg = get_config(["--config_path", TINY_CONFIG])
     assert inference_network(cfg, float_net, None) is float_net
     assert isinstance(quantized_network(float_net, {**_ranges(float_net), INPUT: 2.0}), QuantizedPoseNet)
     bf16 = get_config(["--config_path", TINY_CONFIG, "--MODEL.PRECISION", "bf16"])
-    if has_bf16(effective_isa()):
-        pytest.skip("this CPU has bf16")
-    with pytest.raises(PrecisionError, match="needs a CPU with avx512_bf16 or AMX"):
+    # the CPU as oneDNN sees it: AVX-512 without bf16 (0x67), then with it (0xE7)
+    monkeypatch.setattr(precision_module, "effective_isa", lambda: 0x67)
+    with pytest.raises(PrecisionError, match="needs a CPU with avx512_bf16 or AMX; oneDNN runs AVX512_CORE_VNNI"):
         inference_network(bf16, float_net, None)
+    monkeypatch.setattr(precision_module, "effective_isa", lambda: 0xE7)
+    net = inference_network(bf16, float_net, None)
+    assert isinstance(net, QuantizedPoseNet) and {form.compute for form in net.forms} == {"bf16", "fp32"}
 
 
 #: |AP in int8 − AP in float32| of the trained tiny network (conftest.trained_tiny) on the 26 people it was trained

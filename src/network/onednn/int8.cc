@@ -1,10 +1,10 @@
-// Quantized (int8) inference operators on oneDNN as MindSpore AOT custom operators (CPU): units of the library
+// Quantized (int8) and bf16 inference operators on oneDNN as MindSpore AOT custom operators (CPU): units of the library
 // beside the float operators (conv.cc, pool.cc, batchnorm.cc), on the same runtime (runtime.h: thread pool, stream,
 // primitive cache, AOT wrapper).
 //
 // Every exported operator has MindSpore's AOT signature (runtime.h); the data types of activations come from
-// `dtypes` ("float32", "uint8", "int8"). As for every operator of the library, the first input is `cfg`, the
-// layer's settings (settings.h; the scales s_x, s_y, s_r are its src_scale, dst_scale, res_scale).
+// `dtypes` ("float32", "uint8", "int8", "bfloat16"). As for every operator of the library, the first input is `cfg`,
+// the layer's settings (settings.h; the scales s_x, s_y, s_r are its src_scale, dst_scale, res_scale).
 //
 // The arithmetic (src/quantize/arithmetic.py is its NumPy reference):
 //   x = s_x·x_q (x_q u8 after a ReLU, s8 elsewhere), w[o] = s_w[o]·w_q[o] (s8, per output channel),
@@ -12,6 +12,8 @@
 // Accumulation is int32. oneDNN without VNNI (vpmaddubsw on AVX2) halves the weights to keep its 16-bit pair sums
 // from saturating; the Python side then quantizes them to even values, which the halving keeps exact.
 // A layer whose input is float32 runs in float32 (weights float32, no scales) and may still write u8/s8.
+// A layer whose input is bfloat16 runs in bf16: its float32 weights are rounded to bf16 when they are reordered into
+// the primitive's layout, products are summed in float32, and the output is bf16 or float32 (no scales).
 //
 // Primitives are created once per shape, data types and setting and kept in the runtime's primitive cache; so are
 // the weights reordered into the primitive's layout, as long as a checksum of their bytes is unchanged.
@@ -35,8 +37,15 @@ dt DataType(const char *name) {
   if (s == "float32" || s == "float") return dt::f32;
   if (s == "uint8") return dt::u8;
   if (s == "int8") return dt::s8;
+  if (s == "bfloat16") return dt::bf16;
   throw std::runtime_error("unsupported data type " + s);
 }
+
+bool Integer(dt type) { return type == dt::u8 || type == dt::s8; }
+
+// The weights' type in a layer's primitive: bf16 where its input is bf16 (the caller's are float32), else the
+// caller's.
+dt ComputedWeights(dt src, dt weights) { return src == dt::bf16 ? dt::bf16 : weights; }
 
 // A float32 scalar or vector as oneDNN memory over the caller's storage.
 dnnl::memory Floats(const float *data, int64_t count) {
@@ -82,12 +91,13 @@ bool QDeconvForward(const Config &cfg, int n, void **params, int64_t **shapes, c
   bool fresh = false;
   QDeconv *op = rt.cache.Get<QDeconv>(key, fresh);
   if (fresh) {
-    op->quantized = src_dt != dt::f32;
-    op->scaled_dst = dst_dt != dt::f32;
+    op->quantized = Integer(src_dt);
+    op->scaled_dst = Integer(dst_dt);
     op->src.Init(Act(src, cfg.src_nhwc, src_dt), Act(src, true, src_dt), false);
     op->dst.Init(Act(dst, cfg.dst_nhwc, dst_dt), Act(dst, true, dst_dt), true);
     dnnl::primitive_attr attr = LayerAttr(cfg, op->quantized, op->scaled_dst, dst_dt);
-    op->fits = op->phases.Init(src, dst, cfg, op->src.wanted, wei_dt, dst_dt, true, attr, key, "int8 deconv");
+    op->fits = op->phases.Init(src, dst, cfg, op->src.wanted, ComputedWeights(src_dt, wei_dt), dst_dt, true, attr, key,
+                               "int8 deconv");
   }
   if (!op->fits) return false;
   memory::dims wei{src[1], dst[1], cfg.kernel, cfg.kernel};
@@ -128,9 +138,9 @@ struct QConv {
 int QConvForward(const Config &cfg, int n, void **params, int *, int64_t **shapes, const char **dtypes) {
   const int out = n - 1, res_index = 4;
   dt src_dt = DataType(dtypes[0]), wei_dt = DataType(dtypes[1]), dst_dt = DataType(dtypes[out]);
-  bool quantized = src_dt != dt::f32;
+  bool quantized = Integer(src_dt);
   if (quantized != (wei_dt == dt::s8) || (!quantized && wei_dt != dt::f32))
-    throw std::runtime_error("weights must be int8 with an integer input, float32 with a float32 input");
+    throw std::runtime_error("weights must be int8 with an integer input, float32 with a float32 or bfloat16 input");
   if (cfg.deconv && !cfg.residual && QDeconvForward(cfg, n, params, shapes, dtypes)) return 0;
   memory::dims src = Nchw(shapes[0], cfg.src_nhwc), dst = Nchw(shapes[out], cfg.dst_nhwc);
   Geometry g = ConvGeometry(src, dst, cfg);
@@ -145,7 +155,7 @@ int QConvForward(const Config &cfg, int n, void **params, int *, int64_t **shape
   QConv *op = rt.cache.Get<QConv>(key, fresh);
   if (fresh) {
     op->quantized = quantized;
-    op->scaled_dst = dst_dt != dt::f32;
+    op->scaled_dst = Integer(dst_dt);
     dt res_dt = cfg.residual ? DataType(dtypes[res_index]) : dst_dt;
     if (memory::data_type_size(res_dt) != memory::data_type_size(dst_dt))
       throw std::runtime_error("the residual must have the output's data type size");
@@ -154,7 +164,7 @@ int QConvForward(const Config &cfg, int n, void **params, int *, int64_t **shape
     op->src.Init(Act(src, cfg.src_nhwc, src_dt), Act(src, true, src_dt), false);
     op->dst.Init(Act(dst, cfg.dst_nhwc, dst_dt), Act(dst, true, dst_dt), true);
     if (cfg.residual && !op->dst.same) throw std::runtime_error("a fused residual needs an NHWC output");
-    memory::desc w_any(g.wei, wei_dt, tag::any), bias({dst[1]}, dt::f32, tag::x);
+    memory::desc w_any(g.wei, ComputedWeights(src_dt, wei_dt), tag::any), bias({dst[1]}, dt::f32, tag::x);
     ByKind(cfg, [&](auto kind) {
       using K = decltype(kind);
       auto pd = typename K::Forward::primitive_desc(rt.engine, dnnl::prop_kind::forward_inference, K::kAlg,

@@ -22,6 +22,8 @@ AVX2_BITS = 0x7
 VNNI_BITS = 0x8 | 0x40
 #: Bit of avx512_core_bf16 (the AMX sets hold it too).
 BF16_BIT = 0x80
+#: Bit of avx512_core, from which oneDNN has bf16 convolutions: emulated below avx512_core_bf16, slower than float32.
+AVX512_CORE_BIT = 0x20
 
 
 def bundled_dnnl() -> Optional[str]:
@@ -67,6 +69,13 @@ def has_vnni(isa: Optional[int]) -> bool:
 def has_bf16(isa: Optional[int]) -> bool:
     """Whether oneDNN has bf16 kernels on ``isa`` (avx512_core_bf16 or AMX)."""
     return isa is not None and bool(isa & BF16_BIT)
+
+
+def runs_bf16(isa: Optional[int]) -> bool:
+    """Whether oneDNN's bf16 convolutions run on ``isa`` at all: natively (:func:`has_bf16`), or emulated with
+    AVX-512 instructions (slower than float32); not on AVX2 (oneDNN 3.10 has none there). AVX2_VNNI_2, on which
+    oneDNN previews bf16, is not counted: no CPU here had it."""
+    return isa is not None and bool(isa & AVX512_CORE_BIT)
 
 
 def describe_cpu_isa() -> str:

@@ -34,6 +34,10 @@ def test_names_and_bits():
     assert isa.has_vnni(0xF) and isa.has_vnni(0x67) and isa.has_vnni(0xFEF)
     assert not isa.has_bf16(0x67) and not isa.has_bf16(0x7) and not isa.has_bf16(None)
     assert isa.has_bf16(0xE7) and isa.has_bf16(0xFEF) and isa.has_bf16(0x22FFF)
+    # bf16 convolutions at all (emulated below AVX512_CORE_BF16) from AVX512_CORE on; none on AVX2 (measured), and
+    # AVX2_VNNI_2's (a preview in oneDNN, on no CPU here) not counted
+    assert not isa.runs_bf16(0x7) and not isa.runs_bf16(0x1F) and not isa.runs_bf16(None)
+    assert isa.runs_bf16(0x27) and isa.runs_bf16(0x67) and isa.runs_bf16(0xE7) and isa.runs_bf16(0x22FFF)
 
 
 @needs_dnnl
