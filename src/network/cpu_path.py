@@ -26,6 +26,10 @@ WINOGRAD_TRAINING_ENV = "POSE_ONEDNN_WINOGRAD_TRAINING"
 #: backward-data of a Winograd layer run Winograd (default 256, ``winograd.cc``'s kMinTrainingTiles; below it, the
 #: direct kernel: those passes transform the weights on every call). Read by the operators on each call.
 WINOGRAD_MIN_TILES_ENV = "POSE_WINOGRAD_MIN_TILES"
+#: Environment variable: ``1`` runs inference's transposed convolutions without residual as one ordinary convolution
+#: per output phase (``phases.h``), ``0`` as oneDNN's; unset, by phases where oneDNN dispatches AVX-512 kernels
+#: (faster there), oneDNN's on AVX2 (faster on Zen 3). Read by the operators on each call.
+DECONV_PHASES_ENV = "POSE_ONEDNN_DECONV_PHASES"
 
 
 def _switched_off(name: str) -> bool:

@@ -7,12 +7,20 @@
 // boundary. Primitives are created once per shape and setting and kept in the runtime's cache; so are inference
 // weights, folded with their BatchNorm and reordered into the primitive's layout, as long as a checksum of their
 // sources is unchanged.
+//
+// In inference a transposed convolution without residual runs as one ordinary convolution per output phase
+// (phases.h) where oneDNN dispatches AVX-512 kernels: on two AVX-512 cores (a Xeon) ResNet-50's first one
+// (2048 -> 256 channels on 8×6 pixels) took 30 against oneDNN's 47 ms, the others the same time or less. On an AVX2
+// CPU (Zen 3) oneDNN's own was faster (the network 0.95-0.98x with phases), so it stays there.
+// POSE_ONEDNN_DECONV_PHASES=1 or 0 decides otherwise (docs/cpu_performance.md).
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <unordered_map>
 #include <vector>
 
+#include "phases.h"
 #include "primitives.h"
 
 namespace pose {
@@ -62,7 +70,19 @@ struct InferConv {
   dnnl::memory weights, bias;
   memory::desc residual;
   SourceSums sums;
+  DeconvPhases phases;
+  bool by_phases = false;
 };
+
+bool DeconvPhasesWanted() {
+  const char *env = std::getenv("POSE_ONEDNN_DECONV_PHASES");
+  if (env && *env) return std::string(env) != "0";
+  static const bool avx512 = [] {
+    unsigned isa = unsigned(dnnl::get_effective_cpu_isa()), core = unsigned(dnnl::cpu_isa::avx512_core);
+    return (isa & core) == core;
+  }();
+  return avx512;
+}
 
 struct TrainConv {
   dnnl::primitive prim;
@@ -91,7 +111,8 @@ int ConvInfer(const Config &cfg, int n, void **params, int *, int64_t **shapes) 
   int res_index = 2 + AffineInputs(cfg);
   memory::dims src = Nchw(shapes[0], cfg.src_nhwc), dst = Nchw(shapes[n - 1], cfg.dst_nhwc);
   Geometry g = ConvGeometry(src, dst, cfg);
-  std::string key = Key("infer", {src, dst}, cfg, params[1]);
+  bool phases_wanted = cfg.deconv && !cfg.residual && DeconvPhasesWanted();
+  std::string key = Key("infer", {src, dst}, cfg, params[1]) + (phases_wanted ? "|phases" : "");
   auto &rt = Rt();
   bool fresh = false;
   InferConv *op = rt.cache.Get<InferConv>(key, fresh);
@@ -104,21 +125,38 @@ int ConvInfer(const Config &cfg, int n, void **params, int *, int64_t **shapes) 
     }
     if (cfg.relu) po.append_eltwise(dnnl::algorithm::eltwise_relu, 0.f, 0.f);
     attr.set_post_ops(po);
-    op->fwd = MakeForward(g, cfg, dnnl::prop_kind::forward_inference, cfg.affine != 0, attr);
-    op->src.Init(Act(g.src, cfg.src_nhwc), op->fwd.src, false);
-    op->dst.Init(Act(g.dst, cfg.dst_nhwc), op->fwd.dst, true);
-    op->prim = ForwardPrimitive(op->fwd, cfg);
-    op->weights = dnnl::memory(op->fwd.weights, rt.engine);
+    op->src.Init(Act(g.src, cfg.src_nhwc), Act(g.src, true), false);
+    op->dst.Init(Act(g.dst, cfg.dst_nhwc), Act(g.dst, true), true);
+    op->by_phases = phases_wanted && op->phases.Init(src, dst, cfg, op->src.wanted, dt::f32, dt::f32, cfg.affine != 0,
+                                                     attr, key, "inference deconv");
+    if (!op->by_phases) {
+      op->fwd = MakeForward(g, cfg, dnnl::prop_kind::forward_inference, cfg.affine != 0, attr);
+      op->prim = ForwardPrimitive(op->fwd, cfg);
+      op->weights = dnnl::memory(op->fwd.weights, rt.engine);
+      rt.cache.Charge(op->fwd.weights.get_size());
+      Log("inference", key, op->fwd.pd);
+    }
     if (cfg.affine) op->bias = dnnl::memory(memory::desc({g.dst[1]}, dt::f32, tag::x), rt.engine);
-    rt.cache.Charge(op->fwd.weights.get_size() + size_t(g.dst[1]) * 4);
-    Log("inference", key, op->fwd.pd);
+    rt.cache.Charge(size_t(g.dst[1]) * 4);
   }
   // weights: folded and reordered again only when their sources changed
   std::vector<float> folded;
   float *bias = cfg.affine ? static_cast<float *>(op->bias.get_data_handle()) : nullptr;
   if (FoldInference(cfg, g, params, op->sums, folded, bias)) {
-    dnnl::memory user(UserWeights(g, cfg), rt.engine, folded.data());
-    dnnl::reorder(user, op->weights).execute(rt.stream, user, op->weights);
+    if (op->by_phases) {
+      op->phases.LoadWeights(folded.data(), {g.wei[1], g.wei[0], cfg.kernel, cfg.kernel}, dt::f32);  // C×O×k×k
+    } else {
+      dnnl::memory user(UserWeights(g, cfg), rt.engine, folded.data());
+      dnnl::reorder(user, op->weights).execute(rt.stream, user, op->weights);
+    }
+  }
+  if (op->by_phases) {
+    std::unordered_map<int, dnnl::memory> shared;
+    if (cfg.affine) shared[DNNL_ARG_BIAS] = op->bias;
+    op->phases.Execute(op->src.In(params[0]), static_cast<char *>(op->dst.Out(params[n - 1]).get_data_handle()),
+                       shared);
+    op->dst.Finish(params[n - 1]);
+    return 0;
   }
   std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, op->src.In(params[0])},
                                              {DNNL_ARG_WEIGHTS, op->weights},

@@ -9,7 +9,7 @@ import pytest
 import mindspore as ms
 from mindspore import Parameter, Tensor, nn
 
-from src.network.cpu_path import CpuPath, Layout, cpu_path
+from src.network.cpu_path import DECONV_PHASES_ENV, CpuPath, Layout, cpu_path
 from src.network.fast_ops import Conv2d, Conv2dTranspose
 from src.model import PoseResNet
 from src.network import onednn
@@ -88,8 +88,11 @@ def test_layer_equals_stock(mode, name, layout, random_weights):
         assert rel_err(a, b) < GRAD_RTOL
 
 
-def test_whole_network_inference_equals_stock(mode, random_weights):
-    """ResNet-18 with every kind of layer: BatchNorm folded, residual and ReLU fused, NHWC inside."""
+@pytest.mark.parametrize("phases", ["1", "0"], ids=["deconv by phases", "oneDNN's deconv"])
+def test_whole_network_inference_equals_stock(mode, random_weights, phases, monkeypatch):
+    """ResNet-18 with every kind of layer: BatchNorm folded, residual and ReLU fused, NHWC inside; the transposed
+    convolutions (kernels 4, 3, 2, with bias) by phases (the default with AVX-512) or as oneDNN's (with AVX2)."""
+    monkeypatch.setenv(DECONV_PHASES_ENV, phases)
     stock = PoseResNet(18, 17, (32, 32, 32), (4, 3, 2), deconv_with_bias=True, final_kernel=3, fast=False)
     fast = PoseResNet(18, 17, (32, 32, 32), (4, 3, 2), deconv_with_bias=True, final_kernel=3, fast=ONEDNN)
     assert fast.conv1.formulation.nhwc_inside and fast.maxpool.nhwc
