@@ -29,11 +29,11 @@ from src.inference.estimator import PoseEstimator
 from src.inference.loading import load_network
 from src.inference.runner import run_inference
 from src.model_utils.config import get_config
-from src.network.onednn.isa import effective_isa, has_vnni
+from src.network.onednn.isa import effective_isa, has_vnni, isa_name, runs_bf16
 from src.quantize import calibration
 from src.quantize.calibrate import training_crops
-from src.quantize.network import INPUT, FLOAT_LAYERS, QuantizedPoseNet, layer_plan
-from src.quantize.precision import calibration_path, int8_library
+from src.quantize.network import BF16, INPUT, FLOAT_LAYERS, QuantizedPoseNet, layer_plan
+from src.quantize.precision import calibration_path, operators_library
 
 
 class OnnxNet:
@@ -76,21 +76,26 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args, overrides = parser.parse_known_args(argv)
     cfg = get_config(overrides + ["--eval_model_file", args.ckpt, "--MODEL.PRECISION", "fp32"])
     net = load_network(cfg, args.ckpt)
-    names = [INPUT] + [layer.name for layer in layer_plan(net) if layer.kind != "pool"]
-    path = calibration_path(cfg, args.ckpt)
-    ranges = calibration.read(path, cfg, args.ckpt, names)
-    if args.ranges == "percentile":
-        with open(path, encoding="utf-8") as handle:
-            ranges = {k: float(v) for k, v in json.load(handle)["percentile"].items()}
+    contenders = [c.strip() for c in args.contenders.split(",") if c.strip()]
+    if BF16 in contenders and not runs_bf16(effective_isa()):
+        print(f"bf16: oneDNN has no bf16 kernels on {isa_name(effective_isa())}: measuring without it", flush=True)
+        contenders.remove(BF16)
+    path, ranges = calibration_path(cfg, args.ckpt), None
+    if {"int8", "onnx-int8"} & set(contenders):  # bf16 needs no calibration
+        names = [INPUT] + [layer.name for layer in layer_plan(net) if layer.kind != "pool"]
+        ranges = calibration.read(path, cfg, args.ckpt, names)
+        if args.ranges == "percentile":
+            with open(path, encoding="utf-8") as handle:
+                ranges = {k: float(v) for k, v in json.load(handle)["percentile"].items()}
     float_layers = [name for name in args.float_layers.split(",") if name]
     results: Dict[str, tuple] = {}
     with tempfile.TemporaryDirectory() as folder:
-        for name in [c.strip() for c in args.contenders.split(",") if c.strip()]:
+        for name in contenders:
             if name == "fp32":
                 model = net
-            elif name in ("int8", "bf16"):
-                model = QuantizedPoseNet(net, int8_library(), ranges, float_layers=float_layers,
-                                         vnni=has_vnni(effective_isa()), bf16=name == "bf16")
+            elif name in ("int8", BF16):
+                model = QuantizedPoseNet(net, operators_library(name), ranges if name == "int8" else None,
+                                         float_layers=float_layers, vnni=has_vnni(effective_isa()), precision=name)
                 model.set_train(False)
             else:
                 batch = int(cfg.TEST.BATCH_SIZE)
@@ -112,7 +117,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 if reference is not None else float("nan")
             print(f"{name:10s} AP {stats['AP']:.4f}  AP50 {stats['Ap .5']:.4f}  AP75 {stats['AP .75']:.4f}  "
                   f"mean keypoint distance to fp32 {distance:.3f} px  (float layers: "
-                  f"{','.join(float_layers) if name in ('int8', 'bf16') else '-'}; ranges {args.ranges})", flush=True)
+                  f"{','.join(float_layers) if name in ('int8', BF16) else '-'}; "
+                  f"ranges {args.ranges if 'int8' in name else '-'})", flush=True)
     return 0
 
 

@@ -300,9 +300,9 @@ def int8_call(net: PoseResNet, batch: Dict[str, np.ndarray]) -> Callable:
     """The project's int8 network of ``net`` (:mod:`src.quantize`), calibrated on the batch itself."""
     from src.quantize.calibrate import activation_ranges  # pylint: disable=import-outside-toplevel
     from src.quantize.network import QuantizedPoseNet  # pylint: disable=import-outside-toplevel
-    from src.quantize.precision import int8_library, quantized_network  # pylint: disable=import-outside-toplevel
+    from src.quantize.precision import operators_library, quantized_network  # pylint: disable=import-outside-toplevel
     net.set_train(False)
-    recorder = QuantizedPoseNet(net, int8_library(), None, record=True)
+    recorder = QuantizedPoseNet(net, operators_library(), None, record=True)
     qnet = quantized_network(net, activation_ranges(recorder, [batch["images"]])[0])
     images = Tensor(batch["images"])
     return lambda: qnet(images).asnumpy()

@@ -90,10 +90,12 @@ def quantize(x: np.ndarray, scale: float, dtype: str) -> np.ndarray:
 
 
 def to_bf16(x: np.ndarray) -> np.ndarray:
-    """``x`` rounded to bfloat16 (the upper 16 bits of a float32; to nearest, half to even), as float32 values."""
-    bits = np.ascontiguousarray(x, np.float32).view(np.uint32).astype(np.uint64)
-    rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
-    return rounded.astype(np.uint32).view(np.float32).reshape(np.shape(x))
+    """``x`` rounded to bfloat16 (the upper 16 bits of a float32; to nearest, half to even), as float32 values;
+    NaN stays NaN."""
+    values = np.ascontiguousarray(x, np.float32)
+    bits = values.view(np.uint32).astype(np.uint64)
+    rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000).astype(np.uint32).view(np.float32)
+    return np.where(np.isnan(values), values, rounded).reshape(np.shape(x))
 
 
 def conv_accumulate(x_q: np.ndarray, w_q: np.ndarray, stride: int, pad: int) -> np.ndarray:

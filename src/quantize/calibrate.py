@@ -23,7 +23,7 @@ from src.model_utils.config import get_config
 from src.model_utils.device_adapter import init_context
 from src.quantize import calibration
 from src.quantize.network import INPUT, QuantizedPoseNet
-from src.quantize.precision import FLOAT_LAYERS_NOTE, int8_library, quantized_network
+from src.quantize.precision import FLOAT_LAYERS_NOTE, operators_library, quantized_network
 from src.utils.cli import run_cli, setup_logging, tool_parser
 
 logger = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     init_context(cfg)
     net = get_pose_net(cfg, is_train=False, ckpt_path=args.ckpt)
     net.set_train(False)
-    recorder = QuantizedPoseNet(net, int8_library(), None, record=True)
+    recorder = QuantizedPoseNet(net, operators_library(), None, record=True)
     first = None
     batches = []
     for images in training_crops(cfg, args.num):

@@ -137,18 +137,23 @@ def reads(compute: str, signed: bool) -> str:
     return ACTIVATIONS[compute]
 
 
-def output_forms(plan: Sequence[Layer], ranges: Optional[Dict[str, float]],
-                 float_layers: Sequence[str], bf16: bool = False) -> Tuple[Form, List[Form]]:
+def output_forms(plan: Sequence[Layer], ranges: Optional[Dict[str, float]], float_layers: Sequence[str],
+                 precision: str = INT8) -> Tuple[Form, List[Form]]:
     """The form of the network's input and of each layer's output.
 
-    Layers but ``float_layers`` compute in bf16 with ``bf16``, else in int8 with ``ranges``, else in float32. A layer
-    writes what the layers reading it read where they compute as it does (u8 after a ReLU or s8; bf16), else
-    float32; a max-pool keeps its input's form.
+    Layers but ``float_layers`` compute at ``precision`` (:data:`INT8` with ``ranges``, :data:`BF16` or
+    :data:`FP32`; ``ranges`` None turns int8 into float32, the calibration's program). A layer writes what the
+    layers reading it read where they compute as it does (u8 after a ReLU or s8; bf16), else float32; a max-pool
+    keeps its input's form.
     """
-    def scale(name: str, signed: bool) -> float:
-        return qa.activation_scale(ranges[name], "int8" if signed else "uint8") if ranges is not None else 1.0
+    if precision not in (INT8, BF16, FP32):
+        raise ValueError(f"precision {precision!r}: {INT8}, {BF16} or {FP32}")
+    quantized = precision == INT8 and ranges is not None
 
-    reduced = BF16 if bf16 else INT8 if ranges is not None else FP32
+    def scale(name: str, signed: bool) -> float:
+        return qa.activation_scale(ranges[name], "int8" if signed else "uint8") if quantized else 1.0
+
+    reduced = precision if precision != INT8 or quantized else FP32
     compute = [reduced if layer.name not in float_layers else FP32 for layer in plan]
     for i, layer in enumerate(plan):
         if layer.kind == "pool":
@@ -171,10 +176,10 @@ class QuantizedPoseNet(nn.Cell):
     Args:
         net: the float network (weights loaded; it is only read).
         library: the compiled int8 operators.
-        ranges: layer name (and :data:`INPUT`) -> the calibrated range max|x| of its output; None runs every
-            layer in float32 (the reference the calibration records), or in bf16 with ``bf16``.
+        ranges: for int8, layer name (and :data:`INPUT`) -> the calibrated range max|x| of its output; None runs
+            every layer in float32 (the reference the calibration records).
         float_layers: names of layers kept in float32.
-        bf16: compute in bf16 (with float32 sums) instead; ``ranges`` is then ignored.
+        precision: :data:`INT8` (the default), :data:`BF16` (float32 sums; no ``ranges``) or :data:`FP32`.
         vnni: the CPU's int8 kernels multiply with VNNI (the weight grid, :func:`src.quantize.arithmetic.weight_grid`).
         record: return every layer's output (``[N×H×W×C …]`` in their own types) instead of the heatmaps.
 
@@ -191,12 +196,14 @@ class QuantizedPoseNet(nn.Cell):
 
     def __init__(self, net: nn.Cell, library: str, ranges: Optional[Dict[str, float]],
                  float_layers: Sequence[str] = FLOAT_LAYERS, vnni: bool = False, record: bool = False,
-                 bf16: bool = False) -> None:
+                 precision: str = INT8) -> None:
         super().__init__()
         self.plan = layer_plan(net)
         self.record = record
         self.library, self.vnni = library, vnni
-        self.input_form, self.forms = output_forms(self.plan, None if bf16 else ranges, float_layers, bf16)
+        if precision != INT8 and ranges is not None:
+            raise ValueError(f"activation ranges are for int8, not {precision}")
+        self.input_form, self.forms = output_forms(self.plan, ranges, float_layers, precision)
         self.cells_list: List[nn.Cell] = []
         self.args: List[Tuple[int, ...]] = []
         self.layer_slots: List[int] = []
@@ -271,7 +278,7 @@ class QuantizedPoseNet(nn.Cell):
         """Each layer's recorded output (``record``) as real values: N×C×H×W float32 arrays by layer name."""
         values = {}
         for layer, out, form in zip(self.plan, outputs, self.forms):
-            array = out.asnumpy()
+            array = out.float().asnumpy() if form.dtype == "bfloat16" else out.asnumpy()  # NumPy has no bf16
             real = array.astype(np.float32) * np.float32(form.scale) if form.integer else array.astype(np.float32)
             values[layer.name] = real if real.ndim != 4 or layer.name == "final_layer" else real.transpose(0, 3, 1, 2)
         return values

@@ -24,18 +24,18 @@ def calibration_path(cfg: Any, model_file: Optional[str]) -> str:
     return calibration.default_path(model_file)
 
 
-def int8_library(precision: str = INT8) -> str:
-    """The compiled int8 operators (which run bf16 too), or PrecisionError saying why there are none."""
+def operators_library(precision: str = INT8) -> str:
+    """The compiled int8 and bf16 operators (``int8.cc``), or PrecisionError saying why there are none."""
     path, description = onednn.library_status()
     if path is None:
-        raise PrecisionError(f"MODEL.PRECISION {precision} needs the oneDNN int8 operators, which are unavailable: "
-                             f"{description}")
+        raise PrecisionError(f"MODEL.PRECISION {precision} needs the oneDNN {precision} operators, which are "
+                             f"unavailable: {description}")
     return path
 
 
 def quantized_network(net: nn.Cell, ranges: dict) -> QuantizedPoseNet:
     """``net`` in int8 with the activation ranges ``ranges`` (layer name -> max |x|), for this CPU's kernels."""
-    lib = int8_library()
+    lib = operators_library()
     isa = effective_isa()
     logger.info("inference in int8: oneDNN on %s (%s weights)", isa_name(isa),
                 "8-bit" if has_vnni(isa) else "7-bit, no VNNI")
@@ -46,9 +46,9 @@ def quantized_network(net: nn.Cell, ranges: dict) -> QuantizedPoseNet:
 
 def bf16_network(net: nn.Cell) -> QuantizedPoseNet:
     """``net`` in bf16 on this CPU's kernels (float32 sums; :data:`FLOAT_LAYERS` in float32)."""
-    lib = int8_library(BF16)
+    lib = operators_library(BF16)
     logger.info("inference in bf16: oneDNN on %s (%s)", isa_name(effective_isa()), FLOAT_LAYERS_NOTE)
-    bnet = QuantizedPoseNet(net, lib, None, bf16=True)
+    bnet = QuantizedPoseNet(net, lib, None, precision=BF16)
     bnet.set_train(False)
     return bnet
 

@@ -87,8 +87,8 @@ def test_float_program_equals_the_network(float_net, mode):
     assert np.abs(out - expected).max() <= 1e-5 * np.abs(expected).max()
 
 
-@pytest.mark.parametrize("float_layers", [FLOAT_LAYERS, ("conv1", "final_layer"), ()],
-                         ids=["default", "float ends", "all int8"])
+@pytest.mark.parametrize("float_layers", [FLOAT_LAYERS, ("conv1", "final_layer"), (), ("layer1.0.conv2", "final_layer")],
+                         ids=["default", "float ends", "all int8", "a float layer with a residual"])
 def test_int8_heatmaps_near_float(float_net, float_layers, mode):
     ranges = _ranges(float_net)
     x = Tensor(_inputs(7))
