@@ -1,8 +1,9 @@
-"""MindSpore operators over the int8 kernels of ``int8.cc`` (``ops.Custom``, ``func_type="aot"``, CPU; inference).
+"""MindSpore operators over the int8 and bf16 kernels of ``int8.cc`` (``ops.Custom``, ``func_type="aot"``, CPU;
+inference).
 
 :class:`QConv` is one (transposed) convolution with its bias, the residual addition and ReLU fused, quantized as
-:mod:`src.quantize.arithmetic` says, or in float32 where its input is float32; :class:`QReorder` quantizes or
-dequantizes an activation and changes its layout; :class:`QMaxPool` max-pools an NHWC activation of any type.
+:mod:`src.quantize.arithmetic` says, in bf16 where its input is bf16, or in float32 where its input is float32;
+:class:`QReorder` quantizes, dequantizes or converts (float32, bf16) an activation and changes its layout; :class:`QMaxPool` max-pools an NHWC activation of any type.
 Activations inside a network are NHWC (MindSpore sees N×H×W×C), NCHW at its edges.
 
 The kernels are units of the oneDNN operators' library (:func:`src.network.onednn.library_path`), and like its other

@@ -2,6 +2,8 @@
 and PyNative mode: layer outputs to 1e-5 and gradients to 1e-4 (relative to the largest entry), the fused
 inference of a whole network to 1e-5, inference weights refolded when they change, a whole network's training
 pass (NHWC inside) and its running statistics; the training BatchNorm operator against a float64 reference."""
+import subprocess
+import sys
 from typing import Optional
 
 import numpy as np
@@ -14,13 +16,15 @@ from src.network.fast_ops import Conv2d, Conv2dTranspose
 from src.model import PoseResNet
 from src.network import onednn
 from src.network.onednn.ops import BatchNormOps
-from tests.helpers import needs_onednn, rel_err
+from tests.helpers import ROOT, needs_onednn, rel_err, subprocess_env
 from tests.reference import batchnorm_train_nhwc
 
 pytestmark = [needs_onednn(), pytest.mark.numerics]
 
 #: Measured on AVX2 (Zen 3), natively and under ONEDNN_MAX_CPU_ISA=SSE41 (other kernels): layers 6.2e-7 at most,
-#: the whole network's inference 2.2e-6, its training gradients 1.4e-5 (N×H×W×C) and 1.4e-4 (N×C×H×W, below).
+#: the whole network's inference 2.2e-6, its training gradients 1.4e-5 (N×H×W×C) and 1.4e-4 (N×C×H×W, below). The
+#: whole network's inference on AVX-512 VNNI (Xeon, 8 December 2026, seeds 3-8): 2.8e-6 with the transposed
+#: convolutions by phases, 3.0e-6 as oneDNN's; under ONEDNN_MAX_CPU_ISA=AVX2 1.7e-6 either way.
 FORWARD_RTOL, GRAD_RTOL = 1e-5, 1e-4
 #: The heatmaps of a whole ResNet-18's training pass (batch statistics of 12 values a channel in layer4, and
 #: Winograd in training): over seeds 0-7, 5.1e-6 to 1.0e-5 from the stock network under ONEDNN_MAX_CPU_ISA=AVX2 and
@@ -106,7 +110,9 @@ def test_whole_network_inference_equals_stock(mode, random_weights, phases, monk
     assert rel_err(out, expected) < FORWARD_RTOL
 
 
-def test_inference_weights_are_refolded_when_they_change(mode, random_weights):
+@pytest.mark.parametrize("phases", ["1", "0"], ids=["deconv by phases", "oneDNN's deconv"])
+def test_inference_weights_are_refolded_when_they_change(mode, random_weights, phases, monkeypatch):
+    monkeypatch.setenv(DECONV_PHASES_ENV, phases)
     stock = PoseResNet(18, 17, (16, 16, 16), (4, 4, 4), fast=False)
     fast = PoseResNet(18, 17, (16, 16, 16), (4, 4, 4), fast=ONEDNN)
     for net in (stock, fast):
@@ -119,6 +125,32 @@ def test_inference_weights_are_refolded_when_they_change(mode, random_weights):
     second = fast(x).asnumpy()
     assert rel_err(second, first) > 1e-2
     assert rel_err(second, stock(x).asnumpy()) < FORWARD_RTOL
+
+
+_PHASES_PROBE = """
+import os, numpy as np, mindspore as ms
+ms.set_device("CPU")
+from src.model import PoseResNet
+for phases in ("1", "0"):
+    os.environ["{env}"] = phases
+    net = PoseResNet(18, 17, (16, 16, 16), (4, 3, 2), fast=True)
+    net.set_train(False)
+    net(ms.Tensor(np.zeros((1, 3, 64, 32), np.float32))).asnumpy()
+    print("probe: ran with", phases, flush=True)
+"""
+
+
+def test_the_phases_setting_picks_the_transposed_convolutions_kernels():
+    """POSE_ONEDNN_DECONV_PHASES=1 builds four ordinary convolutions per transposed one (the operators' log with
+    POSE_ONEDNN_VERBOSE, read once per process), 0 none."""
+    out = subprocess.run([sys.executable, "-c", _PHASES_PROBE.format(env=DECONV_PHASES_ENV)], cwd=ROOT,
+                         env=subprocess_env({"POSE_ONEDNN_VERBOSE": "1"}), stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout[-2000:]
+    first, second = out.stdout.split("probe: ran with 1")
+    assert first.count("inference deconv phase ") == 3 * 4 and first.count("inference deconv scatter ") == 3 * 4
+    assert "deconv phase" not in second and "probe: ran with 0" in second
+    assert second.count("pose_onednn: inference infer") >= 3  # oneDNN's transposed convolutions, among the others
 
 
 def test_true_means_the_onednn_path_here():
