@@ -308,13 +308,20 @@ def int8_call(net: PoseResNet, batch: Dict[str, np.ndarray]) -> Callable:
     return lambda: qnet(images).asnumpy()
 
 
-def bf16_call(net: PoseResNet, batch: Dict[str, np.ndarray]) -> Callable:
-    """The project's bf16 network of ``net`` (:mod:`src.quantize`)."""
+def bf16_call(net: PoseResNet, batch: Dict[str, np.ndarray]) -> Dict[str, Callable]:
+    """``{"bf16": call}``: the project's bf16 network of ``net`` (:mod:`src.quantize`); nothing, with a note, where
+    oneDNN has no bf16 kernels, and a note where it emulates them."""
     from src.quantize.precision import bf16_network  # pylint: disable=import-outside-toplevel
+    isa = effective_isa()
+    if not runs_bf16(isa):
+        print(f"bf16: oneDNN has no bf16 kernels on {isa_name(isa)}: measuring without it", flush=True)
+        return {}
+    if not has_bf16(isa):
+        print(f"bf16: emulated on {isa_name(isa)} (no avx512_bf16): MODEL.PRECISION bf16 refuses this CPU", flush=True)
     net.set_train(False)
     bnet = bf16_network(net)
     images = Tensor(batch["images"])
-    return lambda: bnet(images).asnumpy()
+    return {"bf16": lambda: bnet(images).asnumpy()}
 
 
 def report_agreement(first: Dict[str, np.ndarray]) -> None:
@@ -362,14 +369,8 @@ def measure(args: argparse.Namespace, task: str, contenders: Sequence[str], torc
             if task == "infer":
                 calls[name] = int8_call(reference, batch)
         elif name == "bf16":
-            isa = effective_isa()
-            if task == "infer" and not runs_bf16(isa):
-                print(f"bf16: oneDNN has no bf16 kernels on {isa_name(isa)}: measuring without it", flush=True)
-            elif task == "infer":
-                if not has_bf16(isa):
-                    print(f"bf16: emulated on {isa_name(isa)} (no avx512_bf16): MODEL.PRECISION bf16 refuses this "
-                          f"CPU", flush=True)
-                calls[name] = bf16_call(reference, batch)
+            if task == "infer":
+                calls.update(bf16_call(reference, batch))
         else:
             path = cpu_path(paths[name])
             layout = Layout.NHWC_INFERENCE if name == "fast-nchw" and path is CpuPath.ONEDNN else None

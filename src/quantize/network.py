@@ -101,8 +101,9 @@ def _geometry(layer: Layer) -> Dict[str, int]:
 
 #: How a layer computes: on integers (u8/s8 activations, int8 weights), in bf16 (float32 sums) or in float32.
 INT8, BF16, FP32 = "int8", "bf16", "fp32"
-#: The activations a layer computing in each way reads.
+#: The activations a layer computing in each way reads (int8: one of INTEGER_TYPES, by sign).
 ACTIVATIONS = {BF16: "bfloat16", FP32: "float32"}
+INTEGER_TYPES = ("uint8", "int8")
 
 
 class Form(NamedTuple):
@@ -127,7 +128,7 @@ class Form(NamedTuple):
     @property
     def integer(self) -> bool:
         """The values are stored as integers (``s·q``)."""
-        return self.dtype in ("uint8", "int8")
+        return self.dtype in INTEGER_TYPES
 
 
 def reads(compute: str, signed: bool) -> str:
@@ -238,10 +239,9 @@ class QuantizedPoseNet(nn.Cell):
         if form.dtype == dtype:
             return self._slot(index)
         if (index, dtype) not in self._converted:
-            integer = dtype in ("uint8", "int8")
             # the input arrives N×C×H×W, activations are N×H×W×C
             cell = QReorder(self.library, index != -1, True, form.scale if form.integer else 1.0,
-                            form.scale if integer else 1.0, dtype)
+                            form.scale if dtype in INTEGER_TYPES else 1.0, dtype)
             self._converted[(index, dtype)] = self._add(cell, (self._slot(index),))
         return self._converted[(index, dtype)]
 
